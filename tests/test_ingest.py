@@ -1,0 +1,309 @@
+"""Ingest of Mechanical Turk batches and Qualtrics surveys into the store, on both databases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from builders import copy, edited_batch, small_files, truth
+from sqlalchemy import func, select
+
+import tracework
+from tracework import masks
+from tracework.errors import InputError
+from tracework.project import Project
+from tracework.store.schema import (
+    annotations,
+    answers,
+    assets,
+    conflicts,
+    ledger,
+    responses,
+    submissions,
+    vault,
+    vault_values,
+    workers,
+)
+
+MASK_FIELD = "Answer.annotatedResult.labeledImage.pngImageData"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return small_files(tmp_path_factory.mktemp("demo"))
+
+
+def _count(project: Project, table: Any) -> int:
+    with project.store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _empty_except_init(project: Project) -> None:
+    for table in (submissions, annotations, workers, vault, assets, responses, answers):
+        assert _count(project, table) == 0, table.name
+    assert _count(project, ledger) == 1  # the taxonomy entry written by init
+    assert tracework.verify(project).ok
+
+
+def test_batch_becomes_canonical_rows(project: Project, files: Any) -> None:
+    t = truth(files)
+    report = tracework.ingest_mturk(project, files.batch_csv, images_dir=files.images_dir)
+    assert report.rows == report.added == len(t["submissions"])
+    st = tracework.status(project)
+    assert st.submissions == len(t["submissions"])
+    assert st.submissions_by_status == {"Submitted": len(t["submissions"])}
+    assert st.workers_with_work == len({s["worker"] for s in t["submissions"]})
+    expected: dict[str, int] = {}
+    for s in t["submissions"]:
+        for part, area in s["parts"].items():
+            if area > 0:
+                expected[part] = expected.get(part, 0) + 1
+    assert st.annotations_by_category == dict(sorted(expected.items()))
+    with project.store.read() as conn:
+        rows = conn.execute(select(submissions.c.assignment_id, annotations.c.category,
+                                   annotations.c.area, submissions.c.work_time_s,
+                                   submissions.c.reward_cents, submissions.c.time_kind)
+                            .join(submissions)).all()
+        hashed = conn.execute(select(func.count()).select_from(assets)
+                              .where(assets.c.sha256.is_not(None))).scalar_one()
+    by_assignment = {s["assignment_id"]: s for s in t["submissions"]}
+    for r in rows:
+        sub = by_assignment[r.assignment_id]
+        assert r.area == sub["parts"][r.category]
+        assert r.work_time_s == sub["work_time_s"]
+        assert r.reward_cents == 15
+        assert r.time_kind == "wall_clock_accept_to_submit"
+    assert hashed == t["counts"]["frames"]
+    assert tracework.verify(project).ok
+
+
+def test_masks_match_the_pixels(sqlite_project: Project, files: Any) -> None:
+    from builders import read_rows
+
+    tracework.ingest_mturk(sqlite_project, files.batch_csv)
+    header, rows = read_rows(files.batch_csv)
+    first = dict(zip(header, rows[0]))
+    colours = {k.split(".")[3]: v for k, v in first.items()
+               if k.startswith("Answer.annotatedResult.labelMappings.") and v}
+    png = masks.decode_base64_png(first[MASK_FIELD], max_bytes=1 << 24)
+    import cv2
+
+    img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    with sqlite_project.store.read() as conn:
+        stored = conn.execute(select(annotations).join(submissions).where(
+            submissions.c.assignment_id == first["AssignmentId"])).all()
+    assert stored
+    for ann in stored:
+        r, g, b = (int(colours[ann.category][i:i + 2], 16) for i in (1, 3, 5))
+        truth_mask = ((img[..., 2] == r) & (img[..., 1] == g) & (img[..., 0] == b)
+                      & (img[..., 3] == 255))
+        got = masks.rle_to_mask({"size": [ann.height, ann.width], "counts": ann.rle_counts})
+        assert np.array_equal(got.astype(bool), truth_mask)
+        ys, xs = np.nonzero(truth_mask)
+        assert (ann.bbox_x, ann.bbox_y) == (xs.min(), ys.min())
+        assert (ann.bbox_w, ann.bbox_h) == (xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+
+
+def test_same_file_twice_adds_nothing(project: Project, files: Any, tmp_path: Path) -> None:
+    tracework.ingest_mturk(project, files.batch_csv)
+    before = tracework.status(project)
+    again = tracework.ingest_mturk(project, copy(files.batch_csv, tmp_path / "renamed.csv"))
+    assert again.repeated and again.added == 0
+    after = tracework.status(project)
+    assert after == before
+
+
+def test_status_change_is_a_ledger_entry(project: Project, files: Any, tmp_path: Path) -> None:
+    tracework.ingest_mturk(project, files.batch_csv)
+
+    def approve_first(row: dict[str, str], n: int) -> dict[str, str]:
+        if n == 1:
+            row["AssignmentStatus"] = "Approved"
+            row["ApprovalTime"] = "Tue Jul 15 10:00:00 PDT 2025"
+            row["Last30DaysApprovalRate"] = "100% (1/1)"
+        return row
+
+    later = edited_batch(files.batch_csv, tmp_path / "later.csv", approve_first)
+    report = tracework.ingest_mturk(project, later)
+    assert (report.added, report.status_changes, report.conflicts) == (0, 1, 0)
+    st = tracework.status(project)
+    assert st.submissions_by_status["Approved"] == 1
+    entries = tracework.log(project, action="submission.status")
+    assert len(entries) == 1
+    assert json.loads(entries[0].old) == "Submitted" and json.loads(entries[0].new) == "Approved"
+    assert tracework.verify(project).ok
+
+
+def test_changed_work_is_a_conflict_and_keeps_the_stored_value(
+        project: Project, files: Any, tmp_path: Path) -> None:
+    tracework.ingest_mturk(project, files.batch_csv)
+    with project.store.read() as conn:
+        before = conn.execute(select(submissions.c.id, submissions.c.raw,
+                                     submissions.c.content_sha256)
+                              .order_by(submissions.c.id)).all()
+
+    def change_code(row: dict[str, str], n: int) -> dict[str, str]:
+        if n == 2:
+            row["Answer.surveycode"] = "SOMETHING_ELSE"
+        return row
+
+    report = tracework.ingest_mturk(project, edited_batch(files.batch_csv, tmp_path / "c.csv",
+                                                          change_code))
+    assert (report.added, report.status_changes, report.conflicts) == (0, 0, 1)
+    with project.store.read() as conn:
+        after = conn.execute(select(submissions.c.id, submissions.c.raw,
+                                    submissions.c.content_sha256)
+                             .order_by(submissions.c.id)).all()
+        recorded = conn.execute(select(conflicts)).all()
+    assert before == after
+    assert len(recorded) == 1 and json.loads(recorded[0].fields) == ["Answer.surveycode"]
+    assert tracework.status(project).open_conflicts == 1
+    assert len(tracework.log(project, action="submission.conflict")) == 1
+
+
+def _assert_refused(project: Project, path: Path, row: int, field: str, words: str) -> None:
+    with pytest.raises(InputError) as info:
+        tracework.ingest_mturk(project, path)
+    err = info.value
+    assert err.file is not None and Path(err.file).name == path.name
+    assert err.row == row
+    assert err.field == field
+    assert words in str(err)
+    _empty_except_init(project)
+
+
+def test_bad_base64_stores_nothing(project: Project, files: Any, tmp_path: Path) -> None:
+    def corrupt(row: dict[str, str], n: int) -> dict[str, str]:
+        if n == 4:
+            row[MASK_FIELD] = row[MASK_FIELD][:40] + "!!!" + row[MASK_FIELD][40:]
+        return row
+
+    _assert_refused(project, edited_batch(files.batch_csv, tmp_path / "b.csv", corrupt), 4,
+                    MASK_FIELD, "base64")
+
+
+@pytest.mark.parametrize("cut", [30, 0.5, -12])
+def test_truncated_png_stores_nothing(sqlite_project: Project, files: Any, tmp_path: Path,
+                                      cut: float) -> None:
+    import base64
+
+    def truncate(row: dict[str, str], n: int) -> dict[str, str]:
+        if n == 3:
+            png = base64.b64decode(row[MASK_FIELD])
+            at = int(len(png) * cut) if isinstance(cut, float) else cut
+            row[MASK_FIELD] = base64.b64encode(png[:at]).decode()
+        return row
+
+    with pytest.raises(InputError) as info:
+        tracework.ingest_mturk(sqlite_project,
+                               edited_batch(files.batch_csv, tmp_path / "t.csv", truncate))
+    assert info.value.row == 3 and info.value.field == MASK_FIELD
+    _empty_except_init(sqlite_project)
+
+
+def test_size_mismatch_stores_nothing(sqlite_project: Project, files: Any,
+                                      tmp_path: Path) -> None:
+    def lie(row: dict[str, str], n: int) -> dict[str, str]:
+        if n == 2:
+            row["Answer.annotatedResult.inputImageProperties.width"] = "161"
+        return row
+
+    _assert_refused(sqlite_project, edited_batch(files.batch_csv, tmp_path / "s.csv", lie), 2,
+                    MASK_FIELD, "160")
+
+
+def test_label_outside_taxonomy_stores_nothing(sqlite_project: Project, files: Any,
+                                               tmp_path: Path) -> None:
+    from builders import read_rows, write_rows
+
+    header, rows = read_rows(files.batch_csv)
+    i = header.index("Answer.annotatedResult.labelMappings.Cable.color")
+    header[i] = "Answer.annotatedResult.labelMappings.Wire.color"
+    path = write_rows(tmp_path / "w.csv", header, rows)
+    with pytest.raises(InputError) as info:
+        tracework.ingest_mturk(sqlite_project, path)
+    assert "Wire" in str(info.value) and "taxonomy" in str(info.value)
+    assert info.value.row == 1
+    _empty_except_init(sqlite_project)
+
+
+def test_duplicate_assignment_in_one_file(sqlite_project: Project, files: Any,
+                                          tmp_path: Path) -> None:
+    from builders import read_rows, write_rows
+
+    header, rows = read_rows(files.batch_csv)
+    path = write_rows(tmp_path / "d.csv", header, rows + [rows[1]])
+    with pytest.raises(InputError) as info:
+        tracework.ingest_mturk(sqlite_project, path)
+    assert info.value.row == len(rows) + 1 and info.value.field == "AssignmentId"
+    assert "row 2" in str(info.value)
+    _empty_except_init(sqlite_project)
+
+
+def test_missing_file_is_a_clear_error(sqlite_project: Project, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="file not found"):
+        tracework.ingest_mturk(sqlite_project, tmp_path / "nope.csv")
+
+
+def test_survey_links_by_pseudonym_with_consent(project: Project, files: Any) -> None:
+    t = truth(files)
+    tracework.ingest_mturk(project, files.batch_csv)
+    report = tracework.ingest_qualtrics(project, files.survey_csv, worker_column="workerId",
+                                        consent_column="Q11")
+    counts = t["counts"]
+    assert report.previews_skipped == counts["previews"]
+    assert report.added == counts["survey_responses"] - counts["previews"]
+    assert report.unlinked == counts["unlinked"]
+    st = tracework.status(project)
+    consenting = [w for w in t["workers"].values() if w["survey_answered"] and w["consent"]]
+    assert st.consent["link"] == st.consent["publish"] == len(consenting)
+    labelled = {s["worker"] for s in t["submissions"]}
+    assert st.responses_linked == len([w for raw, w in t["workers"].items()
+                                       if raw in labelled and w["survey_answered"]
+                                       and w["consent"]])
+    with project.store.read() as conn:
+        ips = conn.execute(select(func.count()).select_from(vault_values)
+                           .where(vault_values.c.field == "IPAddress")).scalar_one()
+        raw_texts = [r.raw for r in conn.execute(select(responses.c.raw))]
+    assert ips == report.added
+    assert not any("203.0.113." in r or "198.51.100." in r for r in raw_texts)
+    again = tracework.ingest_qualtrics(project, files.survey_csv, worker_column="workerId",
+                                       consent_column="Q11")
+    assert again.repeated
+    assert tracework.verify(project).ok
+
+
+def test_answers_without_consent_column_grant_nothing(sqlite_project: Project,
+                                                      files: Any) -> None:
+    tracework.ingest_mturk(sqlite_project, files.batch_csv)
+    tracework.ingest_qualtrics(sqlite_project, files.survey_csv, worker_column="workerId")
+    st = tracework.status(sqlite_project)
+    assert st.consent == {"link": 0, "publish": 0, "credit": 0}
+    assert st.responses_linked == 0
+
+
+def test_survey_consent_column_must_exist(sqlite_project: Project, files: Any) -> None:
+    with pytest.raises(InputError, match="Q99"):
+        tracework.ingest_qualtrics(sqlite_project, files.survey_csv, worker_column="workerId",
+                                   consent_column="Q99")
+    _empty_except_init(sqlite_project)
+
+
+def test_one_process_gives_the_same_store(tmp_path: Path, files: Any) -> None:
+    """The process pool changes speed, never results."""
+    from conftest import MOUSE
+
+    heads = []
+    for processes in (1, 2):
+        p = tracework.init(tmp_path / f"p{processes}", categories=MOUSE, actor="t")
+        p = tracework.open_project(p.root, cli={"processes": processes, "actor": "t"})
+        tracework.ingest_mturk(p, files.batch_csv)
+        with p.store.read() as conn:
+            heads.append(conn.execute(select(annotations.c.category, annotations.c.rle_counts,
+                                             annotations.c.area)
+                                      .order_by(annotations.c.id)).all())
+        p.close()
+    assert heads[0] == heads[1]
