@@ -20,7 +20,12 @@ def small_files(root: Path, **overrides: Any) -> demo_data.DemoFiles:
 
 
 def truth(files: demo_data.DemoFiles) -> dict[str, Any]:
-    return json.loads(files.truth_json.read_text(encoding="utf-8"))
+    """The generator's truth, with workers keyed by raw id and submissions naming theirs."""
+    t: dict[str, Any] = json.loads(files.truth_json.read_text(encoding="utf-8"))
+    t["workers"] = {w["raw_id"]: w for w in t["workers"]}
+    for s in t["submissions"]:
+        s["worker"] = s["worker_raw_id"]
+    return t
 
 
 def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:

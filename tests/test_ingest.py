@@ -254,16 +254,16 @@ def test_survey_links_by_pseudonym_with_consent(project: Project, files: Any) ->
     report = tracework.ingest_qualtrics(project, files.survey_csv, worker_column="workerId",
                                         consent_column="Q11")
     counts = t["counts"]
-    assert report.previews_skipped == counts["previews"]
-    assert report.added == counts["survey_responses"] - counts["previews"]
-    assert report.unlinked == counts["unlinked"]
+    assert report.previews_skipped == counts["survey_previews"] == 1
+    assert report.added == counts["survey_responses"]
+    assert report.unlinked == counts["survey_unlinked"]
     st = tracework.status(project)
     consenting = [w for w in t["workers"].values() if w["survey_answered"] and w["consent"]]
     assert st.consent["link"] == st.consent["publish"] == len(consenting)
     labelled = {s["worker"] for s in t["submissions"]}
-    assert st.responses_linked == len([w for raw, w in t["workers"].items()
-                                       if raw in labelled and w["survey_answered"]
-                                       and w["consent"]])
+    assert st.responses_linked == counts["consenting_linked"] == len(
+        [w for raw, w in t["workers"].items()
+         if raw in labelled and w["survey_answered"] and w["consent"]])
     with project.store.read() as conn:
         ips = conn.execute(select(func.count()).select_from(vault_values)
                            .where(vault_values.c.field == "IPAddress")).scalar_one()

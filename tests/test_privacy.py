@@ -72,10 +72,10 @@ def test_canary_only_in_the_vault(database_url: str, tmp_path: Path, canary_file
         outputs.append(result.output + (result.stderr if result.stderr_bytes else ""))
         assert result.exit_code == code, result.output
 
-    runner.invoke(cli, ["init", str(proj), "--category", "Body=#1f77b4",
+    db = ["--database-url", database_url] if database_url else []
+    runner.invoke(cli, [*db, "init", str(proj), "--category", "Body=#1f77b4",
                         "--category", "Left_Button=#d62728", "--category", "Right_Button=#9467bd",
-                        "--category", "Scroll_Wheel=#ff7f0e", "--category", "Cable=#2ca02c"]
-                  + (["--database-url", database_url] if database_url else []),
+                        "--category", "Scroll_Wheel=#ff7f0e", "--category", "Cable=#2ca02c"],
                   catch_exceptions=False)
     run("ingest", "mturk", str(canary_files.batch_csv), "--json")
     run("ingest", "qualtrics", str(canary_files.survey_csv), "--worker-column", "workerId",

@@ -22,6 +22,8 @@ pseudonym.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "TraceworkError",
     "ConfigError",
@@ -50,6 +52,18 @@ class TraceworkError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (masks decode in a pool); keep every attribute,
+        # the hint and the location included, not just the constructor's first argument.
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[TraceworkError], message: str, state: dict[str, Any]) -> TraceworkError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
 
 
 class ConfigError(TraceworkError):

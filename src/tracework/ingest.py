@@ -463,7 +463,7 @@ def _stored_content(existing: Any) -> dict[str, str]:
     import json
 
     raw = json.loads(existing.raw)
-    return {k: v for k, v in raw.items() if k not in mturk.REVIEW_COLUMNS}
+    return {k: v for k, v in raw.items() if k not in mturk.NON_CONTENT_COLUMNS}
 
 
 def _answer_summary(answer: Any) -> Any:

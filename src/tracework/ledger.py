@@ -178,11 +178,25 @@ class Verification:
 
 def verify(conn: Connection, *, expect_head: str | None = None) -> Verification:
     """Recompute the chain. Fails naming the first bad entry; checks a checkpoint if given."""
+    with conn.execution_options(yield_per=5000).execute(
+            select(ledger).order_by(ledger.c.seq)) as rows:
+        outcome = _walk(rows, expect_head)
+    if not outcome.ok:
+        return outcome
+    count, prev = outcome.entries, outcome.head
+    stored = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).first()
+    if stored is not None and (stored.seq, stored.hash) != (count, prev):
+        return Verification(False, count, prev,
+                            f"the log ends at entry {count} but its head record says entry "
+                            f"{stored.seq}: entries were removed from the end", count + 1)
+    return outcome
+
+
+def _walk(rows: Any, expect_head: str | None) -> Verification:
     prev = GENESIS
     expected_seq = 1
     seen_checkpoint = expect_head is None or expect_head == GENESIS
     count = 0
-    rows = conn.execution_options(yield_per=5000).execute(select(ledger).order_by(ledger.c.seq))
     for row in rows:
         e = Entry(**row._mapping)
         if e.seq != expected_seq:
@@ -204,11 +218,6 @@ def verify(conn: Connection, *, expect_head: str | None = None) -> Verification:
         count += 1
         if not seen_checkpoint and digest == expect_head:
             seen_checkpoint = True
-    stored = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).first()
-    if stored is not None and (stored.seq, stored.hash) != (count, prev):
-        return Verification(False, count, prev,
-                            f"the log ends at entry {count} but its head record says entry "
-                            f"{stored.seq}: entries were removed from the end", count + 1)
     if not seen_checkpoint:
         return Verification(False, count, prev,
                             f"checkpoint {expect_head} is not in the log: the log was truncated "

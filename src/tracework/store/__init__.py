@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DatabaseError
 
 from tracework.errors import StoreError
 from tracework.store import schema
@@ -83,8 +83,8 @@ class Store:
             with self.engine.connect() as conn:
                 with conn.begin():
                     yield conn
-        except OperationalError as exc:
-            raise self._store_error(exc) from None
+        except DatabaseError as exc:
+            raise self._store_error(exc) from exc
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -94,8 +94,8 @@ class Store:
                 conn = conn.execution_options(tracework_write=True)
                 with conn.begin():
                     yield conn
-        except OperationalError as exc:
-            raise self._store_error(exc) from None
+        except DatabaseError as exc:
+            raise self._store_error(exc) from exc
 
     def run_write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a write transaction, retrying PostgreSQL serialisation failures."""
@@ -103,15 +103,15 @@ class Store:
             try:
                 with self.write() as conn:
                     return work(conn)
-            except DBAPIError as exc:
-                code = getattr(exc.orig, "sqlstate", None)
+            except StoreError as exc:
+                code = getattr(getattr(exc.__cause__, "orig", None), "sqlstate", None)
                 if code in _RETRY_SQLSTATES and attempt + 1 < PG_RETRIES:
                     time.sleep(0.05 * 2 ** attempt)
                     continue
                 raise
         raise AssertionError("unreachable")
 
-    def _store_error(self, exc: OperationalError) -> StoreError:
+    def _store_error(self, exc: DatabaseError) -> StoreError:
         text = str(exc.orig) if exc.orig is not None else str(exc)
         if "disk is full" in text or "disk I/O error" in text:
             return StoreError(f"the database could not be written: {text}",
@@ -122,7 +122,13 @@ class Store:
         if "database is locked" in text:
             return StoreError("the database stayed locked by another writer for "
                               f"{BUSY_TIMEOUT_MS // 1000} s", hint="Try again when the other command ends.")
-        return StoreError(f"database error: {text}")
+        code = getattr(exc.orig, "sqlstate", None)
+        if code in _RETRY_SQLSTATES:
+            return StoreError("the database could not serialise concurrent writers",
+                              hint="Try again.")
+        # Other driver messages may quote statement parameters (worker data): not shown.
+        return StoreError(f"database error ({type(exc.orig).__name__})",
+                          hint="Check that the database is reachable and writable.")
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -138,14 +144,14 @@ class Store:
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
                 conn.commit()
-        except OperationalError as exc:
-            raise self._store_error(exc) from None
+        except DatabaseError as exc:
+            raise self._store_error(exc) from exc
 
     def is_initialised(self) -> bool:
         try:
             return inspect(self.engine).has_table("ledger")
-        except OperationalError as exc:
-            raise self._store_error(exc) from None
+        except DatabaseError as exc:
+            raise self._store_error(exc) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

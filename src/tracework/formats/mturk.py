@@ -1,0 +1,682 @@
+"""Mechanical Turk Requester UI "Batch results" CSV → typed :class:`Assignment` records.
+
+One row of the file is one assignment: 27 fixed columns, one ``Input.<name>`` per input column,
+the ``Answer.*`` columns and ``Approve``/``Reject``. Columns are found by name only (old files sort
+the answer columns alphabetically). Answers come in three layouts, told apart by the header:
+
+``taskAnswers``
+    one ``Answer.taskAnswers`` cell holding a JSON array with one object (crowd-form);
+``dotted``
+    the crowd-form object flattened into ``Answer.a.b.c`` columns; list leaves
+    (``boundingBoxes``, ``labels``) hold JSON (``labels`` also a Python list literal) and
+    ``true``/``false`` become booleans. In ``Answer.<x>.labelMappings.<Label>.color`` the label
+    is everything between ``labelMappings.`` and the last ``.color``, so labels may contain dots;
+``plain``
+    classic HTML forms: one ``Answer.<field>`` per form field, kept as strings.
+
+An empty cell is read as "no value" (a batch's columns are the union over all its rows, so an
+empty cell usually means the worker's form did not send that key). Known crowd-element outputs
+become :data:`Element` records; everything else is kept raw as :class:`FormField`. Colours are
+normalised to lowercase ``#rrggbb``; the short form ``#rgb`` is expanded.
+
+This module is pure: it reads the file and returns records. Raw worker ids appear in the
+records (the ingest layer moves them to the vault) but never in an error message.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from os import PathLike
+from types import TracebackType
+from typing import Any, Literal, TypeAlias
+
+from tracework.errors import InputError
+from tracework.formats.csvio import (
+    DEFAULT_MAX_FIELD_BYTES,
+    loads_json,
+    masked,
+    open_table,
+    quote_cell,
+    sha256_file,
+)
+
+__all__ = [
+    "ANSWER_PREFIX",
+    "FIXED_COLUMNS",
+    "INPUT_PREFIX",
+    "REQUIRED_COLUMNS",
+    "HIT_MUTABLE_COLUMNS",
+    "NON_CONTENT_COLUMNS",
+    "REVIEW_COLUMNS",
+    "STATUSES",
+    "ApprovalRate",
+    "Assignment",
+    "Batch",
+    "BoundingBoxes",
+    "Box",
+    "Choice",
+    "Element",
+    "FormField",
+    "Layout",
+    "MultiChoice",
+    "Segmentation",
+    "Status",
+    "content_fields",
+    "read_batch",
+]
+
+FIXED_COLUMNS: tuple[str, ...] = (
+    "HITId", "HITTypeId", "Title", "Description", "Keywords", "Reward", "CreationTime",
+    "MaxAssignments", "RequesterAnnotation", "AssignmentDurationInSeconds",
+    "AutoApprovalDelayInSeconds", "Expiration", "NumberOfSimilarHITs", "LifetimeInSeconds",
+    "AssignmentId", "WorkerId", "AssignmentStatus", "AcceptTime", "SubmitTime",
+    "AutoApprovalTime", "ApprovalTime", "RejectionTime", "RequesterFeedback",
+    "WorkTimeInSeconds", "LifetimeApprovalRate", "Last30DaysApprovalRate",
+    "Last7DaysApprovalRate",
+)
+REQUIRED_COLUMNS: tuple[str, ...] = ("HITId", "AssignmentId", "WorkerId", "AssignmentStatus")
+
+#: Columns about the review of the work, not the work: they change between two downloads of
+#: the same batch (a decision, a rate update) while the submitted work stays the same.
+REVIEW_COLUMNS: frozenset[str] = frozenset({
+    "AssignmentStatus", "AutoApprovalTime", "ApprovalTime", "RejectionTime",
+    "RequesterFeedback", "LifetimeApprovalRate", "Last30DaysApprovalRate",
+    "Last7DaysApprovalRate", "Approve", "Reject",
+})
+
+#: Columns of the HIT that its requester may change after work was submitted (extending a
+#: HIT adds assignments and time); they describe the task's publication, not the work.
+HIT_MUTABLE_COLUMNS: frozenset[str] = frozenset({
+    "Expiration", "MaxAssignments", "NumberOfSimilarHITs", "LifetimeInSeconds",
+})
+
+#: Everything that is not the submitted work itself.
+NON_CONTENT_COLUMNS: frozenset[str] = REVIEW_COLUMNS | HIT_MUTABLE_COLUMNS
+
+INPUT_PREFIX = "Input."
+ANSWER_PREFIX = "Answer."
+_TASK_ANSWERS = "Answer.taskAnswers"
+
+Status: TypeAlias = Literal["Submitted", "Approved", "Rejected"]
+STATUSES: tuple[Status, ...] = ("Submitted", "Approved", "Rejected")
+Layout: TypeAlias = Literal["taskAnswers", "dotted", "plain"]
+
+_DATE_COLUMNS = ("CreationTime", "Expiration", "AcceptTime", "SubmitTime", "AutoApprovalTime",
+                 "ApprovalTime", "RejectionTime")
+_RATE_COLUMNS = {"lifetime": "LifetimeApprovalRate", "last30": "Last30DaysApprovalRate",
+                 "last7": "Last7DaysApprovalRate"}
+_LIST_LEAVES = frozenset({"boundingBoxes", "labels"})
+# Python list literals are parsed into a syntax tree, far bigger than the text: keep them small.
+_LITERAL_MAX_CHARS = 1 << 20
+
+
+# -- records -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Segmentation:
+    """crowd-semantic-segmentation output: a label-colour PNG and the colour of each label."""
+
+    name: str
+    png_base64: str = field(repr=False)
+    colours: dict[str, str]
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class Box:
+    """One crowd-bounding-box box, in pixels of the original image (top-left corner)."""
+
+    label: str
+    left: float
+    top: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class BoundingBoxes:
+    name: str
+    boxes: tuple[Box, ...]
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """crowd-classifier / crowd-image-classifier: ``{"label": ...}``."""
+
+    name: str
+    label: str
+
+
+@dataclass(frozen=True)
+class MultiChoice:
+    """Multi-select classifiers: ``{"labels": [...]}``."""
+
+    name: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FormField:
+    """Anything else the form sent (plain fields, checkbox dicts, workerComment…), raw."""
+
+    name: str
+    value: object
+
+
+Element: TypeAlias = Segmentation | BoundingBoxes | Choice | MultiChoice | FormField
+
+
+@dataclass(frozen=True)
+class ApprovalRate:
+    """A worker's approval rate with this requester as MTurk prints it, e.g. ``98% (49/50)``."""
+
+    percent: float
+    approved: int | None
+    total: int | None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One row of a batch results file. Times are UTC-aware; empty cells are None or ''."""
+
+    row: int
+    line: int
+    cells: dict[str, str] = field(repr=False)
+    hit_id: str
+    hit_type_id: str
+    title: str
+    description: str
+    keywords: str
+    reward_cents: int | None
+    creation_time: datetime | None
+    max_assignments: int | None
+    requester_annotation: str
+    batch_key: str
+    assignment_duration_s: int | None
+    auto_approval_delay_s: int | None
+    expiration: datetime | None
+    lifetime_s: int | None
+    assignment_id: str
+    worker_id: str = field(repr=False)
+    status: Status
+    accept_time: datetime | None
+    submit_time: datetime | None
+    auto_approval_time: datetime | None
+    approval_time: datetime | None
+    rejection_time: datetime | None
+    requester_feedback: str
+    work_time_s: int | None
+    approval_rates: dict[str, ApprovalRate | None]
+    inputs: dict[str, str]
+    answer: dict[str, Any] = field(repr=False)
+    elements: tuple[Element, ...] = field(repr=False)
+    approve_mark: str
+    reject_mark: str
+
+
+def content_fields(a: Assignment) -> dict[str, str]:
+    """The cells that define the submitted work: the row without :data:`NON_CONTENT_COLUMNS`.
+
+    Two downloads of one assignment with equal content fields hold the same work, whatever
+    happened to its review, or to the HIT's expiry and size, in between.
+    """
+    return {k: v for k, v in a.cells.items() if k not in NON_CONTENT_COLUMNS}
+
+
+# -- cell parsers ------------------------------------------------------------------------------
+
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+# Python's %Z knows only UTC/GMT and the local zone's names, so the Pacific names are mapped here.
+_ZONES = {"PST": -8, "PDT": -7, "UTC": 0, "GMT": 0}
+_DATE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) "
+    r"([A-Za-z]+) (\d{4})")
+_REWARD = re.compile(r"\$?\s*(\d{1,9})(?:\.(\d{1,2}))?")
+_INT = re.compile(r"\d{1,18}")
+_RATE = re.compile(r"\s*(\d{1,3}(?:\.\d+)?)\s*%\s*(?:\(\s*(\d+)\s*/\s*(\d+)\s*\))?\s*")
+_BATCH_ID = re.compile(r"(?:^|;)\s*BatchId:\s*(\d+)")
+_COLOUR = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
+
+
+class _Row:
+    """One row being read: cell access plus errors that name the file, row and field."""
+
+    def __init__(self, file: str, row: int, line: int, cells: dict[str, str]) -> None:
+        self.file, self.row, self.line, self.cells = file, row, line, cells
+
+    def fail(self, field_name: str | None, message: str, hint: str | None = None) -> InputError:
+        return InputError(f"{message} (line {self.line})", file=self.file, row=self.row,
+                          field=field_name, hint=hint)
+
+    def text(self, column: str) -> str:
+        return self.cells.get(column, "")
+
+    def integer(self, column: str) -> int | None:
+        cell = self.text(column).strip()
+        if not cell:
+            return None
+        if not _INT.fullmatch(cell):
+            raise self.fail(column, f"{quote_cell(cell)} is not a whole number")
+        return int(cell)
+
+    def date(self, column: str) -> datetime | None:
+        cell = self.text(column).strip()
+        if not cell:
+            return None
+        match = _DATE.fullmatch(cell)
+        if match is None:
+            return self._iso_date(column, cell)
+        month, day, hh, mm, ss, zone, year = match.groups()
+        if zone.upper() not in _ZONES:
+            raise self.fail(column, f"unknown time zone {quote_cell(zone)} in {quote_cell(cell)}",
+                            hint="MTurk writes PST, PDT, UTC or GMT; convert the times to one "
+                                 "of these, or re-download the file from MTurk.")
+        if month not in _MONTHS:
+            raise self.fail(column, f"unknown month in {quote_cell(cell)}")
+        try:
+            local = datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss),
+                             tzinfo=timezone(timedelta(hours=_ZONES[zone.upper()])))
+        except ValueError as exc:
+            raise self.fail(column, f"{quote_cell(cell)} is not a valid date ({exc})") from None
+        return local.astimezone(timezone.utc)
+
+    def _iso_date(self, column: str, cell: str) -> datetime:
+        # Clones of the Requester UI may write ISO 8601; accepted only with an explicit offset.
+        try:
+            parsed = datetime.fromisoformat(cell.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise self.fail(column, f"{quote_cell(cell)} is not a date like "
+                                    "'Mon Mar 06 08:59:21 PST 2023'")
+        return parsed.astimezone(timezone.utc)
+
+    def reward(self, column: str) -> int | None:
+        cell = self.text(column).strip()
+        if not cell:
+            return None
+        match = _REWARD.fullmatch(cell)
+        if match is None:
+            raise self.fail(column, f"{quote_cell(cell)} is not an amount in dollars like '$0.15'")
+        dollars, cents = match.groups()
+        return int(dollars) * 100 + int((cents or "0").ljust(2, "0"))
+
+    def rate(self, column: str) -> ApprovalRate | None:
+        # Informational and of unverified format: anything unexpected is simply unknown.
+        match = _RATE.fullmatch(self.text(column))
+        if match is None:
+            return None
+        percent, approved, total = match.groups()
+        return ApprovalRate(float(percent), int(approved) if approved else None,
+                            int(total) if total else None)
+
+
+# -- answers -----------------------------------------------------------------------------------
+
+_LABEL_MAPPING = re.compile(r"(?:(.*?)\.)?labelMappings\.(.+?)(\.color)?")
+
+
+def _answer_path(column: str) -> tuple[str, ...]:
+    """Key path of a flattened answer column; a label in ``labelMappings`` may contain dots."""
+    rest = column[len(ANSWER_PREFIX):]
+    match = _LABEL_MAPPING.fullmatch(rest)
+    if match is None:
+        return tuple(rest.split("."))
+    prefix, label, color = match.groups()
+    head = tuple(prefix.split(".")) if prefix else ()
+    return (*head, "labelMappings", label) + (("color",) if color else ())
+
+
+def _plan_answers(file: str, columns: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """Each flattened answer column with its key path; refuses a path that is also a prefix."""
+    plan = [(c, _answer_path(c)) for c in columns]
+    inner: dict[tuple[str, ...], str] = {}
+    for column, path in plan:
+        for i in range(1, len(path)):
+            inner.setdefault(path[:i], column)
+    for column, path in plan:
+        if path in inner:
+            raise InputError(
+                f"answer columns {column!r} and {inner[path]!r} clash: the first is a value, "
+                "the second puts keys under it", file=file, field=column)
+    return plan
+
+
+def _list_of_strings_literal(text: str) -> list[str] | None:
+    """A Python list literal of strings (``['a', 'b']``), parsed without evaluating anything."""
+    if len(text) > _LITERAL_MAX_CHARS:
+        return None
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    body = tree.body
+    if not isinstance(body, (ast.List, ast.Tuple)):
+        return None
+    items = []
+    for node in body.elts:
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+            return None
+        items.append(node.value)
+    return items
+
+
+class _Answers:
+    """Builds the answer object of a row and finds the elements in it."""
+
+    def __init__(self, r: _Row, layout: Layout) -> None:
+        self.r, self.layout = r, layout
+
+    def fail(self, path: tuple[str, ...], message: str) -> InputError:
+        if self.layout == "taskAnswers":
+            # Paths under the JSON cell are named inside the message, the column as the field.
+            where = ".".join(path)
+            return self.r.fail(_TASK_ANSWERS, f"{where}: {message}" if where else message)
+        return self.r.fail(ANSWER_PREFIX + ".".join(path), message)
+
+    def build(self, plan: list[tuple[str, tuple[str, ...]]]) -> dict[str, Any]:
+        answer: dict[str, Any] = {}
+        if self.layout == "taskAnswers":
+            answer = self._task_answers()
+        for column, path in plan:
+            cell = self.r.text(column)
+            if cell == "":
+                continue
+            value = self._leaf(column, path, cell)
+            node = answer
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+                if not isinstance(node, dict):
+                    raise self.r.fail(column, "clashes with a value of Answer.taskAnswers")
+            if path[-1] in node:
+                raise self.r.fail(column, "clashes with a key of Answer.taskAnswers")
+            node[path[-1]] = value
+        return answer
+
+    def _task_answers(self) -> dict[str, Any]:
+        cell = self.r.text(_TASK_ANSWERS)
+        if not cell.strip():
+            return {}
+        try:
+            parsed = loads_json(cell)
+        except ValueError as exc:
+            raise self.r.fail(_TASK_ANSWERS, str(exc)) from None
+        if not (isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], dict)):
+            raise self.r.fail(_TASK_ANSWERS, "must be a JSON array holding one object, "
+                                             "like [{\"name\": …}]")
+        return parsed[0]
+
+    def _leaf(self, column: str, path: tuple[str, ...], cell: str) -> object:
+        if len(path) < 2:
+            return cell
+        if path[-1] in _LIST_LEAVES:
+            try:
+                parsed = loads_json(cell)
+            except ValueError as exc:
+                items = _list_of_strings_literal(cell) if path[-1] == "labels" else None
+                if items is None:
+                    raise self.r.fail(column, f"expected a JSON list: {exc}") from None
+                parsed = items
+            if not isinstance(parsed, list):
+                raise self.r.fail(column, "expected a JSON list")
+            return parsed
+        if cell == "true":
+            return True
+        if cell == "false":
+            return False
+        return cell
+
+    # -- elements ------------------------------------------------------------------------------
+
+    def elements(self, answer: Mapping[str, Any]) -> tuple[Element, ...]:
+        found: list[Element] = []
+        for key, value in answer.items():
+            found.extend(self._element((key,), value, depth=0))
+        return tuple(found)
+
+    def _element(self, path: tuple[str, ...], value: object, depth: int) -> list[Element]:
+        name = ".".join(path)
+        if not isinstance(value, dict):
+            return [FormField(name, value)]
+        image = value.get("labeledImage")
+        if isinstance(image, dict) and image.get("pngImageData") not in (None, ""):
+            return [self._segmentation(path, value), *self._rest(path, value, {
+                "labeledImage", "labelMappings", "instances", "inputImageProperties"})]
+        if "boundingBoxes" in value:
+            return [self._boxes(path, value),
+                    *self._rest(path, value, {"boundingBoxes", "inputImageProperties"})]
+        if isinstance(value.get("label"), str):
+            return [Choice(name, value["label"]), *self._rest(path, value, {"label"})]
+        if isinstance(value.get("labels"), list):
+            labels = value["labels"]
+            if not all(isinstance(x, str) for x in labels):
+                raise self.fail((*path, "labels"), "every label must be a string")
+            return [MultiChoice(name, tuple(labels)), *self._rest(path, value, {"labels"})]
+        if depth < 3 and any(isinstance(v, dict) and _looks_like_element(v)
+                             for v in value.values()):
+            found: list[Element] = []
+            for key, child in value.items():
+                found.extend(self._element((*path, key), child, depth + 1))
+            return found
+        return [FormField(name, value)]
+
+    def _rest(self, path: tuple[str, ...], value: dict[str, Any],
+              used: set[str]) -> list[Element]:
+        name = ".".join(path)
+        return [FormField(f"{name}.{k}", v) for k, v in value.items() if k not in used]
+
+    def _size(self, path: tuple[str, ...], value: dict[str, Any]) -> tuple[int | None, int | None]:
+        props = value.get("inputImageProperties")
+        if props is None:
+            return None, None
+        if not isinstance(props, dict):
+            raise self.fail((*path, "inputImageProperties"), "must be an object")
+        return (self._dimension((*path, "inputImageProperties", "width"), props.get("width")),
+                self._dimension((*path, "inputImageProperties", "height"), props.get("height")))
+
+    def _dimension(self, path: tuple[str, ...], raw: object) -> int | None:
+        if raw is None or raw == "":
+            return None
+        number: float | None = None
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            number = raw
+        elif isinstance(raw, str) and _INT.fullmatch(raw.strip()):
+            number = int(raw.strip())
+        if number is None or number != int(number) or number <= 0:
+            raise self.fail(path, "an image size must be a positive whole number of pixels")
+        return int(number)
+
+    def _segmentation(self, path: tuple[str, ...], value: dict[str, Any]) -> Segmentation:
+        png = value["labeledImage"]["pngImageData"]
+        if not isinstance(png, str):
+            raise self.fail((*path, "labeledImage", "pngImageData"),
+                            "must be base64 text of a PNG")
+        colours: dict[str, str] = {}
+        mappings = value.get("labelMappings")
+        if mappings is not None:
+            if not isinstance(mappings, dict):
+                raise self.fail((*path, "labelMappings"), "must be an object of labels")
+            for label, spec in mappings.items():
+                where = (*path, "labelMappings", label, "color")
+                raw = spec.get("color") if isinstance(spec, dict) else spec
+                colours[label] = self._colour(where, raw)
+        instances = value.get("instances")
+        if instances is not None:
+            self._instances((*path, "instances"), instances, colours)
+        owners: dict[str, str] = {}
+        for label, colour in colours.items():
+            if colour in owners:
+                raise self.fail((*path, "labelMappings"), f"labels {owners[colour]!r} and "
+                                f"{label!r} share the colour {colour}; the mask is ambiguous")
+            owners[colour] = label
+        width, height = self._size(path, value)
+        return Segmentation(".".join(path), png, colours, width, height)
+
+    def _instances(self, path: tuple[str, ...], instances: object,
+                   colours: dict[str, str]) -> None:
+        """crowd-instance-segmentation's ``[{color, label}]``, when each label is used once."""
+        if not isinstance(instances, list):
+            raise self.fail(path, "must be a list of {color, label} objects")
+        for i, item in enumerate(instances):
+            if not (isinstance(item, dict) and isinstance(item.get("label"), str)):
+                raise self.fail(path, f"item {i + 1} must be an object with a string label")
+            label = item["label"]
+            colour = self._colour(path, item.get("color"))
+            if colours.get(label, colour) != colour:
+                raise self.fail(path, f"label {label!r} has several colours (several "
+                                      "instances); instance masks are not supported")
+            colours[label] = colour
+
+    def _colour(self, path: tuple[str, ...], raw: object) -> str:
+        match = _COLOUR.fullmatch(raw) if isinstance(raw, str) else None
+        if match is None:
+            shown = quote_cell(raw) if isinstance(raw, str) else type(raw).__name__
+            raise self.fail(path, f"colour {shown} is not of the form #rrggbb")
+        digits = match.group(1).lower()
+        if len(digits) == 3:
+            digits = "".join(ch * 2 for ch in digits)
+        return "#" + digits
+
+    def _boxes(self, path: tuple[str, ...], value: dict[str, Any]) -> BoundingBoxes:
+        where = (*path, "boundingBoxes")
+        raw = value["boundingBoxes"]
+        if not isinstance(raw, list):
+            raise self.fail(where, "must be a list of boxes")
+        boxes = []
+        for i, item in enumerate(raw, start=1):
+            if not isinstance(item, dict):
+                raise self.fail(where, f"box {i} is not an object")
+            numbers = []
+            for key in ("left", "top", "width", "height"):
+                n = item.get(key)
+                if not isinstance(n, (int, float)) or isinstance(n, bool):
+                    raise self.fail(where, f"box {i}: {key} must be a number")
+                if key in ("width", "height") and n < 0:
+                    raise self.fail(where, f"box {i}: {key} is negative")
+                numbers.append(float(n))
+            label = item.get("label")
+            if not isinstance(label, str):
+                raise self.fail(where, f"box {i}: label must be a string")
+            boxes.append(Box(label, *numbers))
+        width, height = self._size(path, value)
+        return BoundingBoxes(".".join(path), tuple(boxes), width, height)
+
+
+def _looks_like_element(value: dict[str, Any]) -> bool:
+    return ("boundingBoxes" in value or isinstance(value.get("labeledImage"), dict)
+            or isinstance(value.get("label"), str) or isinstance(value.get("labels"), list))
+
+
+# -- the file ----------------------------------------------------------------------------------
+
+class Batch:
+    """An open batch results file; iterate for :class:`Assignment` records, one row at a time."""
+
+    def __init__(self, path: str | PathLike[str], *, max_field_bytes: int) -> None:
+        self.path = str(path)
+        self._table = open_table(path, max_field_bytes=max_field_bytes)
+        try:
+            self.header: list[str] = list(self._table.header)
+            self._check_columns()
+            answers = [c for c in self.header if c.startswith(ANSWER_PREFIX)]
+            flattened = [c for c in answers if c != _TASK_ANSWERS]
+            self.layout: Layout = (
+                "taskAnswers" if _TASK_ANSWERS in answers
+                else "dotted" if any("." in c[len(ANSWER_PREFIX):] for c in flattened)
+                else "plain")
+            self.answer_columns = answers
+            self.input_columns = [c for c in self.header if c.startswith(INPUT_PREFIX)]
+            self._plan = _plan_answers(self.path, flattened)
+        except BaseException:
+            self._table.close()
+            raise
+
+    def _check_columns(self) -> None:
+        present = set(self.header)
+        missing = [c for c in REQUIRED_COLUMNS if c not in present]
+        if not any(c.startswith(ANSWER_PREFIX) for c in self.header):
+            missing.append("Answer.* (at least one answer column)")
+        if missing:
+            raise InputError(
+                f"missing required column(s): {', '.join(missing)}", file=self.path,
+                hint="Use the file from Manage → Results → Download CSV in the MTurk Requester "
+                     "UI, unedited; column order does not matter, names do.")
+
+    @cached_property
+    def sha256(self) -> str:
+        """SHA-256 of the file's bytes (read separately, on first use)."""
+        return sha256_file(self.path)
+
+    def __iter__(self) -> Iterator[Assignment]:
+        for row, line, cells in self._table:
+            record = dict(zip(self.header, cells))
+            try:
+                assignment = self._assignment(_Row(self.path, row, line, record))
+            except InputError as exc:
+                raise masked(exc, record.get("WorkerId", "")) from None
+            yield assignment
+
+    def _assignment(self, r: _Row) -> Assignment:
+        for column in ("HITId", "AssignmentId", "WorkerId"):
+            if not r.text(column).strip():
+                raise r.fail(column, "is empty")
+        status = r.text("AssignmentStatus")
+        if status not in STATUSES:
+            raise r.fail("AssignmentStatus", f"{quote_cell(status)} is not one of "
+                         f"{', '.join(STATUSES)}")
+        dates = {c: r.date(c) for c in _DATE_COLUMNS}
+        builder = _Answers(r, self.layout)
+        answer = builder.build(self._plan)
+        batch = _BATCH_ID.search(r.text("RequesterAnnotation"))
+        return Assignment(
+            row=r.row, line=r.line, cells=r.cells,
+            hit_id=r.text("HITId"), hit_type_id=r.text("HITTypeId"), title=r.text("Title"),
+            description=r.text("Description"), keywords=r.text("Keywords"),
+            reward_cents=r.reward("Reward"), creation_time=dates["CreationTime"],
+            max_assignments=r.integer("MaxAssignments"),
+            requester_annotation=r.text("RequesterAnnotation"),
+            batch_key=f"BatchId:{batch.group(1)}" if batch else r.text("HITTypeId"),
+            assignment_duration_s=r.integer("AssignmentDurationInSeconds"),
+            auto_approval_delay_s=r.integer("AutoApprovalDelayInSeconds"),
+            expiration=dates["Expiration"], lifetime_s=r.integer("LifetimeInSeconds"),
+            assignment_id=r.text("AssignmentId"), worker_id=r.text("WorkerId"),
+            status=status,
+            accept_time=dates["AcceptTime"], submit_time=dates["SubmitTime"],
+            auto_approval_time=dates["AutoApprovalTime"], approval_time=dates["ApprovalTime"],
+            rejection_time=dates["RejectionTime"],
+            requester_feedback=r.text("RequesterFeedback"),
+            work_time_s=r.integer("WorkTimeInSeconds"),
+            approval_rates={k: r.rate(c) for k, c in _RATE_COLUMNS.items()},
+            inputs={c[len(INPUT_PREFIX):]: r.text(c) for c in self.input_columns},
+            answer=answer, elements=builder.elements(answer),
+            approve_mark=r.text("Approve"), reject_mark=r.text("Reject"),
+        )
+
+    def close(self) -> None:
+        self._table.close()
+
+    def __enter__(self) -> "Batch":
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def read_batch(path: str | PathLike[str], *,
+               max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> Batch:
+    """Open a Requester UI batch results CSV (or a legacy tab-separated one).
+
+    Raises :class:`~tracework.errors.InputError` at once for a bad header (missing required
+    columns, duplicates, no rows) and, while iterating, for the first bad row.
+    """
+    return Batch(path, max_field_bytes=max_field_bytes)
