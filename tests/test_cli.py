@@ -59,7 +59,7 @@ def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("TRACEWORK_MIN_CELL", "9")
     result = runner.invoke(cli, ["-p", str(tmp_path / "p"), "--set", "processes=1",
                                  "settings", "--json"], catch_exceptions=False)
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["mask_tolerance"]["value"] == 0.25 and data["mask_tolerance"]["source"] == "file"
     assert data["min_cell"]["value"] == 9 and data["min_cell"]["source"] == "env"
     assert data["processes"]["value"] == 1 and data["processes"]["source"] == "cli"
@@ -90,7 +90,7 @@ def test_full_flow_through_the_cli(tmp_path: Path) -> None:
                       catch_exceptions=False)
     assert "already imported" in r.output
     r = runner.invoke(cli, ["-p", p, "status", "--json"], catch_exceptions=False)
-    st = json.loads(r.output)
+    st = json.loads(r.stdout)
     assert st["submissions"] == files.submissions
     r = runner.invoke(cli, ["-p", p, "verify"], catch_exceptions=False)
     assert r.exit_code == 0 and st["ledger_head"] in r.output
