@@ -44,10 +44,18 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+# Built once: json.dumps with non-default options builds a new encoder on every call, which
+# dominated the cost of an append.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False, default=str)
+_BODY = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(value: Any) -> str:
     """The one JSON text of a value: sorted keys, no spaces, Unicode kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False, default=str)
+    if value is None:
+        return "null"
+    return _CANONICAL.encode(value)
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,7 @@ class Entry:
 
 def _entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, target: str,
                 field: str, old: str, new: str, reason: str) -> str:
-    body = json.dumps([seq, ts, actor, action, target, field, old, new, reason],
-                      ensure_ascii=False, separators=(",", ":"))
+    body = _BODY.encode([seq, ts, actor, action, target, field, old, new, reason])
     return hashlib.sha256(prev_hash.encode("ascii") + body.encode("utf-8")).hexdigest()
 
 
