@@ -522,6 +522,23 @@ def settings_cmd(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"    {s.help}")
 
 
+def _register_rooms() -> None:
+    from tracework import cli_audit, cli_docs, cli_notes, cli_render, cli_review
+
+    for room in (cli_review, cli_notes, cli_audit, cli_docs, cli_render):
+        for command in room.COMMANDS:
+            if command.name in cli.commands and isinstance(command, click.Group):
+                target = cli.commands[command.name]
+                assert isinstance(target, click.Group)
+                for sub in command.commands.values():
+                    target.add_command(sub)
+            else:
+                cli.add_command(command)
+
+
+_register_rooms()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: no stack trace reaches a user unless TRACEWORK_DEBUG is set."""
     try:

@@ -133,7 +133,8 @@ class Store:
     # -- schema ------------------------------------------------------------------------------
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration (named migrations, recorded by Alembic)."""
+        """Bring the schema to the newest migrations (named, recorded by Alembic; one branch per
+        room of the product, all starting from the core schema)."""
         from alembic import command
         from alembic.config import Config
 
@@ -142,7 +143,7 @@ class Store:
         try:
             with self.engine.connect() as conn:
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+                command.upgrade(cfg, "heads")
                 conn.commit()
         except DatabaseError as exc:
             raise self._store_error(exc) from exc

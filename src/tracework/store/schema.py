@@ -39,6 +39,8 @@ __all__ = [
     "taxonomy_versions",
     "ledger",
     "ledger_head",
+    "reviews",
+    "bonuses",
 ]
 
 metadata = MetaData()
@@ -264,4 +266,48 @@ ledger_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+
+# A decision on a submission. The newest row per submission is in force; ``submissions.status``
+# mirrors it ("Approved", "Rejected", "Submitted" for rework) so readers need one column.
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
+    Column("decision", String(16), nullable=False),          # approve | reject | rework
+    Column("reason_code", String(64), nullable=False, default=""),
+    Column("reason_text", Text, nullable=False, default=""),
+    Column("reviewer", Text, nullable=False),
+    Column("rule", String(64)),                              # the rule whose proposal was accepted
+    Column("good_faith", Boolean, nullable=False, default=False),  # rejected, but paid as done in good faith
+    Column("source", String(16), nullable=False, default="tracework"),  # tracework | platform
+    Column("created_at", String(32), nullable=False),
+    Index("ix_reviews_submission", "submission_id"),
+)
+
+# Money paid beyond the reward: top-ups to the wage floor, payments for overturned rejections.
+bonuses = Table(
+    "bonuses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("worker", String(32), ForeignKey("workers.pseudonym"), nullable=False),
+    Column("submission_id", Integer, ForeignKey("submissions.id")),
+    Column("amount_cents", Integer, nullable=False),
+    Column("currency", String(8), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("token", String(64), nullable=False, unique=True),  # idempotency: never paid twice
+    Column("state", String(16), nullable=False, default="planned"),  # planned | paid | cancelled
+    Column("created_at", String(32), nullable=False),
+    Index("ix_bonuses_worker", "worker"),
+)
+
+# Each room of the product keeps its own tables in store/tables_<room>.py on this metadata.
+from tracework.store import (  # noqa: E402,F401  (registers the rooms' tables)
+    tables_audit,
+    tables_docs,
+    tables_notes,
+    tables_render,
+    tables_review,
 )

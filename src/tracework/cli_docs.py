@@ -1,0 +1,7 @@
+"""Command-line commands of the docs room; registered on the main group by cli.py."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
