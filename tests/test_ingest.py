@@ -307,3 +307,36 @@ def test_one_process_gives_the_same_store(tmp_path: Path, files: Any) -> None:
                                       .order_by(annotations.c.id)).all())
         p.close()
     assert heads[0] == heads[1]
+
+
+def test_finer_consent_scopes_from_tracework_toml(tmp_path: Path) -> None:
+    from conftest import MOUSE
+
+    files = small_files(tmp_path / "gen", frames=30, workers=40)
+
+    from tracework.store.schema import vault as vault_table
+
+    p = tracework.init(tmp_path / "p", categories=MOUSE, actor="t", credit_name_column="Q12")
+    p.close()
+    toml = tmp_path / "p" / "tracework.toml"
+    toml.write_text(toml.read_text() + '\n[consent.columns]\nQ11 = ["link"]\n')
+    p = tracework.open_project(tmp_path / "p")
+    try:
+        tracework.ingest_mturk(p, files.batch_csv)
+        tracework.ingest_qualtrics(p, files.survey_csv, worker_column="workerId")
+        t = truth(files)
+        assert any(w["credit_name"] for w in t["workers"].values())
+        with p.store.read() as conn:
+            rows = {r.platform_worker_id: r for r in conn.execute(
+                select(vault_table.c.platform_worker_id, workers).join(
+                    workers, workers.c.pseudonym == vault_table.c.pseudonym))}
+        for raw, w in t["workers"].items():
+            if not w["survey_answered"]:
+                continue
+            got = rows[raw]
+            assert got.consent_link == bool(w["consent"])
+            assert got.consent_publish is False  # only link was mapped
+            assert got.consent_credit == bool(w["credit_name"])
+            assert got.credit_name == w["credit_name"]
+    finally:
+        p.close()

@@ -205,6 +205,10 @@ yes_values = ["Yes", "yes", "True", "true", "1", "Y", "y"]
 scopes = {_toml_list(consent_column_scopes)}
 # A survey column holding the name a worker wants to be credited by; a name grants credit.
 credit_name_column = {_toml_str(credit_name_column)}
+# Finer scopes, one yes/no column each (used with or without --consent-column), e.g.
+# [consent.columns]
+# Q11 = ["link"]
+# Q13 = ["publish"]
 
 # Settings (see `tracework settings`): command line > TRACEWORK_* environment > here > default.
 [settings]
