@@ -1,0 +1,103 @@
+"""Helpers the review modules share: finding submissions and batches, the decision in force."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Row, or_, select
+
+from tracework.errors import NotFound
+from tracework.store.schema import batches, reviews, submissions
+
+__all__ = [
+    "Decision",
+    "DECISIONS",
+    "STATUS_OF",
+    "UNDECIDED",
+    "batch_ids",
+    "in_force",
+    "lock_submission",
+    "submission_id",
+    "window",
+]
+
+Decision = Literal["approve", "reject", "rework"]
+DECISIONS: tuple[Decision, ...] = ("approve", "reject", "rework")
+STATUS_OF: dict[str, str] = {"approve": "Approved", "reject": "Rejected", "rework": "Rework"}
+UNDECIDED = "Submitted"
+_REF = re.compile(r"^(?:submission:)?(\d+)$")
+
+
+def submission_id(conn: Connection, ref: int | str) -> int:
+    """A submission by its number (``12`` or ``submission:12``) or its platform assignment id."""
+    text = str(ref).strip()
+    match = _REF.match(text)
+    if match:
+        query = select(submissions.c.id).where(submissions.c.id == int(match.group(1)))
+    else:
+        query = select(submissions.c.id).where(submissions.c.assignment_id == text)
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"no submission {text!r} in this project",
+                       hint="`tracework review list` shows the submissions and their numbers.")
+    return int(row.id)
+
+
+def batch_ids(conn: Connection, refs: Collection[str]) -> list[int] | None:
+    """Batch ids for ``refs`` (an id or a platform batch key each); None when none are given."""
+    if not refs:
+        return None
+    out = []
+    for ref in refs:
+        text = str(ref).strip()
+        cond = batches.c.batch_key == text
+        if text.isdigit():
+            cond = or_(cond, batches.c.id == int(text))
+        row = conn.execute(select(batches.c.id).where(cond)).first()
+        if row is None:
+            raise NotFound(f"no batch {text!r} in this project",
+                           hint="Give a batch number or its platform batch key.")
+        out.append(int(row.id))
+    return out
+
+
+def lock_submission(conn: Connection, sid: int) -> Row[Any]:
+    """The submission's row, locked until the transaction ends (PostgreSQL: FOR UPDATE; SQLite
+    writers are serialised by BEGIN IMMEDIATE already)."""
+    query = select(submissions).where(submissions.c.id == sid)
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFound(f"no submission {sid} in this project")
+    return row
+
+
+def in_force(conn: Connection, sid: int) -> Row[Any] | None:
+    """The newest decision on a submission, or None."""
+    return conn.execute(select(reviews).where(reviews.c.submission_id == sid)
+                        .order_by(reviews.c.id.desc()).limit(1)).first()
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def window(submit_time: str | None, days: int, now: datetime | None = None
+           ) -> tuple[str | None, int | None]:
+    """When the platform's reversal window closes, and the whole days left (0: closed today or
+    before; None: the submit time is unknown)."""
+    start = parse_time(submit_time)
+    if start is None:
+        return None, None
+    ends = start + timedelta(days=days)
+    current = now or datetime.now(timezone.utc)
+    left = (ends - current).total_seconds()
+    whole = 0 if left <= 0 else int(-(-left // 86400))
+    return ends.isoformat(), whole

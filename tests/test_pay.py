@@ -1,0 +1,169 @@
+"""Pay to the floor: bonuses to the cent on a hand-computed case, idempotent, and the bonus file."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import edited_batch, read_rows, small_files
+from sqlalchemy import select
+
+import tracework
+from tracework import pay, review
+from tracework.errors import ConfigError, InputError
+from tracework.project import Project, open_project
+from tracework.store.schema import bonuses, submissions
+
+# Two workers, floor 12.00 USD/h, reward 0.15 each:
+#   A: approved 600 s + approved 300 s = 900 s → floor 3.00, earned 0.30 → bonus 2.70
+#   B: approved 100 s + rejected in good faith 200 s (+ rejected 500 s, not paid)
+#      = 300 s → floor 1.00, earned 0.15 → bonus 0.85
+A_TIMES, B_TIMES = ["600", "300"], ["100", "200", "500"]
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str], list[str]]:
+    root = tmp_path_factory.mktemp("pay")
+    files = small_files(root)
+    header, rows = read_rows(files.batch_csv)
+    col = header.index("WorkerId")
+    (a, _), (b, _) = Counter(r[col] for r in rows).most_common(2)
+    kept: dict[str, list[str]] = {a: [], b: []}
+    times = {a: list(A_TIMES), b: list(B_TIMES)}
+
+    def edit(row: dict[str, str], _n: int) -> dict[str, str] | None:
+        worker = row["WorkerId"]
+        if worker not in kept or not times[worker]:
+            return None
+        row["WorkTimeInSeconds"] = times[worker].pop(0)
+        row["Reward"] = "$0.15"
+        kept[worker].append(row["AssignmentId"])
+        return row
+
+    path = edited_batch(files.batch_csv, root / "two_workers.csv", edit)
+    return path, kept[a], kept[b]
+
+
+def _configure(project: Project, extra: str = "") -> Project:
+    toml = project.root / "tracework.toml"
+    text = toml.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^floor_(source|date) = .*\n", "", text).replace(
+        "wage_floor_per_hour = 0.0",
+        "wage_floor_per_hour = 12.0\nfloor_source = \"test floor\"\nfloor_date = \"2025-01-01\"\n"
+        + extra)
+    toml.write_text(text, encoding="utf-8")
+    return open_project(project.root, cli={"database_url": project.settings["database_url"] or None,
+                                           "actor": "tester"})
+
+
+@pytest.fixture
+def paid_project(project: Project, batch: Any) -> Iterator[tuple[Project, list[int], list[int]]]:
+    path, a_ids, b_ids = batch
+    tracework.ingest_mturk(project, path)
+    with project.store.read() as conn:
+        ids = {r.assignment_id: int(r.id) for r in conn.execute(
+            select(submissions.c.assignment_id, submissions.c.id))}
+    a, b = [ids[x] for x in a_ids], [ids[x] for x in b_ids]
+    for sid in a + b[:1]:
+        review.decide(project, sid, "approve")
+    review.decide(project, b[1], "reject", reason="The cable is missing.", good_faith=True)
+    review.decide(project, b[2], "reject", reason="Only the body is labelled.")
+    yield project, a, b
+
+
+def _topups(report: pay.TopupReport) -> list[tuple[int, float, int, int, int, str]]:
+    return [(w.submissions, w.time_s, w.earned_cents, w.target_cents, w.bonus_cents, w.state)
+            for w in sorted(report.workers, key=lambda w: w.time_s, reverse=True)]
+
+
+def test_topup_to_the_cent_and_never_twice(paid_project: Any, tmp_path: Path) -> None:
+    base, a, b = paid_project
+    project = _configure(base)
+    try:
+        first = pay.topup(project, out=tmp_path / "bonus.csv")
+        assert _topups(first) == [(2, 900.0, 30, 300, 270, "planned"),
+                                  (2, 300.0, 15, 100, 85, "planned")]
+        assert (first.planned, first.planned_cents) == (2, 355)
+        second = pay.topup(project)
+        assert _topups(second) == [(2, 900.0, 300, 300, 0, "at-floor"),
+                                   (2, 300.0, 100, 100, 0, "at-floor")]
+        assert second.planned == 0
+        with project.store.read() as conn:
+            rows = conn.execute(select(bonuses).order_by(bonuses.c.amount_cents)).all()
+        assert [(r.amount_cents, r.state, r.currency) for r in rows] == [
+            (85, "planned", "USD"), (270, "planned", "USD")]
+        assert {r.submission_id for r in rows} == {a[-1], b[0]}  # anchored on approved work
+        assert all(r.token.startswith("tw-topup-") and len(r.token) <= 64 for r in rows)
+        assert rows[0].reason == ("Top-up to our wage floor of 12.00 USD per hour (test floor, "
+                                  "2025-01-01) for 2 tasks, 0.08 h of work (platform time).")
+        assert pay.mark_paid(project, all_planned=True) == 2
+        assert pay.topup(project).planned == 0
+        assert tracework.verify(project).ok
+    finally:
+        project.close()
+
+
+def test_bonus_file_exact_layout(paid_project: Any, batch: Any, tmp_path: Path) -> None:
+    base, a, b = paid_project
+    project = _configure(base)
+    try:
+        report = pay.topup(project, out=tmp_path / "bonus.csv")
+        assert report.bonus_file_rows == 2
+        out = tmp_path / "bonus.csv"
+        assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+        header, rows = read_rows(out)
+        assert header == ["WorkerId", "AssignmentId", "BonusAmount", "Reason",
+                          "UniqueRequestToken"]
+        with project.store.read() as conn:
+            by_token = {r.token: r for r in conn.execute(
+                select(bonuses, submissions.c.assignment_id)
+                .join(submissions, bonuses.c.submission_id == submissions.c.id))}
+        batch_header, batch_rows = read_rows(batch[0])
+        raw = {r[batch_header.index("AssignmentId")]: r[batch_header.index("WorkerId")]
+               for r in batch_rows}
+        assert sorted(rows) == sorted(
+            [raw[t.assignment_id], t.assignment_id, pay.money(t.amount_cents), t.reason, token]
+            for token, t in by_token.items())
+        assert sorted(r[2] for r in rows) == ["0.85", "2.70"]
+        pay.mark_paid(project, all_planned=True)
+        with pytest.raises(InputError, match="no planned bonus"):
+            pay.export_bonuses(project, tmp_path / "again.csv")
+        assert not (tmp_path / "again.csv").exists()
+    finally:
+        project.close()
+
+
+@pytest.mark.parametrize("extra,expected", [
+    # Good-faith rejections not paid: B counts 100 s → ceil(33.3) = 34 → 34 - 15 = 19.
+    ("pay_good_faith_rejections = false\n", [(2, 900.0, 30, 300, 270), (1, 100.0, 15, 34, 19)]),
+    # A pilot's median of 360 s per task: 2 tasks each → 720 s → 2.40.
+    ("time_measure = \"pilot_median\"\npilot_median_s = 360\n",
+     [(2, 720.0, 30, 240, 210), (2, 720.0, 15, 240, 225)]),
+])
+def test_policy_options(paid_project: Any, extra: str, expected: list[Any]) -> None:
+    base, _, _ = paid_project
+    project = _configure(base, extra)
+    try:
+        got = sorted(([w.submissions, w.time_s, w.earned_cents, w.target_cents, w.bonus_cents]
+                      for w in pay.topup(project, dry_run=True).workers),
+                     key=lambda x: (-x[1], x[4]))
+        assert [tuple(g) for g in got] == expected
+        with project.store.read() as conn:  # a dry run stores nothing
+            assert conn.execute(select(bonuses)).all() == []
+    finally:
+        project.close()
+
+
+def test_no_floor_is_a_clear_error(sqlite_project: Project) -> None:
+    with pytest.raises(ConfigError, match="no wage floor is set"):
+        pay.topup(sqlite_project)
+
+
+def test_money_format() -> None:
+    assert [pay.money(c) for c in (0, 5, 150, 1234)] == ["0.00", "0.05", "1.50", "12.34"]

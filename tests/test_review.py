@@ -1,0 +1,364 @@
+"""Review: the study's rule reproduced on generated data, proposals, decisions, the platform's
+upload and rework files, bad input, and two reviewers on one submission."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import stat
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import edited_batch, small_files, truth
+from sqlalchemy import func, select
+
+import tracework
+from tracework import review
+from tracework.errors import ConflictError, InputError, NotFound
+from tracework.ledger import LedgerWriter
+from tracework.project import Project
+from tracework.review.decisions import _apply, _Choice
+from tracework.store.schema import ledger, reviews, submissions
+from tracework.store.tables_review import review_proposals
+
+NAMES = ["Body", "Left_Button", "Right_Button", "Scroll_Wheel", "Cable"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return small_files(tmp_path_factory.mktemp("review"), frames=10, workers=10)
+
+
+def _loaded(project: Project, files: Any) -> dict[str, int]:
+    """Ingest the batch; returns submission number by assignment id."""
+    tracework.ingest_mturk(project, files.batch_csv)
+    with project.store.read() as conn:
+        return {r.assignment_id: int(r.id) for r in conn.execute(
+            select(submissions.c.assignment_id, submissions.c.id))}
+
+
+def _count(project: Project, table: Any) -> int:
+    with project.store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _statuses(project: Project) -> dict[int, str]:
+    with project.store.read() as conn:
+        return {int(r.id): r.status for r in conn.execute(
+            select(submissions.c.id, submissions.c.status))}
+
+
+def test_study_rule_proposes_exactly_the_submissions_with_fewer_than_3_parts(
+        project: Project, files: Any) -> None:
+    ids = _loaded(project, files)
+    t = truth(files)
+    expected = {}
+    for s in t["submissions"]:
+        done = [n for n in NAMES if s["parts"].get(n, 0) > 0]
+        if len(done) < 3:
+            expected[ids[s["assignment_id"]]] = f"{len(done)} of 5 parts: {', '.join(done)}"
+    assert expected, "the generated batch should hold careless submissions"
+    report = review.propose(project)
+    assert report.considered == len(t["submissions"])
+    assert report.by_rule == {"parts_missing": len(expected)}
+    items = review.review_list(project, proposed=True)
+    got = {i.submission_id: i.proposals[0]["evidence"] for i in items}
+    assert got == expected
+    first = items[0].proposals[0]
+    assert first["reason"] == (f"Fewer than 3 of the 5 parts were labelled ({first['evidence']})."
+                               " The task asks for at least 3.")
+    # Proposals are never decisions.
+    assert set(_statuses(project).values()) == {"Submitted"}
+    assert _count(project, reviews) == 0
+    # Running again adds nothing, not even ledger entries.
+    entries = _count(project, ledger)
+    again = review.propose(project)
+    assert (again.proposed, again.already_proposed) == (0, len(expected))
+    assert _count(project, ledger) == entries
+    assert _count(project, review_proposals) == len(expected)
+
+
+def test_decide_one_then_accept_proposals_then_approve_the_rest(project: Project,
+                                                                 files: Any) -> None:
+    _loaded(project, files)
+    review.propose(project)
+    flagged = [i.submission_id for i in review.review_list(project, proposed=True)]
+    one = flagged[0]
+    result = review.decide(project, one, "reject", reason_code="parts_missing")
+    assert (result.old_status, result.status, result.rule) == ("Submitted", "Rejected",
+                                                               "parts_missing")
+    proposal_reason = review.review_list(project, rule="parts_missing")[0].proposals[0]["reason"]
+    assert result.reason_text == proposal_reason
+    entries = tracework.log(project, target=f"submission:{one}", action="submission.status")
+    assert [(e.old, e.new, e.reason) for e in entries] == [
+        ('"Submitted"', '"Rejected"', proposal_reason)]
+    assert review.review_list(project, rule="parts_missing")[0].proposals[0]["state"] == "accepted"
+
+    bulk = review.accept_proposals(project)
+    assert bulk.by_decision == {"reject": len(flagged) - 1}
+    rest = review.approve_unflagged(project)
+    total = len(_statuses(project))
+    assert rest.by_decision == {"approve": total - len(flagged)}
+    counts: dict[str, int] = {}
+    for s in _statuses(project).values():
+        counts[s] = counts.get(s, 0) + 1
+    assert counts == {"Rejected": len(flagged), "Approved": total - len(flagged)}
+    assert _count(project, reviews) == total
+    assert tracework.verify(project).ok
+
+
+def test_rejection_without_reason_is_refused_and_nothing_is_stored(project: Project,
+                                                                    files: Any) -> None:
+    ids = _loaded(project, files)
+    sid = min(ids.values())
+    entries = _count(project, ledger)
+    for decision in ("reject", "rework"):
+        with pytest.raises(InputError, match="needs a reason"):
+            review.decide(project, sid, decision)  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="needs a reason"):
+            review.decide(project, sid, decision, reason="   ")  # type: ignore[arg-type]
+    assert _count(project, reviews) == 0 and _count(project, ledger) == entries
+    assert _statuses(project)[sid] == "Submitted"
+
+
+def test_redecision_needs_the_flag_and_a_reason(project: Project, files: Any) -> None:
+    ids = _loaded(project, files)
+    sid = min(ids.values())
+    review.decide(project, sid, "reject", reason="Only the body is labelled.")
+    with pytest.raises(ConflictError, match="already decided: reject by tester"):
+        review.decide(project, sid, "approve")
+    with pytest.raises(InputError, match="re-decision needs a reason"):
+        review.decide(project, sid, "approve", redecide=True)
+    done = review.decide(project, sid, "approve", redecide=True,
+                         reason="Looked again: all parts are there.")
+    assert (done.old_status, done.status, done.redecided) == ("Rejected", "Approved", True)
+    item = review.review_list(project, worker=review.review_list(project)[0].worker)[0]
+    assert (item.decision, item.reason_text) == ("approve", "Looked again: all parts are there.")
+    assert _count(project, reviews) == 2
+
+
+@pytest.mark.parametrize("bad,problem", [
+    ("Parts missing\x07", "control character (U+0007 bell at character 14)"),
+    ("two\nlines", "control character (U+000A line feed at character 4)"),
+    ("\u202eevil", "control character (U+202E right-to-left override at character 1)"),
+    ("x" * 1025, "1025 characters long; the platform accepts at most 1024"),
+])
+def test_bad_reasons_are_refused(sqlite_project: Project, files: Any, bad: str,
+                                 problem: str) -> None:
+    ids = _loaded(sqlite_project, files)
+    sid = min(ids.values())
+    with pytest.raises(InputError, match=re.escape(problem)):
+        review.decide(sqlite_project, sid, "reject", reason=bad)
+    assert _count(sqlite_project, reviews) == 0
+
+
+def test_clean_turns_breaks_into_spaces_and_1024_characters_pass(sqlite_project: Project,
+                                                                 files: Any) -> None:
+    ids = sorted(_loaded(sqlite_project, files).values())
+    done = review.decide(sqlite_project, ids[0], "reject", reason="Cable\r\nmissing\x00.",
+                         clean=True)
+    assert done.reason_text == "Cable missing."
+    assert review.decide(sqlite_project, ids[1], "reject", reason="y" * 1024).reason_text \
+        == "y" * 1024
+
+
+def test_unknown_submission_and_rule(sqlite_project: Project, files: Any) -> None:
+    _loaded(sqlite_project, files)
+    with pytest.raises(NotFound, match="no submission '9999'"):
+        review.decide(sqlite_project, 9999, "approve")
+    with pytest.raises(NotFound, match="no submission 'NOSUCHASSIGNMENT'"):
+        review.decide(sqlite_project, "NOSUCHASSIGNMENT", "approve")
+    with pytest.raises(InputError, match="no rule 'nope'"):
+        review.accept_proposals(sqlite_project, rule="nope")
+
+
+def test_decide_by_assignment_id(sqlite_project: Project, files: Any) -> None:
+    ids = _loaded(sqlite_project, files)
+    assignment, sid = sorted(ids.items())[0]
+    assert review.decide(sqlite_project, assignment, "approve").submission_id == sid
+
+
+def test_two_reviewers_one_submission_one_wins(project: Project, files: Any) -> None:
+    ids = _loaded(project, files)
+    sid = min(ids.values())
+    outcomes: dict[str, Any] = {}
+    holding = threading.Event()
+
+    def first() -> None:
+        # Reviewer A is inside its write transaction, row locked, when B starts.
+        with project.store.write() as conn:
+            log = LedgerWriter(conn, "alice")
+            _apply(conn, log, sid, _Choice("approve", "", ""), "alice", redecide=False,
+                   expect_review=None)
+            log.flush()
+            holding.set()
+            time.sleep(0.4)
+        outcomes["alice"] = "ok"
+
+    def second() -> None:
+        holding.wait(5)
+        try:
+            review.decide(project, sid, "reject", reason="Cable missing.", reviewer="bob",
+                          expect_review=None)
+            outcomes["bob"] = "ok"
+        except ConflictError as exc:
+            outcomes["bob"] = exc
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert outcomes["alice"] == "ok"
+    assert isinstance(outcomes["bob"], ConflictError)
+    assert "already decided: approve by alice" in str(outcomes["bob"])
+    with project.store.read() as conn:
+        rows = conn.execute(select(reviews.c.reviewer, reviews.c.decision)).all()
+    assert [tuple(r) for r in rows] == [("alice", "approve")]
+    assert _statuses(project)[sid] == "Approved"
+    assert tracework.verify(project).ok
+
+
+def test_stale_expectation_is_a_conflict(sqlite_project: Project, files: Any) -> None:
+    sid = min(_loaded(sqlite_project, files).values())
+    first = review.decide(sqlite_project, sid, "approve", expect_review=None)
+    with pytest.raises(ConflictError, match="changed while you were looking"):
+        review.decide(sqlite_project, sid, "reject", reason="x", redecide=True,
+                      expect_review=None)
+    again = review.decide(sqlite_project, sid, "reject", reason="Cable missing.",
+                          redecide=True, expect_review=first.review_id)
+    assert again.status == "Rejected"
+
+
+def _decide_three(project: Project, ids: dict[str, int]) -> tuple[int, int, int]:
+    a, b, c = sorted(ids.values())[:3]
+    review.decide(project, a, "approve")
+    review.decide(project, b, "reject", reason="=HYPERLINK(\"http://x\") only 2 parts")
+    review.decide(project, c, "rework", reason="Please label the cable too.")
+    return a, b, c
+
+
+def test_upload_file_exact_layout(project: Project, files: Any, tmp_path: Path) -> None:
+    ids = _loaded(project, files)
+    a, b, c = _decide_three(project, ids)
+    by_id = {v: k for k, v in ids.items()}
+    raw = {s["assignment_id"]: s["worker"] for s in truth(files)["submissions"]}
+    hits = {s["assignment_id"]: s["hit_id"] for s in truth(files)["submissions"]}
+    out = tmp_path / "upload.csv"
+    report = review.export_mturk(project, out)
+    assert report.by_decision == {"approve": 1, "reject": 1, "rework": 1}
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+
+    def line(sid: int, approve: str, reject: str) -> str:
+        aid = by_id[sid]
+        cells = [hits[aid], aid, raw[aid], approve, reject]
+        return ",".join(f'"{x}"' if ('"' in x or "," in x) else x
+                        for x in (v.replace('"', '""') for v in cells))
+
+    expected = ("HITId,AssignmentId,WorkerId,Approve,Reject\r\n"
+                + line(a, "X", "") + "\r\n"
+                + line(b, "", "'=HYPERLINK(\"http://x\") only 2 parts") + "\r\n"
+                + line(c, "X", "") + "\r\n")
+    assert out.read_bytes().decode("utf-8") == expected
+    entry = tracework.log(project, action="review.export")[0]
+    assert entry.target == "file:upload.csv" and "vault" in entry.reason
+    # The ledger records the export, never the ids in it.
+    for rid in set(raw.values()):
+        assert all(rid not in e.new for e in tracework.log(project, limit=None))
+
+
+def test_rework_skip_and_nothing_to_upload(sqlite_project: Project, files: Any,
+                                           tmp_path: Path) -> None:
+    _loaded(sqlite_project, files)
+    with pytest.raises(InputError, match="no decisions to upload"):
+        review.export_mturk(sqlite_project, tmp_path / "u.csv")
+    assert not (tmp_path / "u.csv").exists()
+
+
+def test_rework_batch_file_holds_the_inputs(project: Project, files: Any,
+                                            tmp_path: Path) -> None:
+    ids = _loaded(project, files)
+    _, _, c = _decide_three(project, ids)
+    by_id = {v: k for k, v in ids.items()}
+    frame = {s["assignment_id"]: s["frame_file"] for s in truth(files)["submissions"]}
+    report = review.export_rework(project, tmp_path / "repost.csv")
+    assert report.rows == 1
+    with (tmp_path / "repost.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["image_url"]
+    assert rows[1][0].endswith("/" + frame[by_id[c]])
+
+
+def test_platform_download_decides_too(project: Project, files: Any, tmp_path: Path) -> None:
+    ids = _loaded(project, files)
+    target = sorted(ids)[0]
+
+    def reject(row: dict[str, str], _n: int) -> dict[str, str]:
+        if row["AssignmentId"] == target:
+            row["AssignmentStatus"] = "Rejected"
+            row["RejectionTime"] = "Tue Mar 07 10:00:00 PST 2023"
+            row["RequesterFeedback"] = "Rejected on the platform: cable missing"
+        return row
+
+    tracework.ingest_mturk(project, edited_batch(files.batch_csv, tmp_path / "later.csv",
+                                                 reject))
+    item = [i for i in review.review_list(project) if i.submission_id == ids[target]][0]
+    assert (item.state, item.decision, item.decision_source, item.reason_text) == (
+        "rejected", "reject", "platform", "Rejected on the platform: cable missing")
+    with pytest.raises(ConflictError, match="already Rejected on the platform"):
+        review.decide(project, ids[target], "approve")
+    # Rules leave platform-decided work alone.
+    assert review.propose(project).considered == len(ids) - 1
+
+
+def _filled(files: Any, dest: Path, marks: dict[int, tuple[str, str]],
+            assignment: dict[int, str] | None = None) -> Path:
+    """The batch file with Approve/Reject typed into rows (1-based) as a reviewer would."""
+    def edit(row: dict[str, str], number: int) -> dict[str, str]:
+        if number in marks:
+            row["Approve"], row["Reject"] = marks[number]
+        if assignment and number in assignment:
+            row["AssignmentId"] = assignment[number]
+        return row
+    return edited_batch(files.batch_csv, dest, edit)
+
+
+def test_decision_file_round_trip(project: Project, files: Any, tmp_path: Path) -> None:
+    ids = _loaded(project, files)
+    path = _filled(files, tmp_path / "typed.csv",
+                   {1: ("X", ""), 2: ("", "Only 2 of 5 parts labelled."), 3: ("x", "")})
+    report = review.decide_file(project, path)
+    assert (report.decided, report.by_decision) == (3, {"approve": 2, "reject": 1})
+    t = truth(files)["submissions"]
+    assert _statuses(project)[ids[t[1]["assignment_id"]]] == "Rejected"
+    item = [i for i in review.review_list(project) if i.submission_id == ids[t[1]["assignment_id"]]]
+    assert item[0].reason_text == "Only 2 of 5 parts labelled."
+    again = review.decide_file(project, path)
+    assert (again.decided, again.unchanged) == (0, 3)
+    changed = _filled(files, tmp_path / "changed.csv", {2: ("X", "")})
+    with pytest.raises(ConflictError, match="row 2: submission .* is already decided"):
+        review.decide_file(project, changed)
+    assert review.decide_file(project, changed, redecide=True).by_decision == {"approve": 1}
+
+
+@pytest.mark.parametrize("marks,assignment,problem", [
+    ({1: ("X", ""), 4: ("", "Cable missing.")}, {4: "3NOSUCHASSIGNMENT00000000000000"},
+     r"typed.csv, row 4, field 'AssignmentId': no submission with assignment id "
+     r"'3NOSUCHASSIGNMENT00000000000000'"),
+    ({1: ("X", "and a reason")}, None, r"row 1, field 'Reject': both Approve and Reject"),
+    ({1: ("yes", "")}, None, r"row 1, field 'Approve': Approve holds 'yes'"),
+    ({1: ("X", ""), 2: ("", "bad\x1breason")}, None, r"row 2, field 'Reject': .*U\+001B"),
+    ({1: ("X", ""), 2: ("", "r" * 1025)}, None, r"row 2, field 'Reject': .*at most 1024"),
+])
+def test_bad_decision_files_store_nothing(sqlite_project: Project, files: Any, tmp_path: Path,
+                                          marks: Any, assignment: Any, problem: str) -> None:
+    _loaded(sqlite_project, files)
+    entries = _count(sqlite_project, ledger)
+    with pytest.raises(InputError, match=problem):
+        review.decide_file(sqlite_project, _filled(files, tmp_path / "typed.csv", marks,
+                                                   assignment))
+    assert _count(sqlite_project, reviews) == 0 and _count(sqlite_project, ledger) == entries
