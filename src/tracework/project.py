@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 
 from tracework import ledger
 from tracework.errors import ConfigError, ProjectNotFound
@@ -59,9 +59,11 @@ class Category:
     name: str
     colour: str
     description: str = ""
+    guideline: str = ""
 
     def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "colour": self.colour, "description": self.description}
+        return {"name": self.name, "colour": self.colour, "description": self.description,
+                "guideline": self.guideline}
 
 
 @dataclass
@@ -71,6 +73,8 @@ class Project:
     settings: Settings
     store: Store
     secret: bytes = field(repr=False)
+    _pinned: tuple[Connection, list[Category]] | None = field(default=None, repr=False,
+                                                             compare=False)
 
     @property
     def name(self) -> str:
@@ -82,23 +86,29 @@ class Project:
 
     @property
     def categories(self) -> list[Category]:
-        return parse_categories(self.config)
+        """The categories in force, from the versioned taxonomy in the store (with an edit of
+        tracework.toml not yet recorded applied). Inside a write transaction that called
+        :meth:`taxonomy_version`, the categories that transaction sees."""
+        pinned = self._pinned
+        if pinned is not None and not pinned[0].closed and pinned[0].in_transaction():
+            return list(pinned[1])
+        self._pinned = None
+        from tracework import taxonomy
+
+        with self.store.read() as conn:
+            return taxonomy.in_force(self, conn).active()
 
     def consent_config(self) -> dict[str, Any]:
         return dict(self.config.get("consent", {}))
 
     def taxonomy_version(self, conn: Connection, log: ledger.LedgerWriter | None = None) -> int:
-        """The version in force, recording a new one first if tracework.toml changed it."""
-        wanted = [c.as_dict() for c in self.categories]
-        row = conn.execute(select(taxonomy_versions)
-                           .order_by(taxonomy_versions.c.version.desc()).limit(1)).first()
-        if row is not None and json.loads(row.categories) == wanted:
-            return int(row.version)
-        version = 1 if row is None else int(row.version) + 1
-        record_taxonomy(conn, version, wanted, self.actor,
-                        "created with the project" if row is None else "tracework.toml changed",
-                        log)
-        return version
+        """The version in force, recording an edit of tracework.toml as a new version first."""
+        from tracework import taxonomy
+
+        number = taxonomy.sync_toml(self, conn, log)
+        current = taxonomy.current(conn)
+        self._pinned = (conn, current.active() if current is not None else [])
+        return number
 
     def close(self) -> None:
         self.store.dispose()
@@ -111,14 +121,24 @@ def _login_name() -> str:
         return "unknown"
 
 
-def record_taxonomy(conn: Connection, version: int, categories: list[dict[str, str]],
-                    author: str, reason: str, log: ledger.LedgerWriter | None = None) -> None:
+def record_taxonomy(conn: Connection, version: int, categories: list[dict[str, Any]],
+                    author: str, reason: str, log: ledger.LedgerWriter | None = None, *,
+                    change: str = "toml", details: Mapping[str, Any] | None = None,
+                    answers: Sequence[int] = ()) -> None:
+    """Store one taxonomy version, what changed and the flags it answered; one ledger entry."""
+    from tracework.store.tables_notes import taxonomy_changes
+
     conn.execute(insert(taxonomy_versions).values(
         version=version, categories=ledger.canonical(categories), author=author, reason=reason,
         created_at=ledger.now()))
+    conn.execute(insert(taxonomy_changes).values(
+        version=version, change=change, details=ledger.canonical(dict(details or {})),
+        answers=ledger.canonical(list(answers))))
     own = log is None
     writer = ledger.LedgerWriter(conn, author) if log is None else log
-    writer.append("taxonomy.version", f"taxonomy:{version}", new=categories, reason=reason)
+    writer.append("taxonomy.version", f"taxonomy:{version}", field=change,
+                  new={"categories": categories, "details": dict(details or {}),
+                       "answers": list(answers)}, reason=reason)
     if own:
         writer.flush()
 
@@ -140,7 +160,8 @@ def parse_categories(config: Mapping[str, Any]) -> list[Category]:
         if name in seen:
             raise ConfigError(f"tracework.toml: category {name!r} is listed twice")
         seen.add(name)
-        out.append(Category(name, colour.lower(), str(item.get("description", ""))))
+        out.append(Category(name, colour.lower(), str(item.get("description", "")),
+                            str(item.get("guideline", ""))))
     return out
 
 

@@ -1,0 +1,308 @@
+"""The spreadsheet round trip: export, edit, import; structure and read-only cells guarded."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, update
+
+import tracework
+from builders import small_files
+from tracework import notes, sheet
+from tracework.cli import cli
+from tracework.errors import ConflictError, InputError
+from tracework.project import DEFAULT_CONCERNS, Project
+from tracework.store.schema import annotations, submissions, workers
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return small_files(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def loaded(project: Project, files: Any) -> Project:
+    tracework.ingest_mturk(project, files.batch_csv)
+    tracework.ingest_qualtrics(project, files.survey_csv, worker_column="workerId",
+                               consent_column="Q11")
+    return project
+
+
+def _col(ws: Any, name: str) -> int:
+    return [c.value for c in ws[1]].index(name) + 1
+
+
+def _letter(ws: Any, name: str) -> str:
+    return openpyxl.utils.get_column_letter(_col(ws, name))
+
+
+def _entries(project: Project) -> int:
+    return tracework.verify(project).entries
+
+
+def _export(project: Project, tmp_path: Path) -> Path:
+    out = tmp_path / "work.xlsx"
+    sheet.sheet_export(project, out)
+    return out
+
+
+def _other_category(current: str) -> str:
+    return "Cable" if current != "Cable" else "Body"
+
+
+def test_full_round_trip_three_cells_and_a_note_are_four_entries(loaded: Project,
+                                                                 tmp_path: Path) -> None:
+    noted = notes.add(loaded, "cell:annotations:3:category", "looks like the cable",
+                      concern="data_quality", author="bob")
+    notes.add(loaded, "submission:2", "feedback is rude", concern="harmful_content")
+    path = _export(loaded, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["Annotations", "Submissions", "Workers", "Taxonomy", "Notes", "Log",
+                             "_tracework"]
+    ann, sub = wb["Annotations"], wb["Submissions"]
+    # Row r holds annotation r - 1 (ids start at 1, sorted).
+    cat = _col(ann, "category")
+    marked = ann.cell(4, cat)
+    assert marked.fill.fgColor.rgb == "FF" + DEFAULT_CONCERNS["data_quality"][1:].upper()
+    assert marked.comment is not None and "bob: looks like the cable" in marked.comment.text
+    assert sub.cell(3, 1).comment is not None and "feedback is rude" in sub.cell(3, 1).comment.text
+    assert sub.cell(3, 1).fill.fgColor.rgb == "FFE06666"
+    assert ann.cell(1, cat).fill.fgColor.rgb == "FFB6D7A8"          # editable header
+    assert ann.cell(1, 1).fill.fgColor.rgb == "FFD9D9D9"            # read-only header
+    assert wb["Log"].protection.sheet and not ann.protection.sheet
+    assert wb["_tracework"].sheet_state == "hidden"
+    # Three edits and a new note.
+    old1, old2 = ann.cell(2, cat).value, ann.cell(5, cat).value
+    ann.cell(2, cat).value = _other_category(old1)
+    ann.cell(5, cat).value = _other_category(old2)
+    fb = _col(sub, "requester_feedback")
+    sub.cell(2, fb).value = "Thank you, all five parts are there."
+    ws = wb["Notes"]
+    ws.append([None, "annotation:1", "ambiguous_guideline", "is a cable end part of Cable?",
+               "carol"])
+    wb.save(path)
+    before = _entries(loaded)
+    report = sheet.sheet_import(loaded, path, actor="alice")
+    assert _entries(loaded) - before == 4 == report.ledger_entries
+    new = tracework.log(loaded, limit=4, newest_first=True)[::-1]
+    assert [(e.action, e.target, e.actor) for e in new] == [
+        ("annotation.category", "annotation:1", "alice"),
+        ("annotation.category", "annotation:4", "alice"),
+        ("submission.requester_feedback", "submission:1", "alice"),
+        ("note.add", "annotation:1", "carol")]
+    assert (new[0].as_dict()["old"], new[0].as_dict()["new"]) == (old1, _other_category(old1))
+    assert "Annotations!H2" in new[0].reason
+    with loaded.store.read() as conn:
+        got = conn.execute(select(annotations.c.category).where(annotations.c.id == 4)).scalar()
+        fb_now = conn.execute(select(submissions.c.requester_feedback)
+                              .where(submissions.c.id == 1)).scalar()
+    assert (got, fb_now) == (_other_category(old2), "Thank you, all five parts are there.")
+    added = notes.list_notes(loaded, target="annotation:1")
+    assert [(n.text, n.author, n.concern) for n in added] == [
+        ("is a cable end part of Cable?", "carol", "ambiguous_guideline")]
+    assert noted.id == 1
+    # The same workbook again: nothing.
+    again = sheet.sheet_import(loaded, path, actor="alice")
+    assert (again.ledger_entries, again.changes, again.notes_added) == (0, [], [])
+    assert _entries(loaded) - before == 4
+    assert tracework.verify(loaded).ok
+
+
+def _edited(path: Path, edit: Any) -> Path:
+    wb = openpyxl.load_workbook(path)
+    edit(wb)
+    wb.save(path)
+    return path
+
+
+@pytest.mark.parametrize("edit, where", [
+    (lambda wb: wb["Annotations"].cell(2, 3).__setattr__("value", 999), "Annotations!C2"),
+    (lambda wb: wb["Submissions"].cell(3, 14).__setattr__("value", "0" * 64), "Submissions!N3"),
+    (lambda wb: wb["Log"].cell(2, 3).__setattr__("value", "mallory"), "Log!C2"),
+    (lambda wb: wb["Taxonomy"].cell(2, 2).__setattr__("value", "#000000"), "Taxonomy!B2"),
+    (lambda wb: wb["Workers"].cell(2, 2).__setattr__("value", "prolific"), "Workers!B2"),
+])
+def test_read_only_edits_are_refused_naming_the_cell(loaded: Project, tmp_path: Path,
+                                                     edit: Any, where: str) -> None:
+    path = _export(loaded, tmp_path)
+
+    def both(wb: Any) -> None:
+        edit(wb)
+        wb["Annotations"].cell(2, 8).value = _other_category(wb["Annotations"].cell(2, 8).value)
+
+    _edited(path, both)
+    before = _entries(loaded)
+    with pytest.raises(InputError) as info:
+        sheet.sheet_import(loaded, path, actor="alice")
+    assert where in str(info.value) and "nothing was recorded" in str(info.value)
+    assert _entries(loaded) == before
+
+
+def _rename(wb: Any) -> None:
+    wb["Submissions"].title = "Subs"
+
+
+def _move(wb: Any) -> None:
+    ws = wb["Annotations"]
+    ws.cell(1, 2).value, ws.cell(1, 3).value = ws.cell(1, 3).value, ws.cell(1, 2).value
+
+
+def _duplicate(wb: Any) -> None:
+    ws = wb["Annotations"]
+    ws.append([c.value for c in ws[3]])
+
+
+def _add_row(wb: Any) -> None:
+    ws = wb["Submissions"]
+    ws.append([999] + [c.value for c in ws[2]][1:])
+
+
+def _extra_column(wb: Any) -> None:
+    wb["Annotations"].cell(5, 30).value = "mine"
+
+
+@pytest.mark.parametrize("edit, message", [
+    (_rename, "sheet 'Submissions' is missing"),
+    (_move, "Annotations!B1: expected column 'submission', found 'asset'"),
+    (_duplicate, "appears twice (first in row 3)"),
+    (_add_row, "rows cannot be added"),
+    (_extra_column, "Annotations!AD5"),
+])
+def test_a_changed_structure_records_nothing(loaded: Project, tmp_path: Path, edit: Any,
+                                             message: str) -> None:
+    path = _edited(_export(loaded, tmp_path), lambda wb: (edit(wb), wb["Submissions" if "Submissions" in wb.sheetnames else "Subs"].cell(2, 13).__setattr__("value", "new feedback")))
+    before = _entries(loaded)
+    with pytest.raises(InputError) as info:
+        sheet.sheet_import(loaded, path)
+    assert message in str(info.value)
+    assert _entries(loaded) == before
+
+
+def test_a_bad_category_and_a_stale_cell(loaded: Project, tmp_path: Path) -> None:
+    path = _export(loaded, tmp_path)
+    _edited(path, lambda wb: wb["Annotations"].cell(2, 8).__setattr__("value", "Wire"))
+    with pytest.raises(InputError, match=r"Annotations!H2: 'Wire' is not a category of "
+                                         r"taxonomy version 1"):
+        sheet.sheet_import(loaded, path)
+    # The store moved on after the export: the same cell edited there is a conflict.
+    path = _export(loaded, tmp_path)
+    with loaded.store.write() as conn:
+        log = tracework.ledger.LedgerWriter(conn, "dave")
+        conn.execute(update(annotations).where(annotations.c.id == 1).values(category="Cable"))
+        log.append("annotation.category", "annotation:1", field="category", new="Cable")
+        log.flush()
+    _edited(path, lambda wb: wb["Annotations"].cell(2, 8).__setattr__("value", "Body"))
+    with pytest.raises(ConflictError, match="Annotations!H2"):
+        sheet.sheet_import(loaded, path)
+
+
+def test_formula_text_is_neutralised_in_workbook_and_csv(loaded: Project,
+                                                         tmp_path: Path) -> None:
+    evil = '=HYPERLINK("http://x.invalid","click")'
+    with loaded.store.write() as conn:
+        conn.execute(update(submissions).where(submissions.c.id == 1)
+                     .values(requester_feedback=evil))
+        conn.execute(update(submissions).where(submissions.c.id == 2)
+                     .values(requester_feedback="@SUM(1)\t"))
+    path = _export(loaded, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    sub = wb["Submissions"]
+    cell = sub.cell(2, _col(sub, "requester_feedback"))
+    assert (cell.value, cell.data_type) == ("'" + evil, "s")
+    assert sub.cell(3, _col(sub, "requester_feedback")).value == "'@SUM(1)\t"
+    assert sheet.sheet_import(loaded, path).ledger_entries == 0   # read back as stored
+    out = tmp_path / "subs.csv"
+    assert sheet.sheet_export_csv(loaded, "submissions", out) == 18
+    with out.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    fb = rows[0].index("requester_feedback")
+    assert rows[1][fb] == "'" + evil and rows[2][fb] == "'@SUM(1)\t"
+    assert sheet.encode_text("'=x") == "''=x" and sheet.decode_text("''=x") == "'=x"
+    assert sheet.decode_text(sheet.encode_text("'plain")) == "'plain"
+
+
+def test_workers_sheet_has_pseudonyms_and_published_answers_only(loaded: Project,
+                                                                 tmp_path: Path) -> None:
+    header, rows = sheet.table_rows(loaded, "workers")
+    with loaded.store.read() as conn:
+        publishing = {w for (w,) in conn.execute(select(workers.c.pseudonym)
+                                                 .where(workers.c.consent_publish.is_(True)))}
+    answers_at = [i for i, h in enumerate(header) if h.startswith("answer:")]
+    assert answers_at and publishing
+    for row in rows:
+        assert row[0].startswith("w_")
+        has_answers = any(row[i] not in (None, "") for i in answers_at)
+        assert has_answers == (row[0] in publishing)
+    raw = set(json_raw_ids(loaded))
+    text = _export(loaded, tmp_path).read_bytes()
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "work.xlsx") as z:
+        body = b"".join(z.read(n) for n in z.namelist())
+    assert text and not any(r.encode() in body for r in raw)
+
+
+def json_raw_ids(project: Project) -> list[str]:
+    from tracework.store.schema import vault
+
+    with project.store.read() as conn:
+        return [r for (r,) in conn.execute(select(vault.c.platform_worker_id))]
+
+
+def test_cli_sheet_and_csv(loaded: Project, tmp_path: Path) -> None:
+    runner = CliRunner()
+    root = str(loaded.root)
+    if not loaded.store.is_sqlite:
+        pytest.skip("the CLI is exercised on SQLite; the library paths run on both")
+    out = runner.invoke(cli, ["-p", root, "sheet", "export", str(tmp_path / "w.xlsx")],
+                        catch_exceptions=False)
+    assert out.exit_code == 0 and "Annotations" in out.output
+    out = runner.invoke(cli, ["-p", root, "sheet", "import", str(tmp_path / "w.xlsx"),
+                              "--actor", "alice"], catch_exceptions=False)
+    assert out.exit_code == 0 and "0 ledger entries (nothing changed)" in out.output
+    out = runner.invoke(cli, ["-p", root, "sheet", "export", "--csv", "log",
+                              str(tmp_path / "log.csv")], catch_exceptions=False)
+    assert out.exit_code == 0
+    with (tmp_path / "log.csv").open(newline="", encoding="utf-8") as fh:
+        assert len(list(csv.reader(fh))) == 1 + _entries(loaded)
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"not a zip")
+    out = runner.invoke(cli, ["-p", root, "sheet", "import", str(bad)], catch_exceptions=False)
+    assert out.exit_code == 4 and "cannot read the workbook" in out.output
+
+
+def test_libreoffice_opens_the_workbook_with_colours_and_comments(sqlite_project: Project,
+                                                                  files: Any,
+                                                                  tmp_path: Path) -> None:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed: apt-get install -y "
+                    "--no-install-recommends libreoffice-calc-nogui")
+    p = sqlite_project
+    tracework.ingest_mturk(p, files.batch_csv)
+    notes.add(p, "cell:annotations:3:category", "looks like the cable", concern="data_quality")
+    notes.add(p, "category:Body", "=one part or two?", concern="taxonomy")
+    path = _export(p, tmp_path)
+    profile = f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}"
+    for fmt, outdir in (("pdf", "pdf"), ("xlsx", "lo")):
+        done = subprocess.run([soffice, profile, "--headless", "--convert-to", fmt, "--outdir",
+                               str(tmp_path / outdir), str(path)], capture_output=True,
+                              text=True, timeout=180)
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / outdir / f"work.{fmt}").stat().st_size > 1000
+    wb = openpyxl.load_workbook(tmp_path / "lo" / "work.xlsx")
+    ann, tax = wb["Annotations"], wb["Taxonomy"]
+    cell = ann.cell(4, _col(ann, "category"))
+    assert cell.fill.fgColor.rgb.upper().endswith(DEFAULT_CONCERNS["data_quality"][1:].upper())
+    assert cell.comment is not None and "looks like the cable" in cell.comment.text
+    body = tax.cell(2, 1)
+    assert body.value == "Body" and body.comment is not None
+    assert "=one part or two?" in body.comment.text
+    # The workbook LibreOffice saved still imports, and records nothing.
+    assert sheet.sheet_import(p, tmp_path / "lo" / "work.xlsx").ledger_entries == 0
