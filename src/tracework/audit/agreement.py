@@ -1,0 +1,310 @@
+"""How much annotators agree: IoU between workers on the same asset, alpha for classes.
+
+- Masks: for each asset, segmentation element and category, every pair of submissions by
+  different workers that took part (a submission with masks on the asset but none of this
+  category counts as an empty mask) gives the IoU of their masks; a pair where both are
+  empty says nothing and is skipped.
+- Boxes: per asset and category, each pair of submissions; boxes are matched greedily by IoU
+  (largest first) and the pair's score is the sum of matched IoUs over the larger number of
+  boxes (one box each: their IoU).
+- Classifications: Krippendorff's alpha (nominal) per question, units are tasks, coders are
+  workers, a worker who did not answer a task is a missing value.
+
+Per category: mean, median and quartiles of the pair IoUs, with counts; overall: the mean over
+all pairs (and the mean of the category means).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Collection, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+from pycocotools import mask as coco_mask
+from sqlalchemy import Connection
+
+from tracework.audit import records
+from tracework.audit.alpha import alpha_from_codes
+from tracework.audit.stats import quantiles
+from tracework.errors import InputError
+from tracework.project import Project
+from tracework.store.schema import annotations, submissions
+
+__all__ = ["AgreementAudit", "CategoryAgreement", "ClassAgreement", "PairIoU",
+           "agreement_audit", "box_pair_iou", "mask_pairs"]
+
+
+@dataclass(frozen=True)
+class PairIoU:
+    """One pair of submissions on one asset and category (the rows behind each figure)."""
+
+    kind: str                 # mask | bbox
+    asset: int
+    element: str
+    category: str
+    worker_a: str
+    worker_b: str
+    submission_a: int
+    submission_b: int
+    annotations_a: tuple[int, ...]
+    annotations_b: tuple[int, ...]
+    iou: float
+
+
+@dataclass(frozen=True)
+class CategoryAgreement:
+    category: str
+    kind: str
+    pairs: int
+    assets: int
+    workers: int
+    mean_iou: float | None
+    median_iou: float | None
+    iou_quantiles: dict[str, float | None]
+
+
+@dataclass(frozen=True)
+class ClassAgreement:
+    element: str
+    alpha: float | None
+    units: int
+    pairable_units: int
+    values: int
+    workers: int
+    classes: list[str]
+
+
+@dataclass(frozen=True)
+class AgreementAudit:
+    status: str
+    masks: list[CategoryAgreement]
+    boxes: list[CategoryAgreement]
+    overall_mask_iou: float | None
+    overall_box_iou: float | None
+    mean_of_category_mask_iou: float | None
+    classifications: list[ClassAgreement]
+    overall_alpha: float | None
+    pairs: list[PairIoU] = field(default_factory=list)
+    class_rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self, *, explain: bool = False) -> dict[str, Any]:
+        data = asdict(self)
+        if not explain:
+            data.pop("pairs")
+            data.pop("class_rows")
+        return data
+
+
+@dataclass
+class _Ann:
+    id: int
+    submission: int
+    worker: str
+    asset: int
+    element: str
+    kind: str
+    category: str | None
+    rle: dict[str, Any] | None
+    box: tuple[float, float, float, float] | None
+    task: str
+    area: float = 0.0
+
+
+def read_annotations(conn: Connection, *, status: str = "all", kinds: Collection[str],
+                     categories: Collection[str] = (), batch_keys: Collection[str] = ()
+                     ) -> list[_Ann]:
+    cols = [annotations.c.id, annotations.c.submission_id, annotations.c.worker,
+            annotations.c.asset_id, annotations.c.element, annotations.c.kind,
+            annotations.c.category, annotations.c.rle_counts, annotations.c.height,
+            annotations.c.width, annotations.c.bbox_x, annotations.c.bbox_y,
+            annotations.c.bbox_w, annotations.c.bbox_h, annotations.c.area,
+            submissions.c.task_id]
+    query = (records.submissions_query(cols, batch_keys=batch_keys, status=status)
+             .join(annotations, annotations.c.submission_id == submissions.c.id)
+             .where(annotations.c.kind.in_(list(kinds))))
+    if categories:
+        query = query.where(annotations.c.category.in_(list(categories)))
+    out = []
+    for r in conn.execute(query.order_by(annotations.c.id)):
+        rle = None
+        if r.kind == "mask":
+            rle = {"size": [int(r.height), int(r.width)], "counts": r.rle_counts.encode("ascii")}
+        box = None
+        if r.kind == "bbox":
+            box = (float(r.bbox_x), float(r.bbox_y), float(r.bbox_w), float(r.bbox_h))
+        out.append(_Ann(int(r.id), int(r.submission_id), r.worker, int(r.asset_id or 0),
+                        r.element, r.kind, r.category, rle, box, r.task_id,
+                        float(r.area or 0.0)))
+    return out
+
+
+def _empty_rle(size: list[int]) -> dict[str, Any]:
+    rle: dict[str, Any] = coco_mask.encode(np.zeros((size[0], size[1]), np.uint8, order="F"))
+    return rle
+
+
+def _merged(rles: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(rles) == 1:
+        return rles[0]
+    merged: dict[str, Any] = coco_mask.merge(rles, intersect=False)
+    return merged
+
+
+def mask_pairs(anns: list[_Ann]) -> Iterator[PairIoU]:
+    """Pairwise mask IoUs per asset, element and category (see the module's rules)."""
+    taking_part: dict[tuple[int, str], dict[int, str]] = defaultdict(dict)
+    by_key: dict[tuple[int, str, str], dict[int, list[_Ann]]] = defaultdict(
+        lambda: defaultdict(list))
+    size: dict[tuple[int, str], list[int]] = {}
+    for a in anns:
+        if a.kind != "mask" or a.rle is None or a.category is None:
+            continue
+        taking_part[(a.asset, a.element)][a.submission] = a.worker
+        by_key[(a.asset, a.element, a.category)][a.submission].append(a)
+        size[(a.asset, a.element)] = a.rle["size"]
+    for (asset, element, category), per_sub in sorted(by_key.items()):
+        subs = sorted(taking_part[(asset, element)].items())
+        empty = _empty_rle(size[(asset, element)])
+        rles = [_merged([x.rle for x in per_sub[s] if x.rle is not None]) if s in per_sub
+                else empty for s, _ in subs]
+        ious = coco_mask.iou(rles, rles, [0] * len(rles))
+        for i, j in combinations(range(len(subs)), 2):
+            (sa, wa), (sb, wb) = subs[i], subs[j]
+            if wa == wb or (sa not in per_sub and sb not in per_sub):
+                continue
+            yield PairIoU("mask", asset, element, category, wa, wb, sa, sb,
+                          tuple(x.id for x in per_sub.get(sa, [])),
+                          tuple(x.id for x in per_sub.get(sb, [])), float(ious[i, j]))
+
+
+def _box_iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]
+             ) -> float:
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
+
+
+def box_pair_iou(boxes_a: list[tuple[float, float, float, float]],
+                 boxes_b: list[tuple[float, float, float, float]]) -> float:
+    """Greedy one-to-one matching by IoU; matched IoUs summed over the larger box count."""
+    if not boxes_a and not boxes_b:
+        return float("nan")
+    candidates = sorted(((_box_iou(a, b), i, j) for i, a in enumerate(sorted(boxes_a))
+                         for j, b in enumerate(sorted(boxes_b))), key=lambda c: -c[0])
+    used_a: set[int] = set()
+    used_b: set[int] = set()
+    total = 0.0
+    for iou, i, j in candidates:
+        if iou > 0 and i not in used_a and j not in used_b:
+            used_a.add(i)
+            used_b.add(j)
+            total += iou
+    return total / max(len(boxes_a), len(boxes_b))
+
+
+def _box_pairs(anns: list[_Ann]) -> Iterator[PairIoU]:
+    taking_part: dict[tuple[int, str], dict[int, str]] = defaultdict(dict)
+    by_key: dict[tuple[int, str, str], dict[int, list[_Ann]]] = defaultdict(
+        lambda: defaultdict(list))
+    for a in anns:
+        if a.kind != "bbox" or a.box is None or a.category is None:
+            continue
+        taking_part[(a.asset, a.element)][a.submission] = a.worker
+        by_key[(a.asset, a.element, a.category)][a.submission].append(a)
+    for (asset, element, category), per_sub in sorted(by_key.items()):
+        subs = sorted(taking_part[(asset, element)].items())
+        for (sa, wa), (sb, wb) in combinations(subs, 2):
+            if wa == wb or (sa not in per_sub and sb not in per_sub):
+                continue
+            a_list, b_list = per_sub.get(sa, []), per_sub.get(sb, [])
+            iou = box_pair_iou([x.box for x in a_list if x.box], [x.box for x in b_list if x.box])
+            yield PairIoU("bbox", asset, element, category, wa, wb, sa, sb,
+                          tuple(x.id for x in a_list), tuple(x.id for x in b_list), iou)
+
+
+def _per_category(pairs: list[PairIoU], kind: str) -> list[CategoryAgreement]:
+    grouped: dict[str, list[PairIoU]] = defaultdict(list)
+    for p in pairs:
+        grouped[p.category].append(p)
+    out = []
+    for category, items in sorted(grouped.items()):
+        values = [p.iou for p in items]
+        q = quantiles(values)
+        out.append(CategoryAgreement(
+            category, kind, len(items), len({p.asset for p in items}),
+            len({w for p in items for w in (p.worker_a, p.worker_b)}),
+            float(np.mean(values)) if values else None, q["median"], q))
+    return out
+
+
+def _classifications(anns: list[_Ann]) -> tuple[list[ClassAgreement], float | None,
+                                                 list[dict[str, Any]]]:
+    latest: dict[tuple[str, str, str], _Ann] = {}
+    for a in sorted(anns, key=lambda a: (a.submission, a.id)):
+        if a.kind == "class" and a.category is not None:
+            latest[(a.element, a.task, a.worker)] = a
+    by_element: dict[str, list[_Ann]] = defaultdict(list)
+    for (element, _, _), a in sorted(latest.items()):
+        by_element[element].append(a)
+    results = []
+    units_all: list[str] = []
+    values_all: list[str] = []
+    for element, items in sorted(by_element.items()):
+        units = [a.task for a in items]
+        values = [str(a.category) for a in items]
+        unit_counts = defaultdict(int)
+        for u in units:
+            unit_counts[u] += 1
+        codes = {u: i for i, u in enumerate(sorted(set(units)))}
+        alpha = alpha_from_codes([codes[u] for u in units], np.array(values))
+        results.append(ClassAgreement(
+            element, None if np.isnan(alpha) else alpha, len(codes),
+            sum(1 for c in unit_counts.values() if c >= 2), len(items),
+            len({a.worker for a in items}), sorted(set(values))))
+        units_all += [f"{element}\x1f{u}" for u in units]
+        values_all += values
+    overall = None
+    if units_all:
+        codes_all = {u: i for i, u in enumerate(sorted(set(units_all)))}
+        value = alpha_from_codes([codes_all[u] for u in units_all], np.array(values_all))
+        overall = None if np.isnan(value) else value
+    rows = [{"annotation": a.id, "submission": a.submission, "worker": a.worker,
+             "element": a.element, "task": a.task, "value": a.category}
+            for a in sorted(latest.values(), key=lambda a: a.id)]
+    return results, overall, rows
+
+
+def agreement_audit(project: Project, *, status: str = "all",
+                    categories: Collection[str] = (), batches: Collection[str] = ()
+                    ) -> AgreementAudit:
+    """Pairwise IoU per category (masks, boxes) and Krippendorff's alpha per question."""
+    known = {c.name for c in project.categories}
+    unknown = sorted(set(categories) - known)
+    if unknown:
+        raise InputError(f"unknown category {', '.join(unknown)}; the taxonomy has "
+                         f"{', '.join(sorted(known))}", field="--category")
+    with project.store.read() as conn:
+        geo = read_annotations(conn, status=status, kinds=("mask", "bbox"),
+                               categories=categories, batch_keys=batches)
+        classes = read_annotations(conn, status=status, kinds=("class",), batch_keys=batches)
+    masks = list(mask_pairs(geo))
+    boxes = [p for p in _box_pairs(geo) if not np.isnan(p.iou)]
+    per_mask = _per_category(masks, "mask")
+    per_box = _per_category(boxes, "bbox")
+    class_results, overall_alpha, class_rows = _classifications(classes)
+    category_means = [c.mean_iou for c in per_mask if c.mean_iou is not None]
+    return AgreementAudit(
+        status=status, masks=per_mask, boxes=per_box,
+        overall_mask_iou=float(np.mean([p.iou for p in masks])) if masks else None,
+        overall_box_iou=float(np.mean([p.iou for p in boxes])) if boxes else None,
+        mean_of_category_mask_iou=float(np.mean(category_means)) if category_means else None,
+        classifications=class_results, overall_alpha=overall_alpha,
+        pairs=masks + boxes, class_rows=class_rows)
+
+
