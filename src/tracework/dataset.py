@@ -29,10 +29,14 @@ from tracework.store.schema import (
     workers,
 )
 
-__all__ = ["STATUSES", "Dataset", "Image", "Annotation", "select_dataset"]
+__all__ = ["LAYERS", "STATUSES", "Dataset", "Image", "Annotation", "select_dataset"]
 
 STATUSES = ("approved", "submitted", "rejected", "all")
 StatusChoice = Literal["approved", "submitted", "rejected", "all"]
+# individual: each worker's labels; aggregate: the newest mask aggregation run's labels
+# (`tracework aggregate`), marked as such; both: the two together.
+LAYERS = ("individual", "aggregate", "both")
+Layer = Literal["individual", "aggregate", "both"]
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,15 @@ def _status_values(status: str) -> list[str] | None:
 
 
 def select_dataset(project: Project, *, status: str = "approved",
-                   batches_: Collection[str] = (), categories: Collection[str] = ()) -> Dataset:
-    """Read the annotations to export, with their provenance, from one consistent snapshot."""
+                   batches_: Collection[str] = (), categories: Collection[str] = (),
+                   layer: str = "individual") -> Dataset:
+    """Read the annotations to export, with their provenance, from one consistent snapshot.
+
+    ``layer`` chooses individual labels (default), aggregated ones, or both (see LAYERS).
+    """
+    if layer not in LAYERS:
+        raise InputError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}",
+                         field="--layer")
     wanted_status = _status_values(status)
     taxonomy = project.categories
     known = {c.name for c in taxonomy}
@@ -135,20 +146,34 @@ def select_dataset(project: Project, *, status: str = "approved",
             keys = [str(b) for b in batches_]
             ids = [int(b) for b in keys if b.isdigit()]
             query = query.where(batches.c.batch_key.in_(keys) | batches.c.id.in_(ids))
-        rows = conn.execute(query).all()
-        asset_ids = sorted({r.asset_id for r in rows if r.asset_id is not None})
+        rows = conn.execute(query).all() if layer != "aggregate" else []
+        merged = []
+        if layer != "individual":
+            from tracework.audit.layer import aggregate_annotations
+
+            merged = aggregate_annotations(conn, [c.name for c in chosen], batches_)
+        asset_ids = sorted({r.asset_id for r in rows if r.asset_id is not None}
+                           | {a.image_id for a in merged})
         images = [Image(a.id, a.file_name, int(a.width or 0), int(a.height or 0), a.uri,
                         a.sha256)
                   for a in conn.execute(select(assets).where(assets.c.id.in_(asset_ids))
                                         .order_by(assets.c.id))]
-        contributing = sorted({r.worker for r in rows})
+        contributing = sorted({r.worker for r in rows}
+                              | {w for a in merged for w in a.attributes["workers"]})
         published = _published_answers(conn, contributing)
         seq, head = ledger.head(conn)
     anns = list(_annotations(rows, published))
+    if layer == "both":
+        for ann in anns:
+            ann.attributes["layer"] = "individual"
+    anns += merged
+    filters: dict[str, Any] = {"status": status, "batches": list(batches_),
+                               "categories": [c.name for c in chosen]}
+    if layer != "individual":
+        filters["layer"] = layer
     return Dataset(name=project.name, categories=chosen, images=images, annotations=anns,
                    published_answers=published, workers=contributing, ledger_head=head,
-                   ledger_entries=seq, filters={"status": status, "batches": list(batches_),
-                                                "categories": [c.name for c in chosen]})
+                   ledger_entries=seq, filters=filters)
 
 
 def _annotations(rows: list[Any], published: dict[str, dict[str, Any]]) -> Iterator[Annotation]:

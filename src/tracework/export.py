@@ -150,10 +150,14 @@ def _check_out(out: Path) -> Path:
 def export_coco(project: Project, out: Path | str, *, status: str = "approved",
                 batches: Collection[str] = (), categories: Collection[str] = (),
                 segmentation: coco.Segmentation = "rle",
-                images_dir: Path | str | None = None) -> ExportReport:
-    """Write ``OUT/annotations.json`` (COCO) and, given the task images, ``OUT/images/``."""
+                images_dir: Path | str | None = None, layer: str = "individual") -> ExportReport:
+    """Write ``OUT/annotations.json`` (COCO) and, given the task images, ``OUT/images/``.
+
+    ``layer``: "individual" (each worker's labels), "aggregate" (the aggregated labels of
+    `tracework aggregate`, marked ``"layer": "aggregate"``) or "both"."""
     out = _check_out(Path(out))
-    data = select_dataset(project, status=status, batches_=batches, categories=categories)
+    data = select_dataset(project, status=status, batches_=batches, categories=categories,
+                          layer=layer)
     meta = project.config.get("project", {})
     doc = coco.to_coco(data, info=_info(project, data, "coco"), segmentation=segmentation,
                        license_name=str(meta.get("license", "")))
@@ -172,15 +176,17 @@ def export_coco(project: Project, out: Path | str, *, status: str = "approved",
 def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect",
                 status: str = "approved", batches: Collection[str] = (),
                 categories: Collection[str] = (), per_worker: bool = False,
-                images_dir: Path | str | None = None) -> ExportReport:
+                images_dir: Path | str | None = None, layer: str = "individual") -> ExportReport:
     """Write a YOLO dataset: data.yaml, images/train, labels/train, and the provenance sidecars.
 
     ``per_worker`` gives every (image, worker) pair its own image copy and label file, so
     each file holds one person's labels; otherwise an image's file holds the labels of
-    everyone who labelled it, told apart by ``provenance.jsonl``.
+    everyone who labelled it, told apart by ``provenance.jsonl``. ``layer`` as for
+    :func:`export_coco` (aggregated rows are marked in ``provenance.jsonl``).
     """
     out = _check_out(Path(out))
-    data = select_dataset(project, status=status, batches_=batches, categories=categories)
+    data = select_dataset(project, status=status, batches_=batches, categories=categories,
+                          layer=layer)
     class_ids = data.category_index()
     by_image: dict[tuple[int, str], list[Any]] = defaultdict(list)
     for ann in data.annotations:

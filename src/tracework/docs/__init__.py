@@ -1,0 +1,25 @@
+"""Documentation computed from the records: Croissant metadata with the Responsible-AI
+vocabulary and per-annotation provenance, a datasheet, a dataset card, credits, and a
+publishable bundle of all of them with the dataset and its change log.
+
+Each function takes a project and the same selection options as the dataset exports
+(``status``, ``batches``, ``categories``) and returns a report of what it wrote.
+"""
+
+from __future__ import annotations
+
+from tracework.docs.bundle import BundleReport, export_bundle
+from tracework.docs.card import export_card
+from tracework.docs.credits import export_credits
+from tracework.docs.croissant import DocsReport, export_croissant
+from tracework.docs.datasheet import export_datasheet
+
+__all__ = [
+    "BundleReport",
+    "DocsReport",
+    "export_bundle",
+    "export_card",
+    "export_credits",
+    "export_croissant",
+    "export_datasheet",
+]

@@ -1,0 +1,209 @@
+"""A Hugging Face dataset card (``README.md``): YAML metadata and the card's sections, filled
+from the same facts as the datasheet.
+
+The YAML front matter is written by :func:`yaml_front_matter`, a writer for the few shapes a
+card needs (strings, numbers, lists, nested mappings): every string is a double-quoted YAML
+scalar, so no answer from the records can turn into YAML syntax, and tracework needs no YAML
+library at run time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+from tracework.dataset import select_dataset
+from tracework.docs import answers as A
+from tracework.docs.croissant import ANNOTATIONS_FILE, DocsReport, target_file
+from tracework.docs.facts import Facts, gather
+from tracework.docs.text import md
+from tracework.export import write_atomic
+from tracework.project import Project
+
+__all__ = ["card_metadata", "render_card", "export_card", "yaml_front_matter",
+           "size_category", "hub_license"]
+
+_SIZES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+          (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"),
+          (1_000_000_000, "100M<n<1B"), (10_000_000_000, "1B<n<10B"),
+          (100_000_000_000, "10B<n<100B"), (1_000_000_000_000, "100B<n<1T"))
+
+# SPDX ids whose Hub id is not simply the lower-cased SPDX id.
+_HUB_LICENSES = {"cc0-1.0": "cc0-1.0", "gpl-3.0-only": "gpl-3.0", "gpl-2.0-only": "gpl-2.0",
+                 "lgpl-3.0-only": "lgpl-3.0", "agpl-3.0-only": "agpl-3.0"}
+_KNOWN_HUB = {"apache-2.0", "mit", "cc-by-4.0", "cc-by-sa-4.0", "cc-by-nc-4.0",
+              "cc-by-nc-sa-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-4.0", "cc-by-3.0", "cc0-1.0",
+              "odc-by", "odbl", "pddl", "bsd-3-clause", "bsd-2-clause", "gpl-3.0", "gpl-2.0",
+              "lgpl-3.0", "agpl-3.0", "mpl-2.0", "cdla-permissive-2.0", "cdla-sharing-1.0",
+              "openrail", "unlicense", "other"}
+
+
+def size_category(n: int) -> str:
+    for bound, name in _SIZES:
+        if n < bound:
+            return name
+    return "n>1T"
+
+
+def hub_license(spdx: str) -> tuple[str, str]:
+    """The Hub's license id for an SPDX id, and the license name when the Hub says ``other``."""
+    key = spdx.strip().lower()
+    key = _HUB_LICENSES.get(key, key)
+    if key in _KNOWN_HUB:
+        return key, ""
+    return "other", spdx.strip() or "not stated"
+
+
+# -- YAML --------------------------------------------------------------------------------------
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+# What YAML does not allow unescaped in a double-quoted scalar beyond what JSON escapes.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    text = json.dumps(str(value), ensure_ascii=False)
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _yaml(value: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    lines: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not _KEY.match(str(key)):
+                raise ValueError(f"unsupported YAML key {key!r}")
+            if isinstance(item, Mapping | list) and item:
+                lines.append(f"{pad}{key}:")
+                lines += _yaml(item, indent + 2)
+            else:
+                lines.append(f"{pad}{key}: {_scalar(item) if item != [] else '[]'}")
+        return lines
+    for item in value:
+        if isinstance(item, Mapping):
+            inner = _yaml(item, indent + 2)
+            lines.append(f"{pad}- {inner[0].lstrip()}")
+            lines += inner[1:]
+        else:
+            lines.append(f"{pad}- {_scalar(item)}")
+    return lines
+
+
+def yaml_front_matter(meta: Mapping[str, Any]) -> str:
+    """``---``-delimited YAML of a mapping of strings, numbers, lists and mappings."""
+    return "---\n" + "\n".join(_yaml(meta, 0)) + "\n---\n"
+
+
+# -- the card ----------------------------------------------------------------------------------
+
+def card_metadata(f: Facts, *, with_data_files: bool = False) -> dict[str, Any]:
+    """The card's YAML metadata."""
+    license_id, license_name = hub_license(str(f.meta.get("license") or ""))
+    tasks = []
+    if "mask" in f.annotation_kinds:
+        tasks.append("image-segmentation")
+    if "bbox" in f.annotation_kinds:
+        tasks.append("object-detection")
+    meta: dict[str, Any] = {
+        "pretty_name": f.name,
+        "license": license_id,
+    }
+    if license_name:
+        meta["license_name"] = license_name
+    meta.update({
+        "annotations_creators": ["crowdsourced"],
+        "source_datasets": ["original"],
+        "size_categories": [size_category(len(f.data.images))],
+        "task_categories": tasks or ["image-segmentation"],
+        "tags": ["tracework", "data-work", "annotator-provenance", "croissant"],
+    })
+    if "mask" in f.annotation_kinds:
+        meta["task_ids"] = ["semantic-segmentation"]
+    if with_data_files:
+        meta["configs"] = [{"config_name": "annotations",
+                            "data_files": [{"split": "train", "path": ANNOTATIONS_FILE}]}]
+    return meta
+
+
+def _section(title: str, *paragraphs: str, level: int = 2) -> list[str]:
+    out = [f"{'#' * level} {title}", ""]
+    for p in paragraphs:
+        out += [p, ""]
+    return out
+
+
+def _bullets(items: list[str]) -> str:
+    return "\n".join(f"- {md(i)}" for i in items) if items else f"*{md(A.TO_BE_ANSWERED)}*"
+
+
+def _or_tba(text: str) -> str:
+    return md(text) if text else f"*{md(A.TO_BE_ANSWERED)}*"
+
+
+def render_card(f: Facts, *, with_data_files: bool = False) -> str:
+    """The whole README.md."""
+    c = f.chain
+    credits = (", ".join(md(n) for n in f.credits.names) + f", and {f.credits.unnamed} more "
+               "who chose not to be named." if f.credits.names else
+               f"{f.credits.contributors} people; none asked to be credited by name.")
+    lines = [yaml_front_matter(card_metadata(f, with_data_files=with_data_files)),
+             f"# Dataset card for {md(f.name)}", "",
+             md(str(f.meta.get("description") or A.collection(f))), ""]
+    lines += _section("Dataset details",
+                      f"- **Curated by:** {_or_tba(str(c.get('requester') or ''))}"
+                      + (f" ({md(str(c['affiliation']))})" if c.get("affiliation") else ""),
+                      f"- **Made for:** {_or_tba(str(c.get('end_client') or ''))}",
+                      f"- **Funded by:** {_or_tba(str(f.meta.get('funding') or ''))}",
+                      f"- **License:** {md(str(f.meta.get('license') or 'not stated'))}",
+                      f"- **Change-log head:** `{f.ledger_head}` ({f.ledger_entries} entries)")
+    lines += _section("Uses", "### Direct use", _bullets(A.use_cases(f)),
+                      "### Out-of-scope use",
+                      _bullets(A.config_list(f.meta.get("out_of_scope"))))
+    lines += _section("Dataset structure", md(
+        f"{len(f.data.images)} images, {len(f.data.annotations)} labels. COCO "
+        "(coco/annotations.json) and YOLO (yolo/) files; records/annotations.jsonl holds one "
+        "row per label with who made it and under what terms; croissant.json describes every "
+        "file with its SHA-256."))
+    lines += _section("Dataset creation", level=2)
+    lines += _section("Curation rationale", _or_tba(str(c.get("purpose") or "")), level=3)
+    lines += _section("Source data", md(A.collection(f)), level=3)
+    lines += _section("Data collection and processing", _bullets(A.preprocessing(f)), level=4)
+    lines += _section("Who are the source data producers?",
+                      _or_tba(str(f.meta.get("source_producers") or "")), level=4)
+    lines += _section("Annotations", level=3)
+    lines += _section("Annotation process", md(A.annotation_protocol(f)),
+                      md("Analysis: " + (" ".join(A.agreement_lines(f)) or "not computed.")),
+                      level=4)
+    lines += _section("Who are the annotators?", md(A.workforce(f) + "."),
+                      md("Compensation: " + A.compensation(f)),
+                      _bullets(A.demographics_lines(f)), "Credits: " + credits, level=4)
+    lines += _section("Personal and sensitive information",
+                      _bullets(A.sensitive_information(f)), md(A.consent(f)), level=3)
+    lines += _section("Bias, risks, and limitations",
+                      _bullets(A.limitations(f) + A.config_list(f.meta.get("biases"))))
+    lines += _section("Citation", md(str(f.meta.get("citation") or ""))
+                      or f"*{md(A.TO_BE_ANSWERED)}*")
+    lines += _section("Dataset card contact", _or_tba(str(f.meta.get("contact") or "")))
+    return "\n".join(lines)
+
+
+def export_card(project: Project, out: Path | str, *, status: str = "approved",
+                batches: Collection[str] = (), categories: Collection[str] = (),
+                facts: Facts | None = None) -> DocsReport:
+    """Write the dataset card (``OUT`` ending in .md, else ``OUT/README.md``)."""
+    target = target_file(out, "README.md", (".md", ".markdown"))
+    if facts is None:
+        facts = gather(project, select_dataset(project, status=status, batches_=batches,
+                                               categories=categories))
+    with_data = (target.parent / ANNOTATIONS_FILE).is_file()
+    write_atomic(target, render_card(facts, with_data_files=with_data))
+    return DocsReport("card", str(target), files=[target.name], images=len(facts.data.images),
+                      annotations=len(facts.data.annotations), workers=facts.contributors,
+                      credited=len(facts.credits.names), ledger_head=facts.ledger_head)

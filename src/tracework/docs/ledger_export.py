@@ -1,0 +1,128 @@
+"""The change log as published with a dataset: JSON Lines, one entry a line, and its head.
+
+Every entry keeps its sequence number, time, actor, action, target, field and both hashes, so
+anyone can follow the chain from entry to entry and compare the head with a checkpoint
+(``tracework verify --expect-head``). What an entry *says* is published only for actions whose
+values are structural (imports, batches, submissions, labels, statuses, taxonomy versions,
+consent yes/no). Values that can hold a person's own words or name (dispute messages, notes,
+review reasons, feedback texts, a credit name the worker no longer consents to publish) are
+left out, and the entry lists which parts were (``"redacted": ["new", "reason"]``): such an
+entry's hash can only be recomputed from the project's own log, not from the published one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from tracework import ledger
+from tracework.export import write_atomic
+from tracework.project import Project
+from tracework.store.schema import workers
+
+__all__ = ["LEDGER_FILE", "LEDGER_HEAD_FILE", "LedgerExport", "export_ledger", "check_chain"]
+
+LEDGER_FILE = "ledger.jsonl"
+LEDGER_HEAD_FILE = "ledger-head.json"
+
+# action -> (old/new published, reason published)
+_PUBLIC: dict[str, tuple[bool, bool]] = {
+    "import.start": (True, True), "import.finish": (True, True),
+    "batch.create": (True, True), "asset.create": (True, True),
+    "worker.create": (True, True), "submission.create": (True, True),
+    "annotation.create": (True, True), "response.create": (True, True),
+    "submission.conflict": (True, True), "response.conflict": (True, True),
+    "taxonomy.version": (True, True), "taxonomy.toml_synced": (True, True),
+    "submission.status": (True, False), "review.decide": (True, False),
+    "review.propose": (True, False), "review.proposal": (True, False),
+    "bonus.plan": (True, False), "bonus.paid": (True, False),
+    "consent.set": (True, True),
+}
+_FREE_FIELDS = {"credit_name", "requester_feedback"}
+
+
+@dataclass(frozen=True)
+class LedgerExport:
+    entries: int
+    head: str
+    redacted: int
+
+
+def _credit_names(conn: Connection) -> dict[str, str]:
+    """Names each worker consents, now, to be credited by."""
+    return {f"worker:{r.pseudonym}": r.credit_name for r in conn.execute(
+        select(workers.c.pseudonym, workers.c.credit_name)
+        .where(workers.c.consent_credit.is_(True)).where(workers.c.erased.is_(False))
+        .where(workers.c.credit_name.is_not(None)))}
+
+
+def _public(entry: ledger.Entry, names: dict[str, str]) -> dict[str, Any]:
+    out = entry.as_dict()
+    values, reason = _PUBLIC.get(entry.action, (False, False))
+    if entry.field in _FREE_FIELDS:
+        values = reason = False
+        current = names.get(entry.target)
+        if entry.field == "credit_name" and current is not None:
+            # A name the worker still consents to: the change to it may be shown.
+            values = json.loads(entry.new) == current and json.loads(entry.old) in (None,
+                                                                                    current)
+    hidden = ([] if values else ["old", "new"]) + ([] if reason or not entry.reason
+                                                   else ["reason"])
+    for key in hidden:
+        out[key] = None
+    if hidden:
+        out["redacted"] = hidden
+    return out
+
+
+def _lines(conn: Connection) -> Iterator[dict[str, Any]]:
+    names = _credit_names(conn)
+    for entry in ledger.entries(conn):
+        yield _public(entry, names)
+
+
+def export_ledger(project: Project, folder: Path) -> LedgerExport:
+    """Write ``ledger.jsonl`` and ``ledger-head.json`` into ``folder``."""
+    with project.store.read() as conn:
+        rows = list(_lines(conn))
+        seq, head = ledger.head(conn)
+    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+    write_atomic(folder / LEDGER_FILE, text)
+    redacted = sum(1 for r in rows if "redacted" in r)
+    write_atomic(folder / LEDGER_HEAD_FILE, json.dumps({
+        "head": head, "entries": seq, "redacted_entries": redacted,
+        "file": LEDGER_FILE,
+        "how_to_check": "Each entry's prev_hash is the previous entry's hash; the last hash is "
+                        "the head. Entries without 'redacted' can be recomputed: SHA-256 over "
+                        "prev_hash and the JSON array [seq, ts, actor, action, target, field, "
+                        "old, new, reason] (old/new as canonical JSON text). Compare the head "
+                        "with `tracework verify --expect-head HEAD` on the project."},
+        indent=1) + "\n")
+    return LedgerExport(seq, head, redacted)
+
+
+def check_chain(path: Path) -> tuple[int, str]:
+    """Check a published log's links and its unredacted entries' hashes; the count and head.
+
+    Raises ``ValueError`` naming the first entry that does not fit.
+    """
+    prev, count = ledger.GENESIS, 0
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            e = json.loads(line)
+            if e["prev_hash"] != prev or e["seq"] != number:
+                raise ValueError(f"entry {number} does not follow entry {number - 1}")
+            if "redacted" not in e:
+                body = [e["seq"], e["ts"], e["actor"], e["action"], e["target"], e["field"],
+                        ledger.canonical(e["old"]), ledger.canonical(e["new"]), e["reason"]]
+                # The ledger's own hash function: a published log is checked exactly as the
+                # project's log is.
+                if ledger._entry_hash(prev, *body) != e["hash"]:
+                    raise ValueError(f"entry {number} does not match its hash")
+            prev, count = e["hash"], number
+    return count, prev

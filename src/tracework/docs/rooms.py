@@ -1,0 +1,93 @@
+"""The documents' view of the other rooms: labour and agreement audits, aggregation runs,
+small-cell suppression, fieldnotes.
+
+Each function calls the owning room's public library function and returns its result as
+computed; the documents only phrase it. Wages, agreement and what may be published of a
+count are decided there, never here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from tracework import notes
+from tracework.audit.agreement import AgreementAudit, agreement_audit
+from tracework.audit.labour import LabourAudit, labour_audit
+from tracework.audit.suppress import Suppression, suppress_counts
+from tracework.project import Project
+from tracework.store.tables_audit import aggregation_runs
+
+__all__ = ["AggregationRun", "DemographicTable", "labour", "agreement", "aggregation_runs_of",
+           "demographic_tables", "fieldnotes"]
+
+
+@dataclass(frozen=True)
+class DemographicTable:
+    """How many consenting contributors gave each answer to one question, suppressed."""
+
+    name: str                  # the documented name, e.g. gender
+    question: str              # the survey question id, e.g. Q2
+    suppression: Suppression
+    unanswered: int            # consenting contributors who left the question empty
+
+
+@dataclass(frozen=True)
+class AggregationRun:
+    kind: str
+    method: str
+    inputs: int
+    items: int
+    created_at: str
+
+
+def labour(project: Project, batches: Collection[str] = ()) -> LabourAudit:
+    """The labour audit of the selected batches (all work in them, rejected work included)."""
+    return labour_audit(project, batches=batches)
+
+
+def agreement(project: Project, *, status: str, categories: Collection[str],
+              batches: Collection[str]) -> AgreementAudit:
+    """Pairwise agreement of the selection."""
+    return agreement_audit(project, status=status, categories=categories, batches=batches)
+
+
+def aggregation_runs_of(project: Project) -> list[AggregationRun]:
+    """The newest aggregation run of each kind and method, if labels were aggregated."""
+    with project.store.read() as conn:
+        rows = conn.execute(select(aggregation_runs).order_by(aggregation_runs.c.id)).all()
+    newest = {(r.kind, r.method): r for r in rows}
+    return [AggregationRun(r.kind, r.method, int(r.inputs), int(r.items), r.created_at)
+            for r in newest.values()]
+
+
+def _cells(values: list[Any]) -> tuple[Counter[str], int]:
+    counts: Counter[str] = Counter()
+    empty = 0
+    for value in values:
+        chosen = value if isinstance(value, list) else [value]
+        chosen = [str(v) for v in chosen if v not in (None, "")]
+        if not chosen:
+            empty += 1
+        counts.update(chosen)
+    return counts, empty
+
+
+def demographic_tables(answers: Mapping[str, Mapping[str, Any]], fields: Mapping[str, str],
+                       k: int) -> list[DemographicTable]:
+    """One suppressed table per demographic field (``fields``: name -> question id)."""
+    out = []
+    for name, question in fields.items():
+        counts, empty = _cells([a.get(name) for a in answers.values()])
+        out.append(DemographicTable(name, question, suppress_counts(dict(counts), k), empty))
+    return out
+
+
+def fieldnotes(project: Project) -> list[notes.Note]:
+    """The project's fieldnotes (replies left out)."""
+    return notes.list_notes(project)
+
