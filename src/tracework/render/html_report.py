@@ -1,0 +1,328 @@
+"""``tracework report``: the project's story in figures, as one self-contained HTML file.
+
+Sections: submissions and review outcomes with their reasons; effective hourly pay against the
+wage floor, with and without unpaid time; time on task; agreement per category; group audits
+(suppressed as the audit suppresses them); fieldnotes by concern; the taxonomy's history; the
+change log's head hash.
+
+Every figure comes from the room that owns it: the review room's queue, the audit room's
+labour, agreement and group audits, the notes room's fieldnotes and the taxonomy's history.
+This module computes no wage and suppresses no cell: it counts, draws and escapes. A room that
+is not installed leaves its section saying so.
+
+The page needs nothing from outside: no script at all, CSS inline and allowed by its hash in a
+``Content-Security-Policy`` meta tag (``default-src 'none'``), charts drawn as inline SVG. The
+template is rendered with Jinja2 with autoescaping on, and worker-supplied text is wrapped in
+``<bdi>`` so right-to-left text cannot reorder what surrounds it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+from sqlalchemy import select
+
+from tracework import ledger
+from tracework.errors import ConfigError, InputError
+from tracework.export import write_atomic
+from tracework.project import Project
+from tracework.render import svg
+from tracework.render.cards import value_chain_lines
+from tracework.render.records import credits
+
+__all__ = ["ReportResult", "Section", "report", "report_html"]
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATE_COLOURS = {"approved": "#2e8b57", "rejected": "#c0392b", "rework": "#e69f00",
+                 "submitted": "#8c96a5", "contested": "#8e44ad"}
+
+
+@dataclass
+class Section:
+    """One part of the report: available, or the reason it is not."""
+
+    title: str
+    available: bool = True
+    why: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ReportResult:
+    out: str
+    sections: dict[str, bool]
+    ledger_head: str
+    ledger_entries: int
+    bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _room(module: str) -> ModuleType | None:
+    """The owning room's module, or None when that room is not part of this installation."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            return None
+        raise
+
+
+def _missing(title: str, room: str) -> Section:
+    return Section(title, False, f"not computed: the {room} is not installed")
+
+
+def _money(value: float | None, currency: str) -> str:
+    return "not measured" if value is None else f"{value:,.2f} {currency}"
+
+
+def _share(value: float | None) -> str:
+    return "not measured" if value is None else f"{100 * value:.0f}%"
+
+
+def _review_section(project: Project, labour: Any) -> Section:
+    review = _room("tracework.review")
+    title = "Submissions and review outcomes"
+    if review is None:
+        if labour is None:
+            return _missing(title, "review room")
+        counts = {"approved": labour.approved, "rejected": labour.rejected,
+                  "submitted": labour.pending}
+        return Section(title, data={"chart": _states_chart(counts), "total": labour.submissions,
+                                    "reasons": [], "disputes": {}, "source": "labour audit"})
+    items = review.review_list(project)
+    states = Counter(i.state for i in items)
+    reasons: dict[tuple[str, str], int] = Counter()
+    for i in items:
+        if i.decision in ("reject", "rework"):
+            reasons[(i.reason_code or "(no code)", i.reason_text or "(no text)")] += 1
+    disputes = Counter(str(i.dispute.get("state", "open")) for i in items if i.dispute)
+    rows: list[dict[str, Any]] = [{"code": code, "text": text, "count": n}
+            for (code, text), n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
+    by_code: Counter[str] = Counter()
+    for r in rows:
+        by_code[r["code"]] += r["count"]
+    chart = svg.bars([svg.Bar(code, n, "#c0392b") for code, n in by_code.most_common(12)],
+                     title="Rejections and rework by reason code") if rows else None
+    return Section(title, data={"chart": _states_chart(dict(states)), "total": len(items),
+                                "reasons": rows, "reasons_chart": chart,
+                                "disputes": dict(disputes), "source": "review queue"})
+
+
+def _states_chart(counts: dict[str, int]) -> Any:
+    order = ["approved", "rejected", "rework", "contested", "submitted"]
+    keys = [k for k in order if counts.get(k)] + sorted(k for k in counts if k not in order)
+    return svg.stacked([svg.Bar(k, counts[k], STATE_COLOURS.get(k, "#8c96a5")) for k in keys],
+                       title="Submissions by review state")
+
+
+def _pay_section(labour: Any) -> Section:
+    title = "Effective hourly pay against the floor"
+    if labour is None:
+        return _missing(title, "audit room (labour audit)")
+    cur = labour.currency
+    floor = labour.floor_per_hour
+    reference = (floor, f"floor {floor:,.2f} {cur}/h") if floor else None
+    paid = [w.hourly_paid for w in labour.workers if w.hourly_paid is not None]
+    every = [w.hourly_all for w in labour.workers if w.hourly_all is not None]
+    chart = svg.strip([("paid time only", paid, labour.median_hourly_paid),
+                       ("with unpaid time", every, labour.median_hourly_all)],
+                      title="Each worker's effective hourly pay", unit="", reference=reference)
+    facts = [
+        ("Median hourly pay, paid time only", _money(labour.median_hourly_paid, cur)),
+        ("Median hourly pay, counting unpaid time", _money(labour.median_hourly_all, cur)),
+        ("Wage floor", _money(floor, cur) + (f" ({labour.floor_source})"
+                                            if floor and labour.floor_source else "")
+         if floor else "no floor set"),
+        ("Workers below the floor (counting unpaid time)", _share(labour.share_below_floor)),
+        ("Paid in rewards", _money(labour.total_paid_cents / 100, cur)),
+        ("Paid in bonuses", _money(labour.total_bonus_cents / 100, cur)),
+        ("Hours of paid work", f"{labour.total_paid_hours:,.2f}"),
+        ("Hours of unpaid work (rejected)", f"{labour.total_unpaid_hours:,.2f}"),
+        ("Time measured as", labour.time_kind.replace("_", " ")),
+    ]
+    return Section(title, data={"chart": chart, "facts": facts, "notes": list(labour.notes),
+                                "workers": len(labour.workers), "currency": cur})
+
+
+def _time_section(labour: Any) -> Section:
+    title = "Time on task"
+    if labour is None:
+        return _missing(title, "audit room (labour audit)")
+    groups: dict[str, list[float]] = defaultdict(list)
+    for row in labour.rows:
+        if row.seconds is None:
+            continue
+        kind = "paid" if row.paid else ("unpaid (rejected)" if row.status == "Rejected"
+                                        else "not yet decided")
+        groups[kind].append(row.seconds / 60)
+    colours = {"paid": "#2e8b57", "unpaid (rejected)": "#c0392b", "not yet decided": "#8c96a5"}
+    series = [(k, groups[k], colours[k]) for k in colours if groups.get(k)]
+    chart = svg.histogram(series, title="Minutes per submission", unit=" min")
+    return Section(title, data={"chart": chart, "missing": labour.missing_time,
+                                "kind": labour.time_kind.replace("_", " ")})
+
+
+def _agreement_section(project: Project) -> Section:
+    title = "Agreement per category"
+    room = _room("tracework.audit.agreement")
+    if room is None:
+        return _missing(title, "audit room (agreement audit)")
+    audit = room.agreement_audit(project)
+    colours = {c.name: c.colour for c in project.categories}
+    masks = [svg.Bar(a.category, a.mean_iou, colours.get(a.category, "#3b6ea5"),
+                     f"{a.pairs} pairs on {a.assets} images") for a in audit.masks]
+    boxes = [svg.Bar(a.category, a.mean_iou, colours.get(a.category, "#3b6ea5"),
+                     f"{a.pairs} pairs") for a in audit.boxes]
+    return Section(title, data={
+        "masks": svg.bars(masks, title="Mean IoU between workers' masks", max_value=1.0)
+        if masks else None,
+        "boxes": svg.bars(boxes, title="Mean IoU between workers' boxes", max_value=1.0)
+        if boxes else None,
+        "overall": audit.overall_mask_iou,
+        "classes": [{"element": c.element, "alpha": c.alpha, "units": c.units}
+                    for c in audit.classifications]})
+
+
+def _group_attributes(project: Project) -> list[str]:
+    cfg = project.config.get("render", {})
+    chosen = cfg.get("report_groups") if isinstance(cfg, dict) else None
+    if chosen is not None:
+        if not isinstance(chosen, list) or not all(isinstance(v, str) for v in chosen):
+            raise ConfigError("tracework.toml [render] report_groups must be a list of survey "
+                              "questions or [survey.attributes] names, e.g. [\"gender\"]")
+        return list(chosen)
+    survey = project.config.get("survey", {})
+    attributes = survey.get("attributes", {}) if isinstance(survey, dict) else {}
+    return sorted(attributes) if isinstance(attributes, dict) else []
+
+
+def _groups_section(project: Project) -> Section:
+    title = "Group audits"
+    room = _room("tracework.audit.groups")
+    if room is None:
+        return _missing(title, "audit room (group audits)")
+    audits: list[dict[str, Any]] = []
+    for by in _group_attributes(project):
+        try:
+            audit = room.group_audit(project, by)
+        except InputError as exc:
+            audits.append({"by": by, "error": exc.message})
+            continue
+        metrics: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
+        for cell in audit.cells:
+            metrics[(cell.metric, cell.category)][cell.group] = cell
+        audits.append({"by": by, "audit": audit, "groups": list(audit.groups),
+                       "metrics": sorted(metrics.items()), "error": ""})
+    why = "" if audits else ("no group audit configured: list survey questions in "
+                             "tracework.toml [render] report_groups or [survey.attributes]")
+    return Section(title, data={"audits": audits, "none": why})
+
+
+def _notes_section(project: Project) -> Section:
+    title = "Fieldnotes by concern"
+    room = _room("tracework.notes")
+    if room is None:
+        return _missing(title, "notes room")
+    notes = room.list_notes(project)
+    colours = room.concerns(project)
+    by: dict[str, list[Any]] = defaultdict(list)
+    for n in notes:
+        by[n.concern].append(n)
+    order = sorted(by, key=lambda k: (-len(by[k]), k))
+    chart = svg.bars([svg.Bar(k, len(by[k]), colours.get(k, "#b7b7b7")) for k in order],
+                     title="Fieldnotes per concern type") if order else None
+    return Section(title, data={"chart": chart, "groups": [
+        {"concern": k, "colour": colours.get(k, "#b7b7b7"), "notes": by[k]} for k in order]})
+
+
+def _taxonomy_section(project: Project) -> Section:
+    title = "The taxonomy's history"
+    room = _room("tracework.taxonomy")
+    if room is None:
+        return _missing(title, "notes room (taxonomy)")
+    return Section(title, data={"versions": list(reversed(room.history(project)))})
+
+
+def _header(project: Project) -> dict[str, Any]:
+    from tracework import __version__
+
+    with project.store.read() as conn:
+        entries, head = ledger.head(conn)
+        from tracework.store.schema import submissions
+        contributors = sorted({r.worker for r in conn.execute(
+            select(submissions.c.worker).distinct())})
+    return {"name": project.name, "chain": value_chain_lines(project),
+            "credits": credits(project, contributors), "ledger_head": head,
+            "ledger_entries": entries, "version": __version__,
+            "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _sections(project: Project) -> dict[str, Section]:
+    labour_room = _room("tracework.audit.labour")
+    labour = labour_room.labour_audit(project) if labour_room is not None else None
+    return {
+        "review": _review_section(project, labour),
+        "pay": _pay_section(labour),
+        "time": _time_section(labour),
+        "agreement": _agreement_section(project),
+        "groups": _groups_section(project),
+        "notes": _notes_section(project),
+        "taxonomy": _taxonomy_section(project),
+    }
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["money"] = _money
+    env.filters["share"] = _share
+    env.filters["num"] = lambda v, digits=2: "–" if v is None else f"{v:,.{digits}f}"
+    env.globals["swatch"] = svg.swatch
+    return env
+
+
+def content_security_policy(css: str) -> str:
+    """No scripts, no fetches, no frames, no forms; only this page's own style block."""
+    digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
+    return (f"default-src 'none'; style-src 'sha256-{digest}'; img-src data:; "
+            "base-uri 'none'; form-action 'none'")
+
+
+def _build(project: Project) -> tuple[str, dict[str, Section], dict[str, Any]]:
+    css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
+    template = _environment().get_template("report.html.j2")
+    header, sections = _header(project), _sections(project)
+    # The policy is tracework's own constant text (no double quote): written verbatim.
+    html = template.render(css=css, csp=Markup(content_security_policy(css)), header=header,
+                           sections=sections)
+    return html, sections, header
+
+
+def report_html(project: Project) -> str:
+    """The report as an HTML string."""
+    return _build(project)[0]
+
+
+def report(project: Project, out: Path | str) -> ReportResult:
+    """Write the report to ``out`` (.html), atomically."""
+    out = Path(out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise InputError("the report is an HTML file: give a name ending in .html",
+                         file=str(out))
+    html, sections, header = _build(project)
+    write_atomic(out, html)
+    return ReportResult(str(out), {k: s.available for k, s in sections.items()},
+                        header["ledger_head"], header["ledger_entries"],
+                        len(html.encode("utf-8")))

@@ -1,0 +1,222 @@
+"""Annotations drawn on an image: semi-transparent masks, outlines, boxes and part names.
+
+The masks of one worker on one image become a single label image (one byte per pixel: 0 for
+nothing, k for the k-th category), so colouring, blending and outlining are each one OpenCV
+call over the labelled region instead of one pass per mask. Images are BGR ``uint8`` arrays,
+OpenCV's order; colours are given as ``#rrggbb``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from tracework.errors import MaskError
+from tracework.render.text import TextPainter
+
+__all__ = [
+    "Palette",
+    "Shape",
+    "bgr",
+    "draw_boxes",
+    "draw_labels",
+    "draw_tags",
+    "label_image",
+    "readable_on",
+]
+
+BGR = tuple[int, int, int]
+_KERNEL = np.ones((3, 3), np.uint8)
+
+
+def bgr(colour: str) -> BGR:
+    """``#rrggbb`` as an OpenCV (blue, green, red) triple."""
+    value = colour.lstrip("#")
+    r, g, b = (int(value[i:i + 2], 16) for i in (0, 2, 4))
+    return (b, g, r)
+
+
+def readable_on(background: BGR) -> BGR:
+    """Black or white, whichever reads better on ``background`` (WCAG relative luminance)."""
+    def lin(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+    b, g, r = background
+    luminance = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+    return (0, 0, 0) if luminance > 0.179 else (255, 255, 255)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Category colours as lookup tables: index 0 is "no label"."""
+
+    names: tuple[str, ...]
+    colours: tuple[BGR, ...]
+
+    @classmethod
+    def of(cls, categories: Sequence[tuple[str, str]]) -> Palette:
+        if len(categories) > 255:
+            raise ValueError("at most 255 categories can be drawn in one label image")
+        return cls(tuple(n for n, _ in categories), tuple(bgr(c) for _, c in categories))
+
+    def index(self, name: str) -> int:
+        return self.names.index(name) + 1
+
+    def table(self) -> NDArray[np.uint8]:
+        lut = np.zeros((256, 1, 3), np.uint8)
+        for i, colour in enumerate(self.colours, 1):
+            lut[i, 0] = colour
+        return lut
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One annotation in image pixels: its category, box and (for masks) its pixels."""
+
+    category: str
+    box: tuple[float, float, float, float]          # x, y, w, h
+    mask: NDArray[np.uint8] | None = None          # (h, w) 0/1, image-sized
+    rle: dict[str, object] | None = None           # or a COCO RLE, decoded on demand
+
+
+def label_image(shapes: Sequence[Shape], palette: Palette, size: tuple[int, int],
+                out_size: tuple[int, int] | None = None) -> NDArray[np.uint8]:
+    """One byte per pixel, the category index painted last there, for an image of ``size``
+    (width, height) shown at ``out_size``. Each mask is decoded only within its box and
+    scaled on its own, so a small part of a large image costs little."""
+    width, height = size
+    out_w, out_h = out_size or size
+    sx, sy = out_w / width, out_h / height
+    labels = np.zeros((out_h, out_w), np.uint8)
+    for shape in shapes:
+        x, y, w, h = _clip_box(shape.box, width, height)
+        if not (w and h) or (shape.mask is None and shape.rle is None):
+            continue
+        if shape.mask is not None:
+            crop = shape.mask[y:y + h, x:x + w]
+        else:
+            crop = _decode_window(shape.rle or {}, (x, y, w, h))
+        dx0, dy0 = int(x * sx), int(y * sy)
+        dx1 = min(out_w, max(dx0 + 1, round((x + w) * sx)))
+        dy1 = min(out_h, max(dy0 + 1, round((y + h) * sy)))
+        if (dx1 - dx0, dy1 - dy0) != (w, h):
+            crop = np.asarray(cv2.resize(crop, (dx1 - dx0, dy1 - dy0),
+                                         interpolation=cv2.INTER_NEAREST), np.uint8)
+        labels[dy0:dy1, dx0:dx1][crop > 0] = palette.index(shape.category)
+    return labels
+
+
+def _clip_box(box: tuple[float, float, float, float], width: int, height: int
+              ) -> tuple[int, int, int, int]:
+    """A COCO box (x, y, w, h) as whole pixels inside the image, one pixel wider for safety."""
+    x0 = max(0, int(np.floor(box[0])))
+    y0 = max(0, int(np.floor(box[1])))
+    x1 = min(width, int(np.ceil(box[0] + box[2])) + 1)
+    y1 = min(height, int(np.ceil(box[1] + box[3])) + 1)
+    return x0, y0, max(0, x1 - x0), max(0, y1 - y0)
+
+
+def _counts(rle: dict[str, object]) -> tuple[int, int, NDArray[np.int64]]:
+    """Height, width and run lengths of a COCO RLE (compressed string or list counts)."""
+    try:
+        h, w = (int(v) for v in rle["size"])  # type: ignore[attr-defined]
+        raw = rle["counts"]
+    except (KeyError, TypeError, ValueError):
+        raise MaskError("an RLE needs 'size' [h, w] and 'counts'") from None
+    if isinstance(raw, (str, bytes)):
+        data = raw.encode("ascii") if isinstance(raw, str) else raw
+        runs: list[int] = []
+        i = 0
+        while i < len(data):
+            value, shift, more = 0, 0, True
+            while more:
+                if i >= len(data):
+                    raise MaskError("an RLE counts string ends inside a number")
+                c = data[i] - 48
+                value |= (c & 0x1F) << shift
+                more = bool(c & 0x20)
+                shift += 5
+                i += 1
+                if not more and c & 0x10:
+                    value |= -1 << shift
+            runs.append(value + runs[-2] if len(runs) > 2 else value)
+        counts = np.asarray(runs, np.int64)
+    else:
+        counts = np.asarray(raw, np.int64)
+    if counts.ndim != 1 or (len(counts) and counts.min() < 0) or int(counts.sum()) != h * w:
+        raise MaskError(f"an RLE's counts do not cover its {h}x{w} pixels")
+    return h, w, counts
+
+
+def _decode_window(rle: dict[str, object], box: tuple[int, int, int, int]
+                   ) -> NDArray[np.uint8]:
+    """The (h, w) 0/1 pixels of an RLE inside ``box`` (x, y, w, h), decoding only its columns
+    (COCO runs go down the columns)."""
+    height, _width, counts = _counts(rle)
+    x, y, w, h = box
+    ends = np.cumsum(counts)
+    starts = ends - counts
+    lo, hi = x * height, (x + w) * height
+    lengths = np.clip(ends, lo, hi) - np.clip(starts, lo, hi)
+    values = (np.arange(len(counts)) % 2).astype(np.uint8)
+    flat = np.repeat(values, lengths)
+    return np.ascontiguousarray(flat.reshape(w, height).T[y:y + h])
+
+
+def draw_labels(image: NDArray[np.uint8], labels: NDArray[np.uint8], palette: Palette, *,
+                opacity: float = 0.45, outline: bool = True) -> None:
+    """Blend the category colours into ``image`` where labelled, and outline each region."""
+    rows = np.flatnonzero(labels.any(axis=1))
+    if not len(rows):
+        return
+    cols = np.flatnonzero(labels.any(axis=0))
+    y0, y1 = max(0, rows[0] - 1), min(labels.shape[0], rows[-1] + 2)
+    x0, x1 = max(0, cols[0] - 1), min(labels.shape[1], cols[-1] + 2)
+    roi = image[y0:y1, x0:x1]
+    lab = labels[y0:y1, x0:x1]
+    table = palette.table()
+    colour = cv2.LUT(cv2.merge([lab, lab, lab]), table)
+    blended = cv2.addWeighted(roi, 1.0 - opacity, colour, opacity, 0.0)
+    cv2.copyTo(blended, lab, roi)
+    if outline:
+        edges = cv2.morphologyEx(lab, cv2.MORPH_GRADIENT, _KERNEL)
+        owner = cv2.dilate(lab, _KERNEL)
+        cv2.copyTo(cv2.LUT(cv2.merge([owner, owner, owner]), table), edges, roi)
+
+
+def draw_boxes(image: NDArray[np.uint8], boxes: Sequence[tuple[tuple[float, ...], BGR]], *,
+               thickness: int = 2) -> None:
+    """Rectangles (x, y, w, h) in their colours."""
+    for (x, y, w, h), colour in boxes:
+        cv2.rectangle(image, (round(x), round(y)), (round(x + w), round(y + h)), colour,
+                      thickness, lineType=cv2.LINE_AA)
+
+
+def draw_tags(image: NDArray[np.uint8], tags: Sequence[tuple[float, float, str, BGR]],
+              painter: TextPainter, *, size: int = 18) -> None:
+    """Part names on filled tags at the top-left corner (x, y) of their boxes: above the box
+    where there is room, else inside it, moved down past tags already drawn."""
+    height, width = image.shape[:2]
+    pad = max(2, size // 4)
+    taken: list[tuple[int, int, int, int]] = []
+    for x, y, text, colour in tags:
+        para = painter.layout(text, width - 2 * pad, size)
+        text_w = max(1, min(width - 2 * pad,
+                            round(max(painter.width(line.text, size) for line in para.lines))))
+        tag_w, tag_h = text_w + 2 * pad, para.height
+        left = int(min(max(0, x), max(0, width - tag_w)))
+        top = int(y) - tag_h if int(y) >= tag_h else int(y)
+        for _ in range(len(taken) + 1):
+            clash = next((t for t in taken if left < t[0] + t[2] and t[0] < left + tag_w
+                          and top < t[1] + t[3] and t[1] < top + tag_h), None)
+            if clash is None:
+                break
+            top = clash[1] + clash[3]
+        top = max(0, min(top, height - tag_h))
+        taken.append((left, top, tag_w, tag_h))
+        cv2.rectangle(image, (left, top), (left + tag_w - 1, top + tag_h - 1), colour, -1)
+        painter.draw(image, para, left + pad, top, text_w, readable_on(colour), colour)

@@ -1,0 +1,332 @@
+"""Overlay frames, the video, the contact sheet: what is drawn, where, in which colour, and who
+is named."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import pytest
+from builders import small_files, truth
+from click.testing import CliRunner
+from sqlalchemy import select
+
+import tracework
+from tracework.cli import cli
+from tracework.errors import ConfigError, InputError
+from tracework.ledger import LedgerWriter
+from tracework.privacy import set_consent
+from tracework.project import Project
+from tracework.render import render_frames, render_sheet, render_video
+from tracework.render.cards import credit_cards, value_chain_lines
+from tracework.render.fonts import font_stack
+from tracework.render.frames import FrameRenderer, FrameStyle, describe_time, panel_blocks
+from tracework.render.overlay import bgr
+from tracework.render.records import credits, load_image, select_contributions
+from tracework.render.text import _visual_order
+from tracework.store.schema import workers
+
+
+# The generated survey has workers who typed their city in Chinese; a frame that shows them
+# needs a CJK face, which tracework takes from the system rather than shipping 20 MB of it.
+needs_cjk = pytest.mark.skipif(
+    font_stack("regular").face_for("北") is None or font_stack("bold").face_for("北") is None,
+    reason="no CJK font installed (Debian: apt-get install fonts-noto-cjk)")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return small_files(tmp_path_factory.mktemp("demo"))
+
+
+def _load(project: Project, files: Any) -> Project:
+    tracework.ingest_mturk(project, files.batch_csv, images_dir=files.images_dir)
+    tracework.ingest_qualtrics(project, files.survey_csv, worker_column="workerId",
+                               consent_column="Q11")
+    return project
+
+
+@pytest.fixture
+def loaded(sqlite_project: Project, files: Any) -> Project:
+    return _load(sqlite_project, files)
+
+
+def test_contributions_name_only_credited_and_show_only_published(project: Project,
+                                                                  files: Any) -> None:
+    _load(project, files)
+    chosen = select_contributions(project).dataset.workers[0]     # someone who labelled
+    with project.store.write() as conn:
+        log = LedgerWriter(conn, "tester")
+        set_consent(conn, log, chosen, ["credit"], credit_name="Amal  ")
+        log.flush()
+    selection = select_contributions(project)
+    t = truth(files)
+    assert len(selection.contributions) == t["counts"]["submissions"]
+    assert len(selection.by_asset) == t["counts"]["frames"]
+    with project.store.read() as conn:
+        publish = {r.pseudonym for r in conn.execute(
+            select(workers.c.pseudonym).where(workers.c.consent_publish.is_(True)))}
+    times = {s["assignment_id"]: s["work_time_s"] for s in t["submissions"]}
+    for c in selection.contributions:
+        assert c.credited == (c.worker == chosen)
+        assert c.name == ("Amal" if c.worker == chosen else c.worker)
+        assert c.published == (c.worker in publish)
+        assert bool(c.survey) == (c.worker in publish)
+        assignment = c.annotations[0].attributes["assignment_id"]
+        assert c.time_s == times[assignment]
+    found = credits(project, selection.dataset.workers)
+    assert found.names == ("Amal",)
+    assert found.unnamed == len(selection.dataset.workers) - 1
+
+
+def _renderer(project: Project, size: tuple[int, int], **style: Any) -> FrameRenderer:
+    return FrameRenderer.for_project(project, FrameStyle(size=size, **style))
+
+
+def _body_patch(renderer: FrameRenderer, c: Any, image: np.ndarray) -> tuple[int, int]:
+    """A frame pixel deep inside the Body mask of ``c``: the mask eroded, mapped through the
+    letterbox the renderer uses."""
+    from tracework.masks import rle_to_mask
+
+    canvas = np.zeros((renderer.style.size[1], renderer.style.size[0], 3), np.uint8)
+    image_box, _panel = renderer._split(canvas, image, (0, 0, *renderer.style.size))
+    x, y, w, h = image_box
+    scale = min(w / image.shape[1], h / image.shape[0])
+    left = x + (w - round(image.shape[1] * scale)) // 2
+    top = y + (h - round(image.shape[0] * scale)) // 2
+    others = np.zeros(image.shape[:2], np.uint8)
+    body = None
+    for a in c.annotations:
+        m = rle_to_mask(a.rle)
+        if a.category == "Body":
+            body = m
+        else:
+            others |= m
+    assert body is not None
+    inner = cv2.erode(body & (1 - others), np.ones((7, 7), np.uint8))
+    ys, xs = np.nonzero(inner)
+    k = len(ys) // 2
+    return left + int((xs[k] + 0.5) * scale), top + int((ys[k] + 0.5) * scale)
+
+
+def test_mask_pixel_blends_category_colour(loaded: Project, files: Any) -> None:
+    c = select_contributions(loaded).by_asset[0][1][0]
+    image = load_image(files.images_dir, c.asset)
+    size = (1280, 720)
+    drawn = _renderer(loaded, size).frame(image, [c])
+    plain = _renderer(loaded, size).frame(image, [dataclasses.replace(c, annotations=())])
+    px, py = _body_patch(_renderer(loaded, size), c, image)
+    blue = np.array(bgr("#1f77b4"), float)
+    expect = 0.55 * plain[py, px].astype(float) + 0.45 * blue
+    assert np.abs(drawn[py, px].astype(float) - expect).max() <= 1.0
+
+
+@needs_cjk
+def test_video_decodes_with_frame_count_size_and_mask_colour(loaded: Project, files: Any,
+                                                             tmp_path: Path) -> None:
+    out = tmp_path / "labour.mp4"
+    size, fps = (1280, 720), 10
+    report = render_video(loaded, out, images_dir=files.images_dir, size=size, fps=fps,
+                          seconds_per_frame=0.5, title_seconds=1.0, credits_seconds=1.0,
+                          workers=2)
+    n = len(select_contributions(loaded).contributions)
+    assert report.frames == n
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        assert (stream.width, stream.height) == size
+        decoded = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    # title 1 s + n frames × 0.5 s + one credits card for 1 s, at 10 frames per second
+    assert len(decoded) == 10 + n * 5 + 10
+    c = select_contributions(loaded).by_asset[0][1][0]
+    image = load_image(files.images_dir, c.asset)
+    renderer = _renderer(loaded, size)
+    expected = renderer.frame(image, [c])
+    plain = renderer.frame(image, [dataclasses.replace(c, annotations=())])
+    px, py = _body_patch(renderer, c, image)
+    got = decoded[10 + 2][py - 1:py + 2, px - 1:px + 2].reshape(-1, 3).mean(axis=0)
+    want = expected[py - 1:py + 2, px - 1:px + 2].reshape(-1, 3).mean(axis=0)
+    bare = plain[py - 1:py + 2, px - 1:px + 2].reshape(-1, 3).mean(axis=0)
+    assert np.abs(got - want).max() <= 12
+    # The blue of Body is in it: nearer the blended colour than the bare image, bluer.
+    assert np.abs(got - want).sum() < np.abs(got - bare).sum()
+    assert got[0] - got[2] > bare[0] - bare[2] + 20
+
+
+def _answers_contribution(loaded: Project, answers: list[tuple[str, str]]) -> Any:
+    c = select_contributions(loaded).by_asset[0][1][0]
+    return dataclasses.replace(c, published=True, survey=tuple(answers))
+
+
+def _has_cjk_font(renderer: FrameRenderer) -> bool:
+    return renderer.painter.stacks["regular"].face_for("北") is not None
+
+
+def test_arabic_and_chinese_answers_render_as_glyphs_not_boxes(loaded: Project,
+                                                               files: Any) -> None:
+    renderer = _renderer(loaded, (1280, 720))
+    if not _has_cjk_font(renderer):
+        pytest.skip("no CJK font installed (Debian: apt-get install fonts-noto-cjk)")
+    image = load_image(files.images_dir, select_contributions(loaded).by_asset[0][0])
+
+    def panel(arabic: str, chinese: str, missing: str = "error") -> np.ndarray:
+        r = FrameRenderer(renderer.palette, renderer.painter, renderer.style)
+        if missing == "box":
+            r = FrameRenderer.for_project(loaded, renderer.style, missing="box")
+        c = _answers_contribution(loaded, [("City", arabic), ("City in Chinese", chinese)])
+        return r.frame(image, [c])
+
+    real = panel("القاهرة", "北京上海")
+    swapped = panel("الرياضي", "上海北京")          # same lengths, other glyphs
+    tofu = panel("\ue000" * 7, "\ue001" * 4, missing="box")
+    tofu_other = panel("\ue002" * 7, "\ue003" * 4, missing="box")
+    ink = lambda frame: (np.abs(frame.astype(int) - np.array(renderer.style.panel)).sum(axis=2)
+                         > 60)
+    # Missing glyphs all draw the same box: two tofu strings of equal length are identical.
+    assert (ink(tofu) != ink(tofu_other)).sum() == 0
+    # Real glyphs differ from the boxes and from each other.
+    assert (ink(real) != ink(tofu)).sum() > 300
+    assert (ink(real) != ink(swapped)).sum() > 300
+    faces = {f.name for f, _ in renderer.painter.stacks["regular"].runs("القاهرة 北京")}
+    assert any("Arabic" in f for f in faces) and any("CJK" in f for f in faces)
+
+
+def test_missing_glyph_is_a_clear_error(loaded: Project, files: Any) -> None:
+    renderer = _renderer(loaded, (640, 360))
+    c = _answers_contribution(loaded, [("City", "x\ue123y")])
+    with pytest.raises(ConfigError) as err:
+        renderer.check_text(c)
+    assert "U+E123" in err.value.message and "fonts-noto" in (err.value.hint or "")
+
+
+def test_long_text_wraps_at_words_never_cut(loaded: Project) -> None:
+    painter = _renderer(loaded, (640, 360)).painter
+    text = ("How much did your work set cost? A second-hand laptop, a mouse and a chair "
+            "Supercalifragilisticexpialidociously-long-word-without-any-break-inside-it")
+    para = painter.layout(text, 200, 18)
+    # Nothing is lost: the lines hold every character of the text, in order.
+    assert "".join(line.text.replace(" ", "") for line in para.lines) == text.replace(" ", "")
+    for line in para.lines:
+        assert painter.width(line.text, 18) <= 200 + 1
+    # Ordinary words are never split: each line starts and ends on word boundaries.
+    ordinary = text.split()[:-1]
+    joined = [w for line in para.lines for w in line.text.split()]
+    assert joined[:len(ordinary)] == ordinary
+
+
+def test_mixed_direction_line_visual_order(loaded: Project) -> None:
+    painter = _renderer(loaded, (640, 360)).painter
+    para = painter.layout("City: القاهرة مصر today", 2000, 18)
+    order = [t.text for _, t in _visual_order(para.lines[0], para.direction) if t is not None]
+    assert para.direction == "ltr"
+    assert order == ["City:", "مصر", "القاهرة", "today"]
+    rtl = painter.layout("مدينة Cairo Egypt كبيرة", 2000, 18)
+    order = [t.text for _, t in _visual_order(rtl.lines[0], rtl.direction) if t is not None]
+    assert rtl.direction == "rtl"
+    assert order == ["كبيرة", "Cairo", "Egypt", "مدينة"]
+
+
+def test_panel_blocks_say_pay_time_status_and_reason(loaded: Project) -> None:
+    c = dataclasses.replace(select_contributions(loaded).contributions[0], status="rejected",
+                            reason="Cable missing", reward_cents=15, bonus_cents=5,
+                            time_s=272.0, time_kind="wall_clock_accept_to_submit")
+    texts = [b.text for b in panel_blocks(c, FrameStyle())]
+    assert "Rejected" in texts and "Cable missing" in texts
+    assert "0.15 USD + bonus 0.05 USD" in texts
+    assert "4 min 32 s (wall clock, accept to submit)" in texts
+    assert describe_time(3725, "active") == "1 h 2 min (active time in the tool)"
+
+
+@needs_cjk
+def test_frames_cli_writes_one_png_per_worker_and_grid(loaded: Project, files: Any,
+                                                       tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["-p", str(loaded.root), "render", "frames", str(tmp_path / "f"), "--images",
+            str(files.images_dir), "--size", "1280x720"]
+    result = runner.invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    pngs = sorted((tmp_path / "f").glob("*.png"))
+    selection = select_contributions(loaded)
+    assert len(pngs) == len(selection.contributions)
+    first = selection.by_asset[0][1][0]
+    assert pngs[0].name == f"00001_{Path(first.asset.file_name).stem}__{first.worker}.png"
+    assert cv2.imread(str(pngs[0])).shape == (720, 1280, 3)
+    grid = render_frames(loaded, tmp_path / "g", images_dir=files.images_dir, layout="grid",
+                         size=(1920, 1080))
+    assert grid.frames == len(selection.by_asset)
+
+
+@needs_cjk
+def test_changed_image_is_refused(loaded: Project, files: Any, tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    for p in files.images_dir.iterdir():
+        (images / p.name).write_bytes(p.read_bytes())
+    first = sorted(images.iterdir())[0]
+    first.write_bytes(first.read_bytes() + b"\0")
+    with pytest.raises(InputError) as err:
+        render_frames(loaded, tmp_path / "f", images_dir=images, size=(640, 360))
+    assert "differs from the image recorded at ingest" in str(err.value)
+
+
+def test_sheet_has_a_row_per_image_and_a_column_per_worker(loaded: Project, files: Any,
+                                                           tmp_path: Path) -> None:
+    report = render_sheet(loaded, tmp_path / "sheet.png", images_dir=files.images_dir,
+                          thumb_width=120)
+    selection = select_contributions(loaded)
+    per_asset = max(len(g) for _, g in selection.by_asset)
+    sheet = cv2.imread(str(tmp_path / "sheet.png"))
+    assert sheet.shape[:2] == (report.size[1], report.size[0])
+    assert report.size[0] == 2 * 16 + (1 + per_asset) * 120 + per_asset * 8
+
+
+def test_title_and_credit_cards(loaded: Project) -> None:
+    lines = dict(value_chain_lines(loaded))
+    assert lines["Intermediaries"] == "none declared"
+    assert lines["Wage floor"] == "no wage floor set"
+    renderer = _renderer(loaded, (640, 360))
+    many = credits(loaded, [])
+    many = dataclasses.replace(many, names=tuple(f"Person {i}" for i in range(30)),
+                               contributors=40)
+    cards = credit_cards(many, renderer.painter, renderer.style, "0" * 64)
+    assert len(cards) == 3                    # 12 names a card, never cut
+    assert all(card.shape == (360, 640, 3) for card in cards)
+
+
+def test_video_refuses_odd_size_and_wrong_suffix(loaded: Project, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(InputError):
+        render_video(loaded, out / "v.avi")
+    with pytest.raises(InputError) as err:
+        render_video(loaded, out / "v.mp4", size=(641, 360))
+    assert "even" in str(err.value)
+    assert not out.exists()
+
+
+@needs_cjk
+def test_a_failed_video_leaves_no_file(loaded: Project, files: Any, tmp_path: Path) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    kept = sorted(files.images_dir.iterdir())
+    for p in kept[:-1]:                        # the last image is missing
+        (images / p.name).write_bytes(p.read_bytes())
+    out = tmp_path / "out"
+    with pytest.raises(InputError) as err:
+        render_video(loaded, out / "v.mp4", images_dir=images, size=(1280, 720), fps=5,
+                     seconds_per_frame=0.2, title_seconds=0.2, credits_seconds=0.2)
+    assert kept[-1].name in str(err.value)
+    assert list(out.iterdir()) == []           # neither the video nor its temporary file
+
+
+@needs_cjk
+def test_frames_without_images_draw_on_a_plain_canvas(loaded: Project, tmp_path: Path) -> None:
+    report = render_frames(loaded, tmp_path / "f", layout="grid", size=(1920, 1080))
+    frame = cv2.imread(str(tmp_path / "f" / report.files[0]))
+    assert frame.shape == (1080, 1920, 3)
+    # The canvas grey (72) shows where no label is.
+    assert (frame == 72).all(axis=2).sum() > 10_000

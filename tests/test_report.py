@@ -1,0 +1,215 @@
+"""The static HTML report: its figures come from the rooms that own them, every worker-supplied
+text is escaped, and in a real headless Chromium it loads with no console error, no network
+request and no script, and a hostile payload in every free-text field stays text.
+
+Browser tests skip, saying why, when Chromium or the playwright package is missing; Playwright
+never downloads a browser here. The screenshot goes to $TRACEWORK_ARTIFACTS (or a temporary
+folder); its path is printed."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import small_files
+from click.testing import CliRunner
+from sqlalchemy import select
+
+import tracework
+from tracework import notes, review
+from tracework.audit.labour import labour_audit
+from tracework.cli import cli
+from tracework.project import Category, Project, open_project
+from tracework.render import report, report_html
+from tracework.render import html_report as report_module
+from tracework.store.schema import submissions
+
+CHROMIUM = os.environ.get("TRACEWORK_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+PAYLOAD = "\"'><img src=x onerror=alert(1)><script>alert(2)</script></bdi><svg onload=alert(3)>"
+MOUSE = [Category("Body", "#1f77b4"), Category("Left_Button", "#d62728"),
+         Category("Right_Button", "#9467bd"), Category("Scroll_Wheel", "#ff7f0e"),
+         Category("Cable", "#2ca02c")]
+
+
+def _hostile_survey(src: Path, dest: Path) -> Path:
+    """The survey with the payload in the free-text answers (city, cost) and credit names."""
+    with src.open(newline="", encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    header = rows[0]
+    for row in rows[3:]:
+        for n, column in enumerate(("Q4", "Q10", "Q12")):
+            row[header.index(column)] = f"{PAYLOAD} {column}"
+    with dest.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return dest
+
+
+def _build(root: Path, database_url: str | None = None) -> Project:
+    files = small_files(root / "files")
+    project = tracework.init(root / "proj", name=f"Mouse {PAYLOAD}", categories=MOUSE,
+                             actor="tester", credit_name_column="Q12",
+                             database_url=database_url, purpose=PAYLOAD)
+    toml = project.root / "tracework.toml"
+    project.close()
+    toml.write_text(toml.read_text(encoding="utf-8") + "min_cell = 2\n\n[render]\n"
+                    "report_groups = [\"Q4\", \"Q10\"]\n", encoding="utf-8")
+    project = open_project(project.root, cli={"database_url": database_url, "actor": "tester"})
+    tracework.ingest_mturk(project, files.batch_csv, images_dir=files.images_dir)
+    tracework.ingest_qualtrics(project, _hostile_survey(files.survey_csv, root / "survey.csv"),
+                               worker_column="workerId", consent_column="Q11")
+    with project.store.read() as conn:
+        ids = [r.id for r in conn.execute(select(submissions.c.id).order_by(submissions.c.id))]
+    for sid in ids[:4]:
+        review.decide(project, sid, "reject", reason=f"{PAYLOAD} reason {sid}")
+    for sid in ids[4:9]:
+        review.decide(project, sid, "approve")
+    notes.add(project, f"submission:{ids[0]}", f"{PAYLOAD} note", concern="harmful_content")
+    notes.add(project, f"submission:{ids[1]}", "Is the wheel part of the body?",
+              concern="taxonomy")
+    return project
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    project = _build(tmp_path_factory.mktemp("hostile"))
+    try:
+        yield project
+    finally:
+        project.close()
+
+
+def _escaped(text: str) -> str:
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&#34;").replace("'", "&#39;"))
+
+
+def test_every_worker_text_is_escaped_and_the_page_has_no_script(hostile: Project) -> None:
+    html = report_html(hostile)
+    assert PAYLOAD not in html
+    assert "<script" not in html.lower()
+    assert not re.search(r"<(img|iframe|object|embed)\b", html, re.I)
+    assert not re.search(r"\son(error|load)\s*=", html.replace("onerror=alert", "")
+                         .replace("onload=alert", ""), re.I)
+    for where in ("Q4", "Q10", "Q12", "reason 1", "note"):
+        assert _escaped(f"{PAYLOAD} {where}") in html, where
+    assert not re.search(r"\sstyle\s*=", html)          # a strict CSP would block it
+
+
+def test_csp_allows_exactly_the_page_style(hostile: Project) -> None:
+    html = report_html(hostile)
+    css = re.search(r"<style>(.*?)</style>", html, re.S).group(1)  # type: ignore[union-attr]
+    digest = base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    assert policy.startswith("default-src 'none';")
+    assert f"style-src 'sha256-{digest}'" in policy
+    assert "script-src" not in policy and "unsafe" not in policy
+
+
+def test_figures_are_the_audits(project: Project, tmp_path: Path) -> None:
+    files = small_files(tmp_path / "files")
+    tracework.ingest_mturk(project, files.batch_csv, images_dir=files.images_dir)
+    with project.store.read() as conn:
+        ids = [r.id for r in conn.execute(select(submissions.c.id).order_by(submissions.c.id))]
+    review.decide(project, ids[0], "reject", reason="Cable missing")
+    for sid in ids[1:6]:
+        review.decide(project, sid, "approve")
+    html = report_html(project)
+    labour = labour_audit(project)
+    assert f"{labour.median_hourly_paid:,.2f} USD" in html
+    assert f"{labour.median_hourly_all:,.2f} USD" in html
+    assert re.search(r"<td><bdi>\(no code\)</bdi></td><td><bdi>Cable missing</bdi></td>"
+                     r"<td class=\"num\">1</td>", html)
+    assert f"{len(ids)} submissions, by the state" in html
+    with project.store.read() as conn:
+        from tracework import ledger
+        _, head = ledger.head(conn)
+    assert head in html
+
+
+def test_a_missing_room_leaves_its_section_saying_so(hostile: Project,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    real = report_module._room
+
+    def without_notes(name: str) -> Any:
+        return None if name == "tracework.notes" else real(name)
+
+    monkeypatch.setattr(report_module, "_room", without_notes)
+    html = report_html(hostile)
+    assert re.search(r'id="notes" data-available="false" class="missing">\s*<h2>Fieldnotes by '
+                     r"concern</h2>\s*<p>not computed: the notes room is not installed</p>", html)
+
+
+def test_report_cli(hostile: Project, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(cli, ["-p", str(hostile.root), "report", str(out), "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    bad = CliRunner().invoke(cli, ["-p", str(hostile.root), "report", str(tmp_path / "r.txt")])
+    assert bad.exit_code == 4
+
+
+def _browser_missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright)"
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
+    return None
+
+
+@pytest.mark.skipif(_browser_missing() is not None, reason=_browser_missing() or "")
+def test_report_in_headless_chromium(hostile: Project, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    out = tmp_path / "report.html"
+    report(hostile, out)
+    artifacts = Path(os.environ.get("TRACEWORK_ARTIFACTS") or tempfile.mkdtemp(
+        prefix="tracework-artifacts-"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    console: list[str] = []
+    requests: list[str] = []
+    dialogs: list[str] = []
+    with sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS,
+            viewport={"width": 1100, "height": 900})
+        try:
+            page = context.new_page()
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}")
+                    if m.type in ("error", "warning") else None)
+            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(out.as_uri(), wait_until="load")
+            page.wait_for_timeout(300)
+            shot = artifacts / "report.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"\nreport screenshot: {shot}")
+            injected = page.evaluate(
+                "() => document.querySelectorAll('script, img, iframe, object, embed, "
+                "[onerror], [onload]').length")
+            body = page.inner_text("body")
+            sections = page.evaluate(
+                "() => [...document.querySelectorAll('section[data-available=\"true\"]')]"
+                ".map(s => s.id)")
+        finally:
+            context.close()
+    assert console == []
+    assert requests == [out.as_uri()]
+    assert dialogs == []
+    assert injected == 0
+    for where in ("Q4", "Q10", "Q12", "note"):
+        assert f"{PAYLOAD} {where}" in body, where
+    assert set(sections) >= {"review", "pay", "time", "agreement", "groups", "notes",
+                             "taxonomy", "credits", "ledger"}
