@@ -358,6 +358,10 @@ _batch_option = click.option("--batch", "batches", multiple=True, metavar="BATCH
                              help="Only this batch (id or platform batch key); repeatable.")
 _category_option = click.option("--category", "categories", multiple=True, metavar="NAME",
                                 help="Only this category; repeatable.")
+_layer_option = click.option(
+    "--layer", type=click.Choice(["individual", "aggregate", "both"]), default="individual",
+    show_default=True, help="Each worker's labels, the aggregated labels of `tracework "
+    "aggregate` (marked layer=aggregate), or both.")
 _images_option = click.option(
     "--images", type=click.Path(file_okay=False, exists=True, path_type=Path),
     help="Folder of the task images to copy into the export (checked against the SHA-256 "
@@ -386,11 +390,12 @@ def _print_export(report: Any, as_json: bool) -> None:
 @click.option("--segmentation", type=click.Choice(["rle", "polygon"]), default="rle",
               show_default=True, help="Masks as exact RLE (string counts) or as polygons.")
 @_images_option
+@_layer_option
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 @click.pass_context
 def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[str, ...],
                     categories: tuple[str, ...], segmentation: str, images: Path | None,
-                    as_json: bool) -> None:
+                    layer: str, as_json: bool) -> None:
     """COCO to OUT/annotations.json; each annotation has an `attributes` object with its
     provenance (worker pseudonym, submission, batch, review status, taxonomy version, time on
     task and its kind, reward; survey answers only with the worker's publish consent).
@@ -402,7 +407,7 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
     """
     report = tracework.export_coco(_project(ctx), out, status=status, batches=batches,
                                    categories=categories, segmentation=segmentation,  # type: ignore[arg-type]
-                                   images_dir=images)
+                                   images_dir=images, layer=layer)
     _print_export(report, as_json)
 
 
@@ -416,11 +421,12 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
 @click.option("--per-worker", is_flag=True,
               help="One image copy and label file per (image, worker) instead of per image.")
 @_images_option
+@_layer_option
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 @click.pass_context
 def export_yolo_cmd(ctx: click.Context, out: Path, task: str, status: str,
                     batches: tuple[str, ...], categories: tuple[str, ...], per_worker: bool,
-                    images: Path | None, as_json: bool) -> None:
+                    images: Path | None, layer: str, as_json: bool) -> None:
     """YOLO (Ultralytics layout) to OUT: data.yaml, images/train, labels/train, plus
     provenance.jsonl (every label row → annotation, worker pseudonym, submission) and
     workers.json (consented survey answers per worker).
@@ -432,7 +438,7 @@ def export_yolo_cmd(ctx: click.Context, out: Path, task: str, status: str,
     """
     report = tracework.export_yolo(_project(ctx), out, task=task, status=status,  # type: ignore[arg-type]
                                    batches=batches, categories=categories,
-                                   per_worker=per_worker, images_dir=images)
+                                   per_worker=per_worker, images_dir=images, layer=layer)
     _print_export(report, as_json)
 
 

@@ -310,4 +310,5 @@ from tracework.store import (  # noqa: E402,F401  (registers the rooms' tables)
     tables_notes,
     tables_render,
     tables_review,
+    tables_web,
 )

@@ -1,0 +1,246 @@
+"""What every view shares: the app's state, who is asking, rendering a page or its JSON twin,
+and the one error envelope.
+
+A view builds one ``data`` dict and calls :func:`render`; the same data becomes the HTML page
+(Jinja2 with autoescape) or, for ``/path.json``, ``?format=json`` or ``Accept:
+application/json``, the JSON document ``{"ok": true, ...data}``. Errors are
+``{"ok": false, "error", "errors", "status"}`` in JSON and the same fields on an error page.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from tracework.errors import ConfigError, TraceworkError
+from tracework.project import Project
+from tracework.users import Role, Session, session_get
+from tracework.web.security import (
+    PRE_COOKIE,
+    SESSION_COOKIE,
+    Limiter,
+    csrf_key,
+    csrf_token,
+    new_nonce,
+)
+
+__all__ = [
+    "WebConfig",
+    "Web",
+    "Denied",
+    "LoginRequired",
+    "Unavailable",
+    "web_of",
+    "want_json",
+    "render",
+    "done",
+    "error_response",
+    "current_session",
+    "STAFF",
+    "WRITERS",
+    "OWNERS",
+]
+
+STAFF: frozenset[Role] = frozenset({"owner", "reviewer", "auditor"})
+WRITERS: frozenset[Role] = frozenset({"owner", "reviewer"})
+OWNERS: frozenset[Role] = frozenset({"owner"})
+
+_HERE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The ``[web]`` table of tracework.toml."""
+
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+    images: Path | None = None
+    secure_cookies: bool = False
+    page_size: int = 50
+
+    @classmethod
+    def from_project(cls, project: Project, **override: Any) -> "WebConfig":
+        raw = project.config.get("web", {})
+        if not isinstance(raw, dict):
+            raise ConfigError("tracework.toml: [web] must be a table")
+        hosts = raw.get("allowed_hosts", list(cls.allowed_hosts))
+        if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts) \
+                or "*" in hosts:
+            raise ConfigError("tracework.toml: [web] allowed_hosts must list host names; "
+                              "'*' is not allowed (it would let DNS rebinding in)")
+        images = raw.get("images") or None
+        config = cls(allowed_hosts=tuple(hosts),
+                     images=(project.root / str(images)).resolve() if images else None,
+                     secure_cookies=bool(raw.get("secure_cookies", False)))
+        return dataclasses.replace(config, **override)
+
+
+@dataclass
+class Web:
+    """State shared by every request of one app."""
+
+    project: Project
+    config: WebConfig
+    csrf_key: bytes
+    env: jinja2.Environment
+    limiter: Limiter = field(default_factory=Limiter)
+
+    @classmethod
+    def build(cls, project: Project, config: WebConfig) -> "Web":
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(_HERE / "templates")),
+            autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+            lstrip_blocks=True)
+        env.filters["money"] = _money
+        env.filters["duration"] = _duration
+        env.filters["urlq"] = lambda v: quote(str(v), safe="")
+        return cls(project, config, csrf_key(project.secret), env)
+
+
+def _money(cents: Any) -> str:
+    if cents is None:
+        return "–"
+    return f"{int(cents) / 100:.2f}"
+
+
+def _duration(seconds: Any) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "–"
+    s = int(round(float(seconds)))
+    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s"
+
+
+class Denied(TraceworkError):
+    """Signed in, but this role may not do that."""
+
+    exit_code = 1
+    http_status = 403
+
+
+class Unavailable(TraceworkError):
+    """A part of the app whose room is not installed."""
+
+    exit_code = 1
+    http_status = 501
+
+
+class LoginRequired(TraceworkError):
+    """The page needs a staff sign-in."""
+
+    exit_code = 1
+    http_status = 401
+
+
+def web_of(request: Request) -> Web:
+    web: Web = request.app.state.web
+    return web
+
+
+def current_session(request: Request) -> Session | None:
+    """The live session of this request (looked up once per request)."""
+    if "tw_session" not in request.state._state:
+        web = web_of(request)
+        request.state.tw_session = session_get(web.project,
+                                               request.cookies.get(SESSION_COOKIE))
+    found: Session | None = request.state.tw_session
+    return found
+
+
+def want_json(request: Request) -> bool:
+    if getattr(request.state, "want_json", False) or request.query_params.get("format") == "json":
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def plain(value: Any) -> Any:
+    """Dataclasses, mappings and sequences as JSON-ready values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if hasattr(value, "as_dict"):
+            return plain(value.as_dict())
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _page_context(request: Request) -> tuple[dict[str, Any], str | None]:
+    """Who is asking and the CSRF token for forms; a new pre-session nonce when none exists."""
+    web = web_of(request)
+    session = current_session(request)
+    fresh = None
+    if session is not None:
+        token = csrf_token(web.csrf_key, "session", request.cookies[SESSION_COOKIE])
+    else:
+        nonce = request.cookies.get(PRE_COOKIE)
+        if not nonce:
+            nonce = fresh = new_nonce()
+        token = csrf_token(web.csrf_key, "pre", nonce)
+    me: dict[str, Any] | None = None
+    if session is not None and session.user is not None:
+        me = {"kind": "user", "name": session.user.name, "role": session.user.role}
+    elif session is not None:
+        me = {"kind": "worker", "name": session.worker, "role": None}
+    return {"me": me, "csrf": token, "project_name": web.project.name,
+            "path": request.url.path}, fresh
+
+
+def set_pre_cookie(request: Request, response: Response, value: str) -> None:
+    response.set_cookie(PRE_COOKIE, value, httponly=True, samesite="strict", path="/",
+                        secure=secure(request))
+
+
+def secure(request: Request) -> bool:
+    return web_of(request).config.secure_cookies or request.url.scheme == "https"
+
+
+def render(request: Request, template: str, data: Mapping[str, Any], status: int = 200) -> Response:
+    """The page from ``template`` or, when asked, its JSON twin, from the same data."""
+    context, fresh = _page_context(request)
+    if want_json(request):
+        # The token lets a script post as the browser's forms do; another origin cannot read
+        # it (no CORS), so it is no more exposed than in the page.
+        response: Response = JSONResponse({"ok": True, **plain(data),
+                                           "csrf_token": context["csrf"]}, status_code=status)
+    else:
+        html = web_of(request).env.get_template(template).render(**context, **data)
+        response = HTMLResponse(html, status_code=status)
+    if fresh:
+        set_pre_cookie(request, response, fresh)
+    return response
+
+
+def done(request: Request, to: str, data: Mapping[str, Any] | None = None,
+         status: int = 200) -> Response:
+    """After a change: a 303 to the next page for a browser, the result for a JSON client."""
+    if want_json(request):
+        return JSONResponse({"ok": True, **plain(data or {}), "next": to}, status_code=status)
+    return RedirectResponse(to, status_code=303)
+
+
+def error_response(request: Request, status: int, message: str,
+                   errors: list[dict[str, Any]] | None = None, hint: str | None = None) -> Response:
+    """The one error envelope, as JSON or as an error page."""
+    items = errors if errors is not None else [{"message": message, **({"hint": hint} if hint else {})}]
+    if want_json(request) or request.url.path == "/openapi.json":
+        return JSONResponse({"ok": False, "error": message, "errors": items, "status": status},
+                            status_code=status)
+    try:
+        context, _ = _page_context(request)
+    except Exception:   # the error page must render even when the store does not answer
+        context = {"me": None, "csrf": "", "project_name": "tracework", "path": "/"}
+    html = web_of(request).env.get_template("error.html").render(
+        **context, error=message, errors=items, status=status, hint=hint)
+    return HTMLResponse(html, status_code=status)

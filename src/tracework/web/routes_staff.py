@@ -1,0 +1,244 @@
+"""Staff pages that read: the dashboard, the queue of submissions, a submission, the dataset
+browser, an asset, the change log and the taxonomy; and the images those pages show."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from tracework.status import log as ledger_log
+from tracework.status import status as project_status
+from tracework.errors import InputError, NotFound
+from tracework.web import queries
+from tracework.web.auth import StaffUser
+from tracework.web.core import render, web_of
+from tracework.web.media import find_image, mask_png
+from tracework.web.rooms import rooms
+
+__all__ = ["router", "choice", "opt_int"]
+
+router = APIRouter()
+
+Text = Annotated[str, Query(max_length=200)]
+PageNo = Annotated[int, Query(ge=1, le=queries.MAX_PAGE)]
+
+
+def choice(value: str, allowed: tuple[str, ...] | list[str], field: str) -> str | None:
+    """An optional filter value from an allow-list ("" means no filter)."""
+    if not value:
+        return None
+    if value not in allowed:
+        raise InputError(f"unknown {field} {value!r}", field=field,
+                         hint=f"Choose one of {', '.join(allowed)}.")
+    return value
+
+
+def opt_int(value: str, field: str) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 12:
+        raise InputError(f"{field} must be a number", field=field)
+    return int(value)
+
+
+def _worker_filter(value: str) -> str | None:
+    if not value:
+        return None
+    if len(value) > 32 or not value.startswith("w_"):
+        raise InputError("worker must be a pseudonym like w_abcdefghijkl", field="worker")
+    return value
+
+
+@router.get("/", summary="Dashboard: what the project holds, audit figures")
+def dashboard(request: Request, user: StaffUser) -> Response:
+    project = web_of(request).project
+    report = project_status(project)
+    return render(request, "dashboard.html", {"status": report.as_dict()})
+
+
+@router.get("/audit", summary="The audits' figures: pay and time, agreement")
+def audit(request: Request, user: StaffUser) -> Response:
+    # Its own page: the audits read every submission, too slow to run on each dashboard view.
+    return render(request, "audit.html", {"audit": rooms.audit_figures(web_of(request).project)})
+
+
+@router.get("/queue", summary="Review queue: submissions, 50 a page")
+def queue(request: Request, user: StaffUser, status: Text = "submitted", batch: Text = "",
+          worker: Text = "", page: PageNo = 1) -> Response:
+    web = web_of(request)
+    with web.project.store.read() as conn:
+        batches = queries.batch_keys(conn)
+    batch_id = opt_int(batch, "batch")
+    batch_key = next((b["batch_key"] for b in batches if b["id"] == batch_id), None)
+    if batch_id is not None and batch_key is None:
+        raise InputError(f"no batch {batch_id}", field="batch")
+    who = _worker_filter(worker)
+    per_page = web.config.page_size
+    if rooms.review_ready():
+        states = rooms.states()
+        chosen = choice(status, states, "status")
+        rows, more = rooms.queue(web.project, state=chosen, worker=who, batch=batch_key,
+                                 page=page, per_page=per_page)
+    else:
+        states = [s.lower() for s in queries.STATUSES]
+        chosen = choice(status, states, "status")
+        with web.project.store.read() as conn:
+            found = queries.submission_page(conn, status=chosen.capitalize() if chosen else None,
+                                            batch=batch_id, worker=who, page=page,
+                                            per_page=per_page)
+        rows = [{**r, "submission_id": r["id"], "state": r["status"].lower(), "batch": r["batch_key"],
+                 "asset": r["file_name"] or "", "proposals": [], "reason_text": ""}
+                for r in found.rows]
+        more = found.page < found.pages
+    return render(request, "queue.html", {
+        "rows": rows, "page": page, "more": more,
+        "filters": {"status": chosen or "", "batch": batch_id or "", "worker": who or ""},
+        "statuses": states, "batches": batches,
+        "can_decide": user.role in ("owner", "reviewer"), "review_ready": rooms.review_ready(),
+        "rules": [r["code"] for r in rooms.reasons(web.project)]})
+
+
+def submission_view(request: Request, sid: int) -> dict[str, Any]:
+    """Everything the submission page shows, for staff."""
+    web = web_of(request)
+    project = web.project
+    with project.store.read() as conn:
+        sub = queries.submission(conn, sid)
+        if sub is None:
+            raise NotFound(f"no submission {sid}")
+        parts = queries.submission_annotations(conn, sid)
+        context = queries.worker_context(conn, sub["worker"])
+    colours = {c.name: c.colour for c in project.categories}
+    for part in parts:
+        part["colour"] = colours.get(part["category"] or "", "#888888")
+    history = [e.as_dict() for e in ledger_log(project, target=f"submission:{sid}",
+                                                   limit=200, newest_first=True)]
+    return {"submission": sub, "parts": parts, "context": context, "history": history,
+            "has_image": find_image(web.config.images, sub.get("file_name") or "") is not None,
+            "review": rooms.review_of(project, sid, owner=sub["worker"]),
+            "notes": rooms.notes_on(project, f"submission:{sid}"),
+            "note_target": f"submission:{sid}", "concerns": sorted(rooms.concerns(project)),
+            "reasons": rooms.reasons(project)}
+
+
+@router.get("/submissions/{sid}", summary="A submission: image, masks, proposals, decision")
+def submission_page(request: Request, user: StaffUser, sid: int) -> Response:
+    data = submission_view(request, sid)
+    data["can_decide"] = user.role in ("owner", "reviewer")
+    with web_of(request).project.store.read() as conn:
+        data["next_id"] = queries.next_submitted(conn, sid)
+    return render(request, "submission.html", data)
+
+
+@router.get("/annotations/{aid}/mask.png", summary="An annotation's mask as a coloured PNG")
+def annotation_mask(request: Request, user: StaffUser, aid: int) -> Response:
+    return _mask_response(request, aid, None)
+
+
+def _mask_response(request: Request, aid: int, worker: str | None) -> Response:
+    project = web_of(request).project
+    with project.store.read() as conn:
+        row = queries.annotation(conn, aid, worker=worker)
+    if row is None or row.get("kind") not in ("mask", "bbox"):
+        raise NotFound(f"no mask {aid}")
+    colours = {c.name: c.colour for c in project.categories}
+    png = mask_png(row, colours.get(row.get("category") or "", "#888888"))
+    return Response(png, media_type="image/png")
+
+
+@router.get("/assets/{asset_id}/image", summary="The task image of an asset")
+def asset_image(request: Request, user: StaffUser, asset_id: int) -> Response:
+    return _image_response(request, asset_id)
+
+
+def _image_response(request: Request, asset_id: int) -> Response:
+    web = web_of(request)
+    with web.project.store.read() as conn:
+        row = queries.asset(conn, asset_id)
+    found = find_image(web.config.images, row["file_name"]) if row else None
+    if found is None:
+        raise NotFound(f"no image for asset {asset_id}",
+                       hint="Set [web] images in tracework.toml to the folder of the task images.")
+    path, media = found
+    return Response(path.read_bytes(), media_type=media,
+                    headers={"content-disposition": "inline"})
+
+
+@router.get("/dataset", summary="Dataset browser: assets, annotations and who made each")
+def dataset(request: Request, user: StaffUser, category: Text = "", worker: Text = "",
+            status: Text = "", batch: Text = "", page: PageNo = 1) -> Response:
+    web = web_of(request)
+    names = [c.name for c in web.project.categories]
+    filters = {"category": choice(category, names, "category"),
+               "worker": _worker_filter(worker), "status": choice(status, queries.STATUSES, "status"),
+               "batch": opt_int(batch, "batch")}
+    with web.project.store.read() as conn:
+        result = queries.asset_page(conn, page=page, per_page=web.config.page_size, **filters)
+        batches = queries.batch_keys(conn)
+    return render(request, "dataset.html", {
+        "assets": result.as_dict(), "filters": {k: v or "" for k, v in filters.items()},
+        "categories": [c.as_dict() for c in web.project.categories],
+        "statuses": list(queries.STATUSES), "batches": batches})
+
+
+@router.get("/assets/{asset_id}", summary="An asset: its annotations, makers and their history")
+def asset_page(request: Request, user: StaffUser, asset_id: int) -> Response:
+    web = web_of(request)
+    project = web.project
+    with project.store.read() as conn:
+        row = queries.asset(conn, asset_id)
+    if row is None:
+        raise NotFound(f"no asset {asset_id}")
+    colours = {c.name: c.colour for c in project.categories}
+    for ann in row["annotations"][:200]:
+        ann["colour"] = colours.get(ann["category"] or "", "#888888")
+        ann["history"] = [e.as_dict() for e in ledger_log(
+            project, target=f"annotation:{ann['id']}", limit=50)]
+    return render(request, "asset.html", {
+        "asset": row, "has_image": find_image(web.config.images, row["file_name"]) is not None,
+        "notes": rooms.notes_on(project, f"asset:{asset_id}"), "note_target": f"asset:{asset_id}",
+        "concerns": sorted(rooms.concerns(project))})
+
+
+@router.get("/log", summary="The change log, filtered")
+def log_page(request: Request, user: StaffUser, target: Text = "", actor: Text = "",
+             action: Text = "", since: Text = "", until: Text = "",
+             limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Response:
+    filters = {"target": target or None, "actor": actor or None, "action": action or None,
+               "since": since or None, "until": until or None}
+    entries = ledger_log(web_of(request).project, limit=limit, newest_first=True, **filters)
+    return render(request, "log.html", {
+        "entries": [e.as_dict() for e in entries],
+        "filters": {**{k: v or "" for k, v in filters.items()}, "limit": limit}})
+
+
+@router.get("/taxonomy", summary="The taxonomy, its history and workers' flags")
+def taxonomy(request: Request, user: StaffUser) -> Response:
+    project = web_of(request).project
+    history = rooms.taxonomy_history(project)
+    if history is None:
+        history = [{"version": int(e.target.split(":")[1]), "created_at": e.ts, "author": e.actor,
+                    "reason": e.reason, "categories": e.as_dict()["new"]}
+                   for e in ledger_log(project, action="taxonomy.version", newest_first=True,
+                                       limit=100)]
+    return render(request, "taxonomy.html", {
+        "categories": [c.as_dict() for c in project.categories], "versions": history[:100],
+        "flags": rooms.category_flags(project)})
+
+
+@router.get("/workers/{worker}", summary="A worker: consented context and submissions")
+def worker_page(request: Request, user: StaffUser, worker: str,
+                page: PageNo = 1) -> Response:
+    web = web_of(request)
+    with web.project.store.read() as conn:
+        if len(worker) > 32 or not queries.worker_exists(conn, worker):
+            raise NotFound("no such worker")
+        context = queries.worker_context(conn, worker)
+        subs = queries.submission_page(conn, worker=worker, page=page,
+                                       per_page=web.config.page_size)
+    return render(request, "worker.html", {
+        "context": context, "submissions": subs.as_dict(),
+        "notes": rooms.notes_on(web.project, f"worker:{worker}"), "note_target": f"worker:{worker}",
+        "concerns": sorted(rooms.concerns(web.project))})

@@ -1,0 +1,153 @@
+"""In a real headless Chromium (Debian's package): a reviewer signs in and rejects a submission
+with a reason; the worker opens their private link, reads the reason and contests it; the
+reviewer sees the contest. Screenshots are saved (set TRACEWORK_SCREENSHOTS to keep them in a
+folder of your choice) and their paths printed. Skipped, saying why, when Chromium or the
+playwright package is missing; Playwright never downloads a browser here."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_web_support import PASSWORDS, World, world  # noqa: F401
+
+CHROMIUM = os.environ.get("TRACEWORK_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright)"
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium)"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(world: World) -> Iterator[str]:
+    import uvicorn
+
+    port = _free_port()
+    app = world.app(allowed_hosts=("127.0.0.1",))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="off")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+def _browser(p: Any, profile: Path) -> Any:
+    profile.mkdir(parents=True, exist_ok=True)
+    return p.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=ARGS,
+        viewport={"width": 1280, "height": 900})
+
+
+def test_reject_contest_round_trip(world: World, server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    shots = Path(os.environ.get("TRACEWORK_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    sid = world.meta["sid_open"]
+    problems: list[str] = []
+    reason = "The scroll wheel is not labelled."
+    message = "I labelled the wheel: it is the small orange part."
+
+    def watch(page: Any) -> None:
+        page.on("console", lambda m: problems.append(m.text)
+                if m.type == "error" else None)
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+
+    with sync_playwright() as p:
+        staff = _browser(p, tmp_path / "profile-reviewer")
+        page = staff.new_page()
+        watch(page)
+        page.goto(f"{server}/queue")
+        assert "/login" in page.url
+        page.fill("input[name=name]", "reviewer")
+        page.fill("input[name=password]", PASSWORDS["reviewer"])
+        page.click("main button[type=submit]")
+        page.wait_for_load_state()
+        if page.url != f"{server}/queue":
+            page.screenshot(path=str(shots / "0-login-failed.png"))
+            raise AssertionError(page.content()[:3000])
+        page.goto(f"{server}/submissions/{sid}")
+        # The masks are drawn over the image, and a part can be hidden (key 1 toggles it).
+        masks = page.locator("img.mask")
+        assert masks.count() >= 1
+        page.keyboard.press("1")
+        assert masks.first.is_hidden()
+        page.keyboard.press("1")
+        assert masks.first.is_visible()
+        page.fill("textarea[name=reason_text]", reason)
+        page.screenshot(path=str(shots / "1-reviewer-rejects.png"), full_page=True)
+        page.click("button[value=reject]")
+        page.wait_for_load_state()
+        assert f"/submissions/{sid}" not in page.url           # on to the next waiting item
+
+        # The worker gets a private link; the reviewer's rejection awaits them.
+        worker_ctx = _browser(p, tmp_path / "profile-worker")
+        wpage = worker_ctx.new_page()
+        watch(wpage)
+        from tracework import users
+
+        with world.project.store.read() as conn:
+            from sqlalchemy import text
+
+            who = conn.execute(text("select worker from submissions where id = :i"),
+                               {"i": sid}).scalar_one()
+        token, _ = users.portal_link(world.project, who)
+        wpage.goto(f"{server}/p/{token}")
+        wpage.click("button[type=submit]")
+        wpage.wait_for_url(f"{server}/w/")
+        assert reason in wpage.content()
+        wpage.click(f"a[href='/w/submissions/{sid}']")
+        assert reason in wpage.locator(".reason").inner_text()
+        wpage.fill("textarea[name=message]", message)
+        wpage.screenshot(path=str(shots / "2-worker-contests.png"), full_page=True)
+        wpage.click("form.contest button[type=submit]")
+        wpage.wait_for_url(f"{server}/w/submissions/{sid}")
+        assert "You contested" in wpage.content()
+
+        page.goto(f"{server}/queue?status=contested")
+        assert page.locator(f"a[href='/submissions/{sid}']").count() == 1
+        page.goto(f"{server}/submissions/{sid}")
+        assert message in page.locator(".contest-message").inner_text()
+        page.screenshot(path=str(shots / "3-reviewer-sees-contest.png"), full_page=True)
+        staff.close()
+        worker_ctx.close()
+    for name in ("1-reviewer-rejects.png", "2-worker-contests.png", "3-reviewer-sees-contest.png"):
+        path = shots / name
+        assert path.stat().st_size > 5000
+        print(f"screenshot: {path}")
+    csp = [m for m in problems if "Content Security Policy" in m or "Refused" in m]
+    assert csp == [] and problems == []
