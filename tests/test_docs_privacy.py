@@ -141,9 +141,6 @@ def test_canary_id_and_free_text_appear_in_no_document(database_url: str, tmp_pa
     assert all("annotator_city" not in r and "annotator_costs" not in r for r in rows)
 
 
-@pytest.mark.xfail(strict=True, reason="dataset.py puts every consented survey answer, free "
-                                       "text included, into COCO/YOLO attributes; needs the "
-                                       "free-text rule (see the docs room's report)")
 def test_canary_free_text_absent_from_coco_and_yolo(tmp_path: Path, canary_files: Any) -> None:
     runner = CliRunner()
     base = _init(runner, tmp_path / "proj", "", publish=False)

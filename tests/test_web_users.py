@@ -14,16 +14,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 from test_web_support import PASSWORDS, World, csrf, populate, world  # noqa: F401
 
-from tracework import cli_web, users
+from tracework import users
 from tracework.cli import cli
 from tracework.errors import ConflictError, InputError, NotFound
 from tracework.project import Project
 from tracework.status import log
 from tracework.store.tables_web import portal_links, web_sessions, web_users
 from tracework.web import create_app, get_page
-
-for _command in cli_web.COMMANDS:     # until cli.py registers the web room itself
-    cli.add_command(_command)
 
 
 def _worker(project: Project) -> str:

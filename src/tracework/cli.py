@@ -529,9 +529,9 @@ def settings_cmd(ctx: click.Context, as_json: bool) -> None:
 
 
 def _register_rooms() -> None:
-    from tracework import cli_audit, cli_docs, cli_notes, cli_render, cli_review
+    from tracework import cli_audit, cli_docs, cli_notes, cli_render, cli_review, cli_web
 
-    for room in (cli_review, cli_notes, cli_audit, cli_docs, cli_render):
+    for room in (cli_review, cli_notes, cli_audit, cli_docs, cli_render, cli_web):
         for command in room.COMMANDS:
             if command.name in cli.commands and isinstance(command, click.Group):
                 target = cli.commands[command.name]

@@ -4,7 +4,8 @@
 review status and category, and attaching to each annotation its provenance: who made it
 (pseudonym), in which submission and batch, under which review status and taxonomy version,
 how long it took (and which kind of time that is), and what it paid. A worker's survey answers
-travel only when that worker consented to publication; otherwise the key is absent.
+travel only when that worker consented to publication; otherwise the key is absent. Free-text
+answers travel only where the project's ``[export]`` table publishes them.
 """
 
 from __future__ import annotations
@@ -78,10 +79,16 @@ class Dataset:
         return {c.name: i for i, c in enumerate(self.categories)}
 
 
-def _published_answers(conn: Connection, pseudonyms: Collection[str]) -> dict[str, dict[str, Any]]:
-    """Survey answers of workers who consented to publication, latest response per worker."""
+def _published_answers(project: Project, conn: Connection,
+                       pseudonyms: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Survey answers of workers who consented to publication, latest response per worker,
+    less free text unless the project publishes it (the rules of :mod:`tracework.docs.policy`)."""
+    from tracework.docs.policy import survey_policy     # docs builds on this module
+
+    policy = survey_policy(project)
     consenting = [w.pseudonym for w in conn.execute(
-        select(workers.c.pseudonym).where(workers.c.consent_publish.is_(True)))
+        select(workers.c.pseudonym).where(workers.c.consent_publish.is_(True))
+        .where(workers.c.erased.is_(False)))
         if w.pseudonym in pseudonyms]
     out: dict[str, dict[str, Any]] = {}
     if not consenting:
@@ -91,13 +98,14 @@ def _published_answers(conn: Connection, pseudonyms: Collection[str]) -> dict[st
         .where(responses.c.worker.in_(consenting))
         .order_by(responses.c.worker, responses.c.end_time, responses.c.id)).all()
     latest = {r.worker: r.id for r in rows}
+    keep = policy.publish_free_text
     for worker, rid in latest.items():
         found: dict[str, Any] = {}
         for a in conn.execute(select(answers).where(answers.c.response_id == rid)
                               .order_by(answers.c.id)):
-            if a.value is not None:
+            if a.value is not None and (keep or not policy.is_free_text(a.question)):
                 found[a.question] = json.loads(a.value)
-            if a.other_text:
+            if a.other_text and keep:
                 found[f"{a.question}_other"] = a.other_text
         out[worker] = found
     return out
@@ -160,7 +168,7 @@ def select_dataset(project: Project, *, status: str = "approved",
                                         .order_by(assets.c.id))]
         contributing = sorted({r.worker for r in rows}
                               | {w for a in merged for w in a.attributes["workers"]})
-        published = _published_answers(conn, contributing)
+        published = _published_answers(project, conn, contributing)
         seq, head = ledger.head(conn)
     anns = list(_annotations(rows, published))
     if layer == "both":

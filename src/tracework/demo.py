@@ -74,7 +74,11 @@ def demo(directory: Path | str = "demo-out", *, seed: int = 7, frames: int = 30,
         purpose="Semantic segmentation of the parts of a computer mouse, made traceable",
         intended_uses=["teaching", "research on data work"], guideline_version="1",
         wage_floor=12.0, floor_source="Prolific recommended minimum (USD)",
-        floor_date="2025-01-01", credit_name_column="Q12")
+        floor_date="2025-01-01", credit_name_column="Q12",
+        # The survey asked to publish the answers with the work (Q11), as the study's video did.
+        free_text_questions=["Q4", "Q10"], publish_free_text=True,
+        demographics={"age_range": "Q1", "gender": "Q2", "education": "Q3", "city": "Q4",
+                      "work_set_cost": "Q10"})
     try:
         say("Ingesting the Mechanical Turk batch results")
         batch = ingest_mturk(project, files.batch_csv, images_dir=files.images_dir)

@@ -180,7 +180,10 @@ def render_config(name: str, categories: Sequence[Category], *, requester: str =
                   guideline_version: str = "1", currency: str = "USD",
                   wage_floor: float = 0.0, floor_source: str = "", floor_date: str = "",
                   consent_column_scopes: Sequence[str] = ("link", "publish"),
-                  credit_name_column: str = "") -> str:
+                  credit_name_column: str = "",
+                  free_text_questions: Sequence[str] | None = None,
+                  publish_free_text: bool = False,
+                  demographics: Mapping[str, str] | None = None) -> str:
     cats = "\n".join(
         f"[[taxonomy.categories]]\nname = {_toml_str(c.name)}\ncolour = {_toml_str(c.colour)}\n"
         f"description = {_toml_str(c.description)}\n" for c in categories)
@@ -188,6 +191,7 @@ def render_config(name: str, categories: Sequence[Category], *, requester: str =
         cats = ("# Add one table per category, e.g.\n# [[taxonomy.categories]]\n"
                 "# name = \"Body\"\n# colour = \"#1f77b4\"\n# description = \"\"\n")
     concerns = "\n".join(f"{k} = {_toml_str(v)}" for k, v in DEFAULT_CONCERNS.items())
+    export = _export_section(free_text_questions, publish_free_text, demographics)
     return f"""# tracework project file. People edit this; tracework versions the taxonomy in the store.
 
 [project]
@@ -231,9 +235,31 @@ credit_name_column = {_toml_str(credit_name_column)}
 # Q11 = ["link"]
 # Q13 = ["publish"]
 
+{export}
 # Settings (see `tracework settings`): command line > TRACEWORK_* environment > here > default.
 [settings]
 """
+
+
+_EXPORT_HELP = """\
+# What of the survey leaves the project. Free text (a city, what a work set cost) identifies
+# people: it leaves per worker only when publish_free_text is true AND the worker consented to
+# publication, and is never counted in aggregates. "Other, please say" texts and the credit-name
+# column always count as free text. [export.demographics] names the questions that the
+# datasheet, card and Croissant describe (per worker with consent; as suppressed counts)."""
+
+
+def _export_section(free_text: Sequence[str] | None, publish: bool,
+                    demographics: Mapping[str, str] | None) -> str:
+    if free_text is None and not demographics:
+        return (_EXPORT_HELP + "\n# [export]\n# free_text_questions = [\"Q4\", \"Q10\"]\n"
+                "# publish_free_text = false\n# [export.demographics]\n# gender = \"Q2\"\n")
+    lines = [_EXPORT_HELP, "[export]", f"free_text_questions = {_toml_list(free_text or ())}",
+             f"publish_free_text = {'true' if publish else 'false'}"]
+    if demographics:
+        lines.append("[export.demographics]")
+        lines += [f"{k} = {_toml_str(v)}" for k, v in demographics.items()]
+    return "\n".join(lines) + "\n"
 
 
 def init(directory: Path | str, *, name: str | None = None,

@@ -1,19 +1,18 @@
 """A Hugging Face dataset card (``README.md``): YAML metadata and the card's sections, filled
 from the same facts as the datasheet.
 
-The YAML front matter is written by :func:`yaml_front_matter`, a writer for the few shapes a
-card needs (strings, numbers, lists, nested mappings): every string is a double-quoted YAML
-scalar, so no answer from the records can turn into YAML syntax, and tracework needs no YAML
-library at run time.
+The YAML front matter is written by PyYAML's safe dumper, which quotes every string that a
+YAML reader would take for something else (``on``, ``null``, ``1e3``, a leading ``- ``), so no
+answer from the records can turn into YAML syntax.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from tracework.dataset import select_dataset
 from tracework.docs import answers as A
@@ -59,49 +58,12 @@ def hub_license(spdx: str) -> tuple[str, str]:
 
 # -- YAML --------------------------------------------------------------------------------------
 
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-# What YAML does not allow unescaped in a double-quoted scalar beyond what JSON escapes.
-_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff\ud800-\udfff]")
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    text = json.dumps(str(value), ensure_ascii=False)
-    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def _yaml(value: Any, indent: int) -> list[str]:
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if not _KEY.match(str(key)):
-                raise ValueError(f"unsupported YAML key {key!r}")
-            if isinstance(item, Mapping | list) and item:
-                lines.append(f"{pad}{key}:")
-                lines += _yaml(item, indent + 2)
-            else:
-                lines.append(f"{pad}{key}: {_scalar(item) if item != [] else '[]'}")
-        return lines
-    for item in value:
-        if isinstance(item, Mapping):
-            inner = _yaml(item, indent + 2)
-            lines.append(f"{pad}- {inner[0].lstrip()}")
-            lines += inner[1:]
-        else:
-            lines.append(f"{pad}- {_scalar(item)}")
-    return lines
-
-
 def yaml_front_matter(meta: Mapping[str, Any]) -> str:
     """``---``-delimited YAML of a mapping of strings, numbers, lists and mappings."""
-    return "---\n" + "\n".join(_yaml(meta, 0)) + "\n---\n"
+    body = yaml.safe_dump(dict(meta), sort_keys=False, allow_unicode=True, width=1_000_000,
+                          default_flow_style=False) if meta else ""
+    return "---\n" + body + "---\n" if body else "---\n\n---\n"
 
-
-# -- the card ----------------------------------------------------------------------------------
 
 def card_metadata(f: Facts, *, with_data_files: bool = False) -> dict[str, Any]:
     """The card's YAML metadata."""

@@ -149,8 +149,11 @@ def _load_face(path: Path, face_name: str | None) -> FontFace | None:
             fonts = [TTFont(str(path), lazy=True)]
         try:
             for index, font in enumerate(fonts):
-                full = font["name"].getDebugName(4) or path.stem
-                if face_name is None or full == face_name:
+                names = font["name"]
+                full = names.getDebugName(4) or path.stem
+                # A collection's bold faces are named "… Bold"; their family is the plain name.
+                family = names.getDebugName(16) or names.getDebugName(1)
+                if face_name is None or face_name in (full, family):
                     cmap = font.getBestCmap() or {}
                     return FontFace(path, index, full, frozenset(cmap))
         finally:
