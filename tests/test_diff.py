@@ -10,8 +10,9 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from builders import write_rows
-from tracework import diff, notes, taxonomy
+import tracework
+from builders import small_files, write_rows
+from tracework import diff, notes, sheet, taxonomy
 from tracework.cli import cli
 from tracework.diff import CellChange
 from tracework.errors import InputError
@@ -115,3 +116,39 @@ def test_cli_diff_prints_and_writes_csv(tmp_path: Path) -> None:
     assert rows[1:4] == [["added", "5", "", "", ""], ["removed", "4", "", "", ""],
                          ["changed", "3", "category", "Body", "Cable"]]
     assert len(rows) == 6
+
+
+def test_diff_of_two_exported_workbooks(sqlite_project: Project, tmp_path: Path) -> None:
+    p = sqlite_project
+    tracework.ingest_mturk(p, small_files(tmp_path / "demo").batch_csv)
+    sheet.sheet_export(p, tmp_path / "monday.xlsx")
+    seq = tracework.verify(p).entries
+    wb = openpyxl.load_workbook(tmp_path / "monday.xlsx")
+    ann = wb["Annotations"]
+    col = [c.value for c in ann[1]].index("category") + 1
+    old = ann.cell(3, col).value
+    new = "Cable" if old != "Cable" else "Body"
+    ann.cell(3, col).value = new                          # annotation 2
+    wb.save(tmp_path / "edited.xlsx")
+    assert sheet.sheet_import(p, tmp_path / "edited.xlsx", actor="alice").ledger_entries == 1
+    sheet.sheet_export(p, tmp_path / "friday.xlsx")
+    result = diff.diff_files(tmp_path / "monday.xlsx", tmp_path / "friday.xlsx",
+                             sheet="annotations")
+    assert (result.key, result.added, result.removed) == ("id", [], [])
+    assert result.changed == [CellChange("2", "category", old, new)]
+    log = diff.diff_files(tmp_path / "monday.xlsx", tmp_path / "friday.xlsx", sheet="log")
+    assert (log.added, log.removed, log.changed) == ([str(seq + 1)], [], [])
+    # The same change read from the ledger between the two exports.
+    runner = CliRunner()
+    out = runner.invoke(cli, ["-p", str(p.root), "diff", "--ledger", str(seq), str(seq + 1),
+                              "--csv", str(tmp_path / "ledger.csv")], catch_exceptions=False)
+    assert out.exit_code == 0
+    assert out.output.splitlines() == [
+        "0 row(s) added, 0 removed, 1 cell(s) changed (key target)",
+        f"~ annotation:2  category: {old!r} → {new!r}"]
+    with (tmp_path / "ledger.csv").open(newline="", encoding="utf-8") as fh:
+        assert list(csv.reader(fh)) == [["change", "key", "column", "old", "new"],
+                                        ["changed", "annotation:2", "category", old, new]]
+    out = runner.invoke(cli, ["-p", str(p.root), "diff", "--ledger", "a", "b"],
+                        catch_exceptions=False)
+    assert out.exit_code != 0 and "ledger positions" in out.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,8 @@ import tracework
 from builders import small_files
 from tracework import notes
 from tracework.cli import cli
-from tracework.errors import ConflictError, InputError, NotFound
-from tracework.project import Project
+from tracework.errors import ConfigError, ConflictError, InputError, NotFound
+from tracework.project import DEFAULT_CONCERNS, Project
 from tracework.store.schema import assets, batches, workers
 
 
@@ -49,6 +50,11 @@ def test_a_note_on_each_kind_of_target(loaded: Project) -> None:
     assert {n.author for n in made} == {"tester"}
     entries = tracework.log(loaded, action="note.add")
     assert [e.target for e in entries] == targets
+    # Each note has its time (UTC), taken in the transaction that wrote its ledger entry.
+    for n, e in zip(made, entries):
+        made_at, logged_at = datetime.fromisoformat(n.created_at), datetime.fromisoformat(e.ts)
+        assert made_at.utcoffset() == timedelta(0)
+        assert timedelta(0) <= logged_at - made_at < timedelta(seconds=5)
     assert entries[0].as_dict()["new"] == {"note": 1, "concern": "data_quality",
                                            "text": f"about asset:{asset}", "reply_to": None}
     assert entries[0].field == "note:1"
@@ -96,11 +102,19 @@ def test_replies_and_resolution(project: Project) -> None:
     with pytest.raises(InputError, match="reply"):
         notes.resolve(project, r1.id, reason="x")
     reopened = notes.resolve(project, first.id, state="open", reason="came up again")
-    assert reopened.state == "open"
+    assert (reopened.state, reopened.state_by, reopened.state_reason) == (
+        "open", "tester", "came up again")
+    answered = notes.resolve(project, first.id, state="answered", reason="see reply 2",
+                             by="bob")
+    assert (answered.state, answered.state_by, answered.state_reason) == (
+        "answered", "bob", "see reply 2")
+    with pytest.raises(InputError, match="say why"):
+        notes.resolve(project, first.id, reason=" ")
     states = tracework.log(project, action="note.state")
     assert [(e.target, e.actor, e.old, e.new, e.reason) for e in states] == [
         ("note:1", "alice", '"open"', '"resolved"', "guideline v2 says two"),
-        ("note:1", "tester", '"resolved"', '"open"', "came up again")]
+        ("note:1", "tester", '"resolved"', '"open"', "came up again"),
+        ("note:1", "bob", '"open"', '"answered"', "see reply 2")]
     assert [e.action for e in tracework.log(project, target="category:Body")] == [
         "note.add", "note.reply", "note.reply"]
 
@@ -125,16 +139,38 @@ def test_list_filters(project: Project) -> None:
     assert notes.count_replies(project, [1, 2]) == {1: 1, 2: 0}
 
 
-def test_concern_types_come_from_tracework_toml(tmp_path: Path) -> None:
+def test_default_concern_types_and_their_colours(project: Project) -> None:
+    assert notes.concerns(project) == DEFAULT_CONCERNS == {
+        "ambiguous_guideline": "#f6b26b", "harmful_content": "#e06666",
+        "data_quality": "#ffd966", "privacy": "#8e7cc3", "taxonomy": "#6fa8dc",
+        "other": "#b7b7b7"}
+    assert notes.add(project, "category:Body", "x").concern == "other"
+
+
+def _with_concerns(tmp_path: Path, table: str) -> Project:
     p = tracework.init(tmp_path / "p", categories=[tracework.Category("Body", "#1f77b4")],
                        actor="t")
     text = (tmp_path / "p" / "tracework.toml").read_text(encoding="utf-8")
     start = text.index("[concerns]")
     end = text.index("[consent]")
     (tmp_path / "p" / "tracework.toml").write_text(
-        text[:start] + '[concerns]\nslur = "#ff0000"\n\n' + text[end:], encoding="utf-8")
+        text[:start] + table + "\n" + text[end:], encoding="utf-8")
     p.close()
-    p = tracework.open_project(tmp_path / "p")
+    return tracework.open_project(tmp_path / "p")
+
+
+def test_a_concern_without_a_colour_is_a_config_error(tmp_path: Path) -> None:
+    p = _with_concerns(tmp_path, '[concerns]\nslur = "red"\n')
+    try:
+        with pytest.raises(ConfigError, match="concern 'slur' needs a colour"):
+            notes.add(p, "category:Body", "x", concern="slur")
+        assert notes.list_notes(p) == []
+    finally:
+        p.close()
+
+
+def test_concern_types_come_from_tracework_toml(tmp_path: Path) -> None:
+    p = _with_concerns(tmp_path, '[concerns]\nslur = "#FF0000"\n')
     try:
         assert notes.concerns(p) == {"slur": "#ff0000"}
         assert notes.add(p, "category:Body", "x", concern="slur").concern == "slur"
@@ -157,6 +193,13 @@ def test_cli_note_round(sqlite_project: Project) -> None:
     assert run("note", "reply", "1", "yes").exit_code == 0
     out = run("note", "list", "--state", "open")
     assert "#1 [taxonomy] category:Body  open, 1 reply" in out.output
+    assert run("note", "add", "category:Cable", "offensive?", "--concern",
+               "harmful_content", "--author", "w_abc").exit_code == 0
+    out = run("note", "list", "--target", "category:*", "--concern", "harmful_content")
+    assert out.output.splitlines() == ["#3 [harmful_content] category:Cable  open",
+                                       "    w_abc " + notes.get(sqlite_project, 3)[0]
+                                       .created_at[:19] + ": offensive?"]
+    assert run("note", "list", "--author", "nobody").output == "no notes\n"
     out = run("note", "resolve", "1", "--reason", "settled")
     assert "note 1 is now resolved (alice: settled)" in out.output
     out = run("note", "add", "asset:42", "x")

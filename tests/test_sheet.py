@@ -11,7 +11,7 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 import tracework
 from builders import small_files
@@ -124,6 +124,7 @@ def _edited(path: Path, edit: Any) -> Path:
 
 @pytest.mark.parametrize("edit, where", [
     (lambda wb: wb["Annotations"].cell(2, 3).__setattr__("value", 999), "Annotations!C2"),
+    (lambda wb: wb["Annotations"].cell(3, 1).__setattr__("value", 999), "Annotations!A3"),
     (lambda wb: wb["Submissions"].cell(3, 14).__setattr__("value", "0" * 64), "Submissions!N3"),
     (lambda wb: wb["Log"].cell(2, 3).__setattr__("value", "mallory"), "Log!C2"),
     (lambda wb: wb["Taxonomy"].cell(2, 2).__setattr__("value", "#000000"), "Taxonomy!B2"),
@@ -169,20 +170,29 @@ def _extra_column(wb: Any) -> None:
 
 
 @pytest.mark.parametrize("edit, message", [
-    (_rename, "sheet 'Submissions' is missing"),
-    (_move, "Annotations!B1: expected column 'submission', found 'asset'"),
-    (_duplicate, "appears twice (first in row 3)"),
-    (_add_row, "rows cannot be added"),
-    (_extra_column, "Annotations!AD5"),
+    (_rename, r"sheet 'Submissions' is missing \(sheets now: Annotations, Subs, "),
+    (_move, r"Annotations!B1: expected column 'submission', found 'asset'"),
+    (_duplicate, r"Annotations!A\d+: id 2 appears twice \(first in row 3\)"),
+    (_add_row, r"Submissions!A\d+: id 999 is not in the store: rows cannot be added"),
+    (_extra_column, r"Annotations!AD5: a cell outside the table's columns"),
 ])
 def test_a_changed_structure_records_nothing(loaded: Project, tmp_path: Path, edit: Any,
                                              message: str) -> None:
-    path = _edited(_export(loaded, tmp_path), lambda wb: (edit(wb), wb["Submissions" if "Submissions" in wb.sheetnames else "Subs"].cell(2, 13).__setattr__("value", "new feedback")))
+    def with_a_good_edit_too(wb: Any) -> None:
+        edit(wb)
+        subs = wb["Submissions" if "Submissions" in wb.sheetnames else "Subs"]
+        subs.cell(2, _col(subs, "requester_feedback")).value = "new feedback"
+
+    path = _edited(_export(loaded, tmp_path), with_a_good_edit_too)
     before = _entries(loaded)
-    with pytest.raises(InputError) as info:
+    with pytest.raises(InputError, match=message) as info:
         sheet.sheet_import(loaded, path)
-    assert message in str(info.value)
+    assert "nothing was recorded" in str(info.value)
     assert _entries(loaded) == before
+    with loaded.store.read() as conn:
+        feedback = conn.execute(select(submissions.c.requester_feedback)
+                                .where(submissions.c.id == 1)).scalar()
+    assert feedback != "new feedback"
 
 
 def test_a_bad_category_and_a_stale_cell(loaded: Project, tmp_path: Path) -> None:
@@ -203,29 +213,92 @@ def test_a_bad_category_and_a_stale_cell(loaded: Project, tmp_path: Path) -> Non
         sheet.sheet_import(loaded, path)
 
 
+FORMULAS = ['=HYPERLINK("http://x.invalid","click")', "+1+cmd|' /C calc'!A0",
+            "-2+3+cmd|' /C calc'!A0", "@SUM(1)", "\t=1+1", "\r=1+1"]
+
+
 def test_formula_text_is_neutralised_in_workbook_and_csv(loaded: Project,
                                                          tmp_path: Path) -> None:
-    evil = '=HYPERLINK("http://x.invalid","click")'
     with loaded.store.write() as conn:
-        conn.execute(update(submissions).where(submissions.c.id == 1)
-                     .values(requester_feedback=evil))
-        conn.execute(update(submissions).where(submissions.c.id == 2)
-                     .values(requester_feedback="@SUM(1)\t"))
+        for i, evil in enumerate(FORMULAS, 1):
+            conn.execute(update(submissions).where(submissions.c.id == i)
+                         .values(requester_feedback=evil))
     path = _export(loaded, tmp_path)
     wb = openpyxl.load_workbook(path)
     sub = wb["Submissions"]
-    cell = sub.cell(2, _col(sub, "requester_feedback"))
-    assert (cell.value, cell.data_type) == ("'" + evil, "s")
-    assert sub.cell(3, _col(sub, "requester_feedback")).value == "'@SUM(1)\t"
+    fb_col = _col(sub, "requester_feedback")
+    got = [(sub.cell(i + 1, fb_col).value, sub.cell(i + 1, fb_col).data_type)
+           for i in range(1, len(FORMULAS) + 1)]
+    assert got == [("'" + evil, "s") for evil in FORMULAS]
     assert sheet.sheet_import(loaded, path).ledger_entries == 0   # read back as stored
     out = tmp_path / "subs.csv"
     assert sheet.sheet_export_csv(loaded, "submissions", out) == 18
     with out.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     fb = rows[0].index("requester_feedback")
-    assert rows[1][fb] == "'" + evil and rows[2][fb] == "'@SUM(1)\t"
+    assert [r[fb] for r in rows[1:len(FORMULAS) + 1]] == ["'" + evil for evil in FORMULAS]
     assert sheet.encode_text("'=x") == "''=x" and sheet.decode_text("''=x") == "'=x"
     assert sheet.decode_text(sheet.encode_text("'plain")) == "'plain"
+    assert sheet.encode_text("plain = text") == "plain = text"
+
+
+def test_a_noted_formula_is_neutral_in_the_notes_sheet(loaded: Project,
+                                                       tmp_path: Path) -> None:
+    notes.add(loaded, "annotation:1", "=1+1 is what I typed", concern="other")
+    ws = openpyxl.load_workbook(_export(loaded, tmp_path))["Notes"]
+    cell = ws.cell(2, _col(ws, "text"))
+    assert (cell.value, cell.data_type) == ("'=1+1 is what I typed", "s")
+
+
+def test_every_ledger_entry_and_note_is_in_the_workbook(loaded: Project,
+                                                       tmp_path: Path) -> None:
+    first = notes.add(loaded, "category:Body", "one part or two?", concern="taxonomy")
+    notes.reply(loaded, first.id, "two", author="bob")
+    out = tmp_path / "work.xlsx"
+    report = sheet.sheet_export(loaded, out)
+    check = tracework.verify(loaded)
+    assert report.rows["Log"] == check.entries == report.ledger_entries
+    assert report.rows["Notes"] == 2
+    with loaded.store.read() as conn:
+        counts = {t: conn.execute(select(func.count()).select_from(table)).scalar_one()
+                  for t, table in (("Annotations", annotations), ("Submissions", submissions),
+                                   ("Workers", workers))}
+    assert {k: report.rows[k] for k in counts} == counts
+    wb = openpyxl.load_workbook(out, read_only=True)
+    log = list(wb["Log"].iter_rows(values_only=True))
+    assert [r[0] for r in log[1:]] == list(range(1, check.entries + 1))
+    assert log[-1][-1] == report.ledger_head
+    notes_rows = list(wb["Notes"].iter_rows(values_only=True))
+    assert [(r[0], r[3], r[6]) for r in notes_rows[1:]] == [
+        (1, "one part or two?", None), (2, "two", 1)]
+    wb.close()
+
+
+@pytest.mark.parametrize("table", list(sheet.TABLES))
+def test_csv_export_of_every_table(loaded: Project, tmp_path: Path, table: str) -> None:
+    from tracework.safecsv import neutralise
+
+    notes.add(loaded, "category:Body", "-is it one part?", concern="taxonomy")
+    header, rows = sheet.table_rows(loaded, table)
+    assert rows, f"the {table} table is empty in this fixture"
+    out = tmp_path / f"{table}.csv"
+    assert sheet.sheet_export_csv(loaded, table, out) == len(rows)
+    with out.open(newline="", encoding="utf-8") as fh:
+        got = list(csv.reader(fh))
+    assert got[0] == header
+    assert got[1:] == [[neutralise(v) for v in row] for row in rows]
+    # The same header and keys as the workbook's sheet of that table.
+    ws = openpyxl.load_workbook(_export(loaded, tmp_path), read_only=True)[
+        sheet.TABLES[table].title]
+    sheet_rows = list(ws.iter_rows(values_only=True))
+    assert list(sheet_rows[0]) == header
+    assert [str(r[0]) for r in sheet_rows[1:]] == [r[0] for r in got[1:]]
+
+
+def test_csv_export_of_an_unknown_table_is_refused(loaded: Project, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="unknown table 'vault'"):
+        sheet.sheet_export_csv(loaded, "vault", tmp_path / "v.csv")
+    assert not (tmp_path / "v.csv").exists()
 
 
 def test_workers_sheet_has_pseudonyms_and_published_answers_only(loaded: Project,

@@ -64,6 +64,28 @@ def test_split_keeps_old_annotations_on_the_old_version(project: Project, files:
                                  {"name": "Base", "colour": "#1f77b4"}]}
 
 
+def test_annotations_record_the_version_in_force_when_made(project: Project, files: Any,
+                                                           tmp_path: Path) -> None:
+    tracework.ingest_mturk(project, files.batch_csv)
+    first = _versions_by_category(project)
+    v2 = taxonomy.redefine(project, "Body", guideline="The shell, without the buttons.",
+                           reason="workers asked what Body covers")
+    later = edited_batch(files.batch_csv, tmp_path / "later.csv",
+                         lambda row, n: {**row, "AssignmentId": row["AssignmentId"] + "x"})
+    tracework.ingest_mturk(project, later)
+    after = _versions_by_category(project)
+    # The first batch stays on version 1; the same labels made later carry version 2.
+    assert {k: v for k, v in after.items() if k[1] == 1} == first
+    assert {(c, v): n for (c, v), n in after.items() if v == v2.version} == {
+        (c, 2): n for (c, _), n in first.items()}
+    with project.store.read() as conn:
+        made = conn.execute(select(annotations.c.taxonomy_version, func.count())
+                            .join(submissions, submissions.c.id == annotations.c.submission_id)
+                            .where(submissions.c.assignment_id.endswith("x"))
+                            .group_by(annotations.c.taxonomy_version)).all()
+    assert [tuple(r) for r in made] == [(2, sum(first.values()))]
+
+
 def test_a_worker_flag_is_cited_by_the_version_that_answered_it(project: Project) -> None:
     flag = notes.add(project, "category:Scroll_Wheel", "is the wheel part of the body?",
                      concern="taxonomy", author="w_flagger00001")
@@ -86,16 +108,22 @@ def test_a_worker_flag_is_cited_by_the_version_that_answered_it(project: Project
 
 
 def test_every_change_kind_and_history_and_diff(project: Project) -> None:
-    taxonomy.add(project, "Side_Button", colour="#e377c2", description="thumb", reason="r1")
-    taxonomy.rename(project, "Cable", "Cord", reason="r2")
+    taxonomy.add(project, "Side_Button", colour="#e377c2", description="thumb", reason="r1",
+                 author="ann")
+    taxonomy.rename(project, "Cable", "Cord", reason="r2", author="ben")
     taxonomy.merge(project, ["Left_Button", "Right_Button"], "Button", reason="r3")
-    taxonomy.retire(project, "Side_Button", reason="r4")
+    taxonomy.retire(project, "Side_Button", reason="r4", author="ann")
     taxonomy.redefine(project, "Body", colour="#000000", description="the shell", reason="r5")
     taxonomy.add(project, "Side_Button", colour="#e377c2", reason="r6")   # brought back
     hist = taxonomy.history(project)
-    assert [(t.version, t.change, t.reason) for t in hist] == [
-        (1, "init", "created with the project"), (2, "add", "r1"), (3, "rename", "r2"),
-        (4, "merge", "r3"), (5, "retire", "r4"), (6, "redefine", "r5"), (7, "add", "r6")]
+    assert [(t.version, t.change, t.author, t.reason) for t in hist] == [
+        (1, "init", "tester", "created with the project"), (2, "add", "ann", "r1"),
+        (3, "rename", "ben", "r2"), (4, "merge", "tester", "r3"),
+        (5, "retire", "ann", "r4"), (6, "redefine", "tester", "r5"),
+        (7, "add", "tester", "r6")]
+    entries = tracework.log(project, action="taxonomy.version")
+    assert [(e.target, e.field, e.actor, e.reason) for e in entries[1:]] == [
+        (f"taxonomy:{t.version}", t.change, t.author, t.reason) for t in hist[1:]]
     assert _names(project) == ["Body", "Button", "Scroll_Wheel", "Cord", "Side_Button"]
     d = taxonomy.diff(project, 1, 6)
     assert d.added == ["Button", "Cord"]

@@ -469,12 +469,14 @@ class _Workbook:
             if title not in names:
                 raise InputError(f"sheet {title!r} is missing (sheets now: "
                                  f"{', '.join(self.book.sheet_names)}); sheets must not be "
-                                 "renamed or deleted", file=path.name, field=title,
+                                 "renamed or deleted; nothing was recorded", file=path.name,
+                                 field=title,
                                  hint="Export a new workbook and edit its cells only.")
         self.meta = {str(r[0]): r[1] for r in self._sheet(META_SHEET).to_python() if r}
         if self.meta.get("format") != FORMAT:
             raise InputError(f"{META_SHEET}!B1: not a tracework workbook (format "
-                             f"{self.meta.get('format')!r})", file=path.name)
+                             f"{self.meta.get('format')!r}); nothing was recorded",
+                             file=path.name)
 
     def _sheet(self, title: str) -> Any:
         return self.book.get_sheet_by_name(title)
