@@ -56,7 +56,7 @@ education = "Q3"
 """
 
 
-def configure(project: Project, section: str = EXPORT_SECTION, **meta: str) -> Project:
+def configure(project: Project, section: str = EXPORT_SECTION, **meta: Any) -> Project:
     """Reopen ``project`` with an [export] section (and [project] keys) in tracework.toml."""
     path = project.root / "tracework.toml"
     text = path.read_text(encoding="utf-8")
@@ -166,6 +166,96 @@ def test_timeframe_and_counts_come_from_the_records(loaded: Project, tmp_path: P
     assert doc["tracework:valueChain"]["tracework:guidelineVersion"] == "1"
 
 
+RECOMMENDED_COLLECTION_TYPES = {
+    "Surveys", "Secondary Data analysis", "Physical data collection", "Direct measurement",
+    "Document analysis", "Manual Human Curator", "Software Collection", "Experiments",
+    "Web Scraping", "Web API", "Focus groups", "Self-reporting", "Customer feedback data",
+    "User-generated content data", "Passive Data Collection", "Others",
+}
+
+
+def test_rai_answers_state_the_records(loaded: Project, tmp_path: Path) -> None:
+    from tracework.audit.agreement import agreement_audit
+    from tracework.audit.labour import labour_audit
+
+    docs.export_croissant(loaded, tmp_path / "c.json", status="all")
+    doc = json.loads((tmp_path / "c.json").read_text())
+    protocol = doc["rai:dataAnnotationProtocol"]
+    cats = ", ".join(c.name for c in loaded.categories)
+    assert f"Task: label the parts of each image ({cats})." in protocol
+    assert "Workforce: 8 crowdworkers recruited on Amazon Mechanical Turk" in protocol
+    assert "Guideline version: 1;" in protocol
+    with loaded.store.read() as conn:
+        statuses = dict(conn.execute(select(submissions.c.status, func.count())
+                                     .group_by(submissions.c.status)).all())
+    # Nothing was reviewed in tracework: the review rule reports the platform's statuses.
+    assert "Review: No review decisions were recorded in tracework" in protocol
+    for status, n in statuses.items():
+        assert f"{status.lower()} {n}" in protocol, status
+    labour = labour_audit(loaded)
+    assert f"Compensation: {len(labour.workers)} workers made {labour.submissions} " \
+           "submissions" in protocol
+    assert answers.money(labour.total_paid_cents / 100, labour.currency) in protocol
+    # Agreement, per category, as the agreement audit computed it; no aggregation was run.
+    analysis = doc["rai:dataAnnotationAnalysis"]
+    audit = agreement_audit(loaded, status="all")
+    measured = [c for c in audit.masks if c.mean_iou is not None]
+    assert measured
+    for c in measured:
+        assert any(line.startswith(f"{c.category} (masks): mean IoU between pairs of "
+                                   f"annotators {c.mean_iou:.3f}, median {c.median_iou:.3f} "
+                                   f"over {c.pairs} pairs") for line in analysis), c.category
+    assert f"Overall mask IoU: {audit.overall_mask_iou:.3f}." in analysis
+    assert analysis[-1].startswith("No aggregation")
+    assert set(doc["rai:dataCollectionType"]) <= RECOMMENDED_COLLECTION_TYPES
+    assert doc["rai:dataCollectionType"] == ["Manual Human Curator", "Surveys", "Self-reporting"]
+    from tracework import ledger
+
+    with loaded.store.read() as conn:
+        ledger_seq, ledger_head = ledger.head(conn)
+    assert f"entry {ledger_seq}, head {ledger_head}" in doc["rai:dataReleaseMaintenancePlan"][0]
+    assert any("pseudonym" in t for t in doc["rai:personalSensitiveInformation"])
+    assert "Free-text answers (Q10, Q12, Q4) are never published per worker." in \
+        doc["rai:personalSensitiveInformation"]
+
+
+def test_rai_answers_from_project_metadata(project: Project, tmp_path: Path) -> None:
+    p = configure(project, license="CC-BY-4.0", social_impact="Makes data work visible.",
+                  biases=["Workers recruited from one platform"],
+                  machine_annotation_tools=["none"], use_cases=["benchmarking"],
+                  data_collection_type=["Manual Human Curator", "Others"])
+    path = p.root / "tracework.toml"
+    path.write_text(path.read_text().replace("intended_uses = []",
+                                             'intended_uses = ["teaching"]'))
+    p.close()
+    p = tracework.open_project(p.root, cli={"database_url": p.settings["database_url"] or None})
+    try:
+        docs.export_croissant(p, tmp_path / "c.json", status="all")
+    finally:
+        p.close()
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["rai:dataSocialImpact"] == "Makes data work visible."
+    assert doc["rai:dataBiases"] == ["Workers recruited from one platform"]
+    assert doc["rai:machineAnnotationTools"] == ["none"]
+    assert doc["rai:dataUseCases"] == ["teaching", "benchmarking"]
+    assert doc["rai:dataCollectionType"] == ["Manual Human Curator", "Others"]
+
+
+def test_tracework_extension_is_documented() -> None:
+    from tracework.docs import vocab
+
+    text = vocab.__doc__ or ""
+    assert f"Namespace IRI :data:`TRACEWORK_NS` (prefix ``tracework``)" in text
+    assert vocab.CROISSANT_CONTEXT["tracework"] == vocab.TRACEWORK_NS
+    # Every term written is described in the module's documentation, by its prefixed name.
+    missing = sorted(t for t in TRACEWORK_PROPERTIES if f"tracework:{t}" not in text)
+    assert missing == []
+    # What the RAI vocabulary has no property for lives there.
+    for term in ("totalPaid", "unpaidHours", "rejectionRate", "wageFloorPerHour",
+                 "valueChain"):
+        assert term in TRACEWORK_PROPERTIES and term not in VOCABULARY
+
+
 # mlcroissant's RDF library warns about its own deprecated API; not tracework's concern.
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_croissant_validates_and_reads_back_the_coco_labels(sqlite_loaded: Project,
@@ -178,10 +268,22 @@ def test_croissant_validates_and_reads_back_the_coco_labels(sqlite_loaded: Proje
     run = subprocess.run([str(cli), "validate", "--jsonld", str(out / "croissant.json")],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "error(s)" not in run.stderr
+    assert "error(s)" not in run.stdout + run.stderr and "Done." in run.stderr
     coco = json.loads((out / "coco" / "annotations.json").read_text())
-    records = list(mlc.Dataset(str(out / "croissant.json")).records("annotations"))
+    dataset = mlc.Dataset(str(out / "croissant.json"))
+    records = list(dataset.records("annotations"))
     assert len(records) == len(coco["annotations"]) == 72
+    assert {r["annotations/id"] for r in records} == {a["id"] for a in coco["annotations"]}
+    # The reference library reads the per-value provenance as Croissant 1.1 defines it.
+    anns = next(rs for rs in dataset.metadata.record_sets if rs.id == "annotations")
+    category = next(f for f in anns.fields if f.id == "annotations/category")
+    (who,) = category.annotations
+    assert who.id == "annotations/category/annotator"
+    assert who.equivalentProperty == ["prov:wasAttributedTo"]
+    assert {str(t) for t in who.data_types} == {"http://www.w3.org/ns/prov#Person",
+                                                "http://xmlns.com/foaf/0.1/Person"}
+    subs = {f.id: f for f in who.sub_fields}
+    assert subs["annotations/category/annotator/id"].source.extract.column == "annotator"
     by_id = {a["id"]: a for a in coco["annotations"]}
     for r in records:
         a = by_id[r["annotations/id"]]
@@ -192,6 +294,9 @@ def test_croissant_validates_and_reads_back_the_coco_labels(sqlite_loaded: Proje
         assert r["annotations/annotator"].decode() == a["attributes"]["worker"]
         assert r["annotations/segmentation"].decode() == a["segmentation"]["counts"]
         assert r["annotations/review_status"].decode() == a["attributes"]["review_status"]
+        assert [r["annotations/mask_height"], r["annotations/mask_width"]] == \
+            a["segmentation"]["size"]
+        assert r["annotations/submission"] == a["attributes"]["submission"]
     images = list(mlc.Dataset(str(out / "croissant.json")).records("images"))
     assert sorted(r["images/id"] for r in images) == sorted(i["id"] for i in coco["images"])
 
@@ -276,12 +381,33 @@ def test_datasheet_answers_from_the_records(loaded: Project, tmp_path: Path) -> 
     from tracework.docs.facts import gather
     from tracework.dataset import select_dataset
 
-    sheet = datasheet(gather(loaded, select_dataset(loaded, status="all")))
+    facts = gather(loaded, select_dataset(loaded, status="all"))
+    sheet = datasheet(facts)
     assert "8 crowdworkers" in sheet.question("Who was involved").answers[0].text
-    assert sheet.question("Over what timeframe").answered
+    with loaded.store.read() as conn:
+        start, end = conn.execute(select(func.min(submissions.c.accept_time),
+                                         func.max(submissions.c.submit_time))).one()
+        consented = {scope: sum(1 for w in conn.execute(select(workers))
+                                if getattr(w, f"consent_{scope}") and not w.erased)
+                     for scope in ("link", "publish", "credit")}
+    when = sheet.question("Over what timeframe").answers[0].text
+    assert when.startswith(f"Labels were submitted between {start} and {end}.")
     revoke = sheet.question("If consent was obtained").answers[0].text
-    assert "revoked" in revoke
+    assert "revoked at any time through the worker's private page" in revoke
+    for scope, n in consented.items():
+        assert f"{scope}: {n}" in revoke, scope
+    tools = sheet.question("Is the software").answers[0].text
+    assert tools.startswith(f"tracework {tracework.__version__}")
+    assert "Amazon Mechanical Turk" in tools
+    labelling = sheet.question("Was any preprocessing").answers[0].text
+    assert "COCO run-length encoding" in labelling and "Guideline version: 1" in labelling
+    how = sheet.question("How will the dataset be distributed").answers[0].text
+    assert "SHA-256" in how and "change log" in how
+    updated = sheet.question("Will the dataset be updated").answers[0].text
+    assert facts.ledger_head in updated
     assert not sheet.question("Who funded").answered    # only a person knows
+    assert f"**Who funded the creation of the dataset?**\n\n*{md(answers.TO_BE_ANSWERED)}*" \
+        in text
     html = (tmp_path / "ds.html").read_text()
     assert "Content-Security-Policy" in html and "<script" not in html
 
@@ -319,10 +445,26 @@ def test_credits_name_only_those_who_consented(loaded: Project, tmp_path: Path) 
     assert doc["contributors"] == 8 and doc["not_named"] == 6
     text = (tmp_path / "cr" / "CREDITS.md").read_text()
     assert "- ada L" in text and "- Zoë Q." in text and "6 more people" in text
-    for path in (tmp_path / "cr").iterdir():
+    # The other documents name the same people, and only them.
+    docs.export_datasheet(loaded, tmp_path / "cr" / "DATASHEET.md", html=True, status="all")
+    docs.export_card(loaded, tmp_path / "cr" / "README.md", status="all")
+    docs.export_croissant(loaded, tmp_path / "cr", status="all")
+    sheet = (tmp_path / "cr" / "DATASHEET.md").read_text()
+    assert "Credited by the name each chose: ada L, Zoë Q.; 6 more chose not to be named." \
+        in sheet
+    card = (tmp_path / "cr" / "README.md").read_text()
+    assert "Credits: ada L, Zoë Q., and 6 more who chose not to be named." in card
+    croissant = json.loads((tmp_path / "cr" / "croissant.json").read_text())
+    assert croissant["contributor"] == [{"@type": "sc:Person", "name": "ada L"},
+                                        {"@type": "sc:Person", "name": "Zoë Q."}]
+    assert croissant["tracework:creditedWorkers"] == 2
+    for path in (tmp_path / "cr").rglob("*"):
+        if not path.is_file():
+            continue
         content = path.read_text()
-        assert "Hidden Name" not in content
-        assert not any(w in content for w in people)
+        assert "Hidden Name" not in content, path
+        if path.parent.name != "records":    # labels carry pseudonyms; credits never do
+            assert not any(w in content for w in people), path
 
 
 # -- bundle and ledger -------------------------------------------------------------------------
@@ -384,6 +526,39 @@ def test_published_log_keeps_out_names_and_notes(loaded: Project, tmp_path: Path
     sheet = docs.export_datasheet(loaded, tmp_path / "ds.md", status="all")
     ds = Path(sheet.out).read_text()
     assert "Cable ends are hard to see" in ds and "NOTE-ABOUT-A-PERSON" not in ds
+    from tracework.dataset import select_dataset
+    from tracework.docs.datasheet import datasheet
+    from tracework.docs.facts import gather
+
+    workers_section = datasheet(gather(loaded, select_dataset(loaded, status="all"))).sections[-1]
+    assert workers_section.title == "For data workers"
+    hard = next(q for q in workers_section.questions if q.text.startswith("What was hard"))
+    assert [(a.text, a.source) for a in hard.answers] == [
+        ("[taxonomy] Cable ends are hard to see", "fieldnotes")]
+
+
+def test_published_log_links_responses_only_with_consent(loaded: Project,
+                                                         tmp_path: Path) -> None:
+    from tracework.docs.ledger_export import export_ledger
+
+    with loaded.store.read() as conn:
+        linkable = {w.pseudonym for w in conn.execute(select(workers))
+                    if w.consent_link and not w.erased}
+        answered = {r.worker for r in conn.execute(select(responses.c.worker)) if r.worker}
+    assert answered & linkable and answered - linkable     # both kinds in the example
+    result = export_ledger(loaded, tmp_path)
+    entries = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    created = [e for e in entries if e["action"] == "response.create"]
+    named = {e["new"]["worker"] for e in created if e["new"]}
+    assert named == answered & linkable
+    hidden = [e for e in created if not e["new"]]
+    assert len(hidden) >= len(answered - linkable) and all(
+        e["redacted"] == ["old", "new"] for e in hidden)
+    text = (tmp_path / "ledger.jsonl").read_text()
+    for w in answered - linkable:
+        assert f'"target": "worker:{w}"' in text       # the worker is there, by pseudonym ...
+        assert not any(w in json.dumps(e["new"]) for e in created)   # ... but not the link
+    assert check_chain(tmp_path / "ledger.jsonl") == (result.entries, result.head)
 
 
 def test_answers_phrase_money_and_shares() -> None:
@@ -394,26 +569,114 @@ def test_answers_phrase_money_and_shares() -> None:
 
 
 def test_demographic_tables_use_the_audit_suppression() -> None:
-    from tracework.docs.rooms import demographic_tables
+    from tracework.docs.rooms import NO_ANSWER, demographic_tables
 
     people = {f"w{i}": {"gender": g} for i, g in enumerate(
-        ["Female", "Female", "Female", "Male", "Male", "Non binary", ""])}
+        ["Female", "Female", "Female", "Male", "Male", "Non binary", "", None])}
     (table,) = demographic_tables(people, {"gender": "Q2"}, k=2)
-    # Non binary (1) is under k; Male (2) is withheld with it so it cannot be worked out.
-    assert table.suppression.published == {"Female": 3}
-    assert sorted(table.suppression.suppressed) == ["Male", "Non binary"]
-    assert table.unanswered == 1
+    # Non binary (1) is under k; the two who left it empty are withheld with it (the smallest
+    # other cell) so that it cannot be worked out from the total.
+    assert table.answers_shown == {"Female": 3, "Male": 2}
+    assert table.answers_withheld == ["Non binary"]
+    assert sorted(table.suppression.suppressed) == [NO_ANSWER, "Non binary"]
+    assert table.unanswered == 2 and table.unanswered_shown is None
+    # One person leaving it empty is a small cell like any other.
+    people = {f"w{i}": {"gender": g} for i, g in enumerate(["Female"] * 5 + ["Male"] * 5 + [""])}
+    (table,) = demographic_tables(people, {"gender": "Q2"}, k=5)
+    assert table.unanswered == 1 and table.unanswered_shown is None
+    assert NO_ANSWER in table.suppression.suppressed
+    lines = answers.demographics_lines(_facts_with(table, people=11, k=5))
+    assert "left it empty" not in " ".join(lines)
+    # Enough of them, and it is shown.
+    people = {f"w{i}": {"gender": g} for i, g in enumerate(["Female"] * 5 + [""] * 5)}
+    (table,) = demographic_tables(people, {"gender": "Q2"}, k=5)
+    assert table.unanswered_shown == 5
+    assert answers.demographics_lines(_facts_with(table, people=10, k=5))[1] == (
+        "gender (Q2): Female: 5; 5 left it empty.")
 
 
-def test_published_demographics_have_no_small_cells(loaded: Project, tmp_path: Path) -> None:
-    docs.export_croissant(loaded, tmp_path / "c.json", status="all")
-    doc = json.loads((tmp_path / "c.json").read_text())
-    lines = doc["rai:annotatorDemographics"]
-    assert lines[0].startswith("Counts over the ")
-    assert [line.split(" (")[0] for line in lines[1:]] == ["age", "gender", "education"]
-    for line in lines[1:]:
-        for cell in re.findall(r": (\d+)[,;.]", line):
-            assert int(cell) == 0 or int(cell) >= loaded.settings["min_cell"], line
+def _facts_with(table: Any, *, people: int, k: int) -> Any:
+    """Just enough of the facts for :func:`answers.demographics_lines`."""
+    from types import SimpleNamespace
+
+    from tracework.docs.policy import SurveyPolicy
+
+    return SimpleNamespace(policy=SurveyPolicy({"gender": "Q2"}, frozenset()), min_cell=k,
+                           demographic_answers={f"w{i}": {} for i in range(people)},
+                           demographics=[table])
+
+
+def test_fewer_people_than_k_are_not_counted_exactly() -> None:
+    from tracework.docs.rooms import demographic_tables
+
+    people = {f"w{i}": {"gender": g} for i, g in enumerate(["Female", "Female", "Male"])}
+    (table,) = demographic_tables(people, {"gender": "Q2"}, k=5)
+    lines = answers.demographics_lines(_facts_with(table, people=3, k=5))
+    assert lines[0].startswith("Counts over the fewer than 5 contributors who consented")
+    assert lines[1] == "gender (Q2): none shown; 2 answers withheld."
+
+
+def _consenting_answers(project: Project, question: str) -> list[str]:
+    """Worked out here from the store, not through tracework.docs: the answers to ``question``
+    of the contributors who consented to linking and publication (latest response each)."""
+    with project.store.read() as conn:
+        people = {r.worker for r in conn.execute(select(submissions.c.worker))}
+        ok = {w.pseudonym for w in conn.execute(select(workers)) if w.consent_link
+              and w.consent_publish and not w.erased and w.pseudonym in people}
+        latest: dict[str, str] = {}
+        for r in conn.execute(select(responses.c.worker, responses.c.raw)
+                              .order_by(responses.c.end_time, responses.c.id)):
+            if r.worker in ok:
+                latest[r.worker] = str(json.loads(r.raw).get(question) or "")
+    return list(latest.values())
+
+
+def _shown(line: str) -> dict[str, int]:
+    """The answer counts one published demographics line shows."""
+    cells = line.split(": ", 1)[1].split(";")[0].rstrip(".")
+    if cells == "none shown":
+        return {}
+    return {v: int(n) for v, n in (c.rsplit(": ", 1) for c in cells.split(", "))}
+
+
+@pytest.mark.parametrize("k", [None, 2, 3])
+def test_published_demographics_have_no_small_cells(loaded: Project, tmp_path: Path,
+                                                    k: int | None) -> None:
+    from collections import Counter
+
+    from tracework.audit.suppress import suppress_counts
+
+    assert loaded.settings["min_cell"] == 5        # the default
+    project = loaded
+    if k is not None:       # k is the min_cell setting, here given on the command line
+        url = loaded.settings["database_url"] or None
+        project = tracework.open_project(loaded.root, cli={"database_url": url,
+                                                           "min_cell": k})
+    try:
+        want_k = project.settings["min_cell"]
+        assert want_k == (k or 5)
+        docs.export_croissant(project, tmp_path / "c.json", status="all")
+        doc = json.loads((tmp_path / "c.json").read_text())
+        lines = doc["rai:annotatorDemographics"]
+        assert lines[0].startswith("Counts over the ")
+        assert f"fewer than {want_k} people are withheld" in lines[0]
+        assert [line.split(" (")[0] for line in lines[1:]] == ["age", "gender", "education"]
+        for line in lines[1:]:
+            for cell in re.findall(r"(?:: |; )(\d+)(?:[,;.]| left it empty)", line):
+                assert int(cell) == 0 or int(cell) >= want_k, line
+        # The gender line shows exactly what the audit room's suppression lets out of the
+        # consenting contributors' answers.
+        given = _consenting_answers(project, "Q2")
+        counts = Counter(a for a in given if a)
+        expected = suppress_counts({**counts, **({"(no answer)": len(given) - sum(
+            counts.values())} if len(given) > sum(counts.values()) else {})}, want_k)
+        shown = _shown(lines[2])
+        assert shown == {a: n for a, n in expected.published.items() if a != "(no answer)"}
+        if k == 2:
+            assert shown, "k = 2 should let some of the small example's answers out"
+    finally:
+        if project is not loaded:
+            project.close()
 
 
 def test_docs_commands_have_help_with_an_example() -> None:

@@ -23,6 +23,13 @@ CITY = "Canarytown-城市-4411"
 COST = "canary-laptop-cost-9923"
 OTHER = "canary-other-health-5519"
 FREE = (CITY, COST, OTHER)
+# A second worker, who labelled and answered the survey but did not consent to publication.
+SHY_CITY = "canary-shy-city-3307"
+SHY_COST = "canary-shy-cost-6618"
+SHY = (SHY_CITY, SHY_COST)
+# Documents that describe or count; per-worker answers never go into them.
+DESCRIBING = ("croissant.json", "DATASHEET.md", "DATASHEET.html", "README.md", "CREDITS.md",
+              "credits.json", "ledger.jsonl", "ledger-head.json")
 
 SECTION = """
 [export]
@@ -36,7 +43,7 @@ costs = "Q10"
 """
 
 
-def _edit_survey(path: Path, victim: str) -> None:
+def _edit_survey(path: Path, victim: str, shy: str) -> None:
     header, rows = read_rows(path)
     col = {name: i for i, name in enumerate(header)}
     hit = 0
@@ -46,7 +53,11 @@ def _edit_survey(path: Path, victim: str) -> None:
             cells[col["Q9_9"]], cells[col["Q9_9_TEXT"]] = "Other", OTHER
             cells[col["Q11"]] = "Yes"
             hit += 1
-    assert hit == 1
+        elif cells[col["workerId"]] == shy:
+            cells[col["Q4"]], cells[col["Q10"]] = SHY_CITY, SHY_COST
+            cells[col["Q11"]] = "No"
+            hit += 1
+    assert hit == 2
     write_rows(path, header, rows)
 
 
@@ -56,9 +67,10 @@ def canary_files(tmp_path_factory: pytest.TempPathFactory) -> Any:
     everything, with canary free-text answers."""
     files = small_files(tmp_path_factory.mktemp("docs_canary"))
     t = truth(files)
-    victim = next(w for w, info in t["workers"].items()
-                  if info["labelled"] and info["survey_answered"])
-    _edit_survey(files.survey_csv, victim)
+    surveyed = [w for w, info in t["workers"].items()
+                if info["labelled"] and info["survey_answered"]]
+    victim, shy = surveyed[0], surveyed[1]
+    _edit_survey(files.survey_csv, victim, shy)
     for path in (files.batch_csv, files.survey_csv):
         text = path.read_text(encoding="utf-8-sig")
         assert victim in text
@@ -127,7 +139,8 @@ def test_canary_id_and_free_text_appear_in_no_document(database_url: str, tmp_pa
                  and not p.relative_to(out).as_posix().startswith(("bundle/coco/",
                                                                    "bundle/yolo/"))]
     assert len(documents) >= 15
-    leaks = [f"{p}: {n}" for p in documents for n in (CANARY, *FREE) if n.encode() in p.read_bytes()]
+    leaks = [f"{p}: {n}" for p in documents for n in (CANARY, *FREE, *SHY)
+             if n.encode() in p.read_bytes()]
     assert leaks == []
     # The dataset exports of the bundle carry no raw id either.
     assert _files_with(out / "bundle", (CANARY,)) == []
@@ -145,7 +158,7 @@ def test_canary_free_text_absent_from_coco_and_yolo(tmp_path: Path, canary_files
     runner = CliRunner()
     base = _init(runner, tmp_path / "proj", "", publish=False)
     _run_all(runner, base, canary_files, tmp_path / "out")
-    assert _files_with(tmp_path / "out" / "bundle", FREE) == []
+    assert _files_with(tmp_path / "out", (*FREE, *SHY)) == []
 
 
 def test_free_text_only_when_enabled_and_consented(tmp_path: Path,
@@ -153,7 +166,8 @@ def test_free_text_only_when_enabled_and_consented(tmp_path: Path,
     runner = CliRunner()
     proj = tmp_path / "proj"
     base = _init(runner, proj, "", publish=True)
-    _run_all(runner, base, canary_files, tmp_path / "out")
+    outputs = _run_all(runner, base, canary_files, tmp_path / "out")
+    assert [o for o in outputs if any(t in o for t in (CANARY, *FREE, *SHY))] == []
     rows = [json.loads(line) for line in
             (tmp_path / "out" / "bundle" / ANNOTATIONS_FILE).read_text().splitlines()]
     project = tracework.open_project(proj)
@@ -170,11 +184,26 @@ def test_free_text_only_when_enabled_and_consented(tmp_path: Path,
     for r in rows:
         if not consent[r["annotator"]]:
             assert r["annotator_city"] == r["annotator_costs"] == ""
-    # "Other, please say" text stays out even then: it is in no published field.
+    # "Other, please say" text stays out of the records even then: it is in no published
+    # field of them.
     assert _files_with(tmp_path / "out" / "bundle" / "records", (OTHER,)) == []
     # The aggregate never counts free text.
     doc = json.loads((tmp_path / "out" / "bundle" / "croissant.json").read_text())
     assert CITY not in json.dumps(doc.get("rai:annotatorDemographics", ""))
+    demographics = doc["rai:annotatorDemographics"]
+    assert [line.split(" (")[0] for line in demographics[1:]] == ["gender"]
+    assert any("Free-text answers (city, costs) are published per annotation" in t
+               for t in doc["rai:personalSensitiveInformation"])
+    # Free text leaves per annotation only: no describing document carries any of it.
+    for folder in ("bundle", "alone"):
+        for name in DESCRIBING:
+            path = tmp_path / "out" / folder / name
+            if path.is_file():
+                data = path.read_text(encoding="utf-8")
+                assert [t for t in (*FREE, *SHY) if t in data] == [], path
+    # Whatever the project enables: no raw id anywhere, and nothing of a worker who did not
+    # consent, in any file, dataset exports included.
+    assert _files_with(tmp_path / "out", (CANARY, *SHY)) == []
 
 
 def test_export_section_errors_are_clear(sqlite_project: Any) -> None:

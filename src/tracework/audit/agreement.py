@@ -20,6 +20,7 @@ import json
 from collections import defaultdict
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from itertools import combinations
 from typing import Any
 
@@ -143,7 +144,13 @@ def read_annotations(conn: Connection, *, status: str = "all", kinds: Collection
 
 
 def _empty_rle(size: list[int]) -> dict[str, Any]:
-    rle: dict[str, Any] = coco_mask.encode(np.zeros((size[0], size[1]), np.uint8, order="F"))
+    # Encoding a full-size blank image costs milliseconds; every asset of a batch shares a size.
+    return dict(_blank_rle(int(size[0]), int(size[1])))
+
+
+@lru_cache(maxsize=64)
+def _blank_rle(height: int, width: int) -> dict[str, Any]:
+    rle: dict[str, Any] = coco_mask.encode(np.zeros((height, width), np.uint8, order="F"))
     return rle
 
 

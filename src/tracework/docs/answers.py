@@ -8,6 +8,7 @@ answer instead (:data:`TO_BE_ANSWERED`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -271,18 +272,20 @@ def demographics_lines(f: Facts) -> list[str]:
         return ["No survey questions are named as annotator demographics "
                 "([export.demographics] in tracework.toml)."]
     people = len(f.demographic_answers)
-    lines = [f"Counts over the {_plural(people, 'contributor')} who consented to linking and "
-             f"publishing their survey answers; answers given by fewer than {f.min_cell} "
-             "people are withheld (with as many others as needed so that they cannot be "
-             "worked out)."]
+    # The number of people counted is a margin of every table: below k it is withheld too.
+    counted = (_plural(people, "contributor") if people == 0 or people >= f.min_cell else
+               f"fewer than {f.min_cell} contributors")
+    lines = [f"Counts over the {counted} who consented to linking and publishing their survey "
+             f"answers; answers given by fewer than {f.min_cell} people are withheld (with as "
+             "many others as needed so that they cannot be worked out). Free-text answers are "
+             "never counted."]
     for t in f.demographics:
-        s = t.suppression
-        shown = ", ".join(f"{value}: {n}" for value, n in s.published.items()) or "none shown"
+        shown = ", ".join(f"{value}: {n}" for value, n in t.answers_shown.items()) or "none shown"
         line = f"{t.name} ({t.question}): {shown}"
-        if s.suppressed:
-            line += f"; {_plural(len(s.suppressed), 'answer')} withheld"
-        if t.unanswered:
-            line += f"; {t.unanswered} left it empty"
+        if t.answers_withheld:
+            line += f"; {_plural(len(t.answers_withheld), 'answer')} withheld"
+        if t.unanswered_shown:
+            line += f"; {t.unanswered_shown} left it empty"
         lines.append(line + ".")
     return lines
 
@@ -335,11 +338,29 @@ def sensitive_information(f: Facts) -> list[str]:
                    + ", ".join(per_worker) + ".")
     else:
         out.append("No survey answers are published per worker.")
-    if f.policy.free_text and not f.policy.publish_free_text:
+    free_shown = [name for name, q in per_worker.items() if f.policy.is_free_text(q)]
+    if free_shown:
+        out.append("Free-text answers (" + ", ".join(free_shown) + ") are published per "
+                   "annotation for workers who consented to publication, because the project "
+                   "enables it; they are never counted in aggregates.")
+    elif f.policy.free_text and not f.policy.publish_free_text:
         out.append("Free-text answers (" + ", ".join(sorted(f.policy.free_text))
                    + ") are never published per worker.")
+    in_dataset = sorted({q for answers in f.data.published_answers.values() for q in answers},
+                        key=_natural)
+    if in_dataset:
+        people = _plural(len(f.data.published_answers), "worker")
+        out.append("The COCO and YOLO exports carry, with each label, the survey answers of its "
+                   f"maker for the {people} who consented to publication: "
+                   + ", ".join(in_dataset) + ".")
     out += config_list(f.meta.get("sensitive_information"))
     return out
+
+
+def _natural(question: str) -> tuple[Any, ...]:
+    """Q2 before Q10."""
+    return tuple(int(part) if part.isdigit() else part
+                 for part in re.split(r"(\d+)", question))
 
 
 def limitations(f: Facts) -> list[str]:

@@ -58,10 +58,28 @@ def hub_license(spdx: str) -> tuple[str, str]:
 
 # -- YAML --------------------------------------------------------------------------------------
 
+# Characters YAML reads as line breaks. PyYAML's emitter leaves them bare inside single-quoted
+# and plain scalars, where a reader folds them into a space, so a string holding one is
+# written double-quoted, where they are escaped (\N, \L, \P) and read back unchanged.
+_YAML_BREAKS = frozenset("\x85\u2028\u2029")
+
+
+class _CardDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, with strings that hold a YAML line break double-quoted."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if _YAML_BREAKS.intersection(value) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_CardDumper.add_representer(str, _represent_str)
+
+
 def yaml_front_matter(meta: Mapping[str, Any]) -> str:
     """``---``-delimited YAML of a mapping of strings, numbers, lists and mappings."""
-    body = yaml.safe_dump(dict(meta), sort_keys=False, allow_unicode=True, width=1_000_000,
-                          default_flow_style=False) if meta else ""
+    body = yaml.dump(dict(meta), Dumper=_CardDumper, sort_keys=False, allow_unicode=True,
+                     width=1_000_000, default_flow_style=False) if meta else ""
     return "---\n" + body + "---\n" if body else "---\n\n---\n"
 
 

@@ -6,8 +6,10 @@ anyone can follow the chain from entry to entry and compare the head with a chec
 values are structural (imports, batches, submissions, labels, statuses, taxonomy versions,
 consent yes/no). Values that can hold a person's own words or name (dispute messages, notes,
 review reasons, feedback texts, a credit name the worker no longer consents to publish) are
-left out, and the entry lists which parts were (``"redacted": ["new", "reason"]``): such an
-entry's hash can only be recomputed from the project's own log, not from the published one.
+left out, and so are the values of survey-response entries that name a worker who does not
+consent to their answers being linked to their work. Such an entry lists which parts were
+left out (``"redacted": ["new", "reason"]``); its hash can only be recomputed from the
+project's own log, not from the published one.
 """
 
 from __future__ import annotations
@@ -61,9 +63,32 @@ def _credit_names(conn: Connection) -> dict[str, str]:
         .where(workers.c.credit_name.is_not(None)))}
 
 
-def _public(entry: ledger.Entry, names: dict[str, str]) -> dict[str, Any]:
+def _linkable(conn: Connection) -> set[str]:
+    """Pseudonyms of workers who consent, now, to their survey answers being linked to their
+    work."""
+    return {r.pseudonym for r in conn.execute(
+        select(workers.c.pseudonym).where(workers.c.consent_link.is_(True))
+        .where(workers.c.erased.is_(False)))}
+
+
+def _unlinked_response(entry: ledger.Entry, linkable: set[str]) -> bool:
+    """A survey response entry naming a worker who does not consent to the link: saying
+    which pseudonym (the one on their labels) answered which response would make it."""
+    if not entry.action.startswith("response."):
+        return False
+    worker = None
+    for side in (entry.new, entry.old):
+        value = json.loads(side) if side else None
+        if isinstance(value, dict) and value.get("worker"):
+            worker = str(value["worker"])
+    return worker is not None and worker not in linkable
+
+
+def _public(entry: ledger.Entry, names: dict[str, str], linkable: set[str]) -> dict[str, Any]:
     out = entry.as_dict()
     values, reason = _PUBLIC.get(entry.action, (False, False))
+    if values and _unlinked_response(entry, linkable):
+        values = False
     if entry.field in _FREE_FIELDS:
         values = reason = False
         current = names.get(entry.target)
@@ -81,9 +106,9 @@ def _public(entry: ledger.Entry, names: dict[str, str]) -> dict[str, Any]:
 
 
 def _lines(conn: Connection) -> Iterator[dict[str, Any]]:
-    names = _credit_names(conn)
+    names, linkable = _credit_names(conn), _linkable(conn)
     for entry in ledger.entries(conn):
-        yield _public(entry, names)
+        yield _public(entry, names, linkable)
 
 
 def export_ledger(project: Project, folder: Path) -> LedgerExport:

@@ -22,8 +22,12 @@ from tracework.audit.suppress import Suppression, suppress_counts
 from tracework.project import Project
 from tracework.store.tables_audit import aggregation_runs
 
-__all__ = ["AggregationRun", "DemographicTable", "labour", "agreement", "aggregation_runs_of",
-           "demographic_tables", "fieldnotes"]
+__all__ = ["NO_ANSWER", "AggregationRun", "DemographicTable", "labour", "agreement",
+           "aggregation_runs_of", "demographic_tables", "fieldnotes"]
+
+
+#: The cell of a demographic table counting those who left the question empty.
+NO_ANSWER = "(no answer)"
 
 
 @dataclass(frozen=True)
@@ -32,8 +36,21 @@ class DemographicTable:
 
     name: str                  # the documented name, e.g. gender
     question: str              # the survey question id, e.g. Q2
-    suppression: Suppression
+    suppression: Suppression   # cells: each answer, and NO_ANSWER for those who left it empty
     unanswered: int            # consenting contributors who left the question empty
+
+    @property
+    def answers_shown(self) -> dict[str, int]:
+        return {v: n for v, n in self.suppression.published.items() if v != NO_ANSWER}
+
+    @property
+    def answers_withheld(self) -> list[str]:
+        return [v for v in self.suppression.suppressed if v != NO_ANSWER]
+
+    @property
+    def unanswered_shown(self) -> int | None:
+        """How many left it empty, when that count may be published."""
+        return self.suppression.published.get(NO_ANSWER)
 
 
 @dataclass(frozen=True)
@@ -79,11 +96,17 @@ def _cells(values: list[Any]) -> tuple[Counter[str], int]:
 
 def demographic_tables(answers: Mapping[str, Mapping[str, Any]], fields: Mapping[str, str],
                        k: int) -> list[DemographicTable]:
-    """One suppressed table per demographic field (``fields``: name -> question id)."""
+    """One suppressed table per demographic field (``fields``: name -> question id).
+
+    The people who left a question empty are a cell of its table like any answer: a count of
+    one "no answer" would single a person out as surely as a count of one answer."""
     out = []
     for name, question in fields.items():
         counts, empty = _cells([a.get(name) for a in answers.values()])
-        out.append(DemographicTable(name, question, suppress_counts(dict(counts), k), empty))
+        cells = dict(counts)
+        if empty:
+            cells[NO_ANSWER] = cells.get(NO_ANSWER, 0) + empty
+        out.append(DemographicTable(name, question, suppress_counts(cells, k), empty))
     return out
 
 
