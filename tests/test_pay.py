@@ -1,4 +1,5 @@
-"""Pay to the floor: bonuses to the cent on a hand-computed case, idempotent, and the bonus file."""
+"""Pay to the floor: bonuses to the cent on a hand-computed case, idempotent, the bonus file,
+overturned work paid once, and each time measure."""
 
 from __future__ import annotations
 
@@ -7,17 +8,19 @@ import re
 import stat
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import edited_batch, read_rows, small_files
+from builders import edited_batch, read_rows, small_files, write_rows
 from sqlalchemy import select
 
 import tracework
 from tracework import pay, review
 from tracework.errors import ConfigError, InputError
 from tracework.project import Project, open_project
+from tracework.review.common import parse_time
 from tracework.store.schema import bonuses, submissions
 
 # Two workers, floor 12.00 USD/h, reward 0.15 each:
@@ -167,3 +170,70 @@ def test_no_floor_is_a_clear_error(sqlite_project: Project) -> None:
 
 def test_money_format() -> None:
     assert [pay.money(c) for c in (0, 5, 150, 1234)] == ["0.00", "0.05", "1.50", "12.34"]
+
+
+def test_overturned_work_is_paid_once_and_counted_as_completed(paid_project: Any,
+                                                               tmp_path: Path) -> None:
+    base, _, b = paid_project
+    project = _configure(base)
+    try:
+        with project.store.read() as conn:
+            submitted = parse_time(conn.execute(select(submissions.c.submit_time).where(
+                submissions.c.id == b[2])).scalar_one())
+        assert submitted is not None
+        review.contest(project, b[2], "All parts are labelled.")
+        overturned = review.resolve(project, b[2], "overturn", "Looked again: all there.",
+                                    now=submitted + timedelta(days=40))
+        assert (overturned.payment, overturned.bonus_cents) == ("bonus", 15)
+        # B now: 100 s + 200 s (good faith) + 500 s (overturned) = 800 s → ceil(266.67) = 267;
+        # earned 0.15 reward + 0.15 overturn bonus (its reward is not counted again) → 2.37.
+        report = pay.topup(project, out=tmp_path / "bonus.csv")
+        assert _topups(report) == [(2, 900.0, 30, 300, 270, "planned"),
+                                   (3, 800.0, 30, 267, 237, "planned")]
+        _, rows = read_rows(tmp_path / "bonus.csv")
+        assert sorted(r[2] for r in rows) == ["0.15", "2.37", "2.70"]
+        assert pay.topup(project).planned == 0
+    finally:
+        project.close()
+
+
+@pytest.mark.parametrize("answer,unit,seconds", [
+    ("12", "minutes", 720.0), ("12", "seconds", 12.0), ("10–30 minutes", "seconds", 1200.0),
+    ("1h–2 hours", "minutes", 5400.0), ("In between 2 and 8 hours", "minutes", 18000.0),
+    ("90 s", "minutes", 90.0), ("3,5 min", "seconds", 210.0), ("Less than ten", "minutes", None),
+])
+def test_survey_answers_in_their_own_units(answer: str, unit: Any, seconds: float | None
+                                           ) -> None:
+    assert pay.survey_seconds(answer, unit) == seconds
+
+
+def _survey(files: Any, dest: Path, answers: dict[str, tuple[str, str]]) -> Path:
+    """The generated survey with (time per task, consent) answers for these raw worker ids."""
+    header, rows = read_rows(files.survey_csv)
+    col = {c: i for i, c in enumerate(header)}
+    rows = rows[:2] + [r for r in rows[2:] if r[col["workerId"]] in answers]
+    for r in rows[2:]:
+        r[col["Q7"]], r[col["Q11"]] = answers[r[col["workerId"]]]
+    return write_rows(dest, header, rows)
+
+
+def test_survey_time_for_consenting_workers_platform_time_for_others(
+        paid_project: Any, batch: Any, tmp_path: Path) -> None:
+    base, _, _ = paid_project
+    path, a_ids, b_ids = batch
+    header, rows = read_rows(path)
+    raw = {r[header.index("AssignmentId")]: r[header.index("WorkerId")] for r in rows}
+    files = small_files(path.parent)
+    survey = _survey(files, tmp_path / "survey.csv", {raw[a_ids[0]]: ("8–12 minutes", "Yes"),
+                                                     raw[b_ids[0]]: ("1 minute", "No")})
+    tracework.ingest_qualtrics(base, survey, worker_column="workerId", consent_column="Q11")
+    project = _configure(base, "time_measure = \"survey\"\nsurvey_time_question = \"Q7\"\n")
+    try:
+        report = pay.topup(project, dry_run=True)
+        # A said 10 minutes a task: 2 × 600 s → 4.00, earned 0.30 → 3.70. B did not consent to
+        # linking: platform time, 300 s → 1.00, earned 0.15 → 0.85, and the report says so.
+        assert _topups(report) == [(2, 1200.0, 30, 400, 370, "planned"),
+                                   (2, 300.0, 15, 100, 85, "planned")]
+        assert report.survey_fallbacks == 2
+    finally:
+        project.close()

@@ -97,3 +97,55 @@ def test_unknown_worker(sqlite_project: Project, tmp_path: Path) -> None:
     with pytest.raises(NotFound, match="no worker 'w_nobody'"):
         receipts.receipt(sqlite_project, "w_nobody", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_receipt_html_shows_each_decision_reason_pay_time_and_dispute(
+        sqlite_project: Project, files: Any, tmp_path: Path) -> None:
+    worker, subs = _worker_with_two(sqlite_project, files)
+    first, second = subs[0], subs[1]
+    review.decide(sqlite_project, first.id, "approve")
+    review.decide(sqlite_project, second.id, "reject", reason="Only the body is labelled.")
+    submitted = parse_time(second.submit_time)
+    assert submitted is not None
+    review.contest(sqlite_project, second.id, "All five parts are there.")
+    report = receipts.receipt(sqlite_project, worker, tmp_path, now=submitted + timedelta(days=3))
+    html = Path(report.html).read_text(encoding="utf-8")
+    rows = re.findall(r"<tr>(.*?)</tr>", html, re.S)
+    cells = {re.sub(r"<[^>]+>", "", r.split("</td>")[0]): re.sub(r"<[^>]+>", "|", r)
+             for r in rows if r.startswith("<td>")}
+    approved, rejected = cells[str(first.id)], cells[str(second.id)]
+    assert f"|{first.work_time_s / 60:.1f} min|" in approved and "|approved|" in approved
+    assert "|0.15 USD|" in approved
+    assert "|rejected|" in rejected and "|Only the body is labelled.|" in rejected
+    assert "|0.00 USD|" in rejected
+    assert "contested, waiting for a decision" in rejected and "|27 days left|" in rejected
+    for other in subs[2:]:
+        assert "|waiting for review|" in cells[str(other.id)]
+    assert f"<code><bdi>{report.ledger_head}</bdi></code>" in html
+
+
+def test_receipt_of_a_rejection_overturned_and_paid(sqlite_project: Project, files: Any,
+                                                    tmp_path: Path) -> None:
+    worker, subs = _worker_with_two(sqlite_project, files)
+    sub = subs[0]
+    review.decide(sqlite_project, sub.id, "reject", reason="Only the body is labelled.")
+    submitted = parse_time(sub.submit_time)
+    assert submitted is not None
+    review.contest(sqlite_project, sub.id, "All five parts are there.")
+    review.resolve(sqlite_project, sub.id, "overturn", "Looked again: all parts are there.",
+                   now=submitted + timedelta(days=40))
+    report = receipts.receipt(sqlite_project, worker, tmp_path, now=submitted + timedelta(days=41))
+    data = json.loads(Path(report.json).read_text(encoding="utf-8"))
+    row = {r["submission"]: r for r in data["submissions"]}[sub.id]
+    assert (row["status"], row["reason"], row["reward_paid_cents"], row["bonus_cents"]) == (
+        "Approved", "Looked again: all parts are there.", 0, sub.reward_cents)
+    assert (row["dispute"]["state"], row["dispute"]["payment"], row["dispute"]["window"]) == (
+        "overturned", "bonus", "expired")
+    assert data["totals"]["bonus_cents"] == sub.reward_cents
+    assert data["totals"]["by_status"] == {"Approved": 1, "Submitted": len(subs) - 1}
+    assert [(b["amount_cents"], b["state"]) for b in data["bonuses"]] == [
+        (sub.reward_cents, "planned")]
+    html = Path(report.html).read_text(encoding="utf-8")
+    assert ("contested; rejection overturned, paid: Looked again: all parts are there."
+            in html)
+    assert f"{sub.reward_cents / 100:.2f} USD" in html

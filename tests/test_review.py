@@ -4,6 +4,7 @@ upload and rework files, bad input, and two reviewers on one submission."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import stat
@@ -13,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import edited_batch, small_files, truth
+from builders import edited_batch, read_rows, small_files, truth
 from sqlalchemy import func, select
 
 import tracework
 from tracework import review
 from tracework.errors import ConflictError, InputError, NotFound
 from tracework.ledger import LedgerWriter
-from tracework.project import Project
+from tracework.project import Project, open_project
 from tracework.review.decisions import _apply, _Choice
+from tracework.safecsv import neutralise
 from tracework.store.schema import ledger, reviews, submissions
 from tracework.store.tables_review import review_proposals
 
@@ -271,7 +273,7 @@ def test_upload_file_exact_layout(project: Project, files: Any, tmp_path: Path) 
         assert all(rid not in e.new for e in tracework.log(project, limit=None))
 
 
-def test_rework_skip_and_nothing_to_upload(sqlite_project: Project, files: Any,
+def test_nothing_to_upload(sqlite_project: Project, files: Any,
                                            tmp_path: Path) -> None:
     _loaded(sqlite_project, files)
     with pytest.raises(InputError, match="no decisions to upload"):
@@ -342,7 +344,9 @@ def test_decision_file_round_trip(project: Project, files: Any, tmp_path: Path) 
     changed = _filled(files, tmp_path / "changed.csv", {2: ("X", "")})
     with pytest.raises(ConflictError, match="row 2: submission .* is already decided"):
         review.decide_file(project, changed)
-    assert review.decide_file(project, changed, redecide=True).by_decision == {"approve": 1}
+    assert review.decide_file(project, changed, redecide=True,
+                              reason="Looked again: all parts are there."
+                              ).by_decision == {"approve": 1}
 
 
 @pytest.mark.parametrize("marks,assignment,problem", [
@@ -362,3 +366,134 @@ def test_bad_decision_files_store_nothing(sqlite_project: Project, files: Any, t
         review.decide_file(sqlite_project, _filled(files, tmp_path / "typed.csv", marks,
                                                    assignment))
     assert _count(sqlite_project, reviews) == 0 and _count(sqlite_project, ledger) == entries
+
+
+def test_the_ledger_names_the_reviewer_the_decision_and_the_reason(sqlite_project: Project,
+                                                                   files: Any) -> None:
+    sid = min(_loaded(sqlite_project, files).values())
+    review.decide(sqlite_project, sid, "rework", reason="Please label the cable too.",
+                  reviewer="alice")
+    entries = tracework.log(sqlite_project, target=f"submission:{sid}", newest_first=False)
+    decided = [e for e in entries if e.action == "review.decide"]
+    assert len(decided) == 1 and decided[0].actor == "alice"
+    assert decided[0].reason == "Please label the cable too."
+    assert json.loads(decided[0].new)["decision"] == "rework"
+    status = [e for e in entries if e.action == "submission.status"]
+    assert [(e.actor, e.old, e.new) for e in status] == [("alice", '"Submitted"', '"Rework"')]
+    with sqlite_project.store.read() as conn:
+        row = conn.execute(select(reviews)).one()
+    assert (row.reviewer, row.decision, row.reason_text) == (
+        "alice", "rework", "Please label the cable too.")
+
+
+def test_queue_filters(sqlite_project: Project, files: Any) -> None:
+    ids = _loaded(sqlite_project, files)
+    review.propose(sqlite_project)
+    everything = review.review_list(sqlite_project)
+    flagged = {i.submission_id for i in everything if i.proposals}
+    assert {i.submission_id for i in review.review_list(sqlite_project, proposed=False)} \
+        == set(ids.values()) - flagged
+    one = sorted(flagged)[0]
+    review.decide(sqlite_project, one, "reject", reason_code="parts_missing")
+    assert [i.submission_id for i in review.review_list(sqlite_project, status="rejected")] \
+        == [one]
+    assert one not in {i.submission_id for i in review.review_list(sqlite_project,
+                                                                     status="submitted")}
+    assert one not in {i.submission_id for i in review.review_list(sqlite_project,
+                                                                     proposed=True)}
+    worker = everything[0].worker
+    assert {i.worker for i in review.review_list(sqlite_project, worker=worker)} == {worker}
+    # The platform's batch number (as in Batch_5012345_batch_results.csv), its key, ours.
+    for ref in ("5012345", "BatchId:5012345", "1"):
+        assert len(review.review_list(sqlite_project, batches=[ref])) == len(ids)
+    assert everything[0].batch == "BatchId:5012345"
+    assert len(review.review_list(sqlite_project, limit=3)) == 3
+    with pytest.raises(NotFound, match="no batch '999'"):
+        review.review_list(sqlite_project, batches=["999"])
+    with pytest.raises(InputError, match="status 'done' is not one of"):
+        review.review_list(sqlite_project, status="done")
+
+
+def test_rework_upload_skip_leaves_rework_out(project: Project, files: Any,
+                                              tmp_path: Path) -> None:
+    with (project.root / "tracework.toml").open("a", encoding="utf-8") as fh:
+        fh.write('\n[review]\nrework_upload = "skip"\n')
+    skip = open_project(project.root, cli={
+        "database_url": project.settings["database_url"] or None, "actor": "tester"})
+    try:
+        ids = _loaded(skip, files)
+        a, b, c = _decide_three(skip, ids)
+        report = review.export_mturk(skip, tmp_path / "upload.csv")
+        assert report.by_decision == {"approve": 1, "reject": 1}
+        assert report.skipped == {"rework (rework_upload = skip)": 1}
+        by_id = {v: k for k, v in ids.items()}
+        _, rows = read_rows(tmp_path / "upload.csv")
+        assert [r[1] for r in rows] == [by_id[a], by_id[b]]
+    finally:
+        skip.close()
+
+
+def test_upload_since_keeps_only_later_decisions(sqlite_project: Project, files: Any,
+                                                 tmp_path: Path) -> None:
+    ids = sorted(_loaded(sqlite_project, files).values())
+    review.decide(sqlite_project, ids[0], "approve")
+    later = review.decide(sqlite_project, ids[1], "reject", reason="Cable missing.")
+    with sqlite_project.store.read() as conn:
+        at = conn.execute(select(reviews.c.created_at).where(
+            reviews.c.id == later.review_id)).scalar_one()
+    report = review.export_mturk(sqlite_project, tmp_path / "u.csv", since=at)
+    assert (report.rows, report.by_decision) == (1, {"reject": 1})
+
+
+def test_a_reason_at_the_limit_that_gains_a_quote_is_refused(sqlite_project: Project,
+                                                             files: Any) -> None:
+    sid = min(_loaded(sqlite_project, files).values())
+    with pytest.raises(InputError, match=re.escape(
+            "the reason is 1025 characters long once written to the platform's file (a quote "
+            "goes before a leading '-'); the platform accepts at most 1024")):
+        review.decide(sqlite_project, sid, "reject", reason="-" + "y" * 1023)
+    assert _count(sqlite_project, reviews) == 0
+    done = review.decide(sqlite_project, sid, "reject", reason="-" + "y" * 1022)
+    assert len(neutralise(done.reason_text)) == 1024
+
+
+def test_rework_file_neutralises_formula_cells(sqlite_project: Project, files: Any,
+                                               tmp_path: Path) -> None:
+    hostile = "=HYPERLINK(\"http://evil\",\"open\")"
+
+    def edit(row: dict[str, str], number: int) -> dict[str, str]:
+        if number == 1:
+            row["Input.image_url"] = hostile
+        return row
+
+    tracework.ingest_mturk(sqlite_project, edited_batch(files.batch_csv, tmp_path / "b.csv",
+                                                        edit))
+    review.decide(sqlite_project, 1, "rework", reason="@cmd please redo")
+    report = review.export_rework(sqlite_project, tmp_path / "repost.csv")
+    assert report.rows == 1
+    assert (tmp_path / "repost.csv").read_bytes().decode() == (
+        'image_url\r\n"\'=HYPERLINK(""http://evil"",""open"")"\r\n')
+    review.export_mturk(sqlite_project, tmp_path / "upload.csv")
+    _, rows = read_rows(tmp_path / "upload.csv")
+    assert rows[0][3:] == ["X", ""]  # rework is uploaded as an approval: paid, posted again
+
+
+def test_redecision_from_a_file_needs_a_reason_for_approvals(sqlite_project: Project,
+                                                             files: Any, tmp_path: Path) -> None:
+    ids = _loaded(sqlite_project, files)
+    sid = ids[truth(files)["submissions"][1]["assignment_id"]]
+    review.decide(sqlite_project, sid, "reject", reason="Only the body is labelled.")
+    changed = _filled(files, tmp_path / "changed.csv", {1: ("X", ""), 2: ("X", "")})
+    entries = _count(sqlite_project, ledger)
+    with pytest.raises(InputError, match="changed.csv, row 2, field 'Approve': approving submission .* needs a reason"):
+        review.decide_file(sqlite_project, changed, redecide=True)
+    assert _count(sqlite_project, reviews) == 1 and _count(sqlite_project, ledger) == entries
+    report = review.decide_file(sqlite_project, changed, redecide=True,
+                                reason="Re-checked: the parts are there.")
+    assert report.by_decision == {"approve": 2}
+    item = [i for i in review.review_list(sqlite_project) if i.submission_id == sid][0]
+    assert (item.status, item.reason_text) == ("Approved", "Re-checked: the parts are there.")
+    # A first decision needs no such reason: row 1 was undecided.
+    first = [i for i in review.review_list(sqlite_project)
+             if i.submission_id == ids[truth(files)["submissions"][0]["assignment_id"]]][0]
+    assert (first.decision, first.reason_text) == ("approve", "")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
-from builders import small_files
+from builders import edited_batch, small_files
 from click.testing import CliRunner
 
 from tracework.cli import cli
@@ -37,12 +39,41 @@ def proj(tmp_path: Path, files: Any) -> str:
     return p
 
 
+def _examples(text: str, group: str) -> list[list[str]]:
+    """The example command lines in a help text, as argument lists after the group's name
+    (a trailing # comment and shell redirection left off)."""
+    out = []
+    for line in text.splitlines():
+        line = line.split("  #")[0].strip()
+        if line.startswith(f"tracework {group} "):
+            words = shlex.split(line)[2:]
+            cut = [i for i, w in enumerate(words) if w in (">", ">>", "|")]
+            out.append(words[:cut[0]] if cut else words)
+    return out
+
+
 @pytest.mark.parametrize("group", ["review", "pay"])
-def test_groups_have_examples_for_every_command(group: str) -> None:
+def test_help_is_complete_and_every_example_parses(group: str) -> None:
     command = cli.commands[group]
-    assert "Example" in (command.help or "")
-    for name, sub in command.commands.items():  # type: ignore[attr-defined]
-        assert "Example" in (sub.help or ""), f"{group} {name} has no example"
+    assert isinstance(command, click.Group)
+    shown = CliRunner().invoke(cli, [group, "--help"], catch_exceptions=False).output
+    listed = _examples(shown, group)
+    assert {words[0] for words in listed} == set(command.commands), \
+        f"tracework {group} --help should show an example of every command"
+    for name, sub in command.commands.items():
+        assert (sub.help or "").strip(), f"{group} {name} has no help"
+        for param in sub.params:
+            if isinstance(param, click.Option):
+                assert (param.help or "").strip(), f"{group} {name} {param.opts[0]} has no help"
+        text = CliRunner().invoke(cli, [group, name, "--help"], catch_exceptions=False).output
+        assert "Example" in text, f"{group} {name} --help shows no example"
+        own = [w for w in _examples(text, group) if w[0] == name]
+        assert own, f"{group} {name} --help has no example of itself"
+        listed += own
+    for words in listed:
+        sub = command.commands[words[0]]
+        # Parsing checks every option and argument of the example exists and fits.
+        sub.make_context(words[0], list(words[1:]))
 
 
 def test_review_round_through_the_cli(proj: str, tmp_path: Path) -> None:
@@ -103,3 +134,28 @@ def test_rules_and_template(proj: str) -> None:
     assert "parts_missing (required_parts, proposes reject)" in r.output
     r = _run("-p", proj, "review", "rules", "--template")
     assert "[[review.rules]]" in r.output and "time_measure = \"platform\"" in r.output
+
+
+def test_redecide_from_a_file_through_the_cli(proj: str, files: Any, tmp_path: Path) -> None:
+    first = {1: ("", "Only 2 of 5 parts.")}
+    second = {1: ("X", "")}
+
+    def typed(marks: dict[int, tuple[str, str]], name: str) -> str:
+        def edit(row: dict[str, str], number: int) -> dict[str, str]:
+            if number in marks:
+                row["Approve"], row["Reject"] = marks[number]
+            return row
+        return str(edited_batch(files.batch_csv, tmp_path / name, edit))
+
+    r = _run("-p", proj, "review", "decide", "--from-file", typed(first, "a.csv"), "--json")
+    assert json.loads(r.stdout)["by_decision"] == {"reject": 1}
+    again = typed(second, "b.csv")
+    r = _run("-p", proj, "review", "decide", "--from-file", again)
+    assert r.exit_code == ConflictError.exit_code and "--redecide" in r.output
+    r = _run("-p", proj, "review", "decide", "--from-file", again, "--redecide")
+    assert r.exit_code == InputError.exit_code and "needs a reason" in r.output
+    r = _run("-p", proj, "review", "decide", "--from-file", again, "--redecide", "--reason",
+             "Re-checked: all parts are there.", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["by_decision"] == {"approve": 1}
+    r = _run("-p", proj, "review", "list", "--status", "approved", "--json")
+    assert [i["reason_text"] for i in json.loads(r.stdout)] == ["Re-checked: all parts are there."]

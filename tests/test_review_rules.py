@@ -1,16 +1,25 @@
-"""Review rules from tracework.toml and the safe expression language, on hand-built facts."""
+"""Review rules from tracework.toml and the safe expression language: on hand-built facts, and
+every rule kind on a generated batch with a too-fast, a duplicate and an empty submission."""
 
 from __future__ import annotations
 
+import statistics
+from pathlib import Path
 from typing import Any
 
 import pytest
+from builders import read_rows, small_files, truth, write_rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
+import tracework
+from tracework import review
 from tracework.errors import ConfigError
+from tracework.project import Project, open_project
 from tracework.review import expr
 from tracework.review.rules import Facts, load_review_config
+from tracework.store.schema import submissions
 
 CATS = ["Body", "Left_Button", "Right_Button", "Scroll_Wheel", "Cable"]
 
@@ -149,3 +158,137 @@ def test_template_is_valid_toml_with_the_defaults() -> None:
     assert not cfg.from_defaults
     assert [r.code for r in cfg.rules] == [r.code for r in load_review_config({}, CATS).rules]
     assert (cfg.reversal_window_days, cfg.rework_upload) == (30, "approve")
+
+
+# -- every rule kind from tracework.toml, on a generated batch --------------------------------
+
+RULES_TOML = """
+[review]
+reversal_window_days = 30
+
+[[review.rules]]
+code = "parts_missing"
+kind = "required_parts"
+min_parts = 3
+reason = "Only {evidence}."
+
+[[review.rules]]
+code = "tiny"
+kind = "min_area"
+min_area_px = 50
+propose = "rework"
+reason = "Some parts are too small ({evidence})."
+
+[[review.rules]]
+code = "fast"
+kind = "too_fast"
+fraction = 0.25
+reason = "Done too quickly: {evidence}."
+
+[[review.rules]]
+code = "empty"
+kind = "empty_answer"
+ignore = ["surveycode"]
+reason = "Nothing was submitted."
+
+[[review.rules]]
+code = "dup"
+kind = "duplicate"
+reason = "Already submitted ({evidence})."
+
+[[review.rules]]
+code = "quick_thin"
+kind = "expression"
+expression = "work_time_s < 10 and parts < 5"
+reason = "Very quick and incomplete ({evidence})."
+"""
+DUP, EMPTY = "3DUPLICATEASSIGNMENT0000000001", "3EMPTYASSIGNMENT00000000000001"
+
+
+def _hostile_batch(files: Any, dest: Path) -> tuple[Path, list[dict[str, str]]]:
+    """The batch with row 1 done in 5 s, row 2 submitted twice by its worker, and one
+    submission with nothing in it; returns the file and its rows as dicts."""
+    header, rows = read_rows(files.batch_csv)
+    col = {c: i for i, c in enumerate(header)}
+    rows[0][col["WorkTimeInSeconds"]] = "5"
+    dup = list(rows[1])
+    dup[col["AssignmentId"]] = DUP
+    empty = list(rows[2])
+    empty[col["AssignmentId"]], empty[col["WorkerId"]] = EMPTY, "A3EMPTYWORKER1"
+    for name in header:
+        if name.startswith("Answer."):
+            empty[col[name]] = ""
+    rows += [dup, empty]
+    return write_rows(dest, header, rows), [dict(zip(header, r)) for r in rows]
+
+
+def _with_rules(project: Project, toml: str) -> Project:
+    with (project.root / "tracework.toml").open("a", encoding="utf-8") as fh:
+        fh.write(toml)
+    return open_project(project.root, cli={
+        "database_url": project.settings["database_url"] or None, "actor": "tester"})
+
+
+def _expected(files: Any, rows: list[dict[str, str]], ids: dict[str, int]
+              ) -> dict[tuple[int, str], str]:
+    """(submission, rule) → evidence, worked out from the generator's truth and the edits."""
+    parts = {s["assignment_id"]: s["parts"] for s in truth(files)["submissions"]}
+    parts[DUP], parts[EMPTY] = parts[rows[1]["AssignmentId"]], {}
+    times = [float(r["WorkTimeInSeconds"]) for r in rows]
+    median = statistics.median(times)
+    out: dict[tuple[int, str], str] = {}
+    for r in rows:
+        sid, p = ids[r["AssignmentId"]], parts[r["AssignmentId"]]
+        done = [c for c in CATS if p.get(c, 0) > 0]
+        if len(done) < 3:
+            out[(sid, "parts_missing")] = f"{len(done)} of 5 parts: {', '.join(done) or 'none'}"
+        small = [f"{c} {p[c]:g} px" for c in CATS if 0 < p.get(c, 0) < 50]
+        if small:
+            out[(sid, "tiny")] = f"{', '.join(small)}, under the minimum of 50 px per part"
+        if float(r["WorkTimeInSeconds"]) < 10:
+            out[(sid, "fast")] = (f"5 s of work, under 25% of the batch's median {median:g} s "
+                                  f"({median * 0.25:g} s)")
+            out[(sid, "quick_thin")] = f"work_time_s = 5, parts = {len(done)}"
+    out[(ids[EMPTY], "empty")] = "no labelled part and no answer"
+    out[(ids[DUP], "dup")] = (f"earlier submission {ids[rows[1]['AssignmentId']]} on the same "
+                              f"task {rows[1]['HITId']}")
+    return out
+
+
+def test_every_rule_kind_from_tracework_toml_proposes_with_its_evidence(
+        project: Project, tmp_path: Path) -> None:
+    files = small_files(tmp_path / "files")
+    path, rows = _hostile_batch(files, tmp_path / "hostile.csv")
+    configured = _with_rules(project, RULES_TOML)
+    try:
+        cfg = review.review_config(configured)
+        assert not cfg.from_defaults
+        assert [r.code for r in cfg.rules] == ["parts_missing", "tiny", "fast", "empty", "dup",
+                                               "quick_thin"]
+        tracework.ingest_mturk(configured, path)
+        with configured.store.read() as conn:
+            ids = {r.assignment_id: int(r.id) for r in conn.execute(
+                select(submissions.c.assignment_id, submissions.c.id))}
+        expected = _expected(files, rows, ids)
+        assert {rule for _, rule in expected} == {r.code for r in cfg.rules}
+        report = review.propose(configured)
+        got = {(i.submission_id, p["rule"]): p["evidence"]
+               for i in review.review_list(configured, proposed=True) for p in i.proposals}
+        assert got == expected
+        assert report.proposed == len(expected)
+        fast = [p for i in review.review_list(configured, rule="fast") for p in i.proposals
+                if p["rule"] == "fast"][0]
+        assert fast["reason"] == f"Done too quickly: {fast['evidence']}."
+        tiny = [p for i in review.review_list(configured, rule="tiny") for p in i.proposals
+                if p["rule"] == "tiny"]
+        assert tiny and {p["decision"] for p in tiny} == {"rework"}
+    finally:
+        configured.close()
+
+
+def test_a_reason_that_would_break_the_platform_limit_points_to_the_record() -> None:
+    rule = _rules({"code": "p", "kind": "required_parts", "min_parts": 3,
+                   "reason": "Only {evidence}."}).rules[0]
+    assert rule.reason_for("2 of 5 parts: Body\nCable") == "Only see the review record."
+    assert rule.reason_for("x" * 1020) == "Only see the review record."
+    assert rule.reason_for("1 of 5 parts: Body") == "Only 1 of 5 parts: Body."

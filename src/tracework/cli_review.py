@@ -35,6 +35,7 @@ def review() -> None:
       tracework review decide --accept-proposals   # or decide all as proposed
       tracework review decide --approve-unflagged  # approve what no rule flags
       tracework review export-mturk upload.csv     # upload to the platform
+      tracework review export-rework repost.csv    # the items asked to be redone, to post again
       tracework review contest 12 --message "I labelled all five parts"
       tracework review resolve 12 --overturn --reason "Cable was there; our check missed it"
       tracework review receipt w_abc123def456 --out receipts/
@@ -148,7 +149,9 @@ def _expect(value: str | None) -> Any:
               help="Ask for the item to be done again (needs a reason).")
 @click.option("--reason-code", metavar="CODE",
               help="A rule's code: its reason (with this submission's evidence) is used.")
-@click.option("--reason", metavar="TEXT", help="The reason the worker reads (≤ 1024 characters).")
+@click.option("--reason", metavar="TEXT",
+              help="The reason the worker reads (≤ 1024 characters). With --from-file "
+                   "--redecide: the reason for rows that approve a decided submission.")
 @click.option("--good-faith", is_flag=True,
               help="Rejected, but done in good faith: its time is paid by `pay topup`.")
 @click.option("--redecide", is_flag=True,
@@ -189,6 +192,7 @@ def decide_cmd(ctx: click.Context, submission: str | None, decision: str | None,
       tracework review decide --accept-proposals --rule parts_missing
       tracework review decide --approve-unflagged --batch 5012345
       tracework review decide --from-file Batch_5012345_batch_results.csv
+      tracework review decide --from-file typed.csv --redecide --reason "Re-checked: all there."
     """
     project = _project(ctx)
     bulk = [accept_proposals, approve_unflagged, from_file is not None]
@@ -197,7 +201,8 @@ def decide_cmd(ctx: click.Context, submission: str | None, decision: str | None,
             raise InputError("use --accept-proposals, --approve-unflagged or --from-file alone, "
                              "without a submission or a decision flag")
         if from_file is not None:
-            report = review_lib.decide_file(project, from_file, redecide=redecide, clean=clean)
+            report = review_lib.decide_file(project, from_file, redecide=redecide,
+                                            reason=reason, clean=clean)
         elif accept_proposals:
             report = review_lib.accept_proposals(project, rule=rule, batches=batches)
         else:
@@ -403,9 +408,10 @@ def pay() -> None:
 
     \b
     Examples:
-      tracework pay topup --dry-run
-      tracework pay topup --out bonuses.csv
-      tracework pay mark-paid --all-planned
+      tracework pay topup --dry-run                # what would be paid, stored nowhere
+      tracework pay topup --out bonuses.csv        # plan the bonuses, write the bonus file
+      tracework pay export-mturk bonuses.csv       # the bonus file again, of planned bonuses
+      tracework pay mark-paid --all-planned        # once the platform has paid them
     """
 
 

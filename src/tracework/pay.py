@@ -6,8 +6,9 @@ date). Completed work is every Approved submission, Rework that the platform pay
 reviewer marked as done in good faith. Its time is measured the way the project trusts
 (``time_measure``): ``platform`` (work_time_s as the platform recorded it), ``pilot_median``
 (``pilot_median_s`` seconds per task, from a timed pilot) or ``survey`` (the worker's own
-per-task time from ``survey_time_question``, used only with their consent to link; other
-workers fall back to platform time, and the report says so).
+per-task time from ``survey_time_question``, in the unit the answer names or else
+``survey_time_unit``, used only with their consent to link; other workers fall back to platform
+time, and the report says so).
 
 Per worker: target = floor × hours, rounded up to the cent; earned = the rewards the platform
 paid for that work + bonuses already planned or paid for it; bonus = target − earned when
@@ -51,20 +52,26 @@ __all__ = [
     "export_bonuses",
     "mark_paid",
     "money",
+    "survey_seconds",
     "PAY_TEMPLATE",
 ]
 
 TimeMeasure = Literal["platform", "pilot_median", "survey"]
 BONUS_COLUMNS = ("WorkerId", "AssignmentId", "BonusAmount", "Reason", "UniqueRequestToken")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+# A unit word in a survey answer ("1h–2 hours", "10–30 minutes") overrides survey_time_unit.
+_UNIT_WORDS = re.compile(r"(?<![a-z])(h|hrs?|hours?|min|mins|minutes?|s|secs?|seconds?)(?![a-z])",
+                         re.IGNORECASE)
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0}
 
 PAY_TEMPLATE = """\
 # How time is measured for pay to the floor (`tracework pay topup`):
 #   "platform"      the platform's work time (accept to submit)
 #   "pilot_median"  pilot_median_s seconds per task, from a timed pilot
 #   "survey"        each worker's own per-task time from survey_time_question (a number, or
-#                   a range like "10-15"), in survey_time_unit; only for workers who consented
-#                   to linking, others fall back to platform time
+#                   a range like "10-15", its middle), in survey_time_unit unless the answer
+#                   names its unit ("1-2 hours"); only for workers who consented to linking,
+#                   others fall back to platform time
 time_measure = "platform"
 pilot_median_s = 0
 survey_time_question = ""
@@ -183,12 +190,23 @@ def _survey_times(conn: Connection, policy: PayPolicy) -> dict[str, float]:
         .join(workers, workers.c.pseudonym == responses.c.worker)
         .where(answers.c.question == policy.survey_question,
                workers.c.consent_link.is_(True)).order_by(responses.c.id))
-    scale = 60.0 if policy.survey_unit == "minutes" else 1.0
     for r in rows:
-        numbers = [float(n.replace(",", ".")) for n in _NUMBER.findall(str(r.value or ""))][:2]
-        if numbers:
-            out[r.worker] = sum(numbers) / len(numbers) * scale
+        seconds = survey_seconds(str(r.value or ""), policy.survey_unit)
+        if seconds is not None:
+            out[r.worker] = seconds
     return out
+
+
+def survey_seconds(answer: str, unit: Literal["minutes", "seconds"] = "minutes"
+                   ) -> float | None:
+    """Seconds per task from a survey answer: a number or the middle of a range, in the unit
+    the answer names (the first unit word) or else in ``unit``; None without a number."""
+    numbers = [float(n.replace(",", ".")) for n in _NUMBER.findall(answer)][:2]
+    if not numbers:
+        return None
+    named = _UNIT_WORDS.search(answer)
+    key = named.group(1)[0].lower() if named else unit[0]
+    return sum(numbers) / len(numbers) * _UNIT_SECONDS[key]
 
 
 def _completed(conn: Connection, project: Project, policy: PayPolicy,

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, or_, select
+from sqlalchemy import Connection, Row, select
 
 from tracework.errors import NotFound
 from tracework.store.schema import batches, reviews, submissions
@@ -46,21 +46,35 @@ def submission_id(conn: Connection, ref: int | str) -> int:
     return int(row.id)
 
 
+def _batch_id(conn: Connection, text: str) -> int | None:
+    """The platform's key (``BatchId:5012345``), the platform's batch number as in its file
+    name (``5012345``), or tracework's batch number, in that order of preference."""
+    keys = [text] + ([f"BatchId:{text}"] if text.isdigit() else [])
+    for key in keys:
+        row = conn.execute(select(batches.c.id).where(batches.c.batch_key == key)).first()
+        if row is not None:
+            return int(row.id)
+    if text.isdigit():
+        row = conn.execute(select(batches.c.id).where(batches.c.id == int(text))).first()
+        if row is not None:
+            return int(row.id)
+    return None
+
+
 def batch_ids(conn: Connection, refs: Collection[str]) -> list[int] | None:
-    """Batch ids for ``refs`` (an id or a platform batch key each); None when none are given."""
+    """Batch ids for ``refs`` (each a batch number or the platform's batch key or number);
+    None when none are given."""
     if not refs:
         return None
     out = []
     for ref in refs:
         text = str(ref).strip()
-        cond = batches.c.batch_key == text
-        if text.isdigit():
-            cond = or_(cond, batches.c.id == int(text))
-        row = conn.execute(select(batches.c.id).where(cond)).first()
-        if row is None:
+        found = _batch_id(conn, text)
+        if found is None:
             raise NotFound(f"no batch {text!r} in this project",
-                           hint="Give a batch number or its platform batch key.")
-        out.append(int(row.id))
+                           hint="Give a batch number, the platform's batch key or its batch "
+                                "number (5012345 of Batch_5012345_batch_results.csv).")
+        out.append(found)
     return out
 
 

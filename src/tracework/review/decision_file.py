@@ -6,7 +6,8 @@ their reasons, into the record before the file goes to the platform. Every row i
 first: an unknown assignment id, a row with both columns filled, an Approve cell that is not
 ``X``, a reason the platform would refuse, a submission decided otherwise already, each stops
 the whole file with an error naming the row, and nothing is stored. Reading the same file
-again changes nothing.
+again changes nothing. Changing a decision from the file is explicit (``redecide``); a row that
+approves a decided submission carries no reason of its own, so the reviewer gives one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from tracework.ledger import LedgerWriter
 from tracework.project import Project
 from tracework.review.common import UNDECIDED, in_force, lock_submission
 from tracework.review.decisions import BulkReport, _apply, _Choice, _count
-from tracework.review.reasons import clean_reason, reason_problem
+from tracework.review.reasons import check_reason, clean_reason, reason_problem
 from tracework.store.schema import submissions
 
 __all__ = ["FILE_COLUMNS", "decide_file"]
@@ -90,15 +91,33 @@ def _read(conn: Connection, path: Path, max_field_bytes: int, clean: bool
     return out
 
 
+def _redecision_reason(reason: str | None, clean: bool) -> str | None:
+    if reason is None or not reason.strip():
+        return None
+    return check_reason(clean_reason(reason) if clean else reason, field="--reason")
+
+
+def _approved_again(source: Path, row: int, sid: int, reason: str | None) -> _Choice:
+    if reason is None:
+        raise InputError(f"approving submission {sid}, decided already, needs a reason the "
+                         "worker can read", file=str(source), row=row,
+                         field="Approve", hint="Pass --reason \"...\" with --redecide; "
+                                               "nothing was stored.")
+    return _Choice("approve", "", reason)
+
+
 def decide_file(project: Project, path: Path | str, *, redecide: bool = False,
-                clean: bool = False, reviewer: str | None = None) -> BulkReport:
+                reason: str | None = None, clean: bool = False,
+                reviewer: str | None = None) -> BulkReport:
     """Record the decisions in a platform-layout file (one transaction, all or nothing).
 
     Rows with neither column filled are left undecided; a row repeating the decision in force
-    is unchanged; a different decision on a decided submission needs ``redecide``.
+    is unchanged; a different decision on a decided submission needs ``redecide``, and when
+    that row approves, ``reason`` (the Reject text is the reason of a rejection).
     """
     source = Path(path)
     who = reviewer or project.actor
+    again = _redecision_reason(reason, clean)
 
     def work(conn: Connection) -> BulkReport:
         report = BulkReport()
@@ -116,7 +135,7 @@ def decide_file(project: Project, path: Path | str, *, redecide: bool = False,
                                     hint="Pass --redecide to change decisions from the file; "
                                          "nothing was stored.")
             if decided and choice.decision == "approve":
-                choice = _Choice("approve", "", f"Approved on re-review ({source.name}).")
+                choice = _approved_again(source, row, sid, again)
             _apply(conn, log, sid, choice, who, redecide=redecide)
             _count(report, choice)
         log.flush()

@@ -4,7 +4,9 @@ A reason travels to the worker through the platform's upload file (Mechanical Tu
 RequesterFeedback: at most 1024 characters). Control characters would break the file's rows
 or hide text, and bidirectional-override characters can make a reason read differently from
 what was stored, so both are refused; :func:`clean_reason` offers the fix (line breaks and
-tabs become spaces, other such characters are dropped) when the caller asks for it.
+tabs become spaces, other such characters are dropped) when the caller asks for it. The length
+is counted as the reason is written to a CSV: a reason starting with ``=``, ``+``, ``-`` or
+``@`` gets a quote before it there (see :mod:`tracework.safecsv`), one more character.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import unicodedata
 
 from tracework.errors import InputError
+from tracework.safecsv import neutralise
 
 __all__ = ["REASON_MAX_CHARS", "check_reason", "clean_reason", "reason_problem"]
 
@@ -35,9 +38,13 @@ def reason_problem(text: str) -> str | None:
         name = _NAMES.get(char) or unicodedata.name(char, "").lower() or "control"
         return (f"the reason contains a control character (U+{ord(char):04X} {name} at "
                 f"character {bad.start() + 1})")
-    if len(text) > REASON_MAX_CHARS:
-        return (f"the reason is {len(text)} characters long; the platform accepts at most "
-                f"{REASON_MAX_CHARS}")
+    written = len(neutralise(text))
+    if written > REASON_MAX_CHARS:
+        quoted = "" if written == len(text) else (
+            " once written to the platform's file (a quote goes before a leading "
+            f"{text[0]!r})")
+        return (f"the reason is {written} characters long{quoted}; the platform accepts at "
+                f"most {REASON_MAX_CHARS}")
     return None
 
 

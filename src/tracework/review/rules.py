@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from tracework.errors import ConfigError
 from tracework.review import expr as _expr
-from tracework.review.reasons import REASON_MAX_CHARS, reason_problem
+from tracework.review.reasons import reason_problem
 
 __all__ = [
     "KINDS",
@@ -45,6 +45,7 @@ KINDS: tuple[Kind, ...] = ("required_parts", "min_area", "too_fast", "empty_answ
                            "duplicate", "expression")
 Proposal = Literal["reject", "rework"]
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_NO_EVIDENCE = "see the review record"
 # Keys of an answer that describe the task form, not what the worker did.
 _STRUCTURAL = frozenset({"inputImageProperties", "labelMappings", "labeledImage",
                          "pngImageData", "height", "width"})
@@ -127,10 +128,12 @@ class Rule:
         return _CHECKS[self.kind](self, facts)
 
     def reason_for(self, evidence: str) -> str:
-        """The worker-facing reason with the evidence filled in (kept within the limit)."""
+        """The worker-facing reason with the evidence filled in; when that would break the
+        platform's limits (too long, or an asset name with a control character), the reason
+        points to the review record instead."""
         text = self.reason.replace("{evidence}", evidence)
-        if len(text) > REASON_MAX_CHARS:
-            text = self.reason.replace("{evidence}", "see the review record")
+        if reason_problem(text) is not None:
+            text = self.reason.replace("{evidence}", _NO_EVIDENCE)
         return text
 
 
@@ -288,7 +291,7 @@ def _rule(raw: Any, index: int, categories: Sequence[str]) -> Rule:
     reason = raw.get("reason")
     if not isinstance(reason, str):
         raise _fail(code, "needs a reason: the text a worker is shown")
-    problem = reason_problem(reason.replace("{evidence}", "x"))
+    problem = reason_problem(reason.replace("{evidence}", _NO_EVIDENCE))
     if problem is not None:
         raise _fail(code, problem)
     decision = raw.get("propose", "reject")
