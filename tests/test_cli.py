@@ -141,3 +141,42 @@ def test_init_refuses_an_existing_project(tmp_path: Path) -> None:
     runner.invoke(cli, ["init", str(tmp_path)], catch_exceptions=False)
     r = runner.invoke(cli, ["init", str(tmp_path)], catch_exceptions=False)
     assert r.exit_code == ConfigError.exit_code and "already exists" in r.output
+
+
+def test_init_writes_the_value_chain_taxonomy_concerns_and_pay_policy(tmp_path: Path) -> None:
+    import tomllib
+
+    from tracework.project import DEFAULT_CONCERNS
+
+    r = CliRunner().invoke(cli, [
+        "init", str(tmp_path / "p"), "--name", "Mouse parts", "--category", "Body=#1F77B4",
+        "--category", "Cable=#2ca02c", "--requester", "A. Researcher", "--affiliation",
+        "Some University", "--end-client", "none", "--purpose", "teaching"],
+        catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    root = tmp_path / "p"
+    config = tomllib.loads((root / "tracework.toml").read_text(encoding="utf-8"))
+    assert config["project"]["name"] == "Mouse parts"
+    chain = config["value_chain"]
+    assert (chain["requester"], chain["affiliation"], chain["end_client"], chain["purpose"]) == (
+        "A. Researcher", "Some University", "none", "teaching")
+    assert chain["intermediaries"] == [] and chain["intended_uses"] == []
+    assert chain["guideline_version"] == "1"
+    assert config["taxonomy"]["categories"] == [
+        {"name": "Body", "colour": "#1f77b4", "description": ""},
+        {"name": "Cable", "colour": "#2ca02c", "description": ""}]
+    assert config["concerns"] == dict(DEFAULT_CONCERNS)
+    assert config["pay"]["currency"] == "USD" and config["pay"]["wage_floor_per_hour"] == 0.0
+    assert "Yes" in config["consent"]["yes_values"]
+    assert sorted(p.name for p in root.iterdir()) == [
+        ".gitignore", "tracework.db", "tracework.secret", "tracework.toml"]
+    secret = (root / "tracework.secret").read_text().strip()
+    for db in root.glob("tracework.db*"):
+        data = db.read_bytes()
+        assert secret.encode() not in data and bytes.fromhex(secret) not in data
+
+
+def test_manifests_never_show_a_database_password() -> None:
+    shown = settings_mod.resolve(cli={"database_url": "postgresql://tw:s3cr3t@db.example/tw"},
+                                 env={}).manifest()["database_url"]
+    assert shown == {"value": "postgresql://tw:***@db.example/tw", "source": "cli"}

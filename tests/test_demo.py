@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from builders import truth
@@ -66,12 +68,82 @@ def test_demo_is_deterministic_and_replaces_only_its_own_folder(tmp_path: Path) 
     heads = []
     for _ in range(2):
         report = tracework.demo.demo(tmp_path / "d", frames=4, workers=6, size=(320, 213))
+        doc = json.loads((report.root / "export" / "coco" / "annotations.json").read_text())
+        # Pseudonyms are keyed by each project's own secret; everything else must repeat.
+        geometry = [(a["image_id"], a["category_id"], a["bbox"], a["area"], a["segmentation"],
+                     a["attributes"]["assignment_id"], a["attributes"]["time_on_task_s"])
+                    for a in doc["annotations"]]
         heads.append((report.status.annotations, report.status.annotations_by_category,
-                      (report.inputs / "Batch_5012345_batch_results.csv").read_bytes()))
+                      (report.inputs / "Batch_5012345_batch_results.csv").read_bytes(),
+                      (report.inputs / "survey_export.csv").read_bytes(),
+                      (report.inputs / "truth.json").read_bytes(), geometry,
+                      doc["images"], report.status.consent, report.survey.as_dict()["added"]))
     assert heads[0] == heads[1]
+    other_seed = tracework.demo.demo(tmp_path / "d", seed=8, frames=4, workers=6,
+                                     size=(320, 213))
+    assert (other_seed.inputs / "Batch_5012345_batch_results.csv").read_bytes() != heads[0][2]
     other = tmp_path / "precious"
     other.mkdir()
     (other / "thesis.tex").write_text("do not delete")
     with pytest.raises(ConfigError, match="not replacing"):
         tracework.demo.demo(other, frames=4, workers=6, size=(320, 213))
     assert (other / "thesis.tex").read_text() == "do not delete"
+
+
+def test_demo_prints_progress_and_a_summary_true_to_the_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The readable summary, at a small size: every figure checked against the truth."""
+    real = tracework.demo.demo
+
+    def small(*args: Any, **kwargs: Any) -> tracework.demo.DemoReport:
+        return real(*args, size=(320, 213), **kwargs)
+
+    monkeypatch.setattr(tracework.demo, "demo", small)
+    out = tmp_path / "demo-out"
+    result = CliRunner().invoke(cli, ["demo", str(out), "--frames", "5", "--workers", "8"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+    class Files:
+        truth_json = out / "inputs" / "truth.json"
+
+    t = truth(Files)  # type: ignore[arg-type]
+    counts = t["counts"]
+    table = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1)
+                 for line in result.stdout.splitlines() if re.search(r"\S\s{2,}\S", line))
+
+    def value(label: str) -> str:
+        return table[label]
+
+    assert value("frames (assets)") == str(counts["frames"]) == "5"
+    assert value("workers who labelled") == str(counts["workers_labelled"])
+    assert value("submissions") == f"{counts['submissions']} (Submitted {counts['submissions']})"
+    assert value("survey responses") == (
+        f"{counts['survey_responses']} ({counts['survey_previews']} preview left out, "
+        f"{counts['survey_unlinked']} unlinked)")
+    consenting = [w for w in t["workers"].values() if w["survey_answered"] and w["consent"]]
+    named = [w for w in consenting if w["credit_name"]]
+    assert value("consent") == f"link {len(consenting)}, publish {len(consenting)}, " \
+                               f"credit {len(named)}"
+    expected: dict[str, int] = {}
+    for s in t["submissions"]:
+        for part, area in s["parts"].items():
+            if area > 0:
+                expected[part] = expected.get(part, 0) + 1
+    parts = ", ".join(f"{k} {v}" for k, v in sorted(expected.items()))
+    assert value("annotations") == f"{sum(expected.values())} ({parts})"
+    coco = out / "export" / "coco" / "annotations.json"
+    assert value("COCO export") == str(coco) and coco.is_file()
+    assert value("YOLO export").startswith(str(out / "export" / "yolo"))
+    assert "Try next:" in result.stdout and "verify --expect-head" in result.stdout
+    # Progress goes to stderr, step by step and as a bar over the masks.
+    for step in ("Generating 5 frames", "Creating the project", "Ingesting the Mechanical Turk",
+                 "Ingesting the Qualtrics survey", "Exporting COCO and YOLO"):
+        assert step in result.stderr
+    assert "masks" in result.stderr
+    head = value("ledger").split("head ")[1]
+    project = tracework.open_project(out / "project")
+    try:
+        assert tracework.verify(project, expect_head=head).ok
+    finally:
+        project.close()

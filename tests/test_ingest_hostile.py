@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 import tracework
 from tracework.errors import InputError
 from tracework.project import Project
+from tracework.store import schema
 from tracework.store.schema import ledger, submissions, vault, workers
 
 MASK = "Answer.annotatedResult.labeledImage.pngImageData"
@@ -73,6 +74,15 @@ def _cp1252(src: Path, dest: Path) -> None:
     dest.write_bytes(dest.read_bytes().replace("Étiquetez".encode(), "Étiquetez".encode("cp1252")))
 
 
+def _declared_bomb(src: Path, dest: Path) -> None:
+    """The bomb in a row that also declares the bomb's size, so only the pixel limit stops it."""
+    header, rows = read_rows(src)
+    rows[0][header.index(MASK)] = _bomb()
+    for side in ("height", "width"):
+        rows[0][header.index(f"Answer.annotatedResult.inputImageProperties.{side}")] = "20000"
+    write_rows(dest, header, rows)
+
+
 def _ragged(src: Path, dest: Path) -> None:
     header, rows = read_rows(src)
     rows[2].append("extra")
@@ -96,7 +106,9 @@ CASES: dict[str, tuple[Callable[[Path, Path], None], int | None, str | None, str
     "not utf-8": (_cp1252, 2, None, "UTF-8"),
     "ragged row": (_ragged, 3, None, "cells"),
     "duplicate header": (_duplicate_header, None, None, "Title"),
-    "unterminated quote": (_bytes(lambda b: b + b'"HIT,"open quote\n'), None, None, "quote"),
+    "unterminated quote": (_bytes(lambda b: b + b'"3HITOPEN","a quote never closed\n'),
+                           19, None, "never closed"),
+    "junk after a quote": (_bytes(lambda b: b + b'"HIT,"open quote\n'), 19, None, "quote"),
     "missing columns": (_missing_columns, None, None, "AssignmentId"),
     "empty file": (_bytes(lambda b: b""), None, None, "empty"),
     "header only": (_bytes(lambda b: b.split(b"\n", 1)[0] + b"\n"), None, None, "no rows"),
@@ -105,17 +117,31 @@ CASES: dict[str, tuple[Callable[[Path, Path], None], int | None, str | None, str
     "not a png": (_edit_row(3, MASK, lambda c: base64.b64encode(b"GIF89a" + b"\0" * 40).decode()),
                   3, MASK, "PNG"),
     "decompression bomb": (_edit_row(1, MASK, lambda c: _bomb()), 1, MASK, "20000"),
+    "decompression bomb of the declared size": (_declared_bomb, 1, MASK, "refused before decoding"),
+    "truncated png": (_edit_row(3, MASK, lambda c: base64.b64encode(
+        base64.b64decode(c)[:-20]).decode()), 3, MASK, "truncated"),
+    "mask size mismatch": (_edit_row(2, "Answer.annotatedResult.inputImageProperties.height",
+                                     lambda c: "100"), 2, MASK, "160x100"),
     "unknown colour": (_edit_row(4, MASK, _stray_colour), 4, MASK, "#123456"),
     "bad date": (_edit_row(2, "SubmitTime", lambda c: "yesterday"), 2, "SubmitTime", "yesterday"),
     "bad reward": (_edit_row(1, "Reward", lambda c: "fifteen cents"), 1, "Reward", "Reward"),
 }
 
 
-def _nothing_stored(project: Project) -> None:
+def _counts(project: Project) -> dict[str, int]:
+    """Rows in every table of the store."""
     with project.store.read() as conn:
-        for table in (submissions, workers, vault):
-            assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 0
-        assert conn.execute(select(func.count()).select_from(ledger)).scalar_one() == 1
+        return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in schema.metadata.sorted_tables}
+
+
+def _nothing_stored(project: Project, before: dict[str, int] | None = None) -> None:
+    counts = _counts(project)
+    for table in (submissions, workers, vault):
+        assert counts[table.name] == 0
+    assert counts[ledger.name] == 1
+    if before is not None:
+        assert counts == before     # no table gained or lost a row
     assert tracework.verify(project).ok
 
 
@@ -125,6 +151,7 @@ def test_bad_batch_is_refused_whole(sqlite_project: Project, files: Any, tmp_pat
     make, row, field, words = CASES[case]
     path = tmp_path / f"{case.replace(' ', '_')}.csv"
     make(files.batch_csv, path)
+    before = _counts(sqlite_project)
     with pytest.raises(InputError) as info:
         tracework.ingest_mturk(sqlite_project, path)
     err = info.value
@@ -134,7 +161,7 @@ def test_bad_batch_is_refused_whole(sqlite_project: Project, files: Any, tmp_pat
     if field is not None:
         assert err.field == field, str(err)
     assert words.lower() in str(err).lower()
-    _nothing_stored(sqlite_project)
+    _nothing_stored(sqlite_project, before)
 
 
 def test_field_over_the_cap_names_the_setting(files: Any, tmp_path: Path) -> None:

@@ -97,3 +97,25 @@ def test_sqlite_is_in_wal_mode(sqlite_project: Project) -> None:
     with sqlite_project.store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() >= 10_000
+
+
+def test_environment_database_url_selects_postgresql(pg_schema_url: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import MOUSE
+
+    monkeypatch.setenv("TRACEWORK_DATABASE_URL", pg_schema_url)
+    project = tracework.init(tmp_path / "p", categories=MOUSE, actor="t")
+    try:
+        assert not project.store.is_sqlite
+        assert tracework.status(project).database == "postgresql"
+        assert project.settings.manifest()["database_url"]["source"] == "env"
+    finally:
+        project.close()
+    assert not (tmp_path / "p" / "tracework.db").exists()
+    monkeypatch.delenv("TRACEWORK_DATABASE_URL")
+    local = tracework.open_project(tmp_path / "p")
+    try:
+        # Without the URL the same folder opens its own (new, empty) SQLite file.
+        assert local.store.is_sqlite and tracework.status(local).ledger_entries == 1
+    finally:
+        local.close()

@@ -5,7 +5,8 @@ review status and category, and attaching to each annotation its provenance: who
 (pseudonym), in which submission and batch, under which review status and taxonomy version,
 how long it took (and which kind of time that is), and what it paid. A worker's survey answers
 travel only when that worker consented to publication; otherwise the key is absent. Free-text
-answers travel only where the project's ``[export]`` table publishes them.
+answers travel only where the project's ``[export]`` table publishes them; the name a worker
+chose to be credited by never travels with the labels.
 """
 
 from __future__ import annotations
@@ -86,6 +87,9 @@ def _published_answers(project: Project, conn: Connection,
     from tracework.docs.policy import survey_policy     # docs builds on this module
 
     policy = survey_policy(project)
+    # A chosen name would tie the pseudonym, and with it every answer, to a person: names
+    # leave only in the credits, whatever publish_free_text says.
+    credit_column = str(project.consent_config().get("credit_name_column") or "")
     consenting = [w.pseudonym for w in conn.execute(
         select(workers.c.pseudonym).where(workers.c.consent_publish.is_(True))
         .where(workers.c.erased.is_(False)))
@@ -103,6 +107,8 @@ def _published_answers(project: Project, conn: Connection,
         found: dict[str, Any] = {}
         for a in conn.execute(select(answers).where(answers.c.response_id == rid)
                               .order_by(answers.c.id)):
+            if a.question == credit_column:
+                continue
             if a.value is not None and (keep or not policy.is_free_text(a.question)):
                 found[a.question] = json.loads(a.value)
             if a.other_text and keep:

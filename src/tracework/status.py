@@ -85,6 +85,8 @@ def status(project: Project) -> StatusReport:
             r.category: int(r.n) for r in conn.execute(
                 select(annotations.c.category, func.count().label("n"))
                 .where(annotations.c.category.is_not(None))
+                # Taxonomy parts only: a classifier's free answer ("Mouse") is no category.
+                .where(annotations.c.kind.in_(["mask", "bbox"]))
                 .group_by(annotations.c.category).order_by(annotations.c.category))}
         report.open_conflicts = count(select(func.count()).select_from(conflicts)
                                       .where(conflicts.c.state == "open"))
