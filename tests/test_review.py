@@ -317,6 +317,32 @@ def test_platform_download_decides_too(project: Project, files: Any, tmp_path: P
     assert review.propose(project).considered == len(ids) - 1
 
 
+def test_a_lagging_platform_download_does_not_undo_a_decision(project: Project, files: Any,
+                                                             tmp_path: Path) -> None:
+    ids = _loaded(project, files)
+    decided, other = sorted(ids)[:2]
+    review.decide(project, ids[decided], "approve", reviewer="alice")
+
+    def approve_other(row: dict[str, str], _n: int) -> dict[str, str]:
+        if row["AssignmentId"] == other:       # the decided row still says Submitted
+            row["AssignmentStatus"] = "Approved"
+            row["ApprovalTime"] = "Tue Mar 07 10:00:00 PST 2023"
+        return row
+
+    report = tracework.ingest_mturk(project, edited_batch(files.batch_csv, tmp_path / "later.csv",
+                                                          approve_other))
+    assert (report.status_changes, report.platform_behind) == (1, 1)
+    with project.store.read() as conn:
+        status = dict(conn.execute(select(submissions.c.id, submissions.c.status)).all())
+    assert status[ids[decided]] == "Approved" and status[ids[other]] == "Approved"
+    item = [i for i in review.review_list(project) if i.submission_id == ids[decided]][0]
+    assert (item.decision, item.decision_source) == ("approve", "tracework")
+    lag = tracework.log(project, action="submission.platform_behind")
+    assert [(e.target, json.loads(e.old), json.loads(e.new)) for e in lag] == [
+        (f"submission:{ids[decided]}", "Approved", "Submitted")]
+    assert tracework.verify(project).ok
+
+
 def _filled(files: Any, dest: Path, marks: dict[int, tuple[str, str]],
             assignment: dict[int, str] | None = None) -> Path:
     """The batch file with Approve/Reject typed into rows (1-based) as a reviewer would."""

@@ -194,6 +194,8 @@ def _print_report(report: tracework.ImportReport) -> None:
         rows += [("previews skipped", report.previews_skipped),
                  ("unlinked responses", report.unlinked),
                  ("consent changes", report.consent_changes)]
+    if report.platform_behind:
+        rows.append(("platform behind (decision kept)", report.platform_behind))
     rows += [("status changes", report.status_changes), ("conflicts", report.conflicts),
              ("ledger entries", report.ledger_entries), ("ledger head", report.ledger_head)]
     _table(rows)

@@ -61,6 +61,7 @@ class ImportReport:
     rows: int = 0
     added: int = 0
     status_changes: int = 0
+    platform_behind: int = 0        # rows whose platform status lags a decision already made
     unchanged: int = 0
     conflicts: int = 0
     workers_new: int = 0
@@ -75,6 +76,14 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _platform_behind(stored: str, incoming: str) -> bool:
+    """Whether a platform status would move a submission back: the platform only moves work
+    forward (Submitted to Approved or Rejected, Rejected to Approved by a reversal)."""
+    if incoming == "Submitted":
+        return stored != "Submitted"
+    return incoming == "Rejected" and stored == "Approved"
 
 
 @contextmanager
@@ -427,12 +436,23 @@ class _MturkWriter:
                        "value": canonical(list(el.labels))}
 
     def _status_change(self, a: mturk.Assignment, existing: Any) -> None:
+        """A new platform status is a ledger entry; one that would undo a decision is not
+        applied."""
         new = {"status": a.status, "approval_time": _iso(a.approval_time),
                "rejection_time": _iso(a.rejection_time),
                "requester_feedback": a.requester_feedback}
         old = {k: getattr(existing, k) for k in new}
         if old == new:
             self.report.unchanged += 1
+            return
+        if _platform_behind(str(existing.status), a.status):
+            # A download taken before the decision file went up, or a rejection overturned by
+            # bonus (the platform keeps showing it rejected): the decision stands, the lag is
+            # recorded.
+            self.log.append("submission.platform_behind", f"submission:{existing.id}",
+                            field="status", old=existing.status, new=a.status,
+                            reason=f"platform download {self.path.name}; the decision stands")
+            self.report.platform_behind += 1
             return
         self.conn.execute(update(submissions).where(submissions.c.id == existing.id).values(**new))
         for key in new:
