@@ -135,6 +135,10 @@ def test_authorization_table(world: World, method: str, path: str, role: str) ->
         data = {**FORMS.get((method, path), {}), "csrf_token": csrf(client, world.project)}
         response = client.post(url, data=data)
     assert outcome(response) == AUTH[(method, path)][role], response.text[:300]
+    # Every answer, allowed or not, is personal to its caller and readable by no other origin.
+    assert "access-control-allow-origin" not in response.headers
+    assert response.headers["cache-control"] == (
+        "no-cache" if path.startswith("/static/") else "no-store")
     if response.status_code == 404 and role.startswith("worker"):
         # Nothing tells "exists but not yours" from "does not exist".
         assert "not yours" not in response.text and "forbidden" not in response.text.lower()
@@ -148,9 +152,13 @@ POSTS_ALLOWED = [(m, p, r) for (m, p), row in AUTH.items() if m == "POST"
                          ids=[f"{p} {r}" for _, p, r in POSTS_ALLOWED])
 def test_state_changes_need_csrf_and_same_origin(world: World, method: str, path: str,
                                                  role: str) -> None:
+    from tracework.ledger import head
+
     client = client_as(world.app(), role, world)
     url = concrete(path, world, method)
     form = FORMS.get((method, path), {})
+    with world.project.store.read() as conn:
+        before = head(conn)
     assert client.post(url, data=form).status_code == 403                      # no token
     assert client.post(url, data={**form, "csrf_token": "0" * 64}).status_code == 403
     good = {**form, "csrf_token": csrf(client, world.project)}
@@ -161,6 +169,11 @@ def test_state_changes_need_csrf_and_same_origin(world: World, method: str, path
                        ).status_code == 403
     assert client.post(url, data=good, headers={"sec-fetch-site": "same-site"}
                        ).status_code == 403
+    # A token in a JSON client's header is checked the same way.
+    assert client.post(url, data=form, headers={"x-csrf-token": "0" * 64}).status_code == 403
+    with world.project.store.read() as conn:
+        assert head(conn) == before, "a refused request changed the project"
+    assert client.cookies.get("tw_session") or role == "anonymous"     # still signed in
     # The same request from this site's own page goes through.
     ok = client.post(url, data=good, headers={"origin": "http://testserver",
                                               "sec-fetch-site": "same-origin"})
@@ -272,8 +285,30 @@ def test_secure_cookies_when_configured(world: World) -> None:
 
 def test_unknown_host_is_refused(world: World) -> None:
     client = TestClient(world.app(), follow_redirects=False)
-    assert client.get("/login", headers={"host": "evil.example"}).status_code == 400
+    for host in ("evil.example", "127.0.0.1.evil.example", "testserver.evil.example"):
+        r = client.get("/login", headers={"host": host})
+        assert r.status_code == 400 and "tw_pre" not in r.headers.get("set-cookie", "")
+    assert client.post("/login", headers={"host": "evil.example"},
+                       data={"name": "owner", "password": PASSWORDS["owner"]}).status_code == 400
     assert client.get("/login", headers={"host": "testserver"}).status_code == 200
+
+
+def test_the_host_allow_list_defaults_to_loopback_and_refuses_a_wildcard(world: World) -> None:
+    from tracework.errors import ConfigError
+    from tracework.web.core import WebConfig
+
+    assert WebConfig.from_project(world.project).allowed_hosts == ("127.0.0.1", "localhost")
+    toml = world.root / "tracework.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        "[web]\n", '[web]\nallowed_hosts = ["*"]\n'), encoding="utf-8")
+    from tracework.project import open_project
+
+    reopened = open_project(world.root)
+    try:
+        with pytest.raises(ConfigError, match="allowed_hosts"):
+            WebConfig.from_project(reopened)
+    finally:
+        reopened.close()
 
 
 def test_no_cors_and_no_caching_of_pages(world: World) -> None:
@@ -294,19 +329,40 @@ def test_no_cors_and_no_caching_of_pages(world: World) -> None:
     assert "access-control-allow-origin" not in options.headers
 
 
-def test_every_page_has_a_json_twin(world: World) -> None:
-    client = client_as(world.app(), "owner", world)
+# GET routes that answer a file, not a page: no JSON twin.
+NOT_PAGES = (".png", "/image", "{path}", "openapi.json")
+
+
+@pytest.mark.parametrize("role", ["anonymous", "owner", "worker-own"])
+def test_every_page_has_a_json_twin(world: World, role: str) -> None:
+    client = client_as(world.app(), role, world)
+    checked = set()
     for method, path in AUTH:
-        if method != "GET" or AUTH[(method, path)]["owner"] != "200" or path.endswith(
-                (".png", "/image", "{path}", "openapi.json")):
+        if method != "GET" or AUTH[(method, path)][role] != "200" or path.endswith(NOT_PAGES):
             continue
         url = concrete(path, world)
-        suffixed = (url.rstrip("/") or "") + ".json" if url != "/" else "/.json"
-        for r in (client.get(suffixed), client.get(url, headers={"accept": "application/json"}),
+        page = client.get(url)
+        assert page.status_code == 200 and (
+            "text/html" in page.headers["content-type"]), (url, page.headers)
+        # "/.json" and "/w/.json" for the pages whose path ends with a slash.
+        for r in (client.get(url + ".json"),
+                  client.get(url, headers={"accept": "application/json"}),
                   client.get(url, params={"format": "json"})):
             assert r.status_code == 200, (url, r.text[:200])
             assert r.headers["content-type"] == "application/json"
-            assert r.json()["ok"] is True
+            assert r.json()["ok"] is True and len(r.json()) > 2, url
+        checked.add(path)
+    pages = {p for (m, p), row in AUTH.items() if m == "GET" and row[role] == "200"
+             and not p.endswith(NOT_PAGES)}
+    assert checked == pages and checked
+
+
+def test_every_html_page_route_is_covered_by_a_twin_test() -> None:
+    # Each page is a 200 for at least one of the roles the twin test runs as.
+    pages = {p for (m, p) in AUTH if m == "GET" and not p.endswith(NOT_PAGES)}
+    seen = {p for (m, p), row in AUTH.items() if m == "GET"
+            and any(row[r] == "200" for r in ("anonymous", "owner", "worker-own"))}
+    assert pages <= seen
 
 
 def test_queue_json_has_the_rows_the_page_shows(world: World) -> None:

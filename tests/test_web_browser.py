@@ -108,11 +108,22 @@ def test_reject_contest_round_trip(world: World, server: str, tmp_path: Path) ->
         assert masks.first.is_hidden()
         page.keyboard.press("1")
         assert masks.first.is_visible()
-        page.fill("textarea[name=reason_text]", reason)
+        # The opacity slider applies to every mask.
+        assert masks.first.evaluate("m => getComputedStyle(m).opacity") == "0.6"
+        page.locator("input[data-opacity]").evaluate(
+            "s => { s.value = '25'; s.dispatchEvent(new Event('input')); }")
+        assert {masks.nth(i).evaluate("m => getComputedStyle(m).opacity")
+                for i in range(masks.count())} == {"0.25"}
+        # Keys: r focuses the reason, x (outside a text field) rejects.
+        page.keyboard.press("r")
+        assert page.evaluate("document.activeElement.name") == "reason_text"
+        page.keyboard.type(reason)
+        page.locator("h1").click()
         page.screenshot(path=str(shots / "1-reviewer-rejects.png"), full_page=True)
-        page.click("button[value=reject]")
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.keyboard.press("x")
         assert f"/submissions/{sid}" not in page.url           # on to the next waiting item
+        assert "/submissions/" in page.url
 
         # The worker gets a private link; the reviewer's rejection awaits them.
         worker_ctx = _browser(p, tmp_path / "profile-worker")
@@ -142,10 +153,17 @@ def test_reject_contest_round_trip(world: World, server: str, tmp_path: Path) ->
         assert page.locator(f"a[href='/submissions/{sid}']").count() == 1
         page.goto(f"{server}/submissions/{sid}")
         assert message in page.locator(".contest-message").inner_text()
+        # While the contest is open, the reviewer answers it rather than deciding afresh.
+        assert page.locator("button[value=overturn]").count() == 1
+        assert page.locator("button[value=reject]").count() == 0
         page.screenshot(path=str(shots / "3-reviewer-sees-contest.png"), full_page=True)
+        page.goto(f"{server}/audit")
+        assert page.locator("figure.chart svg").count() >= 3
+        page.screenshot(path=str(shots / "4-audit-charts.png"), full_page=True)
         staff.close()
         worker_ctx.close()
-    for name in ("1-reviewer-rejects.png", "2-worker-contests.png", "3-reviewer-sees-contest.png"):
+    for name in ("1-reviewer-rejects.png", "2-worker-contests.png", "3-reviewer-sees-contest.png",
+                 "4-audit-charts.png"):
         path = shots / name
         assert path.stat().st_size > 5000
         print(f"screenshot: {path}")

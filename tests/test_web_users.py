@@ -124,6 +124,51 @@ def test_app_on_both_databases(project: Project, tmp_path: Path) -> None:
     assert w.meta["sid"] == meta["sid"]
 
 
+def test_every_route_of_the_table_on_both_databases(project: Project, tmp_path: Path) -> None:
+    """The authorization table's pages, the portal's consent and the dataset filters on each
+    database (the in-process suite runs on SQLite; this is the same app on PostgreSQL)."""
+    from test_web import AUTH, concrete
+    from test_web_support import client_as, outcome
+
+    from tracework.dataset import select_dataset
+
+    files = small_files(tmp_path / "in")
+    meta = populate(project, files)
+    w = World(project, project.root, files.images_dir, meta)
+    app = create_app(project, allowed_hosts=("testserver",), images=files.images_dir)
+    clients = {role: client_as(app, role, w) for role in ("owner", "worker-own", "worker-other")}
+    for (method, path), row in AUTH.items():
+        if method != "GET" or path.startswith("/static/"):
+            continue
+        for role, client in clients.items():
+            r = client.get(concrete(path, w))
+            assert outcome(r) == row[role], (path, role, r.text[:200])
+    owner = clients["owner"]
+    rows = owner.get("/dataset.json", params={"concern": "data_quality"}).json()["assets"]["rows"]
+    assert [a["id"] for a in rows] == [meta["asset_id"]]
+    worker = clients["worker-own"]
+    form = {"publish": "true", "credit": "true", "credit_name": "Ana K."}
+    r = worker.post("/w/consent", data={**form, "csrf_token": csrf(worker, project)})
+    assert r.status_code == 303
+    entries = log(project, target=f"worker:{meta['worker_a']}", action="consent.set")
+    assert {e.field for e in entries if e.actor == meta["worker_a"]} >= {"credit", "credit_name"}
+    with project.store.read() as conn:
+        assert conn.execute(text("select consent_publish from workers where pseudonym = :w"),
+                            {"w": meta["worker_a"]}).scalar_one()
+    assert meta["worker_a"] in select_dataset(project, status="all").published_answers
+
+
+def test_web_commands_have_help_with_examples() -> None:
+    runner = CliRunner()
+    for args in (["serve"], ["user"], ["user", "add"], ["user", "list"], ["user", "disable"],
+                 ["portal"], ["portal", "link"], ["portal", "revoke"], ["portal", "list"]):
+        r = runner.invoke(cli, [*args, "--help"], catch_exceptions=False)
+        assert r.exit_code == 0, args
+        assert "Example" in r.output and f"\n    tracework {' '.join(args)}" in r.output, args
+        if "Commands:" in r.output:          # each subcommand's summary is whole
+            assert "..." not in r.output.split("Commands:")[1], args
+
+
 def test_cli_user_portal_and_serve_get(world: World) -> None:
     runner = CliRunner()
     root = str(world.root)

@@ -37,8 +37,10 @@ def serve(ctx: click.Context, host: str, port: int, get_path: str | None, as_use
     \b
     Examples:
       tracework serve --port 8000
+      tracework serve --host 0.0.0.0    # and name the server in [web] allowed_hosts
       tracework serve --get /queue.json --as alice
       tracework serve --get /dataset --as alice > dataset.html
+      tracework serve --get /w/ --link TOKEN        # a worker's page, from their link
     """
     project = _project(ctx)
     if get_path is not None:
@@ -67,10 +69,18 @@ def serve(ctx: click.Context, host: str, port: int, get_path: str | None, as_use
 
 @click.group("user", cls=_Group)
 def user() -> None:
-    """Staff accounts of the web app (owner, reviewer, auditor)."""
+    """Staff accounts of the web app (owner, reviewer, auditor). Workers have no account:
+    they use the private link of `tracework portal link`.
+
+    \b
+    Examples:
+      tracework user add alice --role reviewer
+      tracework user list
+      tracework user disable alice
+    """
 
 
-@user.command("add")
+@user.command("add", short_help="Create a staff account; asks for its password.")
 @click.argument("name")
 @click.option("--role", type=click.Choice(["owner", "reviewer", "auditor"]), required=True,
               help="owner: everything; reviewer: decides and writes notes; auditor: reads only.")
@@ -139,10 +149,18 @@ def user_disable_cmd(ctx: click.Context, name: str) -> None:
 
 @click.group("portal", cls=_Group)
 def portal() -> None:
-    """Workers' private links to their own page."""
+    """Workers' private links to their own page (their work, decisions and reasons, pay,
+    receipts, consent). Only a hash of each link is stored.
+
+    \b
+    Examples:
+      tracework portal link w_abcdefghijkl --base-url https://review.example.org
+      tracework portal list w_abcdefghijkl
+      tracework portal revoke w_abcdefghijkl
+    """
 
 
-@portal.command("link")
+@portal.command("link", short_help="Issue a private link for a worker.")
 @click.argument("worker")
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True,
               help="Where the server is reached from the worker's side.")
@@ -175,7 +193,7 @@ def portal_link_cmd(ctx: click.Context, worker: str, base_url: str, expires_days
                f"{link.worker}`", err=True)
 
 
-@portal.command("revoke")
+@portal.command("revoke", short_help="Revoke a worker's links and end their sessions.")
 @click.argument("worker")
 @click.pass_context
 def portal_revoke_cmd(ctx: click.Context, worker: str) -> None:
@@ -193,7 +211,7 @@ def portal_revoke_cmd(ctx: click.Context, worker: str) -> None:
     click.echo(f"Revoked {n} link{'s' if n != 1 else ''} of {worker}")
 
 
-@portal.command("list")
+@portal.command("list", short_help="List issued links (never their tokens).")
 @click.argument("worker", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context

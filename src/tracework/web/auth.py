@@ -184,7 +184,7 @@ def portal_enter(request: Request, token: str) -> Response:
 
 @router.get("/w/signed-out", summary="Shown after a worker signs out")
 def portal_signed_out(request: Request) -> Response:
-    return render(request, "portal_signed_out.html", {})
+    return render(request, "portal_signed_out.html", {"signed_out": True})
 
 
 StaffUser = Annotated[User, Depends(require_staff(STAFF))]

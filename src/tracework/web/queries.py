@@ -8,6 +8,7 @@ their own library functions, never from here.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "asset",
     "batch_keys",
     "worker_exists",
+    "assets_of_targets",
 ]
 
 MAX_PAGE = 2000   # deeper than this, narrow the filters: OFFSET cost grows with the page
@@ -186,12 +188,15 @@ def worker_context(conn: Connection, worker: str, *, own: bool = False) -> dict[
 
 
 def asset_page(conn: Connection, *, category: str | None = None, worker: str | None = None,
-               status: str | None = None, batch: int | None = None, page: int = 1,
+               status: str | None = None, batch: int | None = None,
+               among: Collection[int] | None = None, page: int = 1,
                per_page: int = 50) -> Page:
     """Assets that have annotations matching the filters, each with the matching annotations'
-    makers and categories."""
+    makers and categories. ``among``: only these assets (e.g. those a fieldnote concerns)."""
     page = min(max(page, 1), MAX_PAGE)
     conditions = [annotations.c.asset_id.is_not(None)]
+    if among is not None:
+        conditions.append(annotations.c.asset_id.in_(sorted(among)))
     if category:
         conditions.append(annotations.c.category == category)
     if worker:
@@ -235,6 +240,24 @@ def asset(conn: Connection, asset_id: int) -> dict[str, Any] | None:
                      .join(batches, submissions.c.batch_id == batches.c.id))
         .where(annotations.c.asset_id == asset_id).order_by(annotations.c.id)).mappings()]
     return out
+
+
+def assets_of_targets(conn: Connection, targets: Iterable[str]) -> set[int]:
+    """The assets that note targets concern: ``asset:N`` itself, the asset of
+    ``annotation:N`` and of ``submission:N``; other kinds of target concern no asset."""
+    ids: dict[str, set[int]] = {"asset": set(), "annotation": set(), "submission": set()}
+    for target in targets:
+        kind, _, rest = target.partition(":")
+        if kind in ids and rest.isdigit():
+            ids[kind].add(int(rest))
+    found = set(ids["asset"])
+    for table, key in ((annotations, "annotation"), (submissions, "submission")):
+        wanted = sorted(ids[key])
+        for start in range(0, len(wanted), 500):     # bounded IN lists on every database
+            found |= {int(r.asset_id) for r in conn.execute(
+                select(table.c.asset_id).where(table.c.id.in_(wanted[start:start + 500]))
+                .where(table.c.asset_id.is_not(None)))}
+    return found
 
 
 def batch_keys(conn: Connection) -> list[dict[str, Any]]:

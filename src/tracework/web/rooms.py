@@ -8,13 +8,19 @@ that needs it says so instead of failing (the ``*_ready`` methods tell which).
 from __future__ import annotations
 
 import dataclasses
+import html
 import importlib
+import re
 from typing import Any
+
+from markupsafe import Markup
 
 from tracework.errors import NotFound
 from tracework.project import Project
 
 __all__ = ["rooms", "acting_as"]
+
+_ARIA_LABEL = re.compile(r'aria-label="([^"]*)"')
 
 
 def _module(name: str) -> Any:
@@ -182,6 +188,13 @@ class _Rooms:
         found = notes.list_notes(project, target=target, concern=concern, state=state)
         return self._shape(project, found[-limit:][::-1])
 
+    def note_targets(self, project: Project, concern: str) -> list[str] | None:
+        """The targets of the notes (not replies) of one concern type."""
+        notes = _module("tracework.notes")
+        if notes is None:
+            return None
+        return sorted({n.target for n in notes.list_notes(project, concern=concern)})
+
     def notes_by_worker(self, project: Project, worker: str) -> list[dict[str, Any]] | None:
         notes = _module("tracework.notes")
         if notes is None:
@@ -237,8 +250,30 @@ class _Rooms:
                 if "category" in item and numbers:
                     rows.append((f"mask {numbers[0][0]}: {item['category']}",
                                  _figure(numbers[0][1])))
-            blocks.append({"title": title, "rows": rows, "chart": None})
-        return {"blocks": blocks} if blocks else None
+            blocks.append({"title": title, "rows": rows})
+        if not blocks:
+            return None
+        return {"blocks": blocks, "charts": self.report_charts(project)}
+
+    def report_charts(self, project: Project) -> list[dict[str, Any]]:
+        """The charts of ``tracework report`` (inline SVG drawn and escaped by the render
+        room), section by section, so the page and the report show the same figures."""
+        report = _module("tracework.render.html_report")
+        sections = getattr(report, "_sections", None) if report is not None else None
+        if sections is None:
+            return []
+        out = []
+        for key, section in sections(project).items():
+            if not section.available:
+                continue
+            for name in ("chart", "reasons_chart", "masks", "boxes"):
+                chart = section.data.get(name)
+                if isinstance(chart, Markup):
+                    label = _ARIA_LABEL.search(chart)
+                    out.append({"section": section.title, "key": f"{key}.{name}",
+                                "title": html.unescape(label.group(1)) if label else
+                                section.title, "svg": chart})
+        return out
 
 
 def _figure(value: Any) -> Any:

@@ -168,18 +168,27 @@ def _image_response(request: Request, asset_id: int) -> Response:
 
 @router.get("/dataset", summary="Dataset browser: assets, annotations and who made each")
 def dataset(request: Request, user: StaffUser, category: Text = "", worker: Text = "",
-            status: Text = "", batch: Text = "", page: PageNo = 1) -> Response:
+            status: Text = "", batch: Text = "", concern: Text = "",
+            page: PageNo = 1) -> Response:
     web = web_of(request)
-    names = [c.name for c in web.project.categories]
+    project = web.project
+    names = [c.name for c in project.categories]
+    concerns = sorted(rooms.concerns(project))
     filters = {"category": choice(category, names, "category"),
-               "worker": _worker_filter(worker), "status": choice(status, queries.STATUSES, "status"),
+               "worker": _worker_filter(worker),
+               "status": choice(status, queries.STATUSES, "status"),
                "batch": opt_int(batch, "batch")}
-    with web.project.store.read() as conn:
-        result = queries.asset_page(conn, page=page, per_page=web.config.page_size, **filters)
+    chosen_concern = choice(concern, concerns, "concern")
+    targets = rooms.note_targets(project, chosen_concern) if chosen_concern else None
+    with project.store.read() as conn:
+        among = queries.assets_of_targets(conn, targets) if targets is not None else None
+        result = queries.asset_page(conn, page=page, per_page=web.config.page_size,
+                                    among=among, **filters)
         batches = queries.batch_keys(conn)
     return render(request, "dataset.html", {
-        "assets": result.as_dict(), "filters": {k: v or "" for k, v in filters.items()},
-        "categories": [c.as_dict() for c in web.project.categories],
+        "assets": result.as_dict(),
+        "filters": {**{k: v or "" for k, v in filters.items()}, "concern": chosen_concern or ""},
+        "categories": [c.as_dict() for c in project.categories], "concerns": concerns,
         "statuses": list(queries.STATUSES), "batches": batches})
 
 
