@@ -4,6 +4,7 @@ is named."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,10 @@ from tracework.ledger import LedgerWriter
 from tracework.privacy import set_consent
 from tracework.project import Project
 from tracework.render import render_frames, render_sheet, render_video
-from tracework.render.cards import credit_cards, value_chain_lines
-from tracework.render.fonts import font_stack
+from tracework.render.cards import credit_cards, title_blocks, title_card, value_chain_lines
+from tracework.render.fonts import ASSET_FONTS, font_stack
 from tracework.render.frames import FrameRenderer, FrameStyle, describe_time, panel_blocks
-from tracework.render.overlay import bgr
+from tracework.render.overlay import Palette, bgr, draw_boxes, draw_labels, draw_tags
 from tracework.render.records import credits, load_image, select_contributions
 from tracework.render.text import _visual_order
 from tracework.store.schema import workers
@@ -125,27 +126,82 @@ def test_mask_pixel_blends_category_colour(loaded: Project, files: Any) -> None:
     assert np.abs(drawn[py, px].astype(float) - expect).max() <= 1.0
 
 
+CHAIN = {"requester": "Dana Okafor", "affiliation": "Lagos Vision Lab",
+         "end_client": "Acme Robotics", "intermediaries": ["Crowd Broker Ltd"],
+         "purpose": "Teach a robot arm to pick up computer mice",
+         "intended_uses": ["grasp planning"], "guideline_version": "3"}
+
+
+def _ink(frame: np.ndarray, background: tuple[int, int, int], threshold: int = 90
+         ) -> np.ndarray:
+    return np.abs(frame.astype(int) - np.array(background)).sum(axis=2) > threshold
+
+
+def _same_text(decoded: np.ndarray, expected: np.ndarray, background: tuple[int, int, int]
+               ) -> float:
+    """Intersection over union of the text pixels of a decoded card and the card drawn."""
+    a, b = _ink(decoded, background), _ink(expected, background)
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
 @needs_cjk
-def test_video_decodes_with_frame_count_size_and_mask_colour(loaded: Project, files: Any,
-                                                             tmp_path: Path) -> None:
+def test_video_decodes_with_frame_count_size_and_mask_colour(
+        loaded: Project, files: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(loaded.config, "value_chain", CHAIN)
+    monkeypatch.setitem(loaded.config, "pay", {"currency": "USD", "wage_floor_per_hour": 7.25,
+                                               "floor_source": "US federal minimum"})
+    credited = select_contributions(loaded).dataset.workers[0]
+    with loaded.store.write() as conn:
+        log = LedgerWriter(conn, "tester")
+        set_consent(conn, log, credited, ["credit"], credit_name="Amal Haddad")
+        log.flush()
     out = tmp_path / "labour.mp4"
     size, fps = (1280, 720), 10
     report = render_video(loaded, out, images_dir=files.images_dir, size=size, fps=fps,
                           seconds_per_frame=0.5, title_seconds=1.0, credits_seconds=1.0,
                           workers=2)
-    n = len(select_contributions(loaded).contributions)
+    selection = select_contributions(loaded)
+    n = len(selection.contributions)
     assert report.frames == n
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
         assert stream.codec_context.pix_fmt == "yuv420p"
         assert (stream.width, stream.height) == size
+        assert stream.average_rate == fps
         decoded = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    # Players and browsers start without reading the whole file: the index comes first.
+    head = out.read_bytes()
+    assert 0 < head.find(b"moov") < head.find(b"mdat")
     # title 1 s + n frames × 0.5 s + one credits card for 1 s, at 10 frames per second
     assert len(decoded) == 10 + n * 5 + 10
-    c = select_contributions(loaded).by_asset[0][1][0]
-    image = load_image(files.images_dir, c.asset)
+
+    # The title card discloses the value chain and is what opens the video, held 1 s.
     renderer = _renderer(loaded, size)
+    style = renderer.style
+    summary = (f"{len(selection.by_asset)} images labelled in {n} submissions by "
+               f"{len(selection.dataset.workers)} people")
+    texts = [b.text for b in title_blocks(loaded, style, summary)]
+    for wanted in ("Dana Okafor (Lagos Vision Lab)", "Acme Robotics", "Crowd Broker Ltd",
+                   "Teach a robot arm to pick up computer mice", "grasp planning",
+                   "7.25 USD per hour (US federal minimum)"):
+        assert wanted in texts
+    title = title_card(loaded, renderer.painter, style, summary)
+    assert _ink(title, style.background).sum() > 5_000
+    for k in (0, 9):
+        assert _same_text(decoded[k], title, style.background) > 0.8
+    # The closing credits name the one person who chose to be, count the rest, and close it.
+    cards = credit_cards(credits(loaded, selection.dataset.workers), renderer.painter, style,
+                         selection.dataset.ledger_head)
+    assert len(cards) == 1
+    assert _same_text(decoded[-1], cards[0], style.background) > 0.8
+    assert _same_text(decoded[-1], title, style.background) < 0.3
+    anonymous = credit_cards(dataclasses.replace(credits(loaded, selection.dataset.workers),
+                                                 names=()), renderer.painter, style,
+                             selection.dataset.ledger_head)[0]
+    assert _same_text(decoded[-1], anonymous, style.background) < 0.5
+    c = selection.by_asset[0][1][0]
+    image = load_image(files.images_dir, c.asset)
     expected = renderer.frame(image, [c])
     plain = renderer.frame(image, [dataclasses.replace(c, annotations=())])
     px, py = _body_patch(renderer, c, image)
@@ -330,3 +386,115 @@ def test_frames_without_images_draw_on_a_plain_canvas(loaded: Project, tmp_path:
     assert frame.shape == (1080, 1920, 3)
     # The canvas grey (72) shows where no label is.
     assert (frame == 72).all(axis=2).sum() > 10_000
+
+
+def test_masks_outlines_boxes_and_part_names_are_drawn(loaded: Project) -> None:
+    painter = _renderer(loaded, (640, 360)).painter
+    palette = Palette.of([("Body", "#1f77b4"), ("Scroll_Wheel", "#ff7f0e")])
+    grey = np.full((200, 300, 3), 100, np.uint8)
+    image = grey.copy()
+    labels = np.zeros((200, 300), np.uint8)
+    labels[60:140, 50:150] = 1                       # Body
+    labels[80:100, 90:110] = 2                       # Scroll wheel inside it
+    draw_labels(image, labels, palette, opacity=0.45)
+    body, wheel = np.array(bgr("#1f77b4")), np.array(bgr("#ff7f0e"))
+    # Inside: the colour blended over the image; the edge in the full colour; outside untouched.
+    assert np.abs(image[120, 70].astype(float) - (0.55 * 100 + 0.45 * body)).max() <= 1
+    assert (image[60, 100] == body).all() and (image[139, 100] == body).all()
+    assert (image[80, 100] == wheel).all()
+    assert (image[20, 20] == 100).all() and (image[150, 200] == 100).all()
+    # A box in its colour; its part name on a tag of that colour, in a readable ink.
+    boxed = grey.copy()
+    draw_boxes(boxed, [((50, 60, 100, 80), bgr("#1f77b4"))], thickness=2)
+    assert (boxed[140, 100] == body).all() and (boxed[100, 50] == body).all()
+    assert (boxed[100, 100] == 100).all()
+    draw_tags(boxed, [(50, 60, "Body", bgr("#1f77b4"))], painter, size=16)
+    tag = boxed[36:60, 50:90]
+    assert (tag == body).all(axis=2).mean() > 0.5                # filled above the box
+    assert (tag.astype(int).sum(axis=2) > 600).sum() > 20        # white letters on the blue
+
+
+def test_grid_shows_every_worker_of_an_image_in_its_own_cell(loaded: Project,
+                                                             files: Any) -> None:
+    asset, group = next((a, g) for a, g in select_contributions(loaded).by_asset
+                        if len(g) == 3)
+    image = load_image(files.images_dir, asset)
+    renderer = _renderer(loaded, (1920, 1080))
+    a, b, c = group
+    grid = renderer.frame(image, [a, b, c], "grid")
+    rotated = renderer.frame(image, [b, c, a], "grid")
+    # Three cells of 640 pixels: each shows its own worker, wherever it stands.
+    assert (grid[:, 0:640] == rotated[:, 1280:1920]).all()
+    assert (grid[:, 640:1280] == rotated[:, 0:640]).all()
+    assert (grid[:, 0:640] != grid[:, 640:1280]).any(axis=2).sum() > 1_000
+    blue = np.array(bgr("#1f77b4"))
+    for k in range(3):
+        cell = grid[:, 640 * k:640 * (k + 1)].astype(int)
+        assert (np.abs(cell - blue).sum(axis=2) < 20).sum() > 50    # Body's outline
+    # One frame per worker otherwise, each the full size.
+    single = renderer.frame(image, [a, b, c], "per-worker")
+    assert single.shape == (1080, 1920, 3)
+    assert (single == renderer.frame(image, [a])).all()
+
+
+def test_bundled_fonts_cover_latin_cyrillic_arabic_devanagari(loaded: Project) -> None:
+    samples = {"Latin": "Ł", "Cyrillic": "Ж", "Arabic": "ق", "Devanagari": "क"}
+    for weight in ("regular", "bold"):
+        stack = font_stack(weight)  # type: ignore[arg-type]
+        for script, ch in samples.items():
+            face = stack.face_for(ch)
+            assert face is not None, (weight, script)
+            if not os.environ.get("TRACEWORK_FONT_DIRS"):
+                assert face.path.parent == ASSET_FONTS, (weight, script, face.path)
+    painter = _renderer(loaded, (640, 360)).painter
+    for text in ("Москва, Россия", "नई दिल्ली", "القاهرة"):
+        mask = painter.paragraph_mask(painter.layout(text, 400, 20), 400)
+        assert (mask > 128).sum() > 100, text
+
+
+def test_a_long_answer_shrinks_and_wraps_the_panel_never_cuts(loaded: Project,
+                                                              files: Any) -> None:
+    answer = " ".join(f"word{i:03d}" for i in range(160))
+    c = _answers_contribution(loaded, [("What did your work set cost?", answer)])
+    renderer = _renderer(loaded, (1280, 720))
+    image = load_image(files.images_dir, c.asset)
+    canvas = np.zeros((720, 1280, 3), np.uint8)
+    _image_box, panel = renderer._split(canvas, image, (0, 0, 1280, 720))
+    plain = _answers_contribution(loaded, [("What did your work set cost?", "a mouse")])
+    base = renderer.style.text_size * renderer.style.scale(1280)
+    assert renderer.text_size_for(plain, panel) == base
+    size = renderer.text_size_for(c, panel)
+    assert size < base
+    pad = renderer._padding()
+    placed = renderer._measure(panel_blocks(c, renderer.style), size, panel[2] - 2 * pad)
+    block, para, top = next(p for p in placed if p[0].text == answer)
+    assert [w for line in para.lines for w in line.text.split()] == answer.split()
+    for line in para.lines:
+        assert renderer.painter.width(line.text, para.size) <= panel[2] - 2 * pad + 1
+    last = placed[-1]
+    assert last[2] + last[1].height <= panel[3] - 2 * pad
+    # What cannot fit even at the smallest size is refused, not cut.
+    huge = _answers_contribution(loaded, [("Q", " ".join(["word"] * 6000))])
+    with pytest.raises(InputError) as err:
+        renderer.text_size_for(huge, panel)
+    assert "does not fit" in str(err.value)
+
+
+def test_a_reused_buffer_is_painted_over_everywhere(loaded: Project, files: Any) -> None:
+    asset, group = next((a, g) for a, g in select_contributions(loaded).by_asset
+                        if len(g) == 3)
+    image = load_image(files.images_dir, asset)
+    for size in ((1920, 1080), (1280, 1440)):         # panel beside, and panel below
+        renderer = _renderer(loaded, size)
+        for layout, shown in (("per-worker", group[:1]), ("grid", group)):
+            frames = [renderer.frame(image, shown, layout,  # type: ignore[arg-type]
+                                     out=np.full((size[1], size[0], 3), v, np.uint8))
+                      for v in (0, 255)]
+            assert (frames[0] == frames[1]).all(), (size, layout)
+    # The fitted copy of an image is reused only for that very image.
+    other = image.copy()
+    other[:] = 0
+    renderer = _renderer(loaded, (1280, 720))
+    first = renderer.frame(image, group[:1])
+    assert (renderer.frame(other, group[:1]) != first).any()
+    assert (renderer.frame(image, group[:1]) == first).all()

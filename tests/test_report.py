@@ -35,19 +35,30 @@ CHROMIUM = os.environ.get("TRACEWORK_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 PAYLOAD = "\"'><img src=x onerror=alert(1)><script>alert(2)</script></bdi><svg onload=alert(3)>"
+SMALL_GROUPS = ("Smallville", "Hamlet")
 MOUSE = [Category("Body", "#1f77b4"), Category("Left_Button", "#d62728"),
          Category("Right_Button", "#9467bd"), Category("Scroll_Wheel", "#ff7f0e"),
          Category("Cable", "#2ca02c")]
 
 
-def _hostile_survey(src: Path, dest: Path) -> Path:
-    """The survey with the payload in the free-text answers (city, cost) and credit names."""
+def _hostile_survey(src: Path, dest: Path, batch: Path) -> Path:
+    """The survey with the payload in the free-text answers (city, cost, "other" health
+    issue) and credit names."""
     with src.open(newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
+    with batch.open(newline="", encoding="utf-8-sig") as fh:
+        labelled = {r["WorkerId"] for r in csv.DictReader(fh)}
     header = rows[0]
     for row in rows[3:]:
-        for n, column in enumerate(("Q4", "Q10", "Q12")):
+        for column in ("Q4", "Q10", "Q12", "Q9_9_TEXT"):
             row[header.index(column)] = f"{PAYLOAD} {column}"
+        row[header.index("Q9_9")] = "Other"
+    # Two consenting workers each alone in a city: groups of one, which the audit suppresses
+    # (two, so that neither can be worked out from the total).
+    consenting = [r for r in rows[3:] if r[header.index("Q11")] == "Yes"
+                  and r[header.index("workerId")] in labelled]
+    for row, city in zip(consenting, SMALL_GROUPS):
+        row[header.index("Q4")] = city
     with dest.open("w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows)
     return dest
@@ -60,16 +71,21 @@ def _build(root: Path, database_url: str | None = None) -> Project:
                              database_url=database_url, purpose=PAYLOAD)
     toml = project.root / "tracework.toml"
     project.close()
-    toml.write_text(toml.read_text(encoding="utf-8") + "min_cell = 2\n\n[render]\n"
+    text = toml.read_text(encoding="utf-8").replace(
+        "wage_floor_per_hour = 0.0", "wage_floor_per_hour = 2.5").replace(
+        'floor_source = ""', 'floor_source = "the study\'s own floor"')
+    toml.write_text(text + "min_cell = 2\n\n[render]\n"
                     "report_groups = [\"Q4\", \"Q10\"]\n", encoding="utf-8")
     project = open_project(project.root, cli={"database_url": database_url, "actor": "tester"})
     tracework.ingest_mturk(project, files.batch_csv, images_dir=files.images_dir)
-    tracework.ingest_qualtrics(project, _hostile_survey(files.survey_csv, root / "survey.csv"),
+    tracework.ingest_qualtrics(project, _hostile_survey(files.survey_csv, root / "survey.csv",
+                                                          files.batch_csv),
                                worker_column="workerId", consent_column="Q11")
     with project.store.read() as conn:
         ids = [r.id for r in conn.execute(select(submissions.c.id).order_by(submissions.c.id))]
     for sid in ids[:4]:
         review.decide(project, sid, "reject", reason=f"{PAYLOAD} reason {sid}")
+    review.contest(project, ids[0], f"{PAYLOAD} dispute")
     for sid in ids[4:9]:
         review.decide(project, sid, "approve")
     notes.add(project, f"submission:{ids[0]}", f"{PAYLOAD} note", concern="harmful_content")
@@ -135,6 +151,67 @@ def test_figures_are_the_audits(project: Project, tmp_path: Path) -> None:
     assert head in html
 
 
+def _section(html: str, name: str) -> str:
+    found = re.search(rf'<section id="{name}".*?</section>', html, re.S)
+    assert found is not None, name
+    return found.group(0)
+
+
+def test_every_figure_of_the_issue_is_in_the_report(hostile: Project) -> None:
+    from tracework.audit.agreement import agreement_audit
+    from tracework.audit.groups import group_audit
+
+    html = report_html(hostile)
+    labour = labour_audit(hostile)
+    # Review outcomes with their reasons, and the open dispute counted.
+    review_part = _section(html, "review")
+    assert "<svg" in review_part and "approved: 5" in review_part
+    assert "rejected: 3" in review_part and "contested: 1" in review_part
+    assert review_part.count('<td class="num">1</td>') == 4          # four reasons, one each
+    assert "open: 1" in review_part
+    # Hourly pay against the floor, paid time only and counting unpaid time: one dot per
+    # worker and measure, the floor drawn as a line and stated.
+    pay = _section(html, "pay")
+    dots = (sum(w.hourly_paid is not None for w in labour.workers)
+            + sum(w.hourly_all is not None for w in labour.workers))
+    assert dots > 0 and pay.count("<circle") == dots
+    assert "floor 2.50 USD/h" in pay and "2.50 USD (the study&#39;s own floor)" in pay
+    assert f"median {labour.median_hourly_paid:.2f}".rstrip("0").rstrip(".") in pay
+    assert f"{labour.median_hourly_all:,.2f} USD" in pay
+    assert f"{100 * labour.share_below_floor:.0f}%" in pay
+    # Time on task: a histogram of every timed submission.
+    timed = sum(r.seconds is not None for r in labour.rows)
+    time_part = _section(html, "time")
+    legend = [int(n) for n in re.findall(r"\((\d+)\)</text>", time_part)]
+    assert sum(legend) == timed and time_part.count("<rect") > len(legend)
+    # Agreement per category: one bar per category, at the audit's value.
+    agreement = _section(html, "agreement")
+    for a in agreement_audit(hostile).masks:
+        assert re.search(rf">{a.category}</text><rect [^>]*/><text [^>]*>"
+                         rf"{a.mean_iou:.2f}".rstrip("0").rstrip("."), agreement), a.category
+    # Group audits: the group of one is suppressed, not named, and said to be.
+    groups = _section(html, "groups")
+    audit = group_audit(hostile, "Q4")
+    assert set(audit.suppressed) == set(SMALL_GROUPS)
+    assert all(city not in html for city in SMALL_GROUPS)
+    assert "(2 groups suppressed)" in groups
+    assert any(n is not None for n in audit.groups.values())
+    assert all(f"({n})</th>" in groups for n in audit.groups.values() if n is not None)
+    # Fieldnotes grouped by concern, the taxonomy's history, the change log's head.
+    notes_part = _section(html, "notes")
+    assert "harmful_content</bdi> (1)" in notes_part and "taxonomy</bdi> (1)" in notes_part
+    taxonomy = _section(html, "taxonomy")
+    assert re.search(r'<td class="num">1</td><td>init', taxonomy)
+    assert all(f"<bdi>{c.name}</bdi>" in taxonomy for c in MOUSE)
+    with hostile.store.read() as conn:
+        from tracework import ledger
+        _, head = ledger.head(conn)
+    assert f'<p class="hash">{head}</p>' in _section(html, "ledger")
+    # Charts are inline SVG, nothing is loaded from anywhere.
+    assert html.count("<svg") >= 6
+    assert not re.search(r"<[a-zA-Z][^<>]*\s(src|href|xlink:href)\s*=", html)
+
+
 def test_a_missing_room_leaves_its_section_saying_so(hostile: Project,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     real = report_module._room
@@ -168,8 +245,28 @@ def _browser_missing() -> str | None:
     return None
 
 
+# What the browser measures of the page: each chart's size and shapes, any chart text that
+# runs past its chart's edge, and any credited name broken across columns.
+LAYOUT_PROBE = """() => {
+  const charts = [...document.querySelectorAll('svg[role=img]')].map(svg => {
+    const box = svg.viewBox.baseVal;
+    const outside = [...svg.querySelectorAll('text')].filter(t => {
+      const b = t.getBBox();
+      return b.x < -0.5 || b.x + b.width > box.width + 0.5;
+    }).map(t => t.textContent);
+    return {section: svg.closest('section').id, width: svg.getBoundingClientRect().width,
+            shapes: svg.querySelectorAll('rect, circle').length, outside};
+  });
+  const split = [...document.querySelectorAll('ul.credits li')]
+    .filter(li => li.getClientRects().length > 1).length;
+  return {charts, split};
+}"""
+
+
 @pytest.mark.skipif(_browser_missing() is not None, reason=_browser_missing() or "")
-def test_report_in_headless_chromium(hostile: Project, tmp_path: Path) -> None:
+def test_report_in_headless_chromium(hostile: Project, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str],
+                                     record_property: Any) -> None:
     from playwright.sync_api import sync_playwright
 
     out = tmp_path / "report.html"
@@ -195,7 +292,11 @@ def test_report_in_headless_chromium(hostile: Project, tmp_path: Path) -> None:
             page.wait_for_timeout(300)
             shot = artifacts / "report.png"
             page.screenshot(path=str(shot), full_page=True)
-            print(f"\nreport screenshot: {shot}")
+            # Into the log even when output is captured, and into the JUnit XML.
+            with capsys.disabled():
+                print(f"\nreport screenshot (CI artifact): {shot}")
+            record_property("report_screenshot", str(shot))
+            layout = page.evaluate(LAYOUT_PROBE)
             injected = page.evaluate(
                 "() => document.querySelectorAll('script, img, iframe, object, embed, "
                 "[onerror], [onload]').length")
@@ -209,7 +310,14 @@ def test_report_in_headless_chromium(hostile: Project, tmp_path: Path) -> None:
     assert requests == [out.as_uri()]
     assert dialogs == []
     assert injected == 0
-    for where in ("Q4", "Q10", "Q12", "note"):
+    for where in ("Q4", "Q10", "Q12", "note", "reason 1"):
         assert f"{PAYLOAD} {where}" in body, where
+    assert shot.stat().st_size > 50_000
+    charts = layout["charts"]
+    assert {c["section"] for c in charts} >= {"review", "pay", "time", "agreement", "notes"}
+    for chart in charts:
+        assert chart["width"] > 100 and chart["shapes"] > 0, chart
+        assert chart["outside"] == [], chart
+    assert layout["split"] == 0
     assert set(sections) >= {"review", "pay", "time", "agreement", "groups", "notes",
                              "taxonomy", "credits", "ledger"}

@@ -19,7 +19,7 @@ from tracework.render.frames import Block, FrameStyle, fill
 from tracework.render.records import Credits
 from tracework.render.text import Paragraph, TextPainter
 
-__all__ = ["credit_cards", "title_card", "value_chain_lines"]
+__all__ = ["credit_cards", "title_blocks", "title_card", "value_chain_lines"]
 
 
 def _listing(value: Any) -> str:
@@ -97,17 +97,23 @@ def _margins(style: FrameStyle) -> tuple[int, int, int, int]:
     return mx, my, width - 2 * mx, height - 2 * my
 
 
-def title_card(project: Project, painter: TextPainter, style: FrameStyle,
-               summary: str) -> NDArray[np.uint8]:
-    """The opening card: the project's name, a one-line summary and its value chain."""
+def title_blocks(project: Project, style: FrameStyle, summary: str) -> list[Block]:
+    """What the opening card says: the project's name, a one-line summary, its value chain."""
     blocks = [Block(project.name, 1.8, style.ink, "bold"),
               Block(summary, 0.9, style.muted, gap=0.3),
               Block("Who stands behind this dataset", 0.9, style.accent, "bold", gap=0.8)]
     for label, text in value_chain_lines(project):
         blocks.append(Block(label, 0.75, style.muted, gap=0.25))
         blocks.append(Block(text, 1.0, style.ink))
-    for text in (project.name, summary, *(t for _, t in value_chain_lines(project))):
-        painter.check(text, "the title card (tracework.toml)")
+    return blocks
+
+
+def title_card(project: Project, painter: TextPainter, style: FrameStyle,
+               summary: str) -> NDArray[np.uint8]:
+    """The opening card: :func:`title_blocks` drawn, shrunk to fit and never cut."""
+    blocks = title_blocks(project, style, summary)
+    for block in blocks:
+        painter.check(block.text, "the title card (tracework.toml)")
     canvas = _blank(style)
     if not _draw_blocks(canvas, painter, style, blocks, _margins(style)):
         raise ConfigError("the value-chain disclosure does not fit on the title card",

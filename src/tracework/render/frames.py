@@ -10,6 +10,8 @@ text of a panel is wrapped, never cut, and shrinks until it fits.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +139,15 @@ def painter_for(missing: MissingGlyphs = "error",
     return TextPainter(font_stack("regular", font_dirs), font_stack("bold", font_dirs), missing)
 
 
+def _gap(image_box: Box, panel_box: Box) -> Box:
+    """The strip between a cell's image box and its panel (beside it or below it)."""
+    ix, iy, iw, ih = image_box
+    px, py, pw, ph = panel_box
+    if px > ix:
+        return ix + iw, iy, px - ix - iw, ih
+    return ix, iy + ih, iw, py - iy - ih
+
+
 def fill(canvas: NDArray[np.uint8], box: tuple[int, int, int, int], colour: BGR) -> None:
     """Paint a rectangle (x, y, w, h): OpenCV, as NumPy's broadcast of a colour is slow."""
     x, y, w, h = box
@@ -164,6 +175,13 @@ class FrameRenderer:
     palette: overlay.Palette
     painter: TextPainter
     style: FrameStyle = field(default_factory=FrameStyle)
+    # Images fitted to their box, by the identity of the source array: one frame per worker
+    # shows the same image several times in a row, and resizing it is the costliest step of
+    # drawing a frame. The entry keeps its source alive, so the id cannot name another array.
+    _fitted: OrderedDict[tuple[int, int, int], tuple[NDArray[np.uint8], NDArray[np.uint8]]] = \
+        field(default_factory=OrderedDict, init=False, repr=False, compare=False)
+    _fitted_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
+                                         repr=False, compare=False)
 
     @classmethod
     def for_project(cls, project: Project, style: FrameStyle | None = None,
@@ -186,14 +204,16 @@ class FrameRenderer:
         """One frame: a single contribution, or (``grid``) all of ``group`` side by side.
 
         ``out`` (height × width × 3) is drawn into when given: reusing one buffer per thread
-        saves the page faults of a fresh 6 MB array for every frame.
+        saves the page faults of a fresh 6 MB array for every frame. The source ``image``
+        must not change while frames of it are drawn (its fitted copy is reused).
         """
         width, height = self.style.size
         canvas = out if out is not None else np.empty((height, width, 3), np.uint8)
-        fill(canvas, (0, 0, width, height), self.style.background)
         if layout == "per-worker" or len(group) == 1:
             cells = [(group[0], (0, 0, width, height))]
         else:
+            # Cells of a grid need not tile the frame exactly: paint it all first.
+            fill(canvas, (0, 0, width, height), self.style.background)
             cols = len(group) if len(group) <= 3 else math.ceil(math.sqrt(len(group)))
             rows = math.ceil(len(group) / cols)
             cell_w, cell_h = width // cols, height // rows
@@ -201,6 +221,7 @@ class FrameRenderer:
                      for i, c in enumerate(group)]
         split, base = self._fit_panels(canvas, image, cells)
         for c, image_box, panel_box in split:
+            fill(canvas, _gap(image_box, panel_box), self.style.background)
             self.draw_image(canvas, image, c, image_box)
             self.draw_panel(canvas, c, panel_box, base)
         return canvas
@@ -240,9 +261,30 @@ class FrameRenderer:
         scale = min(w / src_w, h / src_h)
         out_w, out_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
         left, top = x + (w - out_w) // 2, y + (h - out_h) // 2
+        background = self.style.background
+        for margin in ((x, y, w, top - y), (x, top + out_h, w, y + h - top - out_h),
+                       (x, top, left - x, out_h), (left + out_w, top, x + w - left - out_w,
+                                                   out_h)):
+            fill(canvas, margin, background)
         view = canvas[top:top + out_h, left:left + out_w]
-        fit(image, view)
+        view[:] = self._fitted_image(image, out_w, out_h)
         self.annotate(view, c, scale)
+
+    def _fitted_image(self, image: NDArray[np.uint8], width: int, height: int
+                      ) -> NDArray[np.uint8]:
+        key = (id(image), width, height)
+        with self._fitted_lock:
+            entry = self._fitted.get(key)
+            if entry is not None and entry[0] is image:
+                self._fitted.move_to_end(key)
+                return entry[1]
+        fitted = np.empty((height, width, 3), np.uint8)
+        fit(image, fitted)
+        with self._fitted_lock:
+            self._fitted[key] = (image, fitted)
+            while len(self._fitted) > 4:        # a few frames in flight on a few threads
+                self._fitted.popitem(last=False)
+        return fitted
 
     def annotate(self, view: NDArray[np.uint8], c: Contribution, scale: float, *,
                  names: bool = True) -> None:

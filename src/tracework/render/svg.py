@@ -61,7 +61,12 @@ def bars(items: Sequence[Bar], *, title: str, unit: str = "", max_value: float |
     row, top = 26, 8
     values = [b.value for b in items if b.value is not None]
     scale_max = max([*values, reference[0] if reference else 0.0, max_value or 0.0, 1e-9])
-    plot = width - label_width - 150
+    # Room for the longest label on the left and the longest value and note after a full bar,
+    # so no text runs past the chart's edge.
+    label_width = min(round(width * 0.4),
+                      max(label_width, *(_text_width(b.label) + 16 for b in items)))
+    after = max([60, *(_text_width(_value_label(b, unit)) + 12 for b in items)])
+    plot = max(width * 0.25, width - label_width - after)
     height = top + row * max(1, len(items)) + (22 if reference else 8)
     parts = []
     for i, b in enumerate(items):
@@ -74,8 +79,7 @@ def bars(items: Sequence[Bar], *, title: str, unit: str = "", max_value: float |
         w = max(0.0, b.value) / scale_max * plot
         parts.append(f'<rect x="{label_width}" y="{y + 4}" width="{w:.1f}" height="{row - 8}" '
                      f'fill="{_colour(b.colour)}"/>')
-        label = f"{_num(b.value)}{unit}" + (f" · {b.note}" if b.note else "")
-        parts.append(_text(label_width + w + 6, y + 17, label, colour=MUTED))
+        parts.append(_text(label_width + w + 6, y + 17, _value_label(b, unit), colour=MUTED))
     if reference:
         x = label_width + reference[0] / scale_max * plot
         bottom = top + row * max(1, len(items))
@@ -83,6 +87,34 @@ def bars(items: Sequence[Bar], *, title: str, unit: str = "", max_value: float |
                      f'stroke-dasharray="5 4" stroke-width="1.5"/>')
         parts.append(_text(x, bottom + 16, reference[1], anchor="middle", size=12))
     return _svg(width, height, title, "".join(parts))
+
+
+def _text_width(text: str, size: int = 13) -> float:
+    """A generous estimate of the width of ``text`` in a sans-serif face at ``size`` pixels:
+    the page has no script to measure it, and the charts must leave room for it."""
+    wide = sum(1 for ch in text if ord(ch) >= 0x1100)
+    return (0.62 * (len(text) - wide) + 1.05 * wide) * size
+
+
+def _value_label(b: Bar, unit: str) -> str:
+    if b.value is None:
+        return f"not measured{b.note and ' · ' + b.note}"
+    return f"{_num(b.value)}{unit}" + (f" · {b.note}" if b.note else "")
+
+
+def _lanes(xs: Sequence[float], spacing: float = 10.0) -> list[int]:
+    """A lane offset (0, 1, -1, 2, -2, …) for each dot so that dots closer than ``spacing``
+    in x are stacked instead of hiding one another."""
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    lanes = [0] * len(xs)
+    last: dict[int, float] = {}
+    for i in order:
+        k = 0
+        while k in last and xs[i] - last[k] < spacing:
+            k = -k if k > 0 else 1 - k
+        lanes[i] = k
+        last[k] = xs[i]
+    return lanes
 
 
 def stacked(items: Sequence[Bar], *, title: str, width: int = 720) -> Markup:
@@ -115,14 +147,15 @@ def strip(rows: Sequence[tuple[str, Sequence[float], float | None]], *, title: s
           label_width: int = 190, colour: str = "#3b6ea5") -> Markup:
     """One row of dots per series (e.g. each worker's hourly pay), its median as a bar and a
     dashed reference line (the floor)."""
-    row, top = 44, 10
+    row, top, gutter = 56, 10, 14
     everything = [v for _, vs, _ in rows for v in vs]
     scale_max = max([*everything, reference[0] if reference else 0.0, 1e-9]) * 1.05
-    plot = width - label_width - 20
+    origin = label_width + gutter
+    plot = width - origin - 20
     height = top + row * max(1, len(rows)) + 36
     parts = []
     for tick in _ticks(scale_max):
-        x = label_width + tick / scale_max * plot
+        x = origin + tick / scale_max * plot
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - 30}" '
                      f'stroke="{GRID}"/>')
         parts.append(_text(x, height - 14, f"{_num(tick)}{unit}", anchor="middle", size=11,
@@ -130,17 +163,18 @@ def strip(rows: Sequence[tuple[str, Sequence[float], float | None]], *, title: s
     for i, (label, values, median) in enumerate(rows):
         y = top + i * row + row / 2
         parts.append(_text(label_width - 8, y + 4, label, anchor="end"))
-        for v in values:
-            x = label_width + max(0.0, v) / scale_max * plot
-            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{_colour(colour)}" '
-                         f'fill-opacity="0.55"/>')
+        xs = [origin + max(0.0, v) / scale_max * plot for v in values]
+        for x, lane in zip(xs, _lanes(xs), strict=True):
+            cy = y + max(-2, min(2, lane)) * 8
+            parts.append(f'<circle cx="{x:.1f}" cy="{cy:.1f}" r="4.5" fill="{_colour(colour)}" '
+                         f'fill-opacity="0.7"/>')
         if median is not None:
-            x = label_width + max(0.0, median) / scale_max * plot
-            parts.append(f'<line x1="{x:.1f}" y1="{y - 13:.1f}" x2="{x:.1f}" y2="{y + 13:.1f}" '
+            x = origin + max(0.0, median) / scale_max * plot
+            parts.append(f'<line x1="{x:.1f}" y1="{y - 20:.1f}" x2="{x:.1f}" y2="{y + 20:.1f}" '
                          f'stroke="{INK}" stroke-width="3"/>')
-            parts.append(_text(x + 5, y - 8, f"median {_num(median)}{unit}", size=11))
+            parts.append(_text(x + 5, y - 12, f"median {_num(median)}{unit}", size=11))
     if reference:
-        x = label_width + reference[0] / scale_max * plot
+        x = origin + reference[0] / scale_max * plot
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - 30}" '
                      f'stroke="#c0392b" stroke-dasharray="6 4" stroke-width="2"/>')
         parts.append(_text(x + 4, top + 10, reference[1], size=11, colour="#c0392b"))
@@ -174,9 +208,9 @@ def histogram(series: Sequence[tuple[str, Sequence[float], str]], *, title: str,
                 parts.append(f'<rect x="{left + b * bw + 1:.1f}" y="{y - h:.1f}" '
                              f'width="{bw - 2:.1f}" height="{h:.1f}" fill="{_colour(colour)}"/>')
             y -= h
-    for edge in (0, bins // 2, bins):
+    for edge, anchor in ((0, "middle"), (bins // 2, "middle"), (bins, "end")):
         parts.append(_text(left + edge * bw, bottom + 16, f"{_num(low + span * edge / bins)}"
-                           f"{unit}", anchor="middle", size=11, colour=MUTED))
+                           f"{unit}", anchor=anchor, size=11, colour=MUTED))
     lx = float(left)
     for label, values, colour in series:
         parts.append(f'<rect x="{lx:.1f}" y="{height - 13}" width="12" height="12" '

@@ -135,6 +135,7 @@ class TextPainter:
         self._widths: dict[tuple[str, int, str], float] = {}
         self._masks: dict[tuple[int, str, str], tuple[NDArray[np.uint8], tuple[int, int]]] = {}
         self._fonts_seen: dict[int, ImageFont.FreeTypeFont] = {}
+        self._advances: dict[tuple[int, str, str], float] = {}
         self._paragraphs: dict[tuple[object, ...], NDArray[np.uint8]] = {}
         self._layouts: dict[tuple[str, int, int, str], Paragraph] = {}
         # Painted paragraphs by (mask, colour, background): panels repeat most of them.
@@ -262,6 +263,18 @@ class TextPainter:
         self._paragraphs[key] = mask
         return mask
 
+    def _advance(self, font: ImageFont.FreeTypeFont, run: str, direction: Direction) -> float:
+        """The run's advance width, measured once: shaping it costs as much as drawing it."""
+        key = (id(font), run, direction)
+        found = self._advances.get(key)
+        if found is None:
+            found = font.getlength(run, direction=direction)
+            if len(self._advances) > 50_000:
+                self._advances.clear()
+            self._advances[key] = found
+            self._fonts_seen[id(font)] = font      # keeps id() keys valid
+        return found
+
     def _mask(self, font: ImageFont.FreeTypeFont, run: str, direction: Direction
               ) -> tuple[NDArray[np.uint8], tuple[int, int]]:
         """The run's coverage mask and its offset from the pen position, rendered once:
@@ -303,7 +316,7 @@ class TextPainter:
                 runs = []
                 for face, run in stack.runs(token.text):
                     font = stack.font(face, para.size)
-                    runs.append((font, run, direction, font.getlength(run, direction=direction)))
+                    runs.append((font, run, direction, self._advance(font, run, direction)))
                 if direction == "rtl":
                     runs.reverse()
                 out.append((cursor, runs))
