@@ -4,6 +4,7 @@ permutation test, Holm, and the parsing of survey time ranges."""
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,6 +116,22 @@ def test_dawid_skene_does_not_depend_on_row_order() -> None:
     assert np.array_equal(a.labels, b.labels)
     assert np.abs(a.probas - b.probas).max() < 1e-10
     assert np.abs(a.errors - b.errors).max() < 1e-10
+
+
+def test_dawid_skene_on_two_threads_equals_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Large inputs are cut into one block of tasks per core; the result must not change.
+    module = importlib.import_module("tracework.audit.dawid_skene")
+
+    t, w, y, _ = _crowd(7, 2_000, 40, 4)
+    t = np.r_[t, np.full(20, 0)]                   # one task long enough to need its shift
+    w, y = np.r_[w, np.arange(20)], np.r_[y, np.zeros(20, int)]
+    one = dawid_skene(t, w, y, n_iter=25)
+    monkeypatch.setattr(module, "_BLOCK_MIN_LABELS", 10)
+    monkeypatch.setattr(module.os, "cpu_count", lambda: 2)
+    two = dawid_skene(t, w, y, n_iter=25)
+    assert np.array_equal(one.labels, two.labels) and one.iterations == two.iterations
+    assert np.abs(one.probas - two.probas).max() < 1e-10
+    assert np.abs(one.errors - two.errors).max() < 1e-10
 
 
 def test_dawid_skene_handles_tasks_with_many_labels() -> None:

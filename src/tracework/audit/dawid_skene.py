@@ -20,6 +20,8 @@ tasks × classes, never labels × classes.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,10 +108,15 @@ def majority_vote(tasks: ArrayLike, workers: ArrayLike, labels: ArrayLike, *,
 # likelihood of at least 2**-900 for every class, so 2**(sum of log2 rates) needs no shift.
 # Tasks with more labels are shifted by their largest sum first.
 _UNSHIFTED_MAX = 16
+# Below this many labels one block on one thread is quickest; above, the tasks are cut into
+# one block per core: SciPy's sparse products and NumPy's array arithmetic release the GIL,
+# so the blocks of one iteration run side by side.
+_BLOCK_MIN_LABELS = 200_000
 
 
-class _Design:
-    """The labels as a sparse tasks × (worker, answer) matrix, tasks ordered by label count.
+class _Block:
+    """Some tasks' labels as a sparse tasks × (worker, answer) matrix, tasks ordered by label
+    count.
 
     The E-step is one sparse product (per task, the sums of log2 error rates of its labels)
     and one exp2; the prior is not added per task and class but folded into the normaliser
@@ -118,50 +125,113 @@ class _Design:
     matrix's data, so posteriors are never materialised inside the loop.
     """
 
+    def __init__(self, rows: NDArray[np.int64], wl: NDArray[np.int64], per_task: NDArray[np.int64],
+                 n_cols: int) -> None:
+        n = len(per_task)
+        self.per_task = per_task.astype(np.float64)
+        self.matrix = sparse.csr_matrix((np.ones(len(rows)), (rows, wl)), shape=(n, n_cols))
+        self.unit = self.matrix.data
+        self.row_nnz = np.diff(self.matrix.indptr)
+        # The M-step's copy of the matrix shares its structure; its data carry 1 / normaliser.
+        self.scaled = sparse.csr_matrix((self.unit.copy(), self.matrix.indices,
+                                         self.matrix.indptr), shape=self.matrix.shape)
+        self.shift_from = int(np.searchsorted(self.per_task, _UNSHIFTED_MAX, side="right"))
+
+    def sweep(self, log2_rates: NDArray[np.float64], priors: NDArray[np.float64]) -> _Sweep:
+        """One E-step over this block's tasks and its share of the M-step's sums."""
+        like = np.asarray(self.matrix @ log2_rates)
+        shift = 0.0
+        if self.shift_from < len(like):
+            tail = like[self.shift_from:]
+            top = tail.max(axis=1)
+            tail -= top[:, None]
+            shift = float(top.sum())
+        np.exp2(like, out=like)
+        # einsum, not BLAS: OpenBLAS's own threads would fight the blocks' threads.
+        norm = np.einsum("ik,k->i", like, priors)
+        inv_norm = 1.0 / norm
+        log_norm = float(np.log(norm).sum()) + math.log(2.0) * shift
+        np.multiply(self.unit, np.repeat(inv_norm, self.row_nnz), out=self.scaled.data)
+        counts = np.asarray(self.scaled.T @ like)
+        sums = np.einsum("ji,ik->jk", np.stack([inv_norm, self.per_task * inv_norm]), like)
+        return _Sweep(like, inv_norm, log_norm, counts, sums)
+
+    def counts(self, likelihoods: NDArray[np.float64], inv_norm: NDArray[np.float64]
+               ) -> NDArray[np.float64]:
+        np.multiply(self.unit, np.repeat(inv_norm, self.row_nnz), out=self.scaled.data)
+        return np.asarray(self.scaled.T @ likelihoods)
+
+
+class _Design:
+    """The labels cut into blocks of tasks (see :class:`_Block`), each swept on its own
+    thread."""
+
     def __init__(self, t: NDArray[np.int64], w: NDArray[np.int64], y: NDArray[np.int64],
-                 T: int, W: int, K: int) -> None:
+                 T: int, W: int, K: int, blocks: int) -> None:
         self.T, self.K, self.W = T, K, W
         per_task = np.bincount(t, minlength=T)
         self.order = np.argsort(per_task, kind="stable")     # internal position -> task
         position = np.empty(T, np.int64)
         position[self.order] = np.arange(T)
         wl = w * K + y
-        self.per_task = per_task[self.order].astype(np.float64)
-        self.matrix = sparse.csr_matrix((np.ones(len(t)), (position[t], wl)), shape=(T, W * K))
-        self.unit = self.matrix.data
-        self.row_nnz = np.diff(self.matrix.indptr)
-        # The M-step's copy of the matrix shares its structure; its data carry 1 / normaliser.
-        self.scaled = sparse.csr_matrix((self.unit.copy(), self.matrix.indices,
-                                         self.matrix.indptr), shape=self.matrix.shape)
-        self.observed_rows = np.flatnonzero(np.bincount(wl, minlength=W * K))
-        self.shift_from = int(np.searchsorted(self.per_task, _UNSHIFTED_MAX, side="right"))
+        self.unobserved_rows = np.flatnonzero(np.bincount(wl, minlength=W * K) == 0)
+        pos = position[t]
+        by_pos = np.argsort(pos, kind="stable")
+        pos, wl = pos[by_pos], wl[by_pos]
+        sorted_counts = per_task[self.order]
+        cuts = np.linspace(0, T, blocks + 1).astype(np.int64)
+        self.bounds = list(zip(cuts[:-1], cuts[1:]))
+        ends = np.concatenate([[0], np.cumsum(sorted_counts)])
+        self.blocks = [_Block(pos[ends[a]:ends[b]] - a, wl[ends[a]:ends[b]],
+                              sorted_counts[a:b], W * K) for a, b in self.bounds]
+        self.pool = ThreadPoolExecutor(blocks) if blocks > 1 else None
+
+    def sweep(self, log2_rates: NDArray[np.float64], priors: NDArray[np.float64]
+              ) -> _Iteration:
+        """One E-step over all tasks, with the M-step's (worker, answer) sums."""
+        if self.pool is None:
+            parts = [self.blocks[0].sweep(log2_rates, priors)]
+        else:
+            parts = list(self.pool.map(lambda b: b.sweep(log2_rates, priors), self.blocks))
+        counts = parts[0].counts
+        sums = parts[0].sums
+        for part in parts[1:]:
+            counts += part.counts
+            sums += part.sums
+        counts *= priors
+        return _Iteration(parts, sum(p.log_norm for p in parts), counts, sums)
 
     def counts(self, likelihoods: NDArray[np.float64], inv_norm: NDArray[np.float64],
                priors: NDArray[np.float64]) -> NDArray[np.float64]:
         """(W*K, K): per worker and answer, the summed posteriors of the tasks answered."""
-        np.multiply(self.unit, np.repeat(inv_norm, self.row_nnz), out=self.scaled.data)
-        counts = np.asarray(self.scaled.T @ likelihoods)
+        counts = np.add.reduce([b.counts(likelihoods[a:z], inv_norm[a:z])
+                                for b, (a, z) in zip(self.blocks, self.bounds)])
         counts *= priors
         return counts
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 def _m_step(design: _Design, counts: NDArray[np.float64]) -> NDArray[np.float64]:
     """Error matrices (W, K, K) from the summed posteriors."""
-    floored = np.zeros_like(counts)
-    # Answers a worker never gave stay 0; the ones given are floored, as in the usual
-    # formulation.
-    floored[design.observed_rows] = np.maximum(counts[design.observed_rows], EPS)
+    # The answers given are floored, as in the usual formulation; answers a worker never
+    # gave stay 0.
+    floored = np.maximum(counts, EPS)
+    floored[design.unobserved_rows] = 0.0
     per_worker = floored.reshape(design.W, design.K, design.K)
     totals = per_worker.sum(axis=1, keepdims=True)
-    errors: NDArray[np.float64] = np.divide(per_worker, totals, out=np.zeros_like(per_worker),
-                                            where=totals > 0)
-    return errors
+    totals[totals == 0] = 1.0          # a true class no label of the worker's was given for
+    per_worker /= totals
+    return per_worker
 
 
 def _log2_rates(errors: NDArray[np.float64]) -> NDArray[np.float64]:
-    # Answers never given are -inf here, but the sparse product never reads them.
-    with np.errstate(divide="ignore"):
-        logs: NDArray[np.float64] = np.log2(errors.reshape(-1, errors.shape[-1]))
+    # Rows of answers never given are 0 (not -inf): the sparse product never reads them and
+    # their counts are 0, so sums over all rows need no indexing.
+    flat = errors.reshape(-1, errors.shape[-1])
+    logs: NDArray[np.float64] = np.log2(flat, out=np.zeros_like(flat), where=flat > 0)
     return logs
 
 
@@ -172,30 +242,33 @@ class _Sweep:
     likelihoods: NDArray[np.float64]   # (T, K), without the prior
     inv_norm: NDArray[np.float64]      # (T,)
     log_norm: float                    # sum over tasks of ln(normaliser), shifts included
+    counts: NDArray[np.float64]        # (W*K, K): the M-step's summed posteriors
+    sums: NDArray[np.float64]          # (2, K): posterior mass, and mass weighted by labels
+
+
+
+@dataclass
+class _Iteration:
+    """The blocks' sweeps of one iteration, their sums added up."""
+
+    parts: list[_Sweep]
+    log_norm: float
+    counts: NDArray[np.float64]        # (W*K, K), the prior applied
+    sums: NDArray[np.float64]          # (2, K)
 
     def posteriors(self, priors: NDArray[np.float64]) -> NDArray[np.float64]:
-        probas: NDArray[np.float64] = self.likelihoods * priors * self.inv_norm[:, None]
-        return probas
+        """(T, K) in internal task order; overwrites the sweeps' likelihoods."""
+        for part in self.parts:
+            part.likelihoods *= priors
+            part.likelihoods *= part.inv_norm[:, None]
+        if len(self.parts) == 1:
+            return self.parts[0].likelihoods
+        return np.concatenate([part.likelihoods for part in self.parts])
 
 
-def _e_step(design: _Design, log2_rates: NDArray[np.float64], priors: NDArray[np.float64]
-            ) -> _Sweep:
-    like = np.asarray(design.matrix @ log2_rates)
-    shift = np.zeros(design.T)
-    if design.shift_from < design.T:
-        tail = like[design.shift_from:]
-        shift[design.shift_from:] = tail.max(axis=1)
-        tail -= shift[design.shift_from:, None]
-    np.exp2(like, out=like)
-    norm = like @ priors
-    log_norm = float(np.log(norm).sum()) + math.log(2.0) * float(shift.sum())
-    return _Sweep(like, 1.0 / norm, log_norm)
-
-
-def _expected_log2(counts: NDArray[np.float64], log2_rates: NDArray[np.float64],
-                   rows: NDArray[np.int64]) -> float:
-    """Sum over answers given of counts × log2(error rate)."""
-    return float(np.einsum("ij,ij->", counts[rows], log2_rates[rows]))
+def _expected_log2(counts: NDArray[np.float64], log2_rates: NDArray[np.float64]) -> float:
+    """Sum over answers given of counts × log2(error rate) (other rows are 0 in both)."""
+    return float(np.einsum("ij,ij->", counts, log2_rates))
 
 
 def dawid_skene(tasks: ArrayLike, workers: ArrayLike, labels: ArrayLike, *,
@@ -214,34 +287,37 @@ def dawid_skene(tasks: ArrayLike, workers: ArrayLike, labels: ArrayLike, *,
     if t.size == 0 or n_iter < 1:
         return DawidSkeneResult(mv.labels, mv.probas, mv.probas.mean(axis=0) if T else
                                 np.zeros(K), np.zeros((W, K, K)), 0, [])
-    design = _Design(t, w, y, T, W, K)
-    start = mv.probas[design.order]
-    priors = start.mean(axis=0)
-    errors = _m_step(design, design.counts(start, np.ones(T), np.ones(K)))
-    rates = _log2_rates(errors)
-    ln2 = math.log(2.0)
-    loss, history = -math.inf, []
-    rows = design.observed_rows
-    for _ in range(n_iter):
-        clipped = np.maximum(priors, EPS)
-        sweep = _e_step(design, rates, clipped)
-        counts = design.counts(sweep.likelihoods, sweep.inv_norm, clipped)
-        sums = np.stack([sweep.inv_norm, design.per_task * sweep.inv_norm]) @ sweep.likelihoods
-        mass, weighted = sums[0] * clipped, sums[1] * clipped
-        # The prior enters each task's likelihood once, the error rates once per label.
-        entropy = (sweep.log_norm - ln2 * _expected_log2(counts, rates, rows)
-                   - float(mass @ np.log(clipped)))
-        priors = mass / T
-        errors = _m_step(design, counts)
+    blocks = max(1, min(os.cpu_count() or 1, 2, len(t) // _BLOCK_MIN_LABELS))
+    design = _Design(t, w, y, T, W, K, blocks)
+    try:
+        start = mv.probas[design.order]
+        priors = start.mean(axis=0)
+        errors = _m_step(design, design.counts(start, np.ones(T), np.ones(K)))
         rates = _log2_rates(errors)
-        joint = (ln2 * _expected_log2(counts, rates, rows)
-                 + float(weighted @ np.log(np.maximum(priors, EPS))))
-        new_loss = (joint + entropy) / len(t)
-        history.append(new_loss)
-        if new_loss - loss < tol:
-            break
-        loss = new_loss
+        ln2 = math.log(2.0)
+        loss, history = -math.inf, []
+        for _ in range(n_iter):
+            clipped = np.maximum(priors, EPS)
+            sweep = design.sweep(rates, clipped)
+            counts = sweep.counts
+            mass, weighted = sweep.sums[0] * clipped, sweep.sums[1] * clipped
+            # The prior enters each task's likelihood once, the error rates once per label.
+            entropy = (sweep.log_norm - ln2 * _expected_log2(counts, rates)
+                       - float(mass @ np.log(clipped)))
+            priors = mass / T
+            errors = _m_step(design, counts)
+            rates = _log2_rates(errors)
+            joint = (ln2 * _expected_log2(counts, rates)
+                     + float(weighted @ np.log(np.maximum(priors, EPS))))
+            new_loss = (joint + entropy) / len(t)
+            history.append(new_loss)
+            if new_loss - loss < tol:
+                break
+            loss = new_loss
+    finally:
+        design.close()
     final = np.empty((T, K))
-    final[design.order] = np.maximum(sweep.posteriors(clipped), EPS)
+    probas = sweep.posteriors(clipped)
+    final[design.order] = np.maximum(probas, EPS, out=probas)
     return DawidSkeneResult(final.argmax(axis=1).astype(np.int64), final, priors, errors,
                             len(history), history)
