@@ -37,12 +37,15 @@ def safe_name(name: str, fallback: str = "file") -> str:
     return cleaned[:200]
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write a file so that its final name only ever holds the complete content."""
+def write_atomic(path: Path, data: bytes | str, *, mode: int | None = None) -> None:
+    """Write a file so that its final name only ever holds the complete content; ``mode`` is
+    set before any byte is written (0o600 for what is private to one person)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

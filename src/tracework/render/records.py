@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from sqlalchemy import Connection, func, select
 
 from tracework.dataset import Annotation, Dataset, Image, select_dataset
+from tracework.docs.facts import Credits, credits_of
 from tracework.errors import ConfigError, InputError
 from tracework.project import Project
 from tracework.render.overlay import Shape
@@ -63,18 +64,6 @@ class Contribution:
         if self.shapes:
             return list(self.shapes)
         return [Shape(a.category, a.bbox, rle=a.rle) for a in self.annotations]
-
-
-@dataclass(frozen=True)
-class Credits:
-    """People credited by the name each chose; everyone else only counted."""
-
-    names: tuple[str, ...]
-    contributors: int
-
-    @property
-    def unnamed(self) -> int:
-        return self.contributors - len(self.names)
 
 
 @dataclass
@@ -206,23 +195,10 @@ def select_contributions(project: Project, *, status: str = "all",
 
 
 def credits(project: Project, contributors: Sequence[str]) -> Credits:
-    """The credits of ``contributors``: the docs room's credits when it is installed (so the
-    video and the published credits agree), else the same rule read here: names of workers who
-    consented to be credited and were not erased; everyone else counted."""
-    credits_of: Callable[[Connection, list[str]], Any] | None
-    try:
-        from tracework.docs.facts import credits_of
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not "tracework.docs.facts".startswith(exc.name):
-            raise
-        credits_of = None
+    """The credits of ``contributors``, as the published credits give them: names of workers
+    who consented to be credited and were not erased; everyone else counted."""
     with project.store.read() as conn:
-        if credits_of is not None:
-            found = credits_of(conn, list(contributors))
-            return Credits(tuple(found.names), int(found.contributors))
-        people = _people(conn, contributors)
-    names = [n for n in (_credited_name(people.get(w)) for w in set(contributors)) if n]
-    return Credits(tuple(sorted(names, key=lambda n: (n.casefold(), n))), len(set(contributors)))
+        return credits_of(conn, list(contributors))
 
 
 def _sha256(path: Path) -> str:

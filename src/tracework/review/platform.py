@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from tracework.errors import InputError
+from tracework.export import write_atomic
 from tracework.ledger import LedgerWriter
 from tracework.project import Project
 from tracework.review.common import batch_ids
@@ -46,19 +45,8 @@ _INPUT = "Input."
 def write_private(path: Path, text: str) -> str:
     """Write ``text`` atomically with mode 0600 (set before any byte is written); returns the
     SHA-256 of the bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode=0o600)
     return hashlib.sha256(data).hexdigest()
 
 
