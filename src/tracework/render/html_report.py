@@ -40,7 +40,7 @@ from tracework.render import svg
 from tracework.render.cards import value_chain_lines
 from tracework.render.records import credits
 
-__all__ = ["ReportResult", "Section", "report", "report_html"]
+__all__ = ["ReportResult", "Section", "report", "report_html", "report_sections"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATE_COLOURS = {"approved": "#2e8b57", "rejected": "#c0392b", "rework": "#e69f00",
@@ -269,7 +269,9 @@ def _header(project: Project) -> dict[str, Any]:
             "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def _sections(project: Project) -> dict[str, Section]:
+def report_sections(project: Project) -> dict[str, Section]:
+    """The report's sections by key, each with its figures and inline SVG charts; the web
+    dashboard shows the same."""
     labour_room = _room("tracework.audit.labour")
     labour = labour_room.labour_audit(project) if labour_room is not None else None
     return {
@@ -303,7 +305,7 @@ def content_security_policy(css: str) -> str:
 def _build(project: Project) -> tuple[str, dict[str, Section], dict[str, Any]]:
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     template = _environment().get_template("report.html.j2")
-    header, sections = _header(project), _sections(project)
+    header, sections = _header(project), report_sections(project)
     # The policy is tracework's own constant text (no double quote): written verbatim.
     html = template.render(css=css, csp=Markup(content_security_policy(css)), header=header,
                            sections=sections)

@@ -258,12 +258,10 @@ class _Rooms:
     def report_charts(self, project: Project) -> list[dict[str, Any]]:
         """The charts of ``tracework report`` (inline SVG drawn and escaped by the render
         room), section by section, so the page and the report show the same figures."""
-        report = _module("tracework.render.html_report")
-        sections = getattr(report, "_sections", None) if report is not None else None
-        if sections is None:
-            return []
+        from tracework.render.html_report import report_sections
+
         out = []
-        for key, section in sections(project).items():
+        for key, section in report_sections(project).items():
             if not section.available:
                 continue
             for name in ("chart", "reasons_chart", "masks", "boxes"):
