@@ -95,8 +95,14 @@ def demo(directory: Path | str = "demo-out", *, seed: int = 7, frames: int = 30,
     finally:
         project.close()
     p = f"tracework -p {project_dir}"
+    images = files.images_dir
     report.next_steps = [
         f"{p} status",
+        f"{p} review propose && {p} review list --proposed",
+        f"{p} audit labour",
+        f"{p} export bundle {root / 'bundle'} --status all --images {images}",
+        f"{p} report {root / 'report.html'}",
+        f"{p} render video {root / 'labour.mp4'} --status all --images {images}",
         f"{p} log --action 'consent.*'",
         f"{p} verify --expect-head {report.status.ledger_head}",
         f"python -c \"from pycocotools.coco import COCO; COCO('{out / 'coco' / 'annotations.json'}')\"",
