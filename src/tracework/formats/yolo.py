@@ -25,12 +25,23 @@ def _num(v: float) -> str:
     return f"{min(max(v, 0.0), 1.0):.6f}"
 
 
+def _rectangle(bbox: tuple[float, float, float, float]) -> list[float]:
+    x, y, bw, bh = bbox
+    return [x, y, x + bw, y, x + bw, y + bh, x, y + bh]
+
+
+def untraced(ann: Annotation) -> bool:
+    """Whether a mask has no polygon and travels in YOLO segmentation as its box."""
+    return ann.rle is not None and not polygons(ann.rle)
+
+
 def label_lines(image: Image, anns: Iterable[Annotation], class_ids: dict[str, int],
                 task: Task = "detect") -> list[tuple[str, Annotation]]:
     """Label rows for one image, each with the annotation it came from.
 
     In segmentation, a mask made of several pieces gives one row per piece; a box
-    annotation becomes its rectangle.
+    annotation becomes its rectangle, and so does a mask too small or thin to trace as a
+    polygon (a pixel or a one-pixel line), so that no label is dropped.
     """
     w, h = float(image.width), float(image.height)
     out: list[tuple[str, Annotation]] = []
@@ -39,13 +50,13 @@ def label_lines(image: Image, anns: Iterable[Annotation], class_ids: dict[str, i
         if task == "detect" or ann.rle is None:
             x, y, bw, bh = ann.bbox
             if task == "segment":
-                pieces = [[x, y, x + bw, y, x + bw, y + bh, x, y + bh]]
+                pieces = [_rectangle(ann.bbox)]
             else:
                 out.append((f"{cls} {_num((x + bw / 2) / w)} {_num((y + bh / 2) / h)} "
                             f"{_num(bw / w)} {_num(bh / h)}", ann))
                 continue
         else:
-            pieces = polygons(ann.rle)
+            pieces = polygons(ann.rle) or [_rectangle(ann.bbox)]
         for poly in pieces:
             coords = " ".join(_num(v / (w if i % 2 == 0 else h)) for i, v in enumerate(poly))
             out.append((f"{cls} {coords}", ann))
