@@ -112,6 +112,25 @@ def test_topup_to_the_cent_and_never_twice(paid_project: Any, tmp_path: Path) ->
         project.close()
 
 
+def test_a_bonus_stays_earned_when_its_work_is_re_decided(paid_project: Any) -> None:
+    base, a, _ = paid_project
+    project = _configure(base)
+    try:
+        first = pay.topup(project)
+        assert _topups(first)[0] == (2, 900.0, 30, 300, 270, "planned")
+        pay.mark_paid(project, all_planned=True)
+        # The bonus's anchor is re-decided as an unpaid rejection: the 2.70 paid stays paid.
+        review.decide(project, a[-1], "reject", reason="Cable missing on second look",
+                      redecide=True, reviewer="alice")
+        again = pay.topup(project)
+        mine = [w for w in again.workers if w.anchor_submission == a[0]]
+        assert [(w.submissions, w.earned_cents, w.bonus_cents, w.state) for w in mine] == [
+            (1, 15 + 270, 0, "at-floor")]
+        assert again.planned == 0
+    finally:
+        project.close()
+
+
 def test_bonus_file_exact_layout(paid_project: Any, batch: Any, tmp_path: Path) -> None:
     base, a, b = paid_project
     project = _configure(base)

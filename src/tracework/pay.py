@@ -267,12 +267,17 @@ def _reason(policy: PayPolicy, tasks: int, time_s: float) -> str:
 
 
 def _plan(conn: Connection, log: LedgerWriter, policy: PayPolicy, worker: str, w: _Work,
-          report: TopupReport) -> WorkerTopup:
+          scope: list[int] | None, report: TopupReport) -> WorkerTopup:
     target = int((policy.floor_per_hour * 100 * Decimal(repr(w.time_s)) / 3600)
                  .to_integral_value(ROUND_CEILING))
-    earlier = conn.execute(select(bonuses.c.amount_cents).where(
-        bonuses.c.worker == worker, bonuses.c.state != "cancelled",
-        bonuses.c.submission_id.in_(w.ids))).scalars().all()
+    # Every bonus the worker got for work in scope counts as earned, also one tied to a
+    # submission re-decided since as an unpaid rejection: money paid stays paid.
+    query = (select(bonuses.c.amount_cents)
+             .join(submissions, bonuses.c.submission_id == submissions.c.id)
+             .where(bonuses.c.worker == worker, bonuses.c.state != "cancelled"))
+    if scope is not None:
+        query = query.where(submissions.c.batch_id.in_(scope))
+    earlier = conn.execute(query).scalars().all()
     earned = w.reward_cents + sum(int(a) for a in earlier)
     item = WorkerTopup(worker, len(w.ids), round(w.time_s, 3), policy.time_measure, earned,
                        target, max(0, target - earned), "at-floor", anchor_submission=w.anchor)
@@ -312,9 +317,10 @@ def topup(project: Project, *, batches: Collection[str] = (), out: Path | str | 
 
     def work(conn: Connection) -> TopupReport:
         log = LedgerWriter(conn, project.actor)
-        completed = _completed(conn, project, policy, batch_ids(conn, batches), report)
+        scope = batch_ids(conn, batches)
+        completed = _completed(conn, project, policy, scope, report)
         for worker, w in sorted(completed.items()):
-            report.workers.append(_plan(conn, log, policy, worker, w, report))
+            report.workers.append(_plan(conn, log, policy, worker, w, scope, report))
         if out is not None:
             file = _write_bonus_file(conn, log, Path(out), None)
             report.bonus_file, report.bonus_file_rows = str(out), file.rows
