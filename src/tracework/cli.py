@@ -382,9 +382,6 @@ def _print_export(report: Any, as_json: bool) -> None:
     if report.images_missing:
         click.echo(f"  {len(report.images_missing)} image file(s) not found under --images, "
                    f"e.g. {report.images_missing[0]}")
-    if getattr(report, "masks_as_boxes", None):
-        click.echo(f"  {len(report.masks_as_boxes)} mask(s) too small to trace as a polygon "
-                   f"were written as their box (e.g. annotation {report.masks_as_boxes[0]})")
 
 
 @export.command("coco")

@@ -79,8 +79,6 @@ class ExportReport:
     workers_with_published_answers: int = 0
     images_copied: int = 0
     images_missing: list[str] = field(default_factory=list)
-    # Masks too small or thin to trace as a polygon, written in YOLO segmentation as their box.
-    masks_as_boxes: list[int] = field(default_factory=list)
     ledger_head: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -210,8 +208,6 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
             stem = f"{stem}__{safe_name(worker)}"
         names[(image_id, worker)] = f"{stem}.{ext}"
         lines = yolo.label_lines(image, anns, class_ids, task)
-        if task == "segment":
-            report.masks_as_boxes += [a.id for a in anns if yolo.untraced(a)]
         label_rel = f"labels/train/{stem}.txt"
         write_atomic(out / label_rel, "".join(line + "\n" for line, _ in lines))
         report.files.append(label_rel)

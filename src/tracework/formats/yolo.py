@@ -25,23 +25,12 @@ def _num(v: float) -> str:
     return f"{min(max(v, 0.0), 1.0):.6f}"
 
 
-def _rectangle(bbox: tuple[float, float, float, float]) -> list[float]:
-    x, y, bw, bh = bbox
-    return [x, y, x + bw, y, x + bw, y + bh, x, y + bh]
-
-
-def untraced(ann: Annotation) -> bool:
-    """Whether a mask has no polygon and travels in YOLO segmentation as its box."""
-    return ann.rle is not None and not polygons(ann.rle)
-
-
 def label_lines(image: Image, anns: Iterable[Annotation], class_ids: dict[str, int],
                 task: Task = "detect") -> list[tuple[str, Annotation]]:
     """Label rows for one image, each with the annotation it came from.
 
     In segmentation, a mask made of several pieces gives one row per piece; a box
-    annotation becomes its rectangle, and so does a mask too small or thin to trace as a
-    polygon (a pixel or a one-pixel line), so that no label is dropped.
+    annotation becomes its rectangle.
     """
     w, h = float(image.width), float(image.height)
     out: list[tuple[str, Annotation]] = []
@@ -50,13 +39,13 @@ def label_lines(image: Image, anns: Iterable[Annotation], class_ids: dict[str, i
         if task == "detect" or ann.rle is None:
             x, y, bw, bh = ann.bbox
             if task == "segment":
-                pieces = [_rectangle(ann.bbox)]
+                pieces = [[x, y, x + bw, y, x + bw, y + bh, x, y + bh]]
             else:
                 out.append((f"{cls} {_num((x + bw / 2) / w)} {_num((y + bh / 2) / h)} "
                             f"{_num(bw / w)} {_num(bh / h)}", ann))
                 continue
         else:
-            pieces = polygons(ann.rle) or [_rectangle(ann.bbox)]
+            pieces = polygons(ann.rle)
         for poly in pieces:
             coords = " ".join(_num(v / (w if i % 2 == 0 else h)) for i, v in enumerate(poly))
             out.append((f"{cls} {coords}", ann))
