@@ -117,7 +117,11 @@ def test_demo_prints_progress_and_a_summary_true_to_the_data(
 
     assert value("frames (assets)") == str(counts["frames"]) == "5"
     assert value("workers who labelled") == str(counts["workers_labelled"])
-    assert value("submissions") == f"{counts['submissions']} (Submitted {counts['submissions']})"
+    # The study's rule replayed: fewer than 3 of the 5 parts labelled is rejected, with reason.
+    short = sum(1 for sub in t["submissions"] if sum(a > 0 for a in sub["parts"].values()) < 3)
+    done = counts["submissions"] - short
+    assert value("submissions") == f"{counts['submissions']} (Approved {done}, Rejected {short})"
+    assert value("review") == f"approve {done}, reject {short}"
     assert value("survey responses") == (
         f"{counts['survey_responses']} ({counts['survey_previews']} preview left out, "
         f"{counts['survey_unlinked']} unlinked)")

@@ -33,7 +33,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoReport:
     from tracework.review.decisions import decide
 
     report = demo(tmp_path_factory.mktemp("docs_demo") / "demo", frames=6, workers=10,
-                  size=(160, 108))
+                  size=(160, 108), reviewed=False)
     project = tracework.open_project(report.project)
     try:
         for sid in range(1, report.status.submissions + 1):

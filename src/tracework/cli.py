@@ -452,14 +452,18 @@ def export_yolo_cmd(ctx: click.Context, out: Path, task: str, status: str,
               help="Frames of the rotating mouse.")
 @click.option("--workers", type=click.IntRange(3, 500), default=40, show_default=True,
               help="Simulated workers.")
+@click.option("--review/--no-review", "reviewed", default=True, show_default=True,
+              help="Replay the study's review: rules propose, a reviewer accepts the proposals "
+                   "(each rejection with its reason) and approves the rest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def demo_cmd(directory: Path, seed: int, frames: int, workers: int, as_json: bool) -> None:
+def demo_cmd(directory: Path, seed: int, frames: int, workers: int, reviewed: bool,
+             as_json: bool) -> None:
     """Build a complete example project in DIRECTORY and run the pipeline end to end.
 
     Generates frames of a rotating computer mouse with five parts, a Mechanical Turk batch
     results file with masks from simulated workers of varying care, and a Qualtrics survey
-    export; then ingests, links, and exports COCO and YOLO. Replaces an earlier demo in the
-    same folder.
+    export; then ingests, links, reviews (rules propose, a reviewer decides), and exports COCO
+    and YOLO. Replaces an earlier demo in the same folder.
 
     \b
     Example:
@@ -482,8 +486,8 @@ def demo_cmd(directory: Path, seed: int, frames: int, workers: int, as_json: boo
         if not as_json:
             click.echo(f"- {msg}", err=True)
 
-    report = demo(directory, seed=seed, frames=frames, workers=workers, step=step,
-                  progress=progress)
+    report = demo(directory, seed=seed, frames=frames, workers=workers, reviewed=reviewed,
+                  step=step, progress=progress)
     if as_json:
         _echo_json(report.as_dict())
         return
@@ -493,6 +497,8 @@ def demo_cmd(directory: Path, seed: int, frames: int, workers: int, as_json: boo
         ("frames (assets)", report.coco.images),
         ("workers who labelled", s.workers_with_work),
         ("submissions", f"{s.submissions} ({', '.join(f'{k} {v}' for k, v in s.submissions_by_status.items())})"),
+        ("review", ", ".join(f"{k} {v}" for k, v in sorted(report.review.items()))
+                   or "not reviewed (--no-review)"),
         ("survey responses", f"{s.responses} ({report.survey.previews_skipped} preview left out, "
                              f"{s.responses_unlinked} unlinked)"),
         ("consent", ", ".join(f"{k} {v}" for k, v in s.consent.items())),

@@ -16,6 +16,7 @@ from typing import Any
 
 from tracework import demo_data
 from tracework.errors import ConfigError
+from tracework import review
 from tracework.export import ExportReport, export_coco, export_yolo
 from tracework.ingest import ImportReport, ingest_mturk, ingest_qualtrics
 from tracework.project import Category, init
@@ -33,6 +34,7 @@ class DemoReport:
     project: Path
     batch: ImportReport
     survey: ImportReport
+    review: dict[str, int]                 # decision -> submissions, empty when not reviewed
     coco: ExportReport
     yolo: ExportReport
     status: StatusReport
@@ -42,6 +44,7 @@ class DemoReport:
         return {
             "root": str(self.root), "inputs": str(self.inputs), "project": str(self.project),
             "batch": self.batch.as_dict(), "survey": self.survey.as_dict(),
+            "review": dict(self.review),
             "coco": self.coco.as_dict(), "yolo": self.yolo.as_dict(),
             "status": self.status.as_dict(), "next_steps": self.next_steps,
         }
@@ -49,9 +52,14 @@ class DemoReport:
 
 def demo(directory: Path | str = "demo-out", *, seed: int = 7, frames: int = 30,
          workers: int = 40, size: tuple[int, int] = (2880, 1920), replace: bool = True,
-         step: Step | None = None,
+         reviewed: bool = True, step: Step | None = None,
          progress: Callable[[int, int], None] | None = None) -> DemoReport:
-    """Build the example project in ``directory`` and run the pipeline on it."""
+    """Build the example project in ``directory`` and run the pipeline on it.
+
+    With ``reviewed`` (the default) the study's review is replayed the fair way: the rules
+    propose (fewer than 3 of 5 parts, empty, duplicate), a reviewer accepts the proposals,
+    each rejection with its reason, and approves the rest.
+    """
     say = step or (lambda _msg: None)
     root = Path(directory)
     project_dir = root / "project"
@@ -85,20 +93,28 @@ def demo(directory: Path | str = "demo-out", *, seed: int = 7, frames: int = 30,
         say("Ingesting the Qualtrics survey and linking answers by pseudonym")
         survey = ingest_qualtrics(project, files.survey_csv, worker_column="workerId",
                                   consent_column="Q11")
+        decided: dict[str, int] = {}
+        if reviewed:
+            say("Reviewing: the rules propose, a reviewer decides, every rejection has a reason")
+            review.propose(project)
+            for bulk in (review.accept_proposals(project, reviewer="demo reviewer"),
+                         review.approve_unflagged(project, reviewer="demo reviewer")):
+                for decision, n in bulk.by_decision.items():
+                    decided[decision] = decided.get(decision, 0) + n
         say("Exporting COCO and YOLO with per-annotation provenance")
         out = root / "export"
         coco = export_coco(project, out / "coco", status="all", images_dir=files.images_dir)
         yolo = export_yolo(project, out / "yolo", task="segment", status="all",
                            images_dir=files.images_dir)
         report = DemoReport(root=root, inputs=files.root, project=project_dir, batch=batch,
-                            survey=survey, coco=coco, yolo=yolo, status=status(project))
+                            survey=survey, review=decided, coco=coco, yolo=yolo, status=status(project))
     finally:
         project.close()
     p = f"tracework -p {project_dir}"
     images = files.images_dir
     report.next_steps = [
         f"{p} status",
-        f"{p} review propose && {p} review list --proposed",
+        f"{p} review list --status rejected",
         f"{p} audit labour",
         f"{p} export bundle {root / 'bundle'} --status all --images {images}",
         f"{p} report {root / 'report.html'}",
