@@ -86,7 +86,9 @@ def demo(directory: Path | str = "demo-out", *, seed: int = 7, frames: int = 30,
         # The survey asked to publish the answers with the work (Q11), as the study's video did.
         free_text_questions=["Q4", "Q10"], publish_free_text=True,
         demographics={"age_range": "Q1", "gender": "Q2", "education": "Q3", "city": "Q4",
-                      "work_set_cost": "Q10"})
+                      "work_set_cost": "Q10"},
+        search_time_question="Q5",
+        survey_attributes={"age_range": "Q1", "gender": "Q2", "education": "Q3"})
     try:
         say("Ingesting the Mechanical Turk batch results")
         batch = ingest_mturk(project, files.batch_csv, images_dir=files.images_dir)

@@ -183,7 +183,9 @@ def render_config(name: str, categories: Sequence[Category], *, requester: str =
                   credit_name_column: str = "",
                   free_text_questions: Sequence[str] | None = None,
                   publish_free_text: bool = False,
-                  demographics: Mapping[str, str] | None = None) -> str:
+                  demographics: Mapping[str, str] | None = None,
+                  search_time_question: str = "",
+                  survey_attributes: Mapping[str, str] | None = None) -> str:
     cats = "\n".join(
         f"[[taxonomy.categories]]\nname = {_toml_str(c.name)}\ncolour = {_toml_str(c.colour)}\n"
         f"description = {_toml_str(c.description)}\n" for c in categories)
@@ -192,6 +194,7 @@ def render_config(name: str, categories: Sequence[Category], *, requester: str =
                 "# name = \"Body\"\n# colour = \"#1f77b4\"\n# description = \"\"\n")
     concerns = "\n".join(f"{k} = {_toml_str(v)}" for k, v in DEFAULT_CONCERNS.items())
     export = _export_section(free_text_questions, publish_free_text, demographics)
+    survey = _survey_section(search_time_question, survey_attributes)
     return f"""# tracework project file. People edit this; tracework versions the taxonomy in the store.
 
 [project]
@@ -236,6 +239,7 @@ credit_name_column = {_toml_str(credit_name_column)}
 # Q13 = ["publish"]
 
 {export}
+{survey}
 # Settings (see `tracework settings`): command line > TRACEWORK_* environment > here > default.
 [settings]
 """
@@ -259,6 +263,25 @@ def _export_section(free_text: Sequence[str] | None, publish: bool,
     if demographics:
         lines.append("[export.demographics]")
         lines += [f"{k} = {_toml_str(v)}" for k, v in demographics.items()]
+    return "\n".join(lines) + "\n"
+
+
+_SURVEY_HELP = """\
+# The survey in the audits: the question where workers said how long they search for tasks
+# (counted as unpaid time in `tracework audit labour`), and names for the questions that group
+# audits and the report compare workers by (`tracework audit groups --by education`)."""
+
+
+def _survey_section(search_time_question: str, attributes: Mapping[str, str] | None) -> str:
+    if not search_time_question and not attributes:
+        return (_SURVEY_HELP + "\n# [survey]\n# search_time_question = \"Q5\"\n"
+                "# [survey.attributes]\n# education = \"Q3\"\n")
+    lines = [_SURVEY_HELP, "[survey]"]
+    if search_time_question:
+        lines.append(f"search_time_question = {_toml_str(search_time_question)}")
+    if attributes:
+        lines.append("[survey.attributes]")
+        lines += [f"{k} = {_toml_str(v)}" for k, v in attributes.items()]
     return "\n".join(lines) + "\n"
 
 
