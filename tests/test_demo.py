@@ -151,3 +151,21 @@ def test_demo_prints_progress_and_a_summary_true_to_the_data(
         assert tracework.verify(project, expect_head=head).ok
     finally:
         project.close()
+
+
+def test_the_demo_is_reviewed_and_its_audit_counts_search_time(tmp_path: Path) -> None:
+    from tracework.audit import labour_audit
+
+    report = tracework.demo.demo(tmp_path / "d", frames=4, workers=8, size=(320, 213))
+    t = truth(type("Files", (), {"truth_json": report.inputs / "truth.json"}))  # type: ignore[arg-type]
+    short = sum(1 for sub in t["submissions"] if sum(a > 0 for a in sub["parts"].values()) < 3)
+    project = tracework.open_project(report.project)
+    try:
+        audit = labour_audit(project)
+        assert (audit.submissions, audit.rejected) == (t["counts"]["submissions"], short)
+        assert audit.approved == audit.submissions - short
+        linked = [w for w in audit.workers if w.search_seconds is not None]
+        assert linked and audit.total_search_hours > 0
+        assert tracework.log(project, action="review.decide", actor="demo reviewer")
+    finally:
+        project.close()
