@@ -38,7 +38,6 @@ __all__ = [
     "Web",
     "Denied",
     "LoginRequired",
-    "Unavailable",
     "web_of",
     "want_json",
     "render",
@@ -123,13 +122,6 @@ class Denied(TraceworkError):
 
     exit_code = 1
     http_status = 403
-
-
-class Unavailable(TraceworkError):
-    """A part of the app whose room is not installed."""
-
-    exit_code = 1
-    http_status = 501
 
 
 class LoginRequired(TraceworkError):

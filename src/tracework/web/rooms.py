@@ -1,33 +1,29 @@
 """The web app's door to the other rooms' libraries: review, fieldnotes, receipts, audits.
 
 Each method calls the room's public functions and shapes the result for a page; the web app
-writes no SQL of its own for their data. While a room is not installed, the part of the page
-that needs it says so instead of failing (the ``*_ready`` methods tell which).
+writes no SQL of its own for their data.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import html
-import importlib
 import re
 from typing import Any
 
 from markupsafe import Markup
 
+from tracework import notes, receipts, review, taxonomy
+from tracework.audit.agreement import agreement_audit
+from tracework.audit.labour import labour_audit
 from tracework.errors import NotFound
 from tracework.project import Project
+from tracework.render.html_report import report_sections
+from tracework.review.queue import decisions_in_force
 
 __all__ = ["rooms", "acting_as"]
 
 _ARIA_LABEL = re.compile(r'aria-label="([^"]*)"')
-
-
-def _module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
 
 
 def acting_as(project: Project, actor: str) -> Project:
@@ -57,13 +53,9 @@ def _current(item: Any, *, for_worker: bool) -> dict[str, Any] | None:
 class _Rooms:
     # -- review --------------------------------------------------------------------------------
 
-    def review_ready(self) -> bool:
-        return _module("tracework.review") is not None
-
     def queue(self, project: Project, *, state: str | None, worker: str | None,
               batch: str | None, page: int, per_page: int) -> tuple[list[dict[str, Any]], bool]:
         """One page of the review queue and whether another follows."""
-        review = _module("tracework.review")
         items = review.review_list(project, status=state, worker=worker,
                                    batches=[batch] if batch else (),
                                    limit=page * per_page + 1)
@@ -71,8 +63,7 @@ class _Rooms:
         return rows, len(items) > page * per_page
 
     def states(self) -> list[str]:
-        review = _module("tracework.review")
-        return list(review.STATES) if review else []
+        return list(review.STATES)
 
     def _shape_review(self, item: Any, version: str, *, for_worker: bool) -> dict[str, Any]:
         dispute = item.dispute
@@ -90,9 +81,6 @@ class _Rooms:
     def reviews_of_worker(self, project: Project, worker: str, *, for_worker: bool = True
                           ) -> dict[int, dict[str, Any]] | None:
         """Every submission of ``worker`` with its review, by submission id (one query)."""
-        review = _module("tracework.review")
-        if review is None:
-            return None
         return {i.submission_id: self._shape_review(i, "", for_worker=for_worker)
                 for i in review.review_list(project, worker=worker)}
 
@@ -100,69 +88,50 @@ class _Rooms:
                   owner: str | None = None) -> dict[str, Any] | None:
         """The decision in force, proposals and dispute of one submission. ``worker``: seen by
         that worker (their own submission only); ``owner``: the submission's worker, for staff."""
-        review = _module("tracework.review")
-        if review is None:
-            return None
         who = worker or owner
         items = [i for i in review.review_list(project, worker=who) if i.submission_id == sid] \
             if who else []
         if not items:
             raise NotFound(f"no submission {sid}")
-        from tracework.review.queue import decisions_in_force
-
         with project.store.read() as conn:
             row = decisions_in_force(conn, [sid]).get(sid)
         return self._shape_review(items[0], "" if row is None else str(row.id),
                                   for_worker=worker is not None)
 
     def reasons(self, project: Project) -> list[dict[str, Any]]:
-        review = _module("tracework.review")
-        if review is None:
-            return []
         return [{"code": r.code, "text": r.describe(), "decision": r.decision}
                 for r in review.review_config(project).rules]
 
     def decide(self, project: Project, sid: int, decision: str, *, reason_code: str,
                reason: str, seen: str, reviewer: str) -> Any:
-        review = _module("tracework.review")
         expect: Any = int(seen) if seen.isdigit() else None
         return review.decide(project, sid, decision, reason_code=reason_code or None,
                              reason=reason or None, expect_review=expect, reviewer=reviewer)
 
     def accept_proposals(self, project: Project, *, rule: str | None, batch: str | None,
                          reviewer: str) -> Any:
-        review = _module("tracework.review")
         return review.accept_proposals(project, rule=rule, batches=[batch] if batch else (),
                                        reviewer=reviewer)
 
     def contest(self, project: Project, sid: int, message: str, *, worker: str) -> Any:
-        review = _module("tracework.review")
         return review.contest(acting_as(project, worker), sid, message, channel="portal")
 
     def resolve(self, project: Project, sid: int, outcome: str, reason: str, *, by: str) -> Any:
-        review = _module("tracework.review")
         return review.resolve(acting_as(project, by), sid, outcome, reason)
 
-    def receipts_of(self, project: Project, worker: str) -> dict[str, Any] | None:
-        receipts = _module("tracework.receipts")
-        return None if receipts is None else receipts.receipt_data(project, worker)
+    def receipts_of(self, project: Project, worker: str) -> dict[str, Any]:
+        return receipts.receipt_data(project, worker)
 
     def receipt_html(self, project: Project, data: dict[str, Any]) -> str:
-        receipts = _module("tracework.receipts")
         currency = str(project.config.get("pay", {}).get("currency", "USD"))
         return str(receipts.render_html(data, currency))
 
     # -- fieldnotes ----------------------------------------------------------------------------
 
-    def notes_ready(self) -> bool:
-        return _module("tracework.notes") is not None
-
     def concerns(self, project: Project) -> dict[str, str]:
-        notes = _module("tracework.notes")
-        return dict(notes.concerns(project)) if notes else {}
+        return dict(notes.concerns(project))
 
     def _shape(self, project: Project, found: list[Any]) -> list[dict[str, Any]]:
-        notes = _module("tracework.notes")
         colours = self.concerns(project)
         out = []
         for n in found:
@@ -175,72 +144,49 @@ class _Rooms:
         return out
 
     def notes_on(self, project: Project, target: str) -> list[dict[str, Any]] | None:
-        notes = _module("tracework.notes")
-        if notes is None:
-            return None
         return self._shape(project, notes.list_notes(project, target=target)[-100:])
 
     def notes_list(self, project: Project, *, target: str | None, concern: str | None,
                    state: str | None, limit: int) -> list[dict[str, Any]] | None:
-        notes = _module("tracework.notes")
-        if notes is None:
-            return None
         found = notes.list_notes(project, target=target, concern=concern, state=state)
         return self._shape(project, found[-limit:][::-1])
 
     def note_targets(self, project: Project, concern: str) -> list[str] | None:
         """The targets of the notes (not replies) of one concern type."""
-        notes = _module("tracework.notes")
-        if notes is None:
-            return None
         return sorted({n.target for n in notes.list_notes(project, concern=concern)})
 
     def notes_by_worker(self, project: Project, worker: str) -> list[dict[str, Any]] | None:
-        notes = _module("tracework.notes")
-        if notes is None:
-            return None
         return self._shape(project, notes.list_notes(project, author=worker)[-100:])
 
     def note_thread(self, project: Project, note_id: int) -> tuple[Any, list[Any]]:
-        return _module("tracework.notes").get(project, note_id)  # type: ignore[no-any-return]
+        return notes.get(project, note_id)  # type: ignore[no-any-return]
 
     def add_note(self, project: Project, target: str, text: str, *, concern: str,
                  author: str) -> Any:
-        return _module("tracework.notes").add(project, target, text, concern=concern,
+        return notes.add(project, target, text, concern=concern,
                                                author=author)
 
     def reply_note(self, project: Project, note_id: int, text: str, *, author: str) -> Any:
-        return _module("tracework.notes").reply(project, note_id, text, author=author)
+        return notes.reply(project, note_id, text, author=author)
 
     def resolve_note(self, project: Project, note_id: int, reason: str, *, by: str) -> Any:
-        return _module("tracework.notes").resolve(project, note_id, reason=reason, by=by)
+        return notes.resolve(project, note_id, reason=reason, by=by)
 
     def category_flags(self, project: Project) -> list[dict[str, Any]] | None:
-        notes = _module("tracework.notes")
-        if notes is None:
-            return None
         return [n.as_dict() | {"resolved": n.state == "resolved"}
                 for n in notes.list_notes(project, target="category:*")[-200:]]
 
     def taxonomy_history(self, project: Project) -> list[dict[str, Any]] | None:
-        taxonomy = _module("tracework.taxonomy")
-        if taxonomy is None or not hasattr(taxonomy, "history"):
-            return None
         return [t.as_dict() for t in taxonomy.history(project)][::-1]
 
     # -- audits --------------------------------------------------------------------------------
 
-    def audit_figures(self, project: Project) -> dict[str, Any] | None:
+    def audit_figures(self, project: Project) -> dict[str, Any]:
         """The audits' headline figures, as titled key/value tables (aggregates only: no
         per-worker rows leave the audit room through this page)."""
         blocks = []
-        for module, function, title in (("tracework.audit.labour", "labour_audit", "Pay and time"),
-                                        ("tracework.audit.agreement", "agreement_audit",
-                                         "Agreement")):
-            found = _module(module)
-            if found is None or not hasattr(found, function):
-                continue
-            data = getattr(found, function)(project).as_dict()
+        for audit, title in ((labour_audit, "Pay and time"), (agreement_audit, "Agreement")):
+            data = audit(project).as_dict()
             rows = [(k, _figure(v)) for k, v in data.items()
                     if isinstance(v, (str, int, float, bool)) or v is None]
             for key, value in data.get("rejection_reasons", {}).items():
@@ -251,15 +197,11 @@ class _Rooms:
                     rows.append((f"mask {numbers[0][0]}: {item['category']}",
                                  _figure(numbers[0][1])))
             blocks.append({"title": title, "rows": rows})
-        if not blocks:
-            return None
         return {"blocks": blocks, "charts": self.report_charts(project)}
 
     def report_charts(self, project: Project) -> list[dict[str, Any]]:
         """The charts of ``tracework report`` (inline SVG drawn and escaped by the render
         room), section by section, so the page and the report show the same figures."""
-        from tracework.render.html_report import report_sections
-
         out = []
         for key, section in report_sections(project).items():
             if not section.available:

@@ -15,7 +15,7 @@ from tracework.errors import InputError, NotFound
 from tracework.ledger import LedgerWriter
 from tracework.web import queries
 from tracework.web.auth import WorkerId
-from tracework.web.core import Unavailable, done, render, want_json, web_of
+from tracework.web.core import done, render, want_json, web_of
 from tracework.web.media import find_image
 from tracework.web.rooms import rooms
 from tracework.web.routes_staff import _image_response, _mask_response
@@ -63,8 +63,7 @@ def portal_home(request: Request, worker: WorkerId,
         "pay": {"currency": pay.get("currency", ""),
                 "wage_floor_per_hour": pay.get("wage_floor_per_hour")},
         "categories": [c.as_dict() for c in project.categories],
-        "notes": rooms.notes_by_worker(project, worker),
-        "review_ready": rooms.review_ready(), "notes_ready": rooms.notes_ready()})
+        "notes": rooms.notes_by_worker(project, worker)})
 
 
 def _own_submission(request: Request, worker: str, sid: int) -> dict[str, Any]:
@@ -86,8 +85,7 @@ def portal_submission(request: Request, worker: WorkerId, sid: int) -> Response:
     return render(request, "portal_submission.html", {
         "submission": sub, "parts": sub.pop("parts"),
         "has_image": find_image(web.config.images, sub.get("file_name") or "") is not None,
-        "review": rooms.review_of(web.project, sid, worker=worker),
-        "review_ready": rooms.review_ready()})
+        "review": rooms.review_of(web.project, sid, worker=worker)})
 
 
 @router.get("/w/annotations/{aid}/mask.png", summary="The mask of one of the worker's annotations")
@@ -146,8 +144,6 @@ def portal_consent(request: Request, worker: WorkerId,
 @router.post("/w/submissions/{sid}/contest", summary="Contest a rejection, with a message")
 def portal_contest(request: Request, worker: WorkerId, sid: int,
                    message: Annotated[str, Form(max_length=4000)]) -> Response:
-    if not rooms.review_ready():
-        raise Unavailable("contesting is not available in this installation")
     _own_submission(request, worker, sid)
     result = rooms.contest(web_of(request).project, sid, message, worker=worker)
     return done(request, f"/w/submissions/{sid}", {"result": {
@@ -174,8 +170,6 @@ def portal_note(request: Request, worker: WorkerId,
                 text: Annotated[str, Form(max_length=4000)],
                 target: Annotated[str, Form(max_length=200)] = "",
                 concern: Annotated[str, Form(max_length=64)] = "") -> Response:
-    if not rooms.notes_ready():
-        raise Unavailable("notes are not available in this installation")
     project = web_of(request).project
     where = _note_target(request, worker, target)
     kind = concern or ("taxonomy" if where.startswith("category:") else "other")
@@ -189,8 +183,6 @@ def portal_note(request: Request, worker: WorkerId,
 def portal_receipt(request: Request, worker: WorkerId) -> Response:
     project = web_of(request).project
     data = rooms.receipts_of(project, worker)
-    if data is None:
-        raise Unavailable("receipts are not available in this installation")
     if want_json(request):
         return done(request, "/w/receipt", {"receipt": data})
     html = rooms.receipt_html(project, data)

@@ -13,7 +13,7 @@ from tracework.errors import InputError
 from tracework.users import User
 from tracework.web import queries
 from tracework.web.auth import StaffUser, _safe_next, require_staff
-from tracework.web.core import WRITERS, Unavailable, done, render, web_of
+from tracework.web.core import WRITERS, done, render, web_of
 from tracework.web.rooms import rooms
 
 __all__ = ["router"]
@@ -25,15 +25,9 @@ Short = Annotated[str, Form(max_length=200)]
 Long = Annotated[str, Form(max_length=4000)]
 
 
-def _need(ready: bool, what: str) -> None:
-    if not ready:
-        raise Unavailable(f"{what} is not available in this installation")
-
-
 @router.post("/submissions/{sid}/decision", summary="Approve, reject or send back for rework")
 def decision(request: Request, user: Writer, sid: int, decision: Short,
              reason_code: Short = "", reason_text: Long = "", seen: Short = "") -> Response:
-    _need(rooms.review_ready(), "reviewing")
     project = web_of(request).project
     result = rooms.decide(project, sid, decision, reason_code=reason_code, reason=reason_text,
                           seen=seen, reviewer=user.name)
@@ -45,7 +39,6 @@ def decision(request: Request, user: Writer, sid: int, decision: Short,
 
 @router.post("/proposals/accept", summary="Accept open rule proposals in bulk")
 def accept(request: Request, user: Writer, rule: Short = "", batch: Short = "") -> Response:
-    _need(rooms.review_ready(), "reviewing")
     report = rooms.accept_proposals(web_of(request).project, rule=rule or None,
                                     batch=batch or None, reviewer=user.name)
     return done(request, "/queue", {"report": report.as_dict()})
@@ -53,7 +46,6 @@ def accept(request: Request, user: Writer, rule: Short = "", batch: Short = "") 
 
 @router.post("/submissions/{sid}/resolve", summary="Uphold or overturn a contested rejection")
 def resolve(request: Request, user: Writer, sid: int, outcome: Short, reason: Long) -> Response:
-    _need(rooms.review_ready(), "reviewing")
     if outcome not in ("uphold", "overturn"):
         raise InputError("outcome must be uphold or overturn", field="outcome")
     result = rooms.resolve(web_of(request).project, sid, outcome, reason, by=user.name)
@@ -82,7 +74,6 @@ def _back(back: str, default: str) -> str:
 @router.post("/notes", summary="Add a fieldnote on anything shown")
 def add_note(request: Request, user: Writer, target: Short, text: Long,
              concern: Annotated[str, Form(max_length=64)] = "other", back: Short = "") -> Response:
-    _need(rooms.notes_ready(), "fieldnotes")
     note = rooms.add_note(web_of(request).project, target, text, concern=concern,
                           author=user.name)
     return done(request, _back(back, "/notes"), {"note": note.as_dict()})
@@ -91,7 +82,6 @@ def add_note(request: Request, user: Writer, target: Short, text: Long,
 @router.post("/notes/{nid}/reply", summary="Reply to a fieldnote")
 def reply_note(request: Request, user: Writer, nid: int, text: Long,
                back: Short = "") -> Response:
-    _need(rooms.notes_ready(), "fieldnotes")
     note = rooms.reply_note(web_of(request).project, nid, text, author=user.name)
     return done(request, _back(back, "/notes"), {"note": note.as_dict()})
 
@@ -99,7 +89,6 @@ def reply_note(request: Request, user: Writer, nid: int, text: Long,
 @router.post("/notes/{nid}/resolve", summary="Resolve a fieldnote, saying why")
 def resolve_note(request: Request, user: Writer, nid: int, reason: Long,
                  back: Short = "") -> Response:
-    _need(rooms.notes_ready(), "fieldnotes")
     note = rooms.resolve_note(web_of(request).project, nid, reason, by=user.name)
     return done(request, _back(back, "/notes"), {"note": note.as_dict()})
 

@@ -76,27 +76,15 @@ def queue(request: Request, user: StaffUser, status: Text = "submitted", batch: 
         raise InputError(f"no batch {batch_id}", field="batch")
     who = _worker_filter(worker)
     per_page = web.config.page_size
-    if rooms.review_ready():
-        states = rooms.states()
-        chosen = choice(status, states, "status")
-        rows, more = rooms.queue(web.project, state=chosen, worker=who, batch=batch_key,
-                                 page=page, per_page=per_page)
-    else:
-        states = [s.lower() for s in queries.STATUSES]
-        chosen = choice(status, states, "status")
-        with web.project.store.read() as conn:
-            found = queries.submission_page(conn, status=chosen.capitalize() if chosen else None,
-                                            batch=batch_id, worker=who, page=page,
-                                            per_page=per_page)
-        rows = [{**r, "submission_id": r["id"], "state": r["status"].lower(), "batch": r["batch_key"],
-                 "asset": r["file_name"] or "", "proposals": [], "reason_text": ""}
-                for r in found.rows]
-        more = found.page < found.pages
+    states = rooms.states()
+    chosen = choice(status, states, "status")
+    rows, more = rooms.queue(web.project, state=chosen, worker=who, batch=batch_key,
+                             page=page, per_page=per_page)
     return render(request, "queue.html", {
         "rows": rows, "page": page, "more": more,
         "filters": {"status": chosen or "", "batch": batch_id or "", "worker": who or ""},
         "statuses": states, "batches": batches,
-        "can_decide": user.role in ("owner", "reviewer"), "review_ready": rooms.review_ready(),
+        "can_decide": user.role in ("owner", "reviewer"),
         "rules": [r["code"] for r in rooms.reasons(web.project)]})
 
 
