@@ -151,13 +151,13 @@ class _Block:
         norm = np.einsum("ik,k->i", like, priors)
         inv_norm = 1.0 / norm
         log_norm = float(np.log(norm).sum()) + math.log(2.0) * shift
-        np.multiply(self.unit, np.repeat(inv_norm, self.row_nnz), out=self.scaled.data)
-        counts = np.asarray(self.scaled.T @ like)
+        counts = self.counts(like, inv_norm)
         sums = np.einsum("ji,ik->jk", np.stack([inv_norm, self.per_task * inv_norm]), like)
         return _Sweep(like, inv_norm, log_norm, counts, sums)
 
     def counts(self, likelihoods: NDArray[np.float64], inv_norm: NDArray[np.float64]
                ) -> NDArray[np.float64]:
+        """(W*K, K) without the prior: this block's posteriors summed per worker and answer."""
         np.multiply(self.unit, np.repeat(inv_norm, self.row_nnz), out=self.scaled.data)
         return np.asarray(self.scaled.T @ likelihoods)
 
