@@ -54,8 +54,8 @@ def time_tracework(a_rows: list[list[str]], b_rows: list[list[str]], tmp: Path,
                    repeats: int = 9) -> tuple[float, float, set[tuple[str, str]], int, int]:
     import polars as pl
 
-    from tracework import diff
-    from tracework.safecsv import write_csv
+    from tracework.core.safecsv import write_csv
+    from tracework.fieldnotes import diff
 
     fa = pl.DataFrame(a_rows, schema=COLUMNS, orient="row").with_columns(
         pl.all().replace("", None))

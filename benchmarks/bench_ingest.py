@@ -19,12 +19,12 @@ import textwrap
 import time
 from pathlib import Path
 
-from tracework import demo_data
+from tracework.demo import data as demo_data
 
 CHILD = textwrap.dedent("""
     import resource, sys, time, tracework
-    from tracework.project import Category
-    from tracework.demo_data import CATEGORIES
+    from tracework.core.project import Category
+    from tracework.demo.data import CATEGORIES
     root, batch, processes = sys.argv[1], sys.argv[2], int(sys.argv[3])
     p = tracework.init(root, categories=[Category(n, c) for n, c in CATEGORIES.items()],
                        actor="bench")

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import tracework
-from tracework import ledger
-from tracework.project import Category
+from tracework.core import ledger
+from tracework.core.project import Category
 
 TARGET = 20_000
 

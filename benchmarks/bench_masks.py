@@ -7,7 +7,7 @@ background) in memory and times, per mask and side by side:
 
 * the zlib floor: ``zlib.decompress`` of the PNG's concatenated IDAT data, the least work any
   decoder must do;
-* ``tracework.masks.decode_label_png``;
+* ``tracework.formats.masks.decode_label_png``;
 * the straightforward path: Pillow → ``np.asarray`` → ``np.all(img == colour, -1)`` per
   category → ``pycocotools.mask.encode`` + ``area`` + ``toBbox``.
 
@@ -42,7 +42,7 @@ from pycocotools import mask as coco
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from tracework.masks import PartMask, decode_label_png, rle_to_mask  # noqa: E402
+from tracework.formats.masks import PartMask, decode_label_png, rle_to_mask
 
 try:
     from PIL import Image

@@ -47,8 +47,8 @@ def prepare(folder: Path, frames: int) -> list[tuple[np.ndarray, Contribution]]:
     with their survey), generated at 1920x1080 and ingested the real way; masks decoded once,
     so both sides start from the same images and pixel masks."""
     import tracework
-    from tracework import demo_data
-    from tracework.masks import rle_to_mask
+    from tracework.demo import data as demo_data
+    from tracework.formats.masks import rle_to_mask
     from tracework.render.records import select_contributions
 
     files = demo_data.generate(folder / "inputs", seed=5, frames=max(1, frames // 3),

@@ -36,9 +36,9 @@ def build(root: Path, n: int):  # type: ignore[no-untyped-def]
     from sqlalchemy import insert
 
     import tracework
-    from tracework.ledger import now
-    from tracework.project import Category
-    from tracework.store.schema import annotations, batches, imports, submissions, workers
+    from tracework.core.ledger import now
+    from tracework.core.project import Category
+    from tracework.core.store.schema import annotations, batches, imports, submissions, workers
 
     colours = ["#1f77b4", "#d62728", "#9467bd", "#ff7f0e", "#2ca02c"]
     project = tracework.init(root / "proj", categories=[Category(c, k) for c, k in

@@ -37,8 +37,8 @@ MEMORY_LIMIT_MIB = 1024
 
 def build(root: Path, rows: int) -> None:
     import tracework
-    from tracework import ledger
-    from tracework.store.schema import (
+    from tracework.core import ledger
+    from tracework.core.store.schema import (
         annotations,
         assets,
         batches,
@@ -109,7 +109,7 @@ def build(root: Path, rows: int) -> None:
 def phase(step: str, root: Path, workbook: Path) -> None:
     """Run one step in this (child) process and print its time and report as JSON."""
     import tracework
-    from tracework import sheet
+    from tracework.fieldnotes import sheet
 
     project = tracework.open_project(root)
     t = time.perf_counter()
@@ -128,7 +128,7 @@ def phase(step: str, root: Path, workbook: Path) -> None:
 def _annotation_rows(root: Path) -> tuple[list[str], list[list[object]]]:
     """The Annotations header and rows of the project at ``root``, encoded for cells."""
     import tracework
-    from tracework import sheet
+    from tracework.fieldnotes import sheet
 
     project = tracework.open_project(root)
     try:
@@ -139,15 +139,15 @@ def _annotation_rows(root: Path) -> tuple[list[str], list[list[object]]]:
 
 
 def _header_styles(header: list[str]) -> list[str]:
-    from tracework.sheet import TABLES
+    from tracework.fieldnotes.sheet import TABLES
 
     editable = TABLES["annotations"].editable
     return ["editable" if name in editable else "read_only" for name in header]
 
 
 def write_with_tracework(header: list[str], rows: list[list[object]], out: Path) -> None:
-    from tracework.sheet import _EDITABLE, _READ_ONLY
-    from tracework.sheet_xlsx import SheetWriter, WorkbookWriter
+    from tracework.fieldnotes.sheet import _EDITABLE, _READ_ONLY
+    from tracework.fieldnotes.xlsx import SheetWriter, WorkbookWriter
 
     styles = {i: f"{s}+bold" for i, s in enumerate(_header_styles(header))}
     book = WorkbookWriter(out, {"read_only": _READ_ONLY, "editable": _EDITABLE})
@@ -166,7 +166,7 @@ def write_with_openpyxl(header: list[str], rows: list[list[object]], out: Path) 
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font, PatternFill
 
-    from tracework.sheet import _EDITABLE, _READ_ONLY
+    from tracework.fieldnotes.sheet import _EDITABLE, _READ_ONLY
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("Annotations")
@@ -232,7 +232,7 @@ def compare_writers(root: Path, tmp: Path) -> tuple[float, float]:
     same, inexact = _same_cells(tmp / "tracework.xlsx", tmp / "openpyxl.xlsx")
     print(f"writing the Annotations table alone ({ours['rows']:,} rows, "
           f"{ours['columns']} columns, rows read beforehand):")
-    for name, r in (("tracework.sheet_xlsx", ours), ("openpyxl write-only", theirs)):
+    for name, r in (("tracework.fieldnotes.xlsx", ours), ("openpyxl write-only", theirs)):
         print(f"  {name:21s} {r['seconds']:6.2f} s  peak {r['peak_mib']:6.0f} MiB   "
               f"({r['mib']:.1f} MiB file)")
     ratio = float(theirs["seconds"]) / float(ours["seconds"])  # type: ignore[arg-type]

@@ -35,11 +35,11 @@ import httpx
 from sqlalchemy import insert
 
 import tracework
-from tracework import users
-from tracework.ledger import LedgerWriter, now
-from tracework.privacy import ensure_worker
-from tracework.project import Category, Project
-from tracework.store.schema import assets, batches, imports, submissions
+from tracework.core.ledger import LedgerWriter, now
+from tracework.core.privacy import ensure_worker
+from tracework.core.project import Category, Project
+from tracework.core.store.schema import assets, batches, imports, submissions
+from tracework.web import users
 
 QUEUE_P99_MS = 300.0
 DECISION_P99_MS = 150.0

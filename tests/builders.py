@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tracework import demo_data
+from tracework.demo import data as demo_data
 
 SMALL = {"frames": 6, "workers": 8, "size": (160, 108)}
 

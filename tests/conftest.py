@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import tracework
-from tracework.project import Category, Project
+from tracework.core.project import Category, Project
 
 PG_URL = os.environ.get("TRACEWORK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -11,9 +11,9 @@ from sqlalchemy import insert
 
 import tracework
 from tracework.audit import labour_audit
-from tracework.errors import InputError
-from tracework.project import Project
-from tracework.store.schema import (
+from tracework.core.errors import InputError
+from tracework.core.project import Project
+from tracework.core.store.schema import (
     answers,
     batches,
     bonuses,

@@ -12,21 +12,21 @@ from typing import Any
 
 import numpy as np
 import pytest
-from builders import edited_batch, small_files, truth
 from click.testing import CliRunner
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 from sqlalchemy import func, insert, select
 
 import tracework
-from tracework import demo_data
-from tracework.audit import agreement_audit, aggregate, group_audit, labour_audit
+from builders import edited_batch, small_files, truth
+from tracework.audit import aggregate, agreement_audit, group_audit, labour_audit
 from tracework.cli import cli
-from tracework.errors import InputError
-from tracework.privacy import pseudonym
-from tracework.project import Category, Project
-from tracework.store.schema import annotations, assets, batches, imports, submissions, workers
-from tracework.store.tables_audit import aggregate_labels, aggregate_workers
+from tracework.core.errors import InputError
+from tracework.core.privacy import pseudonym
+from tracework.core.project import Category, Project
+from tracework.core.store.schema import annotations, assets, batches, imports, submissions, workers
+from tracework.core.store.tables_audit import aggregate_labels, aggregate_workers
+from tracework.demo import data as demo_data
 
 REJECT_FEEDBACK = {0: "Cable not labelled", 1: "Incomplete mask"}
 SURVEY = '\n[survey]\nsearch_time_question = "Q5"\n\n[survey.attributes]\neducation = "Q3"\n'

@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 import pytest
-from builders import small_files
 from click.testing import CliRunner
 
-from tracework import settings as settings_mod
+from builders import small_files
 from tracework.cli import cli, main
-from tracework.errors import ConfigError, InputError, ProjectNotFound
+from tracework.core import settings as settings_mod
+from tracework.core.errors import ConfigError, InputError, ProjectNotFound
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
@@ -129,7 +129,7 @@ def test_main_hides_internal_errors(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(tracework, "status", explode)
     monkeypatch.delenv("TRACEWORK_DEBUG", raising=False)
-    monkeypatch.setattr("tracework.cli._project", lambda ctx: None)
+    monkeypatch.setattr("tracework.cli.project.project_of", lambda ctx: None)
     code = main(["status"])
     err = capsys.readouterr().err
     assert code == 70
@@ -146,7 +146,7 @@ def test_init_refuses_an_existing_project(tmp_path: Path) -> None:
 def test_init_writes_the_value_chain_taxonomy_concerns_and_pay_policy(tmp_path: Path) -> None:
     import tomllib
 
-    from tracework.project import DEFAULT_CONCERNS
+    from tracework.core.project import DEFAULT_CONCERNS
 
     r = CliRunner().invoke(cli, [
         "init", str(tmp_path / "p"), "--name", "Mouse parts", "--category", "Body=#1F77B4",

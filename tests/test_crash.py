@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from builders import small_files
-from conftest import MOUSE
 
 import tracework
+from builders import small_files
+from conftest import MOUSE
 
 CHILD = textwrap.dedent("""
     import sys, tracework

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracework.errors import InputError
+from tracework.core.errors import InputError
 from tracework.formats import csvio
 from tracework.formats.csvio import loads_json, open_table, sha256_file
 

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import truth
 from click.testing import CliRunner
 from pycocotools.coco import COCO
 
 import tracework
 import tracework.demo
+from builders import truth
 from tracework.cli import cli
-from tracework.errors import ConfigError
+from tracework.core.errors import ConfigError
 
 
 def test_demo_cli_at_the_study_size(tmp_path: Path) -> None:

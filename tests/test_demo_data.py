@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tracework.demo_data import CATEGORIES, SURVEY_QUESTIONS, DemoFiles, generate
+from tracework.demo.data import CATEGORIES, SURVEY_QUESTIONS, DemoFiles, generate
 
 SMALL = {"size": (480, 320), "frames": 10, "workers": 14, "jobs": 1}
 

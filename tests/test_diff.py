@@ -12,11 +12,11 @@ from click.testing import CliRunner
 
 import tracework
 from builders import small_files, write_rows
-from tracework import diff, notes, sheet, taxonomy
 from tracework.cli import cli
-from tracework.diff import CellChange
-from tracework.errors import InputError
-from tracework.project import Project
+from tracework.core.errors import InputError
+from tracework.core.project import Project
+from tracework.fieldnotes import diff, notes, sheet, taxonomy
+from tracework.fieldnotes.diff import CellChange
 
 HEADER = ["id", "category", "area", "note"]
 

@@ -14,23 +14,23 @@ from typing import Any
 
 import pytest
 import yaml
-from builders import small_files
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 import tracework
+from builders import small_files
 from tracework import docs
+from tracework.core.errors import ConflictError
+from tracework.core.privacy import set_consent
+from tracework.core.project import Project
+from tracework.core.store.schema import responses, submissions, workers
 from tracework.docs import answers
 from tracework.docs.card import hub_license, size_category, yaml_front_matter
 from tracework.docs.croissant import ANNOTATIONS_FILE
 from tracework.docs.ledger_export import check_chain
 from tracework.docs.text import html_text, md
 from tracework.docs.vocab import RAI_PROPERTIES, TRACEWORK_PROPERTIES
-from tracework.errors import ConflictError
-from tracework.privacy import set_consent
-from tracework.project import Project
-from tracework.store.schema import responses, submissions, workers
 
 # The RAI vocabulary (croissant_rai.ttl), typed out here from the format reference so that a
 # misspelling in the code cannot also be in the test's list.
@@ -209,7 +209,7 @@ def test_rai_answers_state_the_records(loaded: Project, tmp_path: Path) -> None:
     assert analysis[-1].startswith("No aggregation")
     assert set(doc["rai:dataCollectionType"]) <= RECOMMENDED_COLLECTION_TYPES
     assert doc["rai:dataCollectionType"] == ["Manual Human Curator", "Surveys", "Self-reporting"]
-    from tracework import ledger
+    from tracework.core import ledger
 
     with loaded.store.read() as conn:
         ledger_seq, ledger_head = ledger.head(conn)
@@ -245,7 +245,7 @@ def test_tracework_extension_is_documented() -> None:
     from tracework.docs import vocab
 
     text = vocab.__doc__ or ""
-    assert f"Namespace IRI :data:`TRACEWORK_NS` (prefix ``tracework``)" in text
+    assert "Namespace IRI :data:`TRACEWORK_NS` (prefix ``tracework``)" in text
     assert vocab.CROISSANT_CONTEXT["tracework"] == vocab.TRACEWORK_NS
     # Every term written is described in the module's documentation, by its prefixed name.
     missing = sorted(t for t in TRACEWORK_PROPERTIES if f"tracework:{t}" not in text)
@@ -377,9 +377,9 @@ def test_datasheet_answers_from_the_records(loaded: Project, tmp_path: Path) -> 
                     "Preprocessing, cleaning, labeling", "Uses", "Distribution", "Maintenance",
                     "For data workers"):
         assert f"## {heading}" in text
+    from tracework.dataset import select_dataset
     from tracework.docs.datasheet import datasheet
     from tracework.docs.facts import gather
-    from tracework.dataset import select_dataset
 
     facts = gather(loaded, select_dataset(loaded, status="all"))
     sheet = datasheet(facts)
@@ -424,7 +424,7 @@ def test_markdown_and_html_text_is_inert() -> None:
 # -- credits -----------------------------------------------------------------------------------
 
 def test_credits_name_only_those_who_consented(loaded: Project, tmp_path: Path) -> None:
-    from tracework.ledger import LedgerWriter
+    from tracework.core.ledger import LedgerWriter
 
     with loaded.store.read() as conn:
         people = sorted({r.worker for r in conn.execute(select(submissions.c.worker))})
@@ -492,7 +492,7 @@ def test_bundle_lists_every_file_with_its_hash(loaded: Project, files: Any,
         assert obj["contentSize"] == f"{(out / name).stat().st_size} B"
     count, head = check_chain(out / "ledger.jsonl")
     with loaded.store.read() as conn:
-        from tracework import ledger
+        from tracework.core import ledger
 
         assert (count, head) == ledger.head(conn)
     assert json.loads((out / "ledger-head.json").read_text())["head"] == head
@@ -504,8 +504,8 @@ def test_bundle_lists_every_file_with_its_hash(loaded: Project, files: Any,
 
 
 def test_published_log_keeps_out_names_and_notes(loaded: Project, tmp_path: Path) -> None:
-    from tracework import notes
-    from tracework.ledger import LedgerWriter
+    from tracework.core.ledger import LedgerWriter
+    from tracework.fieldnotes import notes
 
     with loaded.store.read() as conn:
         person = conn.execute(select(submissions.c.worker)).first()[0]
@@ -599,7 +599,7 @@ def _facts_with(table: Any, *, people: int, k: int) -> Any:
     """Just enough of the facts for :func:`answers.demographics_lines`."""
     from types import SimpleNamespace
 
-    from tracework.docs.policy import SurveyPolicy
+    from tracework.dataset.policy import SurveyPolicy
 
     return SimpleNamespace(policy=SurveyPolicy({"gender": "Q2"}, frozenset()), min_cell=k,
                            demographic_answers={f"w{i}": {} for i in range(people)},

@@ -15,14 +15,13 @@ import pytest
 
 import tracework
 from tracework import docs
+from tracework.core.project import Project
 from tracework.dataset import select_dataset
 from tracework.demo import DemoReport, demo
 from tracework.docs import answers
 from tracework.docs.datasheet import datasheet
 from tracework.docs.facts import gather
 from tracework.docs.ledger_export import check_chain
-from tracework.project import Project
-
 
 REJECTED = (2, 5, 11)
 
@@ -203,8 +202,8 @@ def _consenting_answers(project: Project) -> dict[str, dict[str, Any]]:
     consent, read from the store here rather than through tracework.docs."""
     from sqlalchemy import select
 
-    from tracework.store.schema import answers as answer_rows
-    from tracework.store.schema import responses, submissions, workers
+    from tracework.core.store.schema import answers as answer_rows
+    from tracework.core.store.schema import responses, submissions, workers
 
     with project.store.read() as conn:
         people = {r.worker for r in conn.execute(select(submissions.c.worker))}
@@ -225,7 +224,7 @@ def _free_text(project: Project) -> list[str]:
     """Every free-text survey answer of the project (Q4 city, Q10 costs, "other" texts)."""
     from sqlalchemy import select
 
-    from tracework.store.schema import answers as answer_rows
+    from tracework.core.store.schema import answers as answer_rows
 
     with project.store.read() as conn:
         rows = conn.execute(select(answer_rows)).all()

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import read_rows, small_files, truth, write_rows
 from click.testing import CliRunner
 
 import tracework
+from builders import read_rows, small_files, truth, write_rows
 from tracework import docs
 from tracework.cli import cli
+from tracework.core.privacy import pseudonym
 from tracework.docs.croissant import ANNOTATIONS_FILE
-from tracework.privacy import pseudonym
 
 CANARY = "ACANARYDOCS7Q2X"
 CITY = "Canarytown-城市-4411"
@@ -175,7 +175,7 @@ def test_free_text_only_when_enabled_and_consented(tmp_path: Path,
         with project.store.read() as conn:
             from sqlalchemy import select
 
-            from tracework.store.schema import workers
+            from tracework.core.store.schema import workers
 
             consent = {w.pseudonym: w.consent_publish for w in conn.execute(select(workers))}
     finally:

@@ -10,16 +10,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from builders import read_rows, small_files, truth
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 from sqlalchemy import select
 
 import tracework
-from tracework import masks
-from tracework.errors import InputError
-from tracework.project import Project
-from tracework.store.schema import annotations, submissions, workers
+from builders import read_rows, small_files, truth
+from tracework.core.errors import InputError
+from tracework.core.project import Project
+from tracework.core.store.schema import annotations, submissions, workers
+from tracework.formats import masks
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def test_attributes_lead_back_to_submission_and_pseudonym(loaded: Project, files
             .join(submissions))}
     t = truth(files)
     by_assignment = {s["assignment_id"]: s for s in t["submissions"]}
-    from tracework.privacy import pseudonym
+    from tracework.core.privacy import pseudonym
 
     for ann in doc["annotations"]:
         a = ann["attributes"]
@@ -135,8 +135,8 @@ def test_survey_answers_only_with_publish_consent(loaded: Project, tmp_path: Pat
     assert {w for w, v in sidecar.items() if "survey" in v} == {
         w for w in sidecar if consent[w]}
     # Withdrawing consent takes effect in the next export.
-    from tracework.ledger import LedgerWriter
-    from tracework.privacy import set_consent
+    from tracework.core.ledger import LedgerWriter
+    from tracework.core.privacy import set_consent
 
     victim = sorted(with_survey)[0]
     with loaded.store.write() as conn:
@@ -206,7 +206,7 @@ def test_filters_and_default_status(loaded: Project, tmp_path: Path) -> None:
 
 
 def test_files_are_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tracework import export
+    from tracework.core import files as export
 
     target = tmp_path / "x.json"
     export.write_atomic(target, "old")
@@ -226,15 +226,15 @@ def test_files_are_written_atomically(tmp_path: Path, monkeypatch: pytest.Monkey
     (".hidden", "hidden"), ("ok-name_1.png", "ok-name_1.png"), ("\u202egnp.exe", "gnp.exe"),
 ])
 def test_safe_names(name: str, expected: str) -> None:
-    from tracework.export import safe_name
+    from tracework.core.files import safe_name
 
     assert safe_name(name) == expected
 
 
 def test_coco_document_has_every_required_part(loaded: Project, files: Any,
                                                tmp_path: Path) -> None:
-    from tracework import __version__
-    from tracework.store.schema import batches
+    from tracework.core import __version__
+    from tracework.core.store.schema import batches
 
     tracework.export_coco(loaded, tmp_path / "coco", status="all")
     doc = json.loads((tmp_path / "coco" / "annotations.json").read_text())

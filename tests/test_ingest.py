@@ -8,14 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from builders import copy, edited_batch, small_files, truth
 from sqlalchemy import func, select
 
 import tracework
-from tracework import masks
-from tracework.errors import InputError
-from tracework.project import Project
-from tracework.store.schema import (
+from builders import copy, edited_batch, small_files, truth
+from tracework.core.errors import InputError
+from tracework.core.project import Project
+from tracework.core.store.schema import (
     annotations,
     answers,
     assets,
@@ -27,6 +26,7 @@ from tracework.store.schema import (
     vault_values,
     workers,
 )
+from tracework.formats import masks
 
 MASK_FIELD = "Answer.annotatedResult.labeledImage.pngImageData"
 
@@ -314,7 +314,7 @@ def test_finer_consent_scopes_from_tracework_toml(tmp_path: Path) -> None:
 
     files = small_files(tmp_path / "gen", frames=30, workers=40)
 
-    from tracework.store.schema import vault as vault_table
+    from tracework.core.store.schema import vault as vault_table
 
     p = tracework.init(tmp_path / "p", categories=MOUSE, actor="t", credit_name_column="Q12")
     p.close()
@@ -490,9 +490,8 @@ def test_rows_are_kept_verbatim_but_pseudonymised(sqlite_project: Project, files
     import hashlib
 
     from builders import read_rows
-
-    from tracework.privacy import pseudonym
-    from tracework.store.schema import imports
+    from tracework.core.privacy import pseudonym
+    from tracework.core.store.schema import imports
 
     tracework.ingest_mturk(sqlite_project, files.batch_csv)
     header, rows = read_rows(files.batch_csv)

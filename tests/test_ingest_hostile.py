@@ -13,14 +13,14 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from builders import read_rows, small_files, write_rows
 from sqlalchemy import func, select
 
 import tracework
-from tracework.errors import InputError
-from tracework.project import Project
-from tracework.store import schema
-from tracework.store.schema import ledger, submissions, vault, workers
+from builders import read_rows, small_files, write_rows
+from tracework.core.errors import InputError
+from tracework.core.project import Project
+from tracework.core.store import schema
+from tracework.core.store.schema import ledger, submissions, vault, workers
 
 MASK = "Answer.annotatedResult.labeledImage.pngImageData"
 

@@ -7,12 +7,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, update
 
-from tracework import ledger
-from tracework.errors import LedgerError
-from tracework.project import Project
-from tracework.status import log, verify
-from tracework.store.schema import ledger as ledger_table
-from tracework.store.schema import ledger_head
+from tracework.core import ledger
+from tracework.core.errors import LedgerError
+from tracework.core.project import Project
+from tracework.core.status import log, verify
+from tracework.core.store.schema import ledger as ledger_table
+from tracework.core.store.schema import ledger_head
 
 
 def _fill(project: Project, n: int = 10) -> str:

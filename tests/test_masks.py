@@ -1,4 +1,4 @@
-"""tracework.masks: label-colour PNG → per-category COCO RLE, bbox and area."""
+"""tracework.formats.masks: label-colour PNG → per-category COCO RLE, bbox and area."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as coco
 
-from tracework import masks
-from tracework.errors import ConfigError, MaskError
-from tracework.masks import (
+from tracework.core.errors import ConfigError, MaskError
+from tracework.formats import masks
+from tracework.formats.masks import (
     decode_base64_png,
     decode_label_png,
     decode_mask_cell,

@@ -7,14 +7,14 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracework.errors import InputError
+from tracework.core.errors import InputError
 from tracework.formats import mturk
 from tracework.formats.mturk import (
     ApprovalRate,
@@ -37,7 +37,7 @@ PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGOQL9/yHwAETQJK
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
         second: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def fixed_cells(**over: str) -> dict[str, str]:

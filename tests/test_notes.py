@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 import tracework
 from builders import small_files
-from tracework import notes
 from tracework.cli import cli
-from tracework.errors import ConfigError, ConflictError, InputError, NotFound
-from tracework.project import DEFAULT_CONCERNS, Project
-from tracework.store.schema import assets, batches, workers
+from tracework.core.errors import ConfigError, ConflictError, InputError, NotFound
+from tracework.core.project import DEFAULT_CONCERNS, Project
+from tracework.core.store.schema import assets, batches, workers
+from tracework.fieldnotes import notes
 
 
 @pytest.fixture(scope="module")

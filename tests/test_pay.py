@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import edited_batch, read_rows, small_files, write_rows
 from sqlalchemy import select
 
 import tracework
+from builders import edited_batch, read_rows, small_files, write_rows
 from tracework import pay, review
-from tracework.errors import ConfigError, InputError
-from tracework.project import Project, open_project
+from tracework.core.errors import ConfigError, InputError
+from tracework.core.project import Project, open_project
+from tracework.core.store.schema import bonuses, submissions
 from tracework.review.common import parse_time
-from tracework.store.schema import bonuses, submissions
 
 # Two workers, floor 12.00 USD/h, reward 0.15 each:
 #   A: approved 600 s + approved 300 s = 900 s → floor 3.00, earned 0.30 → bonus 2.70

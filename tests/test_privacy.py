@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import edited_batch, read_rows, small_files, truth
 from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import String, Text, inspect, select
 
 import tracework
+from builders import edited_batch, read_rows, small_files, truth
 from tracework.cli import cli
-from tracework.errors import InputError
-from tracework.privacy import pseudonym
-from tracework.project import Project
-from tracework.store import schema
+from tracework.core.errors import InputError
+from tracework.core.privacy import pseudonym
+from tracework.core.project import Project
+from tracework.core.store import schema
 
 CANARY = "ACANARY7Q2X9Z4"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from tracework.errors import InputError
+from tracework.core.errors import InputError
 from tracework.formats.qualtrics import Answer, read_survey
 
 DATA = Path(__file__).parent / "data" / "formats"
@@ -22,7 +22,7 @@ Q9 = "Do you suffer from any work-related health issues? (several allowed)"
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
         second: int = 0) -> datetime:
-    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def imp(import_id: str, **more: str) -> str:

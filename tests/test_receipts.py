@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import small_files, truth
 from sqlalchemy import select
 
 import tracework
-from tracework import receipts, review
-from tracework.errors import NotFound
-from tracework.project import Project
+from builders import small_files, truth
+from tracework import review
+from tracework.core.errors import NotFound
+from tracework.core.project import Project
+from tracework.core.store.schema import submissions
+from tracework.pay import receipts
 from tracework.review.common import parse_time
-from tracework.store.schema import submissions
 
 XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)> javascript:alert(3) \u202egnp.exe'
 

@@ -12,16 +12,17 @@ import av
 import cv2
 import numpy as np
 import pytest
-from builders import small_files, truth
 from click.testing import CliRunner
 from sqlalchemy import select
 
 import tracework
+from builders import small_files, truth
 from tracework.cli import cli
-from tracework.errors import ConfigError, InputError
-from tracework.ledger import LedgerWriter
-from tracework.privacy import set_consent
-from tracework.project import Project
+from tracework.core.errors import ConfigError, InputError
+from tracework.core.ledger import LedgerWriter
+from tracework.core.privacy import set_consent
+from tracework.core.project import Project
+from tracework.core.store.schema import workers
 from tracework.render import render_frames, render_sheet, render_video
 from tracework.render.cards import credit_cards, title_blocks, title_card, value_chain_lines
 from tracework.render.fonts import ASSET_FONTS, font_stack
@@ -29,8 +30,6 @@ from tracework.render.frames import FrameRenderer, FrameStyle, describe_time, pa
 from tracework.render.overlay import Palette, bgr, draw_boxes, draw_labels, draw_tags
 from tracework.render.records import credits, load_image, select_contributions
 from tracework.render.text import _visual_order
-from tracework.store.schema import workers
-
 
 # The generated survey has workers who typed their city in Chinese; a frame that shows them
 # needs a CJK face, which tracework takes from the system rather than shipping 20 MB of it.
@@ -91,7 +90,7 @@ def _renderer(project: Project, size: tuple[int, int], **style: Any) -> FrameRen
 def _body_patch(renderer: FrameRenderer, c: Any, image: np.ndarray) -> tuple[int, int]:
     """A frame pixel deep inside the Body mask of ``c``: the mask eroded, mapped through the
     letterbox the renderer uses."""
-    from tracework.masks import rle_to_mask
+    from tracework.formats.masks import rle_to_mask
 
     canvas = np.zeros((renderer.style.size[1], renderer.style.size[0], 3), np.uint8)
     image_box, _panel = renderer._split(canvas, image, (0, 0, *renderer.style.size))

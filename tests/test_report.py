@@ -18,18 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import small_files
 from click.testing import CliRunner
 from sqlalchemy import select
 
 import tracework
-from tracework import notes, review
+from builders import small_files
+from tracework import review
 from tracework.audit.labour import labour_audit
 from tracework.cli import cli
-from tracework.project import Category, Project, open_project
-from tracework.render import report, report_html
+from tracework.core.project import Category, Project, open_project
+from tracework.core.store.schema import submissions
+from tracework.fieldnotes import notes
 from tracework.render import html_report as report_module
-from tracework.store.schema import submissions
+from tracework.render import report, report_html
 
 CHROMIUM = os.environ.get("TRACEWORK_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -146,7 +147,7 @@ def test_figures_are_the_audits(project: Project, tmp_path: Path) -> None:
                      r"<td class=\"num\">1</td>", html)
     assert f"{len(ids)} submissions, by the state" in html
     with project.store.read() as conn:
-        from tracework import ledger
+        from tracework.core import ledger
         _, head = ledger.head(conn)
     assert head in html
 
@@ -204,7 +205,7 @@ def test_every_figure_of_the_issue_is_in_the_report(hostile: Project) -> None:
     assert re.search(r'<td class="num">1</td><td>init', taxonomy)
     assert all(f"<bdi>{c.name}</bdi>" in taxonomy for c in MOUSE)
     with hostile.store.read() as conn:
-        from tracework import ledger
+        from tracework.core import ledger
         _, head = ledger.head(conn)
     assert f'<p class="hash">{head}</p>' in _section(html, "ledger")
     # Charts are inline SVG, nothing is loaded from anywhere.
@@ -217,7 +218,7 @@ def test_a_missing_room_leaves_its_section_saying_so(hostile: Project,
     real = report_module._room
 
     def without_notes(name: str) -> Any:
-        return None if name == "tracework.notes" else real(name)
+        return None if name == "tracework.fieldnotes.notes" else real(name)
 
     monkeypatch.setattr(report_module, "_room", without_notes)
     html = report_html(hostile)

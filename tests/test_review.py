@@ -14,18 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import edited_batch, read_rows, small_files, truth
 from sqlalchemy import func, select
 
 import tracework
+from builders import edited_batch, read_rows, small_files, truth
 from tracework import review
-from tracework.errors import ConflictError, InputError, NotFound
-from tracework.ledger import LedgerWriter
-from tracework.project import Project, open_project
+from tracework.core.errors import ConflictError, InputError, NotFound
+from tracework.core.ledger import LedgerWriter
+from tracework.core.project import Project, open_project
+from tracework.core.safecsv import neutralise
+from tracework.core.store.schema import ledger, reviews, submissions
+from tracework.core.store.tables_review import review_proposals
 from tracework.review.decisions import _apply, _Choice
-from tracework.safecsv import neutralise
-from tracework.store.schema import ledger, reviews, submissions
-from tracework.store.tables_review import review_proposals
 
 NAMES = ["Body", "Left_Button", "Right_Button", "Scroll_Wheel", "Cable"]
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 import pytest
-from builders import edited_batch, small_files
 from click.testing import CliRunner
 
+from builders import edited_batch, small_files
 from tracework.cli import cli
-from tracework.errors import ConflictError, InputError, NotFound
+from tracework.core.errors import ConflictError, InputError, NotFound
 
 CATS = ["Body=#1f77b4", "Left_Button=#d62728", "Right_Button=#9467bd",
         "Scroll_Wheel=#ff7f0e", "Cable=#2ca02c"]

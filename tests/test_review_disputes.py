@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import small_files
 from sqlalchemy import select
 
 import tracework
+from builders import small_files
 from tracework import pay, review
-from tracework.errors import ConflictError, InputError
-from tracework.project import Project
+from tracework.core.errors import ConflictError, InputError
+from tracework.core.project import Project
+from tracework.core.store.schema import bonuses, submissions
 from tracework.review.common import parse_time
-from tracework.store.schema import bonuses, submissions
 
 
 @pytest.fixture(scope="module")

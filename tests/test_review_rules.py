@@ -8,18 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import read_rows, small_files, truth, write_rows
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 import tracework
+from builders import read_rows, small_files, truth, write_rows
 from tracework import review
-from tracework.errors import ConfigError
-from tracework.project import Project, open_project
+from tracework.core.errors import ConfigError
+from tracework.core.project import Project, open_project
+from tracework.core.store.schema import submissions
 from tracework.review import expr
 from tracework.review.rules import Facts, load_review_config
-from tracework.store.schema import submissions
 
 CATS = ["Body", "Left_Button", "Right_Button", "Scroll_Wheel", "Cable"]
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracework.safecsv import FORMULA_STARTS, csv_text, neutralise
+from tracework.core.safecsv import FORMULA_STARTS, csv_text, neutralise
 
 
 @pytest.mark.parametrize("cell,expected", [

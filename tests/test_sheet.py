@@ -15,11 +15,11 @@ from sqlalchemy import func, select, update
 
 import tracework
 from builders import small_files
-from tracework import notes, sheet
 from tracework.cli import cli
-from tracework.errors import ConflictError, InputError
-from tracework.project import DEFAULT_CONCERNS, Project
-from tracework.store.schema import annotations, submissions, workers
+from tracework.core.errors import ConflictError, InputError
+from tracework.core.project import DEFAULT_CONCERNS, Project
+from tracework.core.store.schema import annotations, submissions, workers
+from tracework.fieldnotes import notes, sheet
 
 
 @pytest.fixture(scope="module")
@@ -204,7 +204,7 @@ def test_a_bad_category_and_a_stale_cell(loaded: Project, tmp_path: Path) -> Non
     # The store moved on after the export: the same cell edited there is a conflict.
     path = _export(loaded, tmp_path)
     with loaded.store.write() as conn:
-        log = tracework.ledger.LedgerWriter(conn, "dave")
+        log = tracework.core.ledger.LedgerWriter(conn, "dave")
         conn.execute(update(annotations).where(annotations.c.id == 1).values(category="Cable"))
         log.append("annotation.category", "annotation:1", field="category", new="Cable")
         log.flush()
@@ -276,7 +276,7 @@ def test_every_ledger_entry_and_note_is_in_the_workbook(loaded: Project,
 
 @pytest.mark.parametrize("table", list(sheet.TABLES))
 def test_csv_export_of_every_table(loaded: Project, tmp_path: Path, table: str) -> None:
-    from tracework.safecsv import neutralise
+    from tracework.core.safecsv import neutralise
 
     notes.add(loaded, "category:Body", "-is it one part?", concern="taxonomy")
     header, rows = sheet.table_rows(loaded, table)
@@ -322,7 +322,7 @@ def test_workers_sheet_has_pseudonyms_and_published_answers_only(loaded: Project
 
 
 def json_raw_ids(project: Project) -> list[str]:
-    from tracework.store.schema import vault
+    from tracework.core.store.schema import vault
 
     with project.store.read() as conn:
         return [r for (r,) in conn.execute(select(vault.c.platform_worker_id))]

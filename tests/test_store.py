@@ -11,13 +11,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select, text
 
 import tracework
-import tracework.store
-from tracework import ledger
-from tracework.errors import StoreError
-from tracework.project import Project
-from tracework.store import Store
-from tracework.store.schema import ledger as ledger_table
-from tracework.store.schema import metadata
+import tracework.core.store
+from tracework.core import ledger
+from tracework.core.errors import StoreError
+from tracework.core.project import Project
+from tracework.core.store import Store
+from tracework.core.store.schema import ledger as ledger_table
+from tracework.core.store.schema import metadata
 
 
 def test_migrations_build_exactly_the_schema(project: Project) -> None:
@@ -29,7 +29,7 @@ def test_migrations_build_exactly_the_schema(project: Project) -> None:
     from alembic.script import ScriptDirectory
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(Path(tracework.store.__file__).parent / "migrations"))
+    cfg.set_main_option("script_location", str(Path(tracework.core.store.__file__).parent / "migrations"))
     assert versions == set(ScriptDirectory.from_config(cfg).get_heads())
 
 

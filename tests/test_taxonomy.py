@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 
 import tracework
 from builders import edited_batch, small_files, write_rows
-from tracework import notes, taxonomy
 from tracework.cli import cli
-from tracework.errors import ConflictError, InputError, NotFound
-from tracework.project import Project
-from tracework.store.schema import annotations, submissions
+from tracework.core.errors import ConflictError, InputError, NotFound
+from tracework.core.project import Project
+from tracework.core.store.schema import annotations, submissions
+from tracework.fieldnotes import notes, taxonomy
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +209,7 @@ def test_flags_from_imported_survey_answers(project: Project, files: Any) -> Non
     tracework.ingest_qualtrics(project, files.survey_csv, worker_column="workerId",
                                consent_column="Q11")
     with project.store.read() as conn:
-        from tracework.store.schema import answers
+        from tracework.core.store.schema import answers
         questions = sorted({q for (q,) in conn.execute(select(answers.c.question))})
         free = conn.execute(select(func.count()).select_from(answers)
                             .where(answers.c.question == questions[0],
@@ -222,7 +222,7 @@ def test_flags_from_imported_survey_answers(project: Project, files: Any) -> Non
     assert {n.concern for n in flagged} == {"taxonomy"}
     # A flag names its worker only with link consent.
     with project.store.read() as conn:
-        from tracework.store.schema import workers
+        from tracework.core.store.schema import workers
         linked = {w for (w,) in conn.execute(select(workers.c.pseudonym)
                                              .where(workers.c.consent_link.is_(True)))}
     assert {n.author for n in flagged} <= linked | {taxonomy.ANONYMOUS}

@@ -11,6 +11,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
+
 from test_web_support import (  # noqa: F401  (fixtures)
     PASSWORDS,
     ROLES,
@@ -152,7 +153,7 @@ POSTS_ALLOWED = [(m, p, r) for (m, p), row in AUTH.items() if m == "POST"
                          ids=[f"{p} {r}" for _, p, r in POSTS_ALLOWED])
 def test_state_changes_need_csrf_and_same_origin(world: World, method: str, path: str,
                                                  role: str) -> None:
-    from tracework.ledger import head
+    from tracework.core.ledger import head
 
     client = client_as(world.app(), role, world)
     url = concrete(path, world, method)
@@ -294,14 +295,14 @@ def test_unknown_host_is_refused(world: World) -> None:
 
 
 def test_the_host_allow_list_defaults_to_loopback_and_refuses_a_wildcard(world: World) -> None:
-    from tracework.errors import ConfigError
+    from tracework.core.errors import ConfigError
     from tracework.web.core import WebConfig
 
     assert WebConfig.from_project(world.project).allowed_hosts == ("127.0.0.1", "localhost")
     toml = world.root / "tracework.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace(
         "[web]\n", '[web]\nallowed_hosts = ["*"]\n'), encoding="utf-8")
-    from tracework.project import open_project
+    from tracework.core.project import open_project
 
     reopened = open_project(world.root)
     try:

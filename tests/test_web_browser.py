@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from test_web_support import PASSWORDS, World, world  # noqa: F401
 
 CHROMIUM = os.environ.get("TRACEWORK_CHROMIUM", "/usr/bin/chromium")
@@ -129,7 +130,7 @@ def test_reject_contest_round_trip(world: World, server: str, tmp_path: Path) ->
         worker_ctx = _browser(p, tmp_path / "profile-worker")
         wpage = worker_ctx.new_page()
         watch(wpage)
-        from tracework import users
+        from tracework.web import users
 
         with world.project.store.read() as conn:
             from sqlalchemy import text

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text, update
+
 from test_web import AUTH, concrete
 from test_web_support import (  # noqa: F401  (fixtures)
     ROLES,
@@ -18,11 +19,11 @@ from test_web_support import (  # noqa: F401  (fixtures)
     csrf,
     world,
 )
-
-from tracework import notes, review
+from tracework import review
+from tracework.core.status import log
+from tracework.core.store.schema import submissions, workers
 from tracework.dataset import select_dataset
-from tracework.status import log
-from tracework.store.schema import submissions, workers
+from tracework.fieldnotes import notes
 
 
 def _post(client: Any, world: World, url: str, **form: str) -> Any:
@@ -200,7 +201,7 @@ def test_worker_cannot_reach_anything_of_another_worker(world: World) -> None:
 
 
 def test_portal_link_revocation_and_expiry(world: World) -> None:
-    from tracework import users
+    from tracework.web import users
 
     app = world.app()
     worker = client_as(app, "worker-own", world)

@@ -11,11 +11,12 @@ from typing import Any
 
 from markupsafe import escape
 from sqlalchemy import func, select, text, update
-from test_web_support import World, client_as, csrf, world  # noqa: F401  (fixtures)
 
-from tracework import notes, review
-from tracework.status import log
-from tracework.store.schema import annotations, submissions, workers
+from test_web_support import World, client_as, csrf, world  # noqa: F401  (fixtures)
+from tracework import review
+from tracework.core.status import log
+from tracework.core.store.schema import annotations, submissions, workers
+from tracework.fieldnotes import notes
 
 
 def _post(client: Any, world: World, url: str, **form: str) -> Any:

@@ -13,17 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import small_files
-from conftest import MOUSE
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 import tracework
-from tracework import notes, review, users
-from tracework.project import Project, open_project
-from tracework.store.schema import annotations, submissions
-from tracework.web import create_app
+from builders import small_files
+from conftest import MOUSE
+from tracework import review
+from tracework.core.project import Project, open_project
+from tracework.core.store.schema import annotations, submissions
+from tracework.fieldnotes import notes
+from tracework.web import create_app, users
 from tracework.web.security import PRE_COOKIE, SESSION_COOKIE, csrf_key, csrf_token
 
 STAFF_ROLES = ("owner", "reviewer", "auditor")

@@ -8,19 +8,18 @@ import re
 from pathlib import Path
 
 import pytest
-from builders import small_files
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
-from test_web_support import PASSWORDS, World, csrf, populate, world  # noqa: F401
 
-from tracework import users
+from builders import small_files
+from test_web_support import PASSWORDS, World, csrf, populate, world  # noqa: F401
 from tracework.cli import cli
-from tracework.errors import ConflictError, InputError, NotFound
-from tracework.project import Project
-from tracework.status import log
-from tracework.store.tables_web import portal_links, web_sessions, web_users
-from tracework.web import create_app, get_page
+from tracework.core.errors import ConflictError, InputError, NotFound
+from tracework.core.project import Project
+from tracework.core.status import log
+from tracework.core.store.tables_web import portal_links, web_sessions, web_users
+from tracework.web import create_app, get_page, users
 
 
 def _worker(project: Project) -> str:
@@ -129,7 +128,6 @@ def test_every_route_of_the_table_on_both_databases(project: Project, tmp_path: 
     database (the in-process suite runs on SQLite; this is the same app on PostgreSQL)."""
     from test_web import AUTH, concrete
     from test_web_support import client_as, outcome
-
     from tracework.dataset import select_dataset
 
     files = small_files(tmp_path / "in")

@@ -10,17 +10,34 @@ Every command line verb is a function here of the same name::
 
 from __future__ import annotations
 
-from tracework.errors import TraceworkError
-from tracework.export import ExportReport, export_coco, export_yolo
+from tracework.core import __version__
+from tracework.core.errors import (
+    ConfigError,
+    ConflictError,
+    InputError,
+    LedgerError,
+    MaskError,
+    NotFound,
+    ProjectNotFound,
+    StoreError,
+    TraceworkError,
+)
+from tracework.core.project import Category, Project, init, open_project
+from tracework.core.status import StatusReport, log, status, verify
+from tracework.dataset import ExportReport, export_coco, export_yolo
 from tracework.ingest import ImportReport, ingest_mturk, ingest_qualtrics
-from tracework.project import Category, Project, init, open_project
-from tracework.status import StatusReport, log, status, verify
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",
     "Category",
+    "ConfigError",
+    "ConflictError",
+    "InputError",
+    "LedgerError",
+    "MaskError",
+    "NotFound",
+    "ProjectNotFound",
+    "StoreError",
     "ExportReport",
     "ImportReport",
     "Project",

@@ -24,14 +24,14 @@ import numpy as np
 from pycocotools import mask as coco_mask
 from sqlalchemy import Connection, insert, select
 
-from tracework import ledger
 from tracework.audit.agreement import read_annotations
 from tracework.audit.dawid_skene import dawid_skene, majority_vote
 from tracework.audit.segmentation import mask_em, pixel_majority
-from tracework.errors import InputError
-from tracework.ledger import LedgerWriter, canonical
-from tracework.project import Project
-from tracework.store.tables_audit import aggregate_labels, aggregate_workers, aggregation_runs
+from tracework.core import ledger
+from tracework.core.errors import InputError
+from tracework.core.ledger import LedgerWriter, canonical
+from tracework.core.project import Project
+from tracework.core.store.tables_audit import aggregate_labels, aggregate_workers, aggregation_runs
 
 __all__ = ["AggregateReport", "ClassMethod", "MaskMethod", "RunReport", "WorkerSkill",
            "aggregate"]
@@ -194,7 +194,7 @@ def _masks(anns: list[Any], method: str, n_iter: int, tol: float
 def _digest(anns: list[Any], params: dict[str, Any]) -> str:
     h = hashlib.sha256(canonical(params).encode("utf-8"))
     for a in sorted(anns, key=lambda a: a.id):
-        h.update(f"{a.id}\x1f{a.submission}\x1f{a.category}\n".encode("utf-8"))
+        h.update(f"{a.id}\x1f{a.submission}\x1f{a.category}\n".encode())
     return h.hexdigest()
 
 

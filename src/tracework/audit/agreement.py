@@ -14,9 +14,7 @@ Per category: mean, median and quartiles of the pair IoUs, with counts; overall:
 all pairs (and the mean of the category means).
 """
 
-from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
@@ -31,9 +29,9 @@ from sqlalchemy import Connection
 from tracework.audit import records
 from tracework.audit.alpha import alpha_from_codes
 from tracework.audit.stats import quantiles
-from tracework.errors import InputError
-from tracework.project import Project
-from tracework.store.schema import annotations, submissions
+from tracework.core.errors import InputError
+from tracework.core.project import Project
+from tracework.core.store.schema import annotations, submissions
 
 __all__ = ["AgreementAudit", "CategoryAgreement", "ClassAgreement", "PairIoU",
            "agreement_audit", "box_pair_iou", "mask_pairs"]

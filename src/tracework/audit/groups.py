@@ -42,10 +42,10 @@ from tracework.audit import records
 from tracework.audit.agreement import _Ann, mask_pairs, read_annotations
 from tracework.audit.stats import holm, permutation_test
 from tracework.audit.suppress import Suppression, suppress_counts
-from tracework.errors import InputError
-from tracework.project import Project
-from tracework.store.schema import answers, workers
-from tracework.store.tables_audit import aggregate_workers, aggregation_runs
+from tracework.core.errors import InputError
+from tracework.core.project import Project
+from tracework.core.store.schema import answers, workers
+from tracework.core.store.tables_audit import aggregate_workers, aggregation_runs
 
 __all__ = ["GroupAudit", "GroupCell", "GroupTest", "group_audit"]
 

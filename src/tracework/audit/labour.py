@@ -31,10 +31,10 @@ from sqlalchemy import Connection, select
 
 from tracework.audit import records
 from tracework.audit.stats import quantiles
-from tracework.errors import InputError
-from tracework.project import Project
-from tracework.store.schema import batches as batch_table
-from tracework.store.schema import bonuses, reviews, submissions
+from tracework.core.errors import InputError
+from tracework.core.project import Project
+from tracework.core.store.schema import batches as batch_table
+from tracework.core.store.schema import bonuses, reviews, submissions
 
 __all__ = ["LabourAudit", "LabourRow", "LabourSummary", "WorkerLabour", "labour_audit"]
 
@@ -242,7 +242,7 @@ def _floor(project: Project) -> tuple[float | None, str]:
     try:
         value = float(pay.get("wage_floor_per_hour", 0) or 0)
     except (TypeError, ValueError):
-        from tracework.errors import ConfigError
+        from tracework.core.errors import ConfigError
 
         raise ConfigError("tracework.toml [pay] wage_floor_per_hour must be a number") from None
     return (value if value > 0 else None), str(pay.get("floor_source", ""))

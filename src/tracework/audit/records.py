@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, select
 
-from tracework.errors import ConfigError, InputError
-from tracework.project import Project
-from tracework.store.schema import answers, batches, responses, submissions, workers
+from tracework.core.errors import ConfigError, InputError
+from tracework.core.project import Project
+from tracework.core.store.schema import answers, batches, responses, submissions, workers
 
 __all__ = [
     "STATUS_CHOICES",

@@ -26,17 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracework.dataset import select_dataset
+from tracework.core.errors import ConflictError, InputError
+from tracework.core.project import Project
+from tracework.dataset.export import export_coco, export_yolo
+from tracework.dataset.select import select_dataset
 from tracework.docs.card import export_card
 from tracework.docs.credits import export_credits
 from tracework.docs.croissant import CROISSANT_FILE, export_croissant, write_records
 from tracework.docs.datasheet import export_datasheet
 from tracework.docs.facts import gather
 from tracework.docs.ledger_export import export_ledger
-from tracework.errors import ConflictError, InputError
-from tracework.export import export_coco, export_yolo
 from tracework.formats import coco, yolo
-from tracework.project import Project
 
 __all__ = ["BundleReport", "export_bundle"]
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import yaml
 
-from tracework.dataset import select_dataset
+from tracework.core.files import write_atomic
+from tracework.core.project import Project
+from tracework.dataset.select import select_dataset
 from tracework.docs import answers as A
 from tracework.docs.croissant import ANNOTATIONS_FILE, DocsReport, target_file
 from tracework.docs.facts import Facts, gather
 from tracework.docs.text import md
-from tracework.export import write_atomic
-from tracework.project import Project
 
 __all__ = ["card_metadata", "render_card", "export_card", "yaml_front_matter",
            "size_category", "hub_license"]

@@ -12,12 +12,12 @@ import json
 from collections.abc import Collection
 from pathlib import Path
 
-from tracework.dataset import select_dataset
+from tracework.core.files import write_atomic
+from tracework.core.project import Project
+from tracework.dataset.select import select_dataset
 from tracework.docs.croissant import DocsReport
 from tracework.docs.facts import Credits, Facts, gather
 from tracework.docs.text import md
-from tracework.export import write_atomic
-from tracework.project import Project
 
 __all__ = ["credits_markdown", "credits_json", "export_credits"]
 

@@ -25,18 +25,19 @@ import json
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tracework.dataset import Dataset, select_dataset
+from tracework.core.files import safe_name, write_atomic
+from tracework.core.model import Dataset
+from tracework.core.project import Project
+from tracework.dataset.policy import published_demographics
+from tracework.dataset.select import select_dataset
 from tracework.docs import answers
 from tracework.docs.facts import Facts, gather
-from tracework.docs.policy import published_demographics
 from tracework.docs.vocab import CONFORMS_TO, CROISSANT_CONTEXT, RAI_MANY
-from tracework.export import safe_name, write_atomic
 from tracework.formats import coco
-from tracework.project import Project
 
 __all__ = ["DocsReport", "croissant_document", "export_croissant", "write_records",
            "ANNOTATIONS_FILE", "IMAGES_FILE", "CROISSANT_FILE"]
@@ -410,7 +411,7 @@ def croissant_document(facts: Facts, folder: Path, skip: Path) -> dict[str, Any]
         "license": _license_url(str(meta.get("license") or "")),
         "url": str(meta.get("url") or f"urn:tracework:ledger:{facts.ledger_head}"),
         "creator": _creator(facts),
-        "datePublished": datetime.now(timezone.utc).date().isoformat(),
+        "datePublished": datetime.now(UTC).date().isoformat(),
         "keywords": ["crowdsourced annotation", "data work", "provenance",
                      *answers.config_list(meta.get("keywords"))],
     }

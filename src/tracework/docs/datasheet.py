@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tracework.dataset import select_dataset
+from tracework.core.files import write_atomic
+from tracework.core.project import Project
+from tracework.dataset.select import select_dataset
 from tracework.docs import answers as A
 from tracework.docs.croissant import DocsReport, target_file
 from tracework.docs.facts import Facts, gather
 from tracework.docs.text import html_text, md
-from tracework.export import write_atomic
-from tracework.project import Project
 
 __all__ = ["Answer", "Question", "Section", "Datasheet", "datasheet", "render_markdown",
            "render_html", "export_datasheet"]
@@ -191,7 +191,7 @@ def _collection(f: Facts) -> Section:
 
 
 def _preprocessing(f: Facts) -> Section:
-    from tracework import __version__
+    from tracework.core import __version__
 
     return Section("Preprocessing, cleaning, labeling", (
         _q("Was any preprocessing/cleaning/labeling of the data done?",

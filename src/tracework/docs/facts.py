@@ -17,21 +17,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from tracework import ledger
 from tracework.audit.agreement import AgreementAudit
 from tracework.audit.labour import LabourAudit
-from tracework.dataset import Dataset
-from tracework.docs import rooms
-from tracework.docs.policy import (
-    SurveyPolicy,
-    consenting_answers,
-    publishable_note,
-    survey_policy,
-)
-from tracework.docs.rooms import AggregationRun, DemographicTable
-from tracework.notes import Note
-from tracework.project import Project
-from tracework.store.schema import (
+from tracework.core import ledger
+from tracework.core.model import Dataset
+from tracework.core.project import Project
+from tracework.core.store.schema import (
     batches,
     conflicts,
     imports,
@@ -41,6 +32,15 @@ from tracework.store.schema import (
     taxonomy_versions,
     workers,
 )
+from tracework.dataset.policy import (
+    SurveyPolicy,
+    consenting_answers,
+    publishable_note,
+    survey_policy,
+)
+from tracework.docs import rooms
+from tracework.docs.rooms import AggregationRun, DemographicTable
+from tracework.fieldnotes.notes import Note
 
 __all__ = ["PLATFORM_NAMES", "BatchFact", "Credits", "Facts", "gather"]
 

@@ -22,10 +22,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from tracework import ledger
-from tracework.export import write_atomic
-from tracework.project import Project
-from tracework.store.schema import workers
+from tracework.core import ledger
+from tracework.core.files import write_atomic
+from tracework.core.project import Project
+from tracework.core.store.schema import workers
 
 __all__ = ["LEDGER_FILE", "LEDGER_HEAD_FILE", "LedgerExport", "export_ledger", "check_chain"]
 

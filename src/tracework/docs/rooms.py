@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tracework import notes
 from tracework.audit.agreement import AgreementAudit, agreement_audit
 from tracework.audit.labour import LabourAudit, labour_audit
 from tracework.audit.suppress import Suppression, suppress_counts
-from tracework.project import Project
-from tracework.store.tables_audit import aggregation_runs
+from tracework.core.project import Project
+from tracework.core.store.tables_audit import aggregation_runs
+from tracework.fieldnotes import notes
 
 __all__ = ["NO_ANSWER", "AggregationRun", "DemographicTable", "labour", "agreement",
            "aggregation_runs_of", "demographic_tables", "fieldnotes"]

@@ -8,11 +8,11 @@ with its provenance, as annotation tools that export COCO do for their own attri
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tracework.dataset import Dataset
-from tracework.masks import polygons
+from tracework.core.model import Dataset
+from tracework.formats.masks import polygons
 
 __all__ = ["to_coco"]
 
@@ -25,12 +25,12 @@ def to_coco(data: Dataset, *, info: dict[str, Any], segmentation: Segmentation =
     cat_ids = {c.name: i + 1 for i, c in enumerate(data.categories)}
     doc: dict[str, Any] = {
         "info": {
-            "year": datetime.now(timezone.utc).year,
+            "year": datetime.now(UTC).year,
             "version": "1",
             "description": data.name,
             "contributor": "",
             "url": "",
-            "date_created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date_created": datetime.now(UTC).isoformat(timespec="seconds"),
             **info,
         },
         "licenses": [{"id": 1, "name": license_name, "url": license_url}],

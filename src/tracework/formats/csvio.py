@@ -2,7 +2,7 @@
 
 :func:`open_table` reads one record at a time (memory is bounded by one record), so a batch of
 hundreds of rows each carrying a multi-megabyte mask never sits in memory whole. Every way a file
-can be malformed becomes an :class:`~tracework.errors.InputError` naming the file, the data row
+can be malformed becomes an :class:`~tracework.core.errors.InputError` naming the file, the data row
 (1-based, the first record after the header rows is row 1) and the physical line:
 
 - encoding: UTF-8 with or without a byte-order mark, or UTF-16 LE/BE with a byte-order mark (what
@@ -39,7 +39,7 @@ from os import PathLike
 from types import TracebackType
 from typing import BinaryIO
 
-from tracework.errors import InputError
+from tracework.core.errors import InputError
 
 __all__ = [
     "DEFAULT_MAX_FIELD_BYTES",
@@ -377,7 +377,7 @@ class Table:
             self._file.close()
             csv.field_size_limit(self._previous_limit)
 
-    def __enter__(self) -> "Table":
+    def __enter__(self) -> Table:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

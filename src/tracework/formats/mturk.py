@@ -29,13 +29,13 @@ import ast
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cached_property
 from os import PathLike
 from types import TracebackType
 from typing import Any, Literal, TypeAlias
 
-from tracework.errors import InputError
+from tracework.core.errors import InputError
 from tracework.formats.csvio import (
     DEFAULT_MAX_FIELD_BYTES,
     loads_json,
@@ -287,7 +287,7 @@ class _Row:
                              tzinfo=timezone(timedelta(hours=_ZONES[zone.upper()])))
         except ValueError as exc:
             raise self.fail(column, f"{quote_cell(cell)} is not a valid date ({exc})") from None
-        return local.astimezone(timezone.utc)
+        return local.astimezone(UTC)
 
     def _iso_date(self, column: str, cell: str) -> datetime:
         # Clones of the Requester UI may write ISO 8601; accepted only with an explicit offset.
@@ -298,7 +298,7 @@ class _Row:
         if parsed is None or parsed.tzinfo is None:
             raise self.fail(column, f"{quote_cell(cell)} is not a date like "
                                     "'Mon Mar 06 08:59:21 PST 2023'")
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
 
     def reward(self, column: str) -> int | None:
         cell = self.text(column).strip()
@@ -664,7 +664,7 @@ class Batch:
     def close(self) -> None:
         self._table.close()
 
-    def __enter__(self) -> "Batch":
+    def __enter__(self) -> Batch:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -676,7 +676,7 @@ def read_batch(path: str | PathLike[str], *,
                max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> Batch:
     """Open a Requester UI batch results CSV (or a legacy tab-separated one).
 
-    Raises :class:`~tracework.errors.InputError` at once for a bad header (missing required
+    Raises :class:`~tracework.core.errors.InputError` at once for a bad header (missing required
     columns, duplicates, no rows) and, while iterating, for the first bad row.
     """
     return Batch(path, max_field_bytes=max_field_bytes)

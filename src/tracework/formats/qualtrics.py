@@ -34,14 +34,14 @@ import ast
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import cached_property
 from os import PathLike
 from types import TracebackType
 from typing import Any, Literal, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tracework.errors import InputError
+from tracework.core.errors import InputError
 from tracework.formats.csvio import (
     DEFAULT_MAX_FIELD_BYTES,
     Table,
@@ -226,7 +226,7 @@ def _check_header(table: Table) -> None:
 def _timezone(table_name: str, column: Column) -> tzinfo:
     name = column.import_meta.get("timeZone")
     if name is None or name == "":
-        return timezone.utc
+        return UTC
     if not isinstance(name, str):
         raise InputError("header row 3: timeZone must be a time zone name", file=table_name,
                          field=column.id)
@@ -501,7 +501,7 @@ class Survey:
                 from None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=self._zones[role])
-        return parsed.astimezone(timezone.utc)
+        return parsed.astimezone(UTC)
 
     def _answers(self, values: dict[str, str]) -> dict[str, Answer]:
         answers = {}
@@ -542,7 +542,7 @@ class Survey:
     def close(self) -> None:
         self._table.close()
 
-    def __enter__(self) -> "Survey":
+    def __enter__(self) -> Survey:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -557,7 +557,7 @@ def read_survey(path: str | PathLike[str], *, worker_column: str | None,
 
     ``worker_column`` names, by column id, the embedded-data column holding the platform worker
     id (``workerId``, ``PROLIFIC_PID``…); ``multi_select`` names question columns that hold
-    comma-joined selections. Header problems raise :class:`~tracework.errors.InputError` at
+    comma-joined selections. Header problems raise :class:`~tracework.core.errors.InputError` at
     once; row problems while iterating.
     """
     return Survey(path, worker_column=worker_column, multi_select=multi_select,

@@ -13,8 +13,8 @@ import json
 from collections.abc import Iterable
 from typing import Literal
 
-from tracework.dataset import Annotation, Image
-from tracework.masks import polygons
+from tracework.core.model import Annotation, Image
+from tracework.formats.masks import polygons
 
 __all__ = ["Task", "label_lines", "data_yaml"]
 

@@ -10,8 +10,8 @@ Every command of ``tracework render`` and ``tracework report`` is a function her
 
 from __future__ import annotations
 
-from tracework.render.pipeline import RenderReport, parse_size, render_frames
 from tracework.render.html_report import ReportResult, report, report_html
+from tracework.render.pipeline import RenderReport, parse_size, render_frames
 from tracework.render.sheet import render_sheet
 from tracework.render.video import render_video
 

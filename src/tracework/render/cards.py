@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tracework.errors import ConfigError
-from tracework.project import Project
+from tracework.core.errors import ConfigError
+from tracework.core.project import Project
 from tracework.render.frames import Block, FrameStyle, fill
 from tracework.render.records import Credits
 from tracework.render.text import Paragraph, TextPainter

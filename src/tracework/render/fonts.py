@@ -28,7 +28,7 @@ from typing import Literal
 
 from PIL import ImageFont, features
 
-from tracework.errors import ConfigError
+from tracework.core.errors import ConfigError
 
 __all__ = [
     "ASSET_FONTS",

@@ -21,8 +21,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from tracework.errors import InputError
-from tracework.project import Project
+from tracework.core.errors import InputError
+from tracework.core.project import Project
 from tracework.render import overlay
 from tracework.render.fonts import Weight, font_stack
 from tracework.render.records import Contribution

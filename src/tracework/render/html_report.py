@@ -23,7 +23,7 @@ import hashlib
 import importlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,10 +32,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from sqlalchemy import select
 
-from tracework import ledger
-from tracework.errors import ConfigError, InputError
-from tracework.export import write_atomic
-from tracework.project import Project
+from tracework.core import ledger
+from tracework.core.errors import ConfigError, InputError
+from tracework.core.files import write_atomic
+from tracework.core.project import Project
 from tracework.render import svg
 from tracework.render.cards import value_chain_lines
 from tracework.render.records import credits
@@ -232,7 +232,7 @@ def _groups_section(project: Project) -> Section:
 
 def _notes_section(project: Project) -> Section:
     title = "Fieldnotes by concern"
-    room = _room("tracework.notes")
+    room = _room("tracework.fieldnotes.notes")
     if room is None:
         return _missing(title, "notes room")
     notes = room.list_notes(project)
@@ -249,24 +249,24 @@ def _notes_section(project: Project) -> Section:
 
 def _taxonomy_section(project: Project) -> Section:
     title = "The taxonomy's history"
-    room = _room("tracework.taxonomy")
+    room = _room("tracework.fieldnotes.taxonomy")
     if room is None:
         return _missing(title, "notes room (taxonomy)")
     return Section(title, data={"versions": list(reversed(room.history(project)))})
 
 
 def _header(project: Project) -> dict[str, Any]:
-    from tracework import __version__
+    from tracework.core import __version__
 
     with project.store.read() as conn:
         entries, head = ledger.head(conn)
-        from tracework.store.schema import submissions
+        from tracework.core.store.schema import submissions
         contributors = sorted({r.worker for r in conn.execute(
             select(submissions.c.worker).distinct())})
     return {"name": project.name, "chain": value_chain_lines(project),
             "credits": credits(project, contributors), "ledger_head": head,
             "ledger_entries": entries, "version": __version__,
-            "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+            "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def report_sections(project: Project) -> dict[str, Section]:

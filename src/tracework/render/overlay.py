@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from tracework.errors import MaskError
+from tracework.core.errors import MaskError
 from tracework.render.text import TextPainter
 
 __all__ = [

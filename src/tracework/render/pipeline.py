@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
-from tracework.errors import InputError
-from tracework.export import safe_name, write_atomic
-from tracework.project import Project
+from tracework.core.errors import InputError
+from tracework.core.files import safe_name, write_atomic
+from tracework.core.project import Project
 from tracework.render.frames import FrameRenderer, FrameStyle, Layout
 from tracework.render.records import Contribution, Selection, load_image, select_contributions
 from tracework.render.text import MissingGlyphs

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,13 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import Connection, func, select
 
-from tracework.dataset import Annotation, Dataset, Image, select_dataset
+from tracework.core.errors import ConfigError, InputError
+from tracework.core.model import Annotation, Dataset, Image
+from tracework.core.project import Project
+from tracework.core.store.schema import answers, bonuses, reviews, workers
+from tracework.dataset.select import select_dataset
 from tracework.docs.facts import Credits, credits_of
-from tracework.errors import ConfigError, InputError
-from tracework.project import Project
 from tracework.render.overlay import Shape
-from tracework.store.schema import answers, bonuses, reviews, workers
 
 __all__ = [
     "Contribution",

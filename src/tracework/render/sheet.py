@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from tracework.dataset import Image
-from tracework.errors import InputError
-from tracework.export import write_atomic
-from tracework.project import Project
+from tracework.core.errors import InputError
+from tracework.core.files import write_atomic
+from tracework.core.model import Image
+from tracework.core.project import Project
 from tracework.render.frames import FrameRenderer, FrameStyle, fill, fit
 from tracework.render.pipeline import RenderReport, renderer_for
 from tracework.render.records import Contribution, load_image, select_contributions

@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from tracework.errors import ConfigError, InputError
-from tracework.project import Project
+from tracework.core.errors import ConfigError, InputError
+from tracework.core.project import Project
 from tracework.render.cards import credit_cards, title_card
 from tracework.render.frames import Layout
 from tracework.render.pipeline import RenderReport, draw_jobs, frame_jobs, renderer_for

@@ -19,6 +19,7 @@ mirrored in ``submissions.status`` (Approved, Rejected, Rework) with a ledger en
 from __future__ import annotations
 
 from tracework.review.common import DECISIONS, Decision, window
+from tracework.review.decision_file import FILE_COLUMNS, decide_file
 from tracework.review.decisions import (
     UNSET,
     BulkReport,
@@ -30,7 +31,6 @@ from tracework.review.decisions import (
     propose,
     review_config,
 )
-from tracework.review.decision_file import FILE_COLUMNS, decide_file
 from tracework.review.disputes import ContestResult, ResolveResult, contest, resolve
 from tracework.review.platform import (
     UPLOAD_COLUMNS,

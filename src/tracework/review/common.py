@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, select
 
-from tracework.errors import NotFound
-from tracework.store.schema import batches, reviews, submissions
+from tracework.core.errors import NotFound
+from tracework.core.store.schema import batches, reviews, submissions
 
 __all__ = [
     "Decision",
@@ -100,7 +100,7 @@ def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def window(submit_time: str | None, days: int, now: datetime | None = None
@@ -111,7 +111,7 @@ def window(submit_time: str | None, days: int, now: datetime | None = None
     if start is None:
         return None, None
     ends = start + timedelta(days=days)
-    current = now or datetime.now(timezone.utc)
+    current = now or datetime.now(UTC)
     left = (ends - current).total_seconds()
     whole = 0 if left <= 0 else int(-(-left // 86400))
     return ends.isoformat(), whole

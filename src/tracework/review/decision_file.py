@@ -17,14 +17,14 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from tracework.errors import ConflictError, InputError
+from tracework.core.errors import ConflictError, InputError
+from tracework.core.ledger import LedgerWriter
+from tracework.core.project import Project
+from tracework.core.store.schema import submissions
 from tracework.formats.csvio import open_table
-from tracework.ledger import LedgerWriter
-from tracework.project import Project
 from tracework.review.common import UNDECIDED, in_force, lock_submission
 from tracework.review.decisions import BulkReport, _apply, _Choice, _count
 from tracework.review.reasons import check_reason, clean_reason, reason_problem
-from tracework.store.schema import submissions
 
 __all__ = ["FILE_COLUMNS", "decide_file"]
 

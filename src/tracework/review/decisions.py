@@ -15,9 +15,11 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, insert, select, update
 
-from tracework.errors import ConflictError, InputError
-from tracework.ledger import LedgerWriter, now
-from tracework.project import Project
+from tracework.core.errors import ConflictError, InputError
+from tracework.core.ledger import LedgerWriter, now
+from tracework.core.project import Project
+from tracework.core.store.schema import reviews, submissions
+from tracework.core.store.tables_review import review_proposals
 from tracework.review.common import (
     DECISIONS,
     STATUS_OF,
@@ -31,8 +33,6 @@ from tracework.review.common import (
 from tracework.review.facts import load_facts
 from tracework.review.reasons import check_reason, clean_reason, reason_problem
 from tracework.review.rules import ReviewConfig, load_review_config
-from tracework.store.schema import reviews, submissions
-from tracework.store.tables_review import review_proposals
 
 __all__ = [
     "UNSET",

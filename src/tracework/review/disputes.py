@@ -15,14 +15,15 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, insert, select, update
 
-from tracework.errors import ConflictError, InputError
-from tracework.ledger import LedgerWriter, now as _now
-from tracework.project import Project
+from tracework.core.errors import ConflictError, InputError
+from tracework.core.ledger import LedgerWriter
+from tracework.core.ledger import now as _now
+from tracework.core.project import Project
+from tracework.core.store.schema import bonuses
+from tracework.core.store.tables_review import review_disputes
 from tracework.review.common import in_force, lock_submission, submission_id, window
 from tracework.review.decisions import DecisionResult, _apply, _Choice, review_config
 from tracework.review.reasons import check_reason, clean_reason, reason_problem
-from tracework.store.schema import bonuses
-from tracework.store.tables_review import review_disputes
 
 __all__ = ["MESSAGE_MAX_CHARS", "ContestResult", "ResolveResult", "contest", "resolve"]
 

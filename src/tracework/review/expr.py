@@ -19,7 +19,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
-from tracework.errors import ConfigError
+from tracework.core.errors import ConfigError
 
 __all__ = ["NUMBER_FIELDS", "TEXT_FIELDS", "Expression", "parse"]
 
@@ -66,14 +66,14 @@ class _Literal:
 @dataclass(frozen=True)
 class _Compare:
     op: str
-    left: Union[_Field, _Literal]
-    right: Union[_Field, _Literal]
+    left: _Field | _Literal
+    right: _Field | _Literal
 
 
 @dataclass(frozen=True)
 class _Bool:
     op: str  # and | or | not
-    items: tuple["_Node", ...]
+    items: tuple[_Node, ...]
 
 
 _Node = Union[_Compare, _Bool]
@@ -173,7 +173,7 @@ class _Parser:
             raise self.fail(f"text can only be compared with == or !=, not {op}")
         return _Compare(op, left, right)
 
-    def operand(self) -> Union[_Field, _Literal]:
+    def operand(self) -> _Field | _Literal:
         kind, value = self.peek()
         self.pos += 1
         if kind == "num":
@@ -212,7 +212,7 @@ class Expression:
         return _walk(self.tree, lookup)
 
 
-def _operand(node: Union[_Field, _Literal], lookup: Callable[[str], Any]) -> Any:
+def _operand(node: _Field | _Literal, lookup: Callable[[str], Any]) -> Any:
     if isinstance(node, _Literal):
         return node.value
     value = lookup(node.name)

@@ -1,7 +1,6 @@
 """Loading what the rules look at: per submission its labelled areas, annotation count, answer,
 its batch's median work time and any earlier submission by the same worker on the same item."""
 
-from __future__ import annotations
 
 import json
 import statistics
@@ -10,9 +9,9 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, func, select
 
+from tracework.core.store.schema import annotations, assets, reviews, submissions
 from tracework.review.common import UNDECIDED
 from tracework.review.rules import Facts
-from tracework.store.schema import annotations, assets, reviews, submissions
 
 __all__ = ["load_facts"]
 

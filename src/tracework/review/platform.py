@@ -17,17 +17,17 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from tracework.errors import InputError
-from tracework.export import write_atomic
-from tracework.ledger import LedgerWriter
-from tracework.project import Project
+from tracework.core.errors import InputError
+from tracework.core.files import write_atomic
+from tracework.core.ledger import LedgerWriter
+from tracework.core.project import Project
+from tracework.core.safecsv import csv_text
+from tracework.core.store.schema import submissions, vault
+from tracework.core.store.tables_review import review_disputes
 from tracework.review.common import batch_ids
 from tracework.review.decisions import review_config
 from tracework.review.queue import decisions_in_force
 from tracework.review.reasons import reason_problem
-from tracework.safecsv import csv_text
-from tracework.store.schema import submissions, vault
-from tracework.store.tables_review import review_disputes
 
 __all__ = [
     "UPLOAD_COLUMNS",

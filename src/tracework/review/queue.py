@@ -10,13 +10,13 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, exists, func, select
 
-from tracework.errors import InputError
-from tracework.project import Project
+from tracework.core.errors import InputError
+from tracework.core.project import Project
+from tracework.core.store.schema import assets, reviews, submissions
+from tracework.core.store.schema import batches as batch_table
+from tracework.core.store.tables_review import review_disputes, review_proposals
 from tracework.review.common import UNDECIDED, batch_ids, window
 from tracework.review.decisions import review_config
-from tracework.store.schema import assets, reviews, submissions
-from tracework.store.schema import batches as batch_table
-from tracework.store.tables_review import review_disputes, review_proposals
 
 __all__ = ["QueueItem", "STATES", "review_list", "decisions_in_force", "disputes_of"]
 

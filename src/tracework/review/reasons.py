@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from tracework.errors import InputError
-from tracework.safecsv import neutralise
+from tracework.core.errors import InputError
+from tracework.core.safecsv import neutralise
 
 __all__ = ["REASON_MAX_CHARS", "check_reason", "clean_reason", "reason_problem"]
 

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from tracework.errors import ConfigError
+from tracework.core.errors import ConfigError
 from tracework.review import expr as _expr
 from tracework.review.reasons import reason_problem
 

@@ -15,8 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from tracework.errors import TraceworkError
-from tracework.project import Project
+from tracework.core.errors import TraceworkError
+from tracework.core.project import Project
 from tracework.web import auth, routes_portal, routes_review, routes_staff
 from tracework.web.auth import StaffUser, csrf_protect
 from tracework.web.core import LoginRequired, Web, WebConfig, error_response, want_json

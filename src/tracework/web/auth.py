@@ -14,14 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from tracework.errors import NotFound, TraceworkError
-from tracework.users import (
-    User,
-    authenticate,
-    portal_resolve,
-    session_close,
-    session_open,
-)
+from tracework.core.errors import NotFound, TraceworkError
 from tracework.web.core import (
     STAFF,
     Denied,
@@ -34,6 +27,13 @@ from tracework.web.core import (
     web_of,
 )
 from tracework.web.security import PRE_COOKIE, SESSION_COOKIE, csrf_valid, foreign_request
+from tracework.web.users import (
+    User,
+    authenticate,
+    portal_resolve,
+    session_close,
+    session_open,
+)
 
 __all__ = ["router", "require_staff", "require_worker", "csrf_protect", "TooManyAttempts"]
 

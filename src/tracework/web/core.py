@@ -21,9 +21,8 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from tracework.errors import ConfigError, TraceworkError
-from tracework.project import Project
-from tracework.users import Role, Session, session_get
+from tracework.core.errors import ConfigError, TraceworkError
+from tracework.core.project import Project
 from tracework.web.security import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -32,6 +31,7 @@ from tracework.web.security import (
     csrf_token,
     new_nonce,
 )
+from tracework.web.users import Role, Session, session_get
 
 __all__ = [
     "WebConfig",
@@ -66,7 +66,7 @@ class WebConfig:
     page_size: int = 50
 
     @classmethod
-    def from_project(cls, project: Project, **override: Any) -> "WebConfig":
+    def from_project(cls, project: Project, **override: Any) -> WebConfig:
         raw = project.config.get("web", {})
         if not isinstance(raw, dict):
             raise ConfigError("tracework.toml: [web] must be a table")
@@ -93,7 +93,7 @@ class Web:
     limiter: Limiter = field(default_factory=Limiter)
 
     @classmethod
-    def build(cls, project: Project, config: WebConfig) -> "Web":
+    def build(cls, project: Project, config: WebConfig) -> Web:
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(_HERE / "templates")),
             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracework.errors import NotFound
-from tracework.project import Project
-from tracework.store.tables_web import web_users
-from tracework.users import User, portal_resolve, session_close, session_open
+from tracework.core.errors import NotFound
+from tracework.core.project import Project
+from tracework.core.store.tables_web import web_users
 from tracework.web.security import SESSION_COOKIE
+from tracework.web.users import User, portal_resolve, session_close, session_open
 
 __all__ = ["PageResult", "get_page"]
 

@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from tracework.masks import rle_to_mask
+from tracework.formats.masks import rle_to_mask
 
 __all__ = ["IMAGE_TYPES", "find_image", "mask_png"]
 

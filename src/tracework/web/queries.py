@@ -5,7 +5,6 @@ and sorts by fixed columns. Data owned by other rooms (reviews, notes, audits) i
 their own library functions, never from here.
 """
 
-from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable
@@ -14,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from tracework.store.schema import (
+from tracework.core.store.schema import (
     annotations,
     answers,
     assets,

@@ -13,11 +13,13 @@ from typing import Any
 
 from markupsafe import Markup
 
-from tracework import notes, receipts, review, taxonomy
+from tracework import review
 from tracework.audit.agreement import agreement_audit
 from tracework.audit.labour import labour_audit
-from tracework.errors import NotFound
-from tracework.project import Project
+from tracework.core.errors import NotFound
+from tracework.core.project import Project
+from tracework.fieldnotes import notes, taxonomy
+from tracework.pay import receipts
 from tracework.render.html_report import report_sections
 from tracework.review.queue import decisions_in_force
 

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tracework import privacy
-from tracework.errors import InputError, NotFound
-from tracework.ledger import LedgerWriter
+from tracework.core import privacy
+from tracework.core.errors import InputError, NotFound
+from tracework.core.ledger import LedgerWriter
 from tracework.web import queries
 from tracework.web.auth import WorkerId
 from tracework.web.core import done, render, want_json, web_of

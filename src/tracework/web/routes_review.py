@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
-from tracework.errors import InputError
-from tracework.users import User
+from tracework.core.errors import InputError
 from tracework.web import queries
 from tracework.web.auth import StaffUser, _safe_next, require_staff
 from tracework.web.core import WRITERS, done, render, web_of
 from tracework.web.rooms import rooms
+from tracework.web.users import User
 
 __all__ = ["router"]
 

@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from tracework.status import log as ledger_log
-from tracework.status import status as project_status
-from tracework.errors import InputError, NotFound
+from tracework.core.errors import InputError, NotFound
+from tracework.core.status import log as ledger_log
+from tracework.core.status import status as project_status
 from tracework.web import queries
 from tracework.web.auth import StaffUser
 from tracework.web.core import render, web_of

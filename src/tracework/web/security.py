@@ -108,7 +108,7 @@ def csrf_key(secret: bytes) -> bytes:
 
 
 def csrf_token(key: bytes, kind: str, cookie_value: str) -> str:
-    return hmac.new(key, f"{kind}:{cookie_value}".encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{kind}:{cookie_value}".encode(), hashlib.sha256).hexdigest()
 
 
 def csrf_valid(key: bytes, token: str | None, cookies: dict[str, str]) -> bool:

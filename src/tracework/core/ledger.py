@@ -1,0 +1,243 @@
+"""The append-only, hash-chained change log.
+
+Every mutation of a project is an entry: actor, action, target, field, old value, new value,
+reason, time. An entry's hash is SHA-256 over the previous entry's hash and a canonical
+encoding of the entry (its sequence number included), so editing, deleting or reordering any
+entry breaks the chain from that entry on. Cutting entries off the end leaves a valid shorter
+chain; that is caught by comparing against a checkpoint: a head hash recorded earlier (in an
+export, a receipt, a note), passed to :func:`verify` as ``expect_head``.
+
+Values are stored as canonical JSON text and hashed as stored, so SQLite and PostgreSQL verify
+the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from tracework.core.errors import LedgerError
+from tracework.core.store.schema import ledger, ledger_head
+
+__all__ = [
+    "GENESIS",
+    "Entry",
+    "LedgerWriter",
+    "Verification",
+    "canonical",
+    "entries",
+    "head",
+    "now",
+    "verify",
+]
+
+GENESIS = "0" * 64
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+# Built once: json.dumps with non-default options builds a new encoder on every call, which
+# dominated the cost of an append.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False, default=str)
+_BODY = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(value: Any) -> str:
+    """The one JSON text of a value: sorted keys, no spaces, Unicode kept."""
+    if value is None:
+        return "null"
+    return _CANONICAL.encode(value)
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    ts: str
+    actor: str
+    action: str
+    target: str
+    field: str
+    old: str
+    new: str
+    reason: str
+    prev_hash: str
+    hash: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq, "ts": self.ts, "actor": self.actor, "action": self.action,
+            "target": self.target, "field": self.field, "old": json.loads(self.old),
+            "new": json.loads(self.new), "reason": self.reason, "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+def _entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, target: str,
+                field: str, old: str, new: str, reason: str) -> str:
+    body = _BODY.encode([seq, ts, actor, action, target, field, old, new, reason])
+    return hashlib.sha256(prev_hash.encode("ascii") + body.encode("utf-8")).hexdigest()
+
+
+class LedgerWriter:
+    """Appends entries inside one write transaction; flushes in batches with executemany.
+
+    The head row is read and locked when the writer starts, so a concurrent writer on
+    PostgreSQL waits instead of forking the chain.
+    """
+
+    FLUSH_EVERY = 2000
+
+    def __init__(self, conn: Connection, actor: str) -> None:
+        self.conn = conn
+        self.actor = actor
+        query = select(ledger_head.c.seq, ledger_head.c.hash).where(ledger_head.c.id == 1)
+        if conn.dialect.name != "sqlite":
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            conn.execute(insert(ledger_head).values(id=1, seq=0, hash=GENESIS))
+            self.seq, self.hash = 0, GENESIS
+        else:
+            self.seq, self.hash = row.seq, row.hash
+        self._pending: list[dict[str, Any]] = []
+        self.appended = 0
+
+    def append(self, action: str, target: str, *, field: str = "", old: Any = None,
+               new: Any = None, reason: str = "", actor: str | None = None) -> str:
+        """Add one entry; returns its hash."""
+        self.seq += 1
+        ts = now()
+        who = actor if actor is not None else self.actor
+        old_text, new_text = canonical(old), canonical(new)
+        digest = _entry_hash(self.hash, self.seq, ts, who, action, target, field, old_text,
+                             new_text, reason)
+        self._pending.append({
+            "seq": self.seq, "ts": ts, "actor": who, "action": action, "target": target,
+            "field": field, "old": old_text, "new": new_text, "reason": reason,
+            "prev_hash": self.hash, "hash": digest,
+        })
+        self.hash = digest
+        self.appended += 1
+        if len(self._pending) >= self.FLUSH_EVERY:
+            self.flush()
+        return digest
+
+    def flush(self) -> None:
+        if self._pending:
+            self.conn.execute(insert(ledger), self._pending)
+            self._pending = []
+        self.conn.execute(update(ledger_head).where(ledger_head.c.id == 1)
+                          .values(seq=self.seq, hash=self.hash))
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    """The newest entry's sequence number and hash ((0, GENESIS) for an empty log)."""
+    row = conn.execute(select(ledger.c.seq, ledger.c.hash)
+                       .order_by(ledger.c.seq.desc()).limit(1)).first()
+    return (row.seq, row.hash) if row else (0, GENESIS)
+
+
+def entries(conn: Connection, *, target: str | None = None, actor: str | None = None,
+            action: str | None = None, since: str | None = None, until: str | None = None,
+            limit: int | None = None, newest_first: bool = False) -> Iterator[Entry]:
+    """Entries filtered by target (exact, or prefix ending in ':' or '*'), actor, action, time."""
+    query = select(ledger)
+    if target:
+        if target.endswith("*"):
+            query = query.where(ledger.c.target.startswith(target[:-1], autoescape=True))
+        else:
+            query = query.where(ledger.c.target == target)
+    if actor:
+        query = query.where(ledger.c.actor == actor)
+    if action:
+        if action.endswith("*"):
+            query = query.where(ledger.c.action.startswith(action[:-1], autoescape=True))
+        else:
+            query = query.where(ledger.c.action == action)
+    if since:
+        query = query.where(ledger.c.ts >= since)
+    if until:
+        query = query.where(ledger.c.ts <= until)
+    query = query.order_by(ledger.c.seq.desc() if newest_first else ledger.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    for row in conn.execute(query):
+        yield Entry(**row._mapping)
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    entries: int
+    head: str
+    problem: str = ""
+    first_bad_seq: int | None = None
+
+
+def verify(conn: Connection, *, expect_head: str | None = None) -> Verification:
+    """Recompute the chain. Fails naming the first bad entry; checks a checkpoint if given."""
+    with conn.execution_options(yield_per=5000).execute(
+            select(ledger).order_by(ledger.c.seq)) as rows:
+        outcome = _walk(rows, expect_head)
+    if not outcome.ok:
+        return outcome
+    count, prev = outcome.entries, outcome.head
+    stored = conn.execute(select(ledger_head.c.seq, ledger_head.c.hash)).first()
+    if stored is not None and (stored.seq, stored.hash) != (count, prev):
+        return Verification(False, count, prev,
+                            f"the log ends at entry {count} but its head record says entry "
+                            f"{stored.seq}: entries were removed from the end", count + 1)
+    return outcome
+
+
+def _walk(rows: Any, expect_head: str | None) -> Verification:
+    prev = GENESIS
+    expected_seq = 1
+    seen_checkpoint = expect_head is None or expect_head == GENESIS
+    count = 0
+    for row in rows:
+        e = Entry(**row._mapping)
+        if e.seq != expected_seq:
+            return Verification(False, count, prev,
+                                f"entry {expected_seq} is missing (next entry is {e.seq}): "
+                                "entries were deleted or renumbered", expected_seq)
+        if e.prev_hash != prev:
+            return Verification(False, count, prev,
+                                f"entry {e.seq} does not follow entry {e.seq - 1}: the log was "
+                                "edited, reordered or had entries removed", e.seq)
+        digest = _entry_hash(prev, e.seq, e.ts, e.actor, e.action, e.target, e.field, e.old,
+                             e.new, e.reason)
+        if digest != e.hash:
+            return Verification(False, count, prev,
+                                f"entry {e.seq} ({e.action} {e.target}) was altered: its content "
+                                "no longer matches its hash", e.seq)
+        prev = digest
+        expected_seq += 1
+        count += 1
+        if not seen_checkpoint and digest == expect_head:
+            seen_checkpoint = True
+    if not seen_checkpoint:
+        return Verification(False, count, prev,
+                            f"checkpoint {expect_head} is not in the log: the log was truncated "
+                            "or rewritten after that checkpoint was taken")
+    return Verification(True, count, prev)
+
+
+def require_valid(conn: Connection, *, expect_head: str | None = None) -> Verification:
+    result = verify(conn, expect_head=expect_head)
+    if not result.ok:
+        raise LedgerError(f"the change log does not verify: {result.problem}")
+    return result
+
+
+def as_rows(items: Sequence[Entry]) -> list[dict[str, Any]]:
+    return [e.as_dict() for e in items]

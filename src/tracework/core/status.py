@@ -1,0 +1,115 @@
+"""What a project holds, its change log, and the log's verification: project-level reads."""
+
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import distinct, func, select
+
+from tracework.core import ledger as _ledger
+from tracework.core.errors import LedgerError
+from tracework.core.project import Project
+from tracework.core.store.schema import (
+    annotations,
+    batches,
+    conflicts,
+    imports,
+    responses,
+    submissions,
+    taxonomy_versions,
+    workers,
+)
+
+__all__ = ["StatusReport", "status", "log", "verify"]
+
+
+@dataclass
+class StatusReport:
+    project: str
+    database: str
+    imports: int = 0
+    batches: int = 0
+    submissions: int = 0
+    submissions_by_status: dict[str, int] = field(default_factory=dict)
+    workers: int = 0
+    workers_with_work: int = 0
+    responses: int = 0
+    responses_linked: int = 0
+    responses_unlinked: int = 0
+    consent: dict[str, int] = field(default_factory=dict)
+    annotations: int = 0
+    annotations_by_category: dict[str, int] = field(default_factory=dict)
+    open_conflicts: int = 0
+    taxonomy_version: int = 0
+    ledger_entries: int = 0
+    ledger_head: str = _ledger.GENESIS
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def status(project: Project) -> StatusReport:
+    """Counts of everything the project holds, and the ledger head."""
+    store = project.store
+    report = StatusReport(project=project.name, database="sqlite" if store.is_sqlite
+                          else "postgresql")
+    with store.read() as conn:
+        def count(query: Any) -> int:
+            return int(conn.execute(query).scalar_one())
+
+        report.imports = count(select(func.count()).select_from(imports))
+        report.batches = count(select(func.count()).select_from(batches))
+        report.submissions = count(select(func.count()).select_from(submissions))
+        report.submissions_by_status = {
+            r.status: int(r.n) for r in conn.execute(
+                select(submissions.c.status, func.count().label("n"))
+                .group_by(submissions.c.status).order_by(submissions.c.status))}
+        report.workers = count(select(func.count()).select_from(workers))
+        report.workers_with_work = count(select(func.count(distinct(submissions.c.worker))))
+        report.responses = count(select(func.count()).select_from(responses))
+        with_work = select(submissions.c.worker).distinct().scalar_subquery()
+        report.responses_linked = count(
+            select(func.count()).select_from(responses.join(
+                workers, responses.c.worker == workers.c.pseudonym))
+            .where(responses.c.worker.in_(with_work)).where(workers.c.consent_link.is_(True)))
+        report.responses_unlinked = count(
+            select(func.count()).select_from(responses)
+            .where(responses.c.worker.is_(None) | responses.c.worker.not_in(with_work)))
+        report.consent = {
+            scope: count(select(func.count()).select_from(workers)
+                         .where(getattr(workers.c, f"consent_{scope}").is_(True)))
+            for scope in ("link", "publish", "credit")}
+        report.annotations = count(select(func.count()).select_from(annotations))
+        report.annotations_by_category = {
+            r.category: int(r.n) for r in conn.execute(
+                select(annotations.c.category, func.count().label("n"))
+                .where(annotations.c.category.is_not(None))
+                # Taxonomy parts only: a classifier's free answer ("Mouse") is no category.
+                .where(annotations.c.kind.in_(["mask", "bbox"]))
+                .group_by(annotations.c.category).order_by(annotations.c.category))}
+        report.open_conflicts = count(select(func.count()).select_from(conflicts)
+                                      .where(conflicts.c.state == "open"))
+        report.taxonomy_version = int(conn.execute(
+            select(func.coalesce(func.max(taxonomy_versions.c.version), 0))).scalar_one())
+        report.ledger_entries, report.ledger_head = _ledger.head(conn)
+    return report
+
+
+def log(project: Project, *, target: str | None = None, actor: str | None = None,
+        action: str | None = None, since: str | None = None, until: str | None = None,
+        limit: int | None = None, newest_first: bool = False) -> list[_ledger.Entry]:
+    """Ledger entries, filtered. A target or action ending in ``*`` matches as a prefix."""
+    with project.store.read() as conn:
+        return list(_ledger.entries(conn, target=target, actor=actor, action=action,
+                                    since=since, until=until, limit=limit,
+                                    newest_first=newest_first))
+
+
+def verify(project: Project, *, expect_head: str | None = None) -> _ledger.Verification:
+    """Recompute the ledger's hash chain; raises :class:`LedgerError` naming the first bad entry."""
+    with project.store.read() as conn:
+        result = _ledger.verify(conn, expect_head=expect_head)
+    if not result.ok:
+        raise LedgerError(f"the change log does not verify: {result.problem}",
+                          hint="Compare with a backup or an exported copy of the log.")
+    return result

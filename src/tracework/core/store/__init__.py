@@ -1,0 +1,158 @@
+"""Connections to a tracework store: SQLite by default, PostgreSQL for a shared team server.
+
+One code path serves both. Writers go through :meth:`Store.write`, which on SQLite opens the
+transaction with ``BEGIN IMMEDIATE`` (so two writers queue on the busy timeout instead of
+failing half-way with ``database is locked``) and on PostgreSQL retries serialisation failures
+and deadlocks a bounded number of times. An import is one such transaction: nothing partial is
+ever stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError
+
+from tracework.core.errors import StoreError
+from tracework.core.store import schema
+
+__all__ = ["Store", "sqlite_url", "schema"]
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 30_000
+PG_RETRIES = 5
+_RETRY_SQLSTATES = {"40001", "40P01"}
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _driver_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Store:
+    """A database holding one tracework project."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = create_engine(_driver_url(url), future=True)
+        except Exception as exc:  # a malformed URL is the user's, not ours
+            raise StoreError(f"cannot use database URL: {exc}",
+                             hint="Give a URL like postgresql://user@host/db, or none for SQLite.") from None
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        if self.is_sqlite:
+            self._setup_sqlite(self.engine)
+
+    @staticmethod
+    def _setup_sqlite(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy's begin event decide how a transaction starts.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get("tracework_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reading, in one consistent snapshot."""
+        try:
+            with self.engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+        except DatabaseError as exc:
+            raise self._store_error(exc) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed whole when the block ends, rolled back on error."""
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(tracework_write=True)
+                with conn.begin():
+                    yield conn
+        except DatabaseError as exc:
+            raise self._store_error(exc) from exc
+
+    def run_write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a write transaction, retrying PostgreSQL serialisation failures."""
+        for attempt in range(PG_RETRIES):
+            try:
+                with self.write() as conn:
+                    return work(conn)
+            except StoreError as exc:
+                code = getattr(getattr(exc.__cause__, "orig", None), "sqlstate", None)
+                if code in _RETRY_SQLSTATES and attempt + 1 < PG_RETRIES:
+                    time.sleep(0.05 * 2 ** attempt)
+                    continue
+                raise
+        raise AssertionError("unreachable")
+
+    def _store_error(self, exc: DatabaseError) -> StoreError:
+        text = str(exc.orig) if exc.orig is not None else str(exc)
+        if "disk is full" in text or "disk I/O error" in text:
+            return StoreError(f"the database could not be written: {text}",
+                              hint="Free disk space and run the command again; nothing was stored.")
+        if "file is not a database" in text or "malformed" in text:
+            return StoreError(f"the database file is not a tracework store: {text}",
+                              hint="Check --database-url or the project folder.")
+        if "database is locked" in text:
+            return StoreError("the database stayed locked by another writer for "
+                              f"{BUSY_TIMEOUT_MS // 1000} s", hint="Try again when the other command ends.")
+        code = getattr(exc.orig, "sqlstate", None)
+        if code in _RETRY_SQLSTATES:
+            return StoreError("the database could not serialise concurrent writers",
+                              hint="Try again.")
+        # Other driver messages may quote statement parameters (worker data): not shown.
+        return StoreError(f"database error ({type(exc.orig).__name__})",
+                          hint="Check that the database is reachable and writable.")
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migrations (named, recorded by Alembic; one branch per
+        room of the product, all starting from the core schema)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        try:
+            with self.engine.connect() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "heads")
+                conn.commit()
+        except DatabaseError as exc:
+            raise self._store_error(exc) from exc
+
+    def is_initialised(self) -> bool:
+        try:
+            return inspect(self.engine).has_table("ledger")
+        except DatabaseError as exc:
+            raise self._store_error(exc) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,8 @@
+"""Tables of the docs room, on the one schema metadata (migrations: their own branch)."""
+
+from __future__ import annotations
+
+from tracework.core.store.schema import metadata
+
+__all__: list[str] = []
+_ = metadata

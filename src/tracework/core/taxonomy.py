@@ -1,0 +1,284 @@
+"""The taxonomy in force: categories, their versions in the store, and the edit of
+``tracework.toml`` not yet recorded.
+
+The store is the source of truth once a project exists. The file's ``[[taxonomy.categories]]``
+stay an input: the store remembers what the file said when it last took it in, and when a person
+edits the file afterwards, only that edit (categories added, removed, recoloured, redescribed)
+is applied on top of the versions in the store and recorded as a version whose reason is
+``tracework.toml changed``. The changes people make by command (add, rename, merge, split,
+retire, redefine) live in :mod:`tracework.fieldnotes.taxonomy`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from tracework.core import ledger
+from tracework.core.errors import ConfigError, NotFound
+from tracework.core.store.schema import taxonomy_versions
+from tracework.core.store.tables_notes import taxonomy_changes, taxonomy_sync
+
+if TYPE_CHECKING:
+    from tracework.core.project import Project
+
+__all__ = [
+    "CATEGORY_FIELDS",
+    "TOML_REASON",
+    "Category",
+    "Taxonomy",
+    "current",
+    "entries_from_toml",
+    "entry",
+    "history",
+    "in_force",
+    "known_names",
+    "normal_entry",
+    "parse_categories",
+    "record_taxonomy",
+    "stored_version",
+    "sync_toml",
+    "version",
+]
+
+TOML_REASON = "tracework.toml changed"
+CATEGORY_FIELDS = ("colour", "description", "guideline")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    colour: str
+    description: str = ""
+    guideline: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"name": self.name, "colour": self.colour, "description": self.description,
+                "guideline": self.guideline}
+
+
+def entry(name: str, colour: str, description: str = "", guideline: str = "",
+           retired: bool = False, replaced_by: Sequence[str] = ()) -> dict[str, Any]:
+    return {"name": name, "colour": colour.lower(), "description": description,
+            "guideline": guideline, "retired": retired, "replaced_by": list(replaced_by)}
+
+
+def normal_entry(item: dict[str, Any]) -> dict[str, Any]:
+    # Versions written before guideline text and retirement existed hold fewer keys.
+    return entry(str(item["name"]), str(item.get("colour", "")),
+                  str(item.get("description", "")), str(item.get("guideline", "")),
+                  bool(item.get("retired", False)), item.get("replaced_by", ()))
+
+
+def entries_from_toml(cats: Sequence[Category]) -> list[dict[str, Any]]:
+    return [entry(c.name, c.colour, c.description, c.guideline) for c in cats]
+
+
+@dataclass
+class Taxonomy:
+    """One version of the taxonomy: every category it knows, retired ones included."""
+
+    version: int
+    entries: list[dict[str, Any]]
+    author: str = ""
+    reason: str = ""
+    created_at: str = ""
+    change: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    answers: list[int] = field(default_factory=list)
+    pending_toml: bool = False      # holds an edit of tracework.toml not yet recorded
+
+    def active(self) -> list[Category]:
+        """The categories in force, in order."""
+        return [Category(e["name"], e["colour"], e["description"], e["guideline"])
+                for e in self.entries if not e["retired"]]
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        return next((e for e in self.entries if e["name"] == name), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "author": self.author, "reason": self.reason,
+                "created_at": self.created_at, "change": self.change,
+                "details": self.details, "answers": self.answers,
+                "categories": self.entries}
+
+
+def record_taxonomy(conn: Connection, version: int, categories: list[dict[str, Any]],
+                    author: str, reason: str, log: ledger.LedgerWriter | None = None, *,
+                    change: str = "toml", details: Mapping[str, Any] | None = None,
+                    answers: Sequence[int] = ()) -> None:
+    """Store one taxonomy version, what changed and the flags it answered; one ledger entry."""
+    conn.execute(insert(taxonomy_versions).values(
+        version=version, categories=ledger.canonical(categories), author=author, reason=reason,
+        created_at=ledger.now()))
+    conn.execute(insert(taxonomy_changes).values(
+        version=version, change=change, details=ledger.canonical(dict(details or {})),
+        answers=ledger.canonical(list(answers))))
+    own = log is None
+    writer = ledger.LedgerWriter(conn, author) if log is None else log
+    writer.append("taxonomy.version", f"taxonomy:{version}", field=change,
+                  new={"categories": categories, "details": dict(details or {}),
+                       "answers": list(answers)}, reason=reason)
+    if own:
+        writer.flush()
+
+
+def parse_categories(config: Mapping[str, Any]) -> list[Category]:
+    raw = config.get("taxonomy", {}).get("categories", [])
+    if not isinstance(raw, list):
+        raise ConfigError("tracework.toml: [taxonomy] categories must be a list of tables")
+    seen: set[str] = set()
+    out = []
+    for i, item in enumerate(raw, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            raise ConfigError(f"tracework.toml: taxonomy category {i} needs a name")
+        name = item["name"]
+        colour = str(item.get("colour", ""))
+        if not _COLOUR.match(colour):
+            raise ConfigError(f"tracework.toml: category {name!r} needs a colour like #1f77b4, "
+                              f"not {colour!r}")
+        if name in seen:
+            raise ConfigError(f"tracework.toml: category {name!r} is listed twice")
+        seen.add(name)
+        out.append(Category(name, colour.lower(), str(item.get("description", "")),
+                            str(item.get("guideline", ""))))
+    return out
+
+
+def _row_taxonomy(conn: Connection, row: Any) -> Taxonomy:
+    change = conn.execute(select(taxonomy_changes)
+                          .where(taxonomy_changes.c.version == row.version)).first()
+    return Taxonomy(
+        version=int(row.version), entries=[normal_entry(e) for e in json.loads(row.categories)],
+        author=row.author, reason=row.reason, created_at=row.created_at,
+        change=change.change if change else ("init" if row.version == 1 else "toml"),
+        details=json.loads(change.details) if change else {},
+        answers=json.loads(change.answers) if change else [])
+
+
+def current(conn: Connection) -> Taxonomy | None:
+    """The newest stored version (None before the project's first)."""
+    row = conn.execute(select(taxonomy_versions)
+                       .order_by(taxonomy_versions.c.version.desc()).limit(1)).first()
+    return None if row is None else _row_taxonomy(conn, row)
+
+
+def stored_version(conn: Connection, number: int) -> Taxonomy:
+    row = conn.execute(select(taxonomy_versions)
+                       .where(taxonomy_versions.c.version == number)).first()
+    if row is None:
+        newest = current(conn)
+        raise NotFound(f"taxonomy version {number} does not exist",
+                       hint=f"Versions run from 1 to {newest.version if newest else 0}; see "
+                            "`tracework taxonomy history`.")
+    return _row_taxonomy(conn, row)
+
+
+def version(project: Project, number: int) -> Taxonomy:
+    """One stored version."""
+    with project.store.read() as conn:
+        return stored_version(conn, number)
+
+
+def history(project: Project) -> list[Taxonomy]:
+    """Every version, oldest first."""
+    with project.store.read() as conn:
+        rows = conn.execute(select(taxonomy_versions)
+                            .order_by(taxonomy_versions.c.version)).all()
+        return [_row_taxonomy(conn, r) for r in rows]
+
+
+def known_names(conn: Connection) -> set[str]:
+    """Every category name any version has known (notes may refer to retired ones)."""
+    names: set[str] = set()
+    for (cats,) in conn.execute(select(taxonomy_versions.c.categories)):
+        names.update(str(e["name"]) for e in json.loads(cats))
+    return names
+
+
+def _last_synced(conn: Connection, base: Taxonomy) -> list[dict[str, Any]]:
+    row = conn.execute(select(taxonomy_sync.c.categories).where(taxonomy_sync.c.id == 1)).first()
+    if row is not None:
+        return [normal_entry(e) for e in json.loads(row.categories)]
+    # A store from before the sync point was kept: its versions were copies of the file.
+    return [e for e in base.entries if not e["retired"]]
+
+
+def _toml_delta(entries: list[dict[str, Any]], before: list[dict[str, Any]],
+                after: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Apply what changed in the file (before → after) to the store's entries."""
+    out = [dict(e) for e in entries]
+    by_name = {e["name"]: e for e in out}
+    was = {e["name"]: e for e in before}
+    now = {e["name"]: e for e in after}
+    details: dict[str, list[str]] = {"added": [], "retired": [], "redefined": [], "ignored": []}
+    for name, item in now.items():
+        old = was.get(name)
+        if old is not None and all(old[f] == item[f] for f in CATEGORY_FIELDS):
+            continue
+        target = by_name.get(name)
+        if target is None and old is not None:
+            details["ignored"].append(name)      # renamed or merged away by a command
+        elif target is None:
+            out.append(dict(item))
+            by_name[name] = out[-1]
+            details["added"].append(name)
+        elif target["retired"] or any(target[f] != item[f] for f in CATEGORY_FIELDS):
+            kind = "added" if target["retired"] else "redefined"
+            target.update({f: item[f] for f in CATEGORY_FIELDS}, retired=False, replaced_by=[])
+            details[kind].append(name)
+    for name in was:
+        if name not in now and name in by_name and not by_name[name]["retired"]:
+            by_name[name]["retired"] = True
+            details["retired"].append(name)
+    return out, {k: v for k, v in details.items() if v}
+
+
+def in_force(project: Project, conn: Connection) -> Taxonomy:
+    """The taxonomy in force as ``conn`` sees it, with an unrecorded edit of the file applied."""
+    wanted = entries_from_toml(parse_categories(project.config))
+    base = current(conn)
+    if base is None:
+        return Taxonomy(version=1, entries=wanted, change="init", pending_toml=True)
+    before = _last_synced(conn, base)
+    if before == wanted:
+        return base
+    entries, details = _toml_delta(base.entries, before, wanted)
+    return Taxonomy(version=base.version + (entries != base.entries), entries=entries,
+                    change="toml", details=details, reason=TOML_REASON, pending_toml=True)
+
+
+def _save_sync(conn: Connection, cats: list[dict[str, Any]], number: int) -> None:
+    conn.execute(delete(taxonomy_sync).where(taxonomy_sync.c.id == 1))
+    conn.execute(insert(taxonomy_sync).values(id=1, categories=ledger.canonical(cats),
+                                              version=number, synced_at=ledger.now()))
+
+
+def sync_toml(project: Project, conn: Connection, log: ledger.LedgerWriter | None = None) -> int:
+    """Record an edit of tracework.toml as a version (if there is one); the version in force."""
+    tax = in_force(project, conn)
+    if not tax.pending_toml:
+        return tax.version
+    wanted = entries_from_toml(parse_categories(project.config))
+    base = current(conn)
+    if base is None or tax.entries != base.entries:
+        reason = "created with the project" if base is None else TOML_REASON
+        record_taxonomy(conn, tax.version, tax.entries, project.actor, reason, log,
+                        change=tax.change, details=tax.details)
+    else:
+        # The file now says what the store already holds: only the sync point moves.
+        writer = ledger.LedgerWriter(conn, project.actor) if log is None else log
+        writer.append("taxonomy.toml_synced", f"taxonomy:{tax.version}", new=wanted,
+                      reason=TOML_REASON)
+        if log is None:
+            writer.flush()
+    _save_sync(conn, wanted, tax.version)
+    return tax.version
+
+

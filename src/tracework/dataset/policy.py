@@ -1,0 +1,151 @@
+"""What of a worker's survey answers may leave the project, and under which name.
+
+Rules, the same for every document tracework computes:
+
+- Per-worker answers leave only for workers who consented to publication (``publish``) and
+  were not erased, and only for the questions named in ``[export.demographics]``.
+- Free text (a city, the cost of a work set, a name) identifies people far more easily than a
+  choice does. A question listed in ``[export] free_text_questions``, the "other, please say"
+  text of any question and the credit-name column count as free text; free text leaves per
+  worker only when the project sets ``[export] publish_free_text = true`` AND the worker
+  consented to publication. It is never aggregated.
+- Aggregates count only workers who consented to both linking and publication, and go
+  through the audit room's small-cell suppression (k = the ``min_cell`` setting).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from tracework.core.errors import ConfigError
+from tracework.core.project import Project
+from tracework.core.store.schema import answers, responses, workers
+
+__all__ = ["SurveyPolicy", "survey_policy", "published_demographics", "consenting_answers",
+           "publishable_note"]
+
+
+@dataclass(frozen=True)
+class SurveyPolicy:
+    """The project's rules for survey answers in exports (``[export]`` of tracework.toml)."""
+
+    demographics: Mapping[str, str]          # documented name -> question id, e.g. gender -> Q2
+    free_text: frozenset[str]                # question ids holding free text
+    publish_free_text: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)   # question id -> question text
+
+    def is_free_text(self, question: str) -> bool:
+        return question in self.free_text or question.endswith("_other")
+
+    def per_worker_fields(self) -> dict[str, str]:
+        """Demographic fields that may be published per worker (free text only if enabled)."""
+        return {name: q for name, q in self.demographics.items()
+                if self.publish_free_text or not self.is_free_text(q)}
+
+    def aggregate_fields(self) -> dict[str, str]:
+        """Demographic fields that may be published as counts: never free text."""
+        return {name: q for name, q in self.demographics.items() if not self.is_free_text(q)}
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"tracework.toml {where} must be a list of question ids, "
+                          f"e.g. [\"Q4\", \"Q10\"]")
+    return list(value)
+
+
+def survey_policy(project: Project) -> SurveyPolicy:
+    """Read ``[export]`` (and the credit-name column of ``[consent]``) into a policy."""
+    cfg = project.config.get("export", {})
+    if not isinstance(cfg, dict):
+        raise ConfigError("tracework.toml [export] must be a table")
+    publish = cfg.get("publish_free_text", False)
+    if not isinstance(publish, bool):
+        raise ConfigError("tracework.toml [export] publish_free_text must be true or false")
+    free = set(_str_list(cfg.get("free_text_questions", []), "[export] free_text_questions"))
+    credit_column = str(project.consent_config().get("credit_name_column") or "")
+    if credit_column:
+        free.add(credit_column)
+    demo = cfg.get("demographics", {})
+    if not isinstance(demo, dict) or not all(isinstance(v, str) for v in demo.values()):
+        raise ConfigError("tracework.toml [export.demographics] must map names to question "
+                          "ids, e.g. gender = \"Q2\"")
+    if credit_column and credit_column in demo.values():
+        raise ConfigError(f"tracework.toml [export.demographics] names the credit-name column "
+                          f"{credit_column!r}: names are published only in the credits")
+    with project.store.read() as conn:
+        labels = {r.question: r.label for r in conn.execute(
+            select(answers.c.question, answers.c.label).distinct()) if r.label}
+    return SurveyPolicy(demographics=dict(demo), free_text=frozenset(free),
+                        publish_free_text=publish, labels=labels)
+
+
+def _latest_answers(conn: Connection, pseudonyms: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Each worker's latest survey response, question -> decoded value."""
+    if not pseudonyms:
+        return {}
+    rows = conn.execute(
+        select(responses.c.id, responses.c.worker)
+        .where(responses.c.worker.in_(sorted(pseudonyms)))
+        .order_by(responses.c.worker, responses.c.end_time, responses.c.id)).all()
+    latest = {r.worker: r.id for r in rows}
+    by_response: dict[int, dict[str, Any]] = {rid: {} for rid in latest.values()}
+    if latest:
+        for a in conn.execute(select(answers).where(answers.c.response_id.in_(list(
+                by_response)))):
+            if a.value is not None:
+                by_response[a.response_id][a.question] = json.loads(a.value)
+            if a.other_text:
+                by_response[a.response_id][f"{a.question}_other"] = a.other_text
+    return {w: by_response[rid] for w, rid in latest.items()}
+
+
+def _consenting(conn: Connection, contributors: Collection[str], *, link: bool) -> list[str]:
+    query = (select(workers.c.pseudonym).where(workers.c.consent_publish.is_(True))
+             .where(workers.c.erased.is_(False)))
+    if link:
+        query = query.where(workers.c.consent_link.is_(True))
+    wanted = set(contributors)
+    return [r.pseudonym for r in conn.execute(query) if r.pseudonym in wanted]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def published_demographics(conn: Connection, policy: SurveyPolicy,
+                           contributors: Collection[str]) -> dict[str, dict[str, str]]:
+    """Per worker with publish consent: the demographic fields the policy lets out."""
+    fields = policy.per_worker_fields()
+    if not fields:
+        return {}
+    found = _latest_answers(conn, _consenting(conn, contributors, link=False))
+    return {w: {name: _text(ans.get(q)) for name, q in fields.items()}
+            for w, ans in found.items()}
+
+
+def consenting_answers(conn: Connection, policy: SurveyPolicy,
+                       contributors: Collection[str]) -> dict[str, dict[str, Any]]:
+    """Answers to aggregate: workers with link and publish consent, non-free-text fields."""
+    fields = policy.aggregate_fields()
+    if not fields:
+        return {}
+    found = _latest_answers(conn, _consenting(conn, contributors, link=True))
+    return {w: {name: ans.get(q) for name, q in fields.items()} for w, ans in found.items()}
+
+
+# Notes about a person, or on a cell of a table (which may quote a survey answer), stay inside.
+_PRIVATE_TARGETS = ("worker:", "cell:")
+
+
+def publishable_note(note: Any) -> bool:
+    """Whether a fieldnote may be quoted in published documentation (without its author)."""
+    target = str(getattr(note, "target", ""))
+    return bool(target) and not target.startswith(_PRIVATE_TARGETS)

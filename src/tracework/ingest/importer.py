@@ -1,0 +1,639 @@
+"""Ingest: raw platform records become rows of the canonical model, in one transaction each.
+
+``ingest_mturk`` streams a batch results file: rows are parsed one at a time, masks are decoded
+in a pool of processes with a bounded window of rows in flight (so memory does not grow with
+the file), and everything is written inside one write transaction, so a failure or a kill at
+any point leaves the store as it was. ``ingest_qualtrics`` does the same for a survey export.
+
+Re-importing a file already imported (same SHA-256) adds nothing. A row whose assignment is
+already stored is compared by the hash of its work content: the same work with a new status is
+a status change (a ledger entry); different work is recorded as a conflict and the stored value
+is left as it was.
+"""
+
+
+import hashlib
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from sqlalchemy import Connection, insert, select, update
+
+from tracework.core import ledger
+from tracework.core.errors import InputError, MaskError
+from tracework.core.ledger import LedgerWriter, canonical
+from tracework.core.privacy import Scope, ensure_worker, set_consent, stash_identifying
+from tracework.core.project import Project
+from tracework.core.store.schema import (
+    annotations,
+    answers,
+    assets,
+    batches,
+    conflicts,
+    imports,
+    responses,
+    submissions,
+)
+from tracework.formats import masks, mturk, qualtrics
+from tracework.formats.csvio import sha256_file
+
+__all__ = ["ImportReport", "ingest_mturk", "ingest_qualtrics", "MTURK_TIME_KIND"]
+
+MTURK_TIME_KIND = "wall_clock_accept_to_submit"
+Progress = Callable[[int], None]
+
+
+@dataclass
+class ImportReport:
+    """What one import did. ``repeated`` means the same file was imported before."""
+
+    file: str
+    kind: str
+    sha256: str
+    repeated: bool = False
+    rows: int = 0
+    added: int = 0
+    status_changes: int = 0
+    platform_behind: int = 0        # rows whose platform status lags a decision already made
+    unchanged: int = 0
+    conflicts: int = 0
+    workers_new: int = 0
+    annotations: int = 0
+    by_category: dict[str, int] = field(default_factory=dict)
+    previews_skipped: int = 0
+    unlinked: int = 0
+    consent_changes: int = 0
+    tolerated_pixels: int = 0
+    ledger_entries: int = 0
+    ledger_head: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _platform_behind(stored: str, incoming: str) -> bool:
+    """Whether a platform status would move a submission back: the platform only moves work
+    forward (Submitted to Approved or Rejected, Rejected to Approved by a reversal)."""
+    if incoming == "Submitted":
+        return stored != "Submitted"
+    return incoming == "Rejected" and stored == "Approved"
+
+
+@contextmanager
+def _file_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(path),
+                         hint="Check the path; nothing was imported.") from None
+    except IsADirectoryError:
+        raise InputError("is a folder, not a file", file=str(path)) from None
+    except PermissionError:
+        raise InputError("cannot be read (permission denied)", file=str(path)) from None
+
+
+def _already_imported(conn: Connection, sha: str) -> bool:
+    return conn.execute(select(imports.c.id).where(imports.c.sha256 == sha)).first() is not None
+
+
+def _start_import(conn: Connection, path: Path, sha: str, kind: str, actor: str) -> int:
+    result = conn.execute(insert(imports).values(
+        sha256=sha, kind=kind, file_name=path.name, size=path.stat().st_size, rows=0, added=0,
+        changed=0, conflicts=0, actor=actor, imported_at=ledger.now()))
+    return int(result.inserted_primary_key[0])
+
+
+def _finish_import(conn: Connection, log: LedgerWriter, import_id: int,
+                   report: ImportReport) -> None:
+    conn.execute(update(imports).where(imports.c.id == import_id).values(
+        rows=report.rows, added=report.added,
+        changed=report.status_changes + report.consent_changes, conflicts=report.conflicts))
+    log.append("import.finish", f"import:{import_id}", new={
+        "file": report.file, "sha256": report.sha256, "rows": report.rows,
+        "added": report.added, "status_changes": report.status_changes,
+        "conflicts": report.conflicts})
+    log.flush()
+    report.ledger_entries = log.appended
+    report.ledger_head = log.hash
+
+
+def _redact(cells: dict[str, str], raw_id: str, token: str) -> dict[str, str]:
+    """The row verbatim, but with the raw worker id replaced by the pseudonym."""
+    return {k: (f"<worker {token}>" if v == raw_id else v) for k, v in cells.items()}
+
+
+# -- Mechanical Turk ---------------------------------------------------------------------------
+
+def _asset_uri(a: mturk.Assignment) -> str:
+    """The item a HIT asked about: the first input that names a file, else the HIT itself."""
+    for value in a.inputs.values():
+        tail = PurePosixPath(urlparse(value).path).suffix.lower()
+        if tail in (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"):
+            return value
+    for value in a.inputs.values():
+        if value:
+            return value
+    return f"mturk-hit:{a.hit_id}"
+
+
+def _asset_file_name(uri: str) -> str:
+    name = PurePosixPath(unquote(urlparse(uri).path)).name or uri
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+    return safe.strip(".") or "asset"
+
+
+class _Assets:
+    """Finds or creates asset rows; hashes the local file when an images folder is given."""
+
+    def __init__(self, conn: Connection, log: LedgerWriter, images_dir: Path | None) -> None:
+        self.conn, self.log, self.images_dir = conn, log, images_dir
+        self.cache: dict[str, int] = {}
+
+    def get(self, uri: str, width: int | None, height: int | None) -> int:
+        if uri in self.cache:
+            return self.cache[uri]
+        row = self.conn.execute(select(assets.c.id).where(assets.c.uri == uri)).first()
+        if row is not None:
+            self.cache[uri] = int(row.id)
+            return int(row.id)
+        file_name = _asset_file_name(uri)
+        digest = None
+        if self.images_dir is not None:
+            local = (self.images_dir / file_name)
+            if local.is_file() and local.resolve().is_relative_to(self.images_dir.resolve()):
+                digest = sha256_file(local)
+        result = self.conn.execute(insert(assets).values(
+            uri=uri, file_name=file_name, sha256=digest, width=width, height=height))
+        asset_id = int(result.inserted_primary_key[0])
+        self.log.append("asset.create", f"asset:{asset_id}",
+                        new={"file_name": file_name, "sha256": digest, "width": width,
+                             "height": height})
+        self.cache[uri] = asset_id
+        return asset_id
+
+
+@dataclass
+class _MaskJob:
+    element: mturk.Segmentation
+    future: Future[masks.MaskResult] | None
+    result: masks.MaskResult | None = None
+
+
+class _Immediate(Executor):
+    """Runs jobs in this process: for one-core runs and tiny files, where a pool costs more."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        fut: Future[Any] = Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # delivered to the caller through the future
+            fut.set_exception(exc)
+        return fut
+
+
+def _mask_field(seg: mturk.Segmentation) -> str:
+    return f"Answer.{seg.name}.labeledImage.pngImageData"
+
+
+def _category_names(project: Project) -> set[str]:
+    return {c.name for c in project.categories}
+
+
+def _check_labels(project: Project, labels: Iterable[str], path: Path, row: int,
+                  field_name: str) -> None:
+    known = _category_names(project)
+    unknown = sorted(set(labels) - known)
+    if unknown:
+        raise InputError(
+            f"label(s) {', '.join(map(repr, unknown))} are not in the project's taxonomy "
+            f"({', '.join(sorted(known)) or 'no categories yet'})", file=str(path), row=row,
+            field=field_name,
+            hint="Add the categories to [taxonomy] in tracework.toml, then import again.")
+
+
+def _mask_options(project: Project) -> dict[str, Any]:
+    bg = project.settings["mask_background"]
+    return {
+        "background": None if bg == "transparent" else bg,
+        "tolerance": project.settings["mask_tolerance"],
+        "max_pixels": project.settings["max_mask_pixels"],
+        "max_bytes": project.settings["max_field_bytes"],
+    }
+
+
+def _processes(project: Project) -> int:
+    wanted = project.settings["processes"]
+    return wanted if wanted > 0 else (os.cpu_count() or 1)
+
+
+def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str | None = None,
+                 progress: Progress | None = None) -> ImportReport:
+    """Import a Mechanical Turk batch results CSV. One transaction; idempotent per file."""
+    path = Path(path)
+    images = Path(images_dir) if images_dir is not None else None
+    with _file_errors(path):
+        sha = sha256_file(path)
+    report = ImportReport(file=path.name, kind="mturk", sha256=sha)
+    with project.store.read() as conn:
+        if _already_imported(conn, sha):
+            report.repeated = True
+            return report
+    processes = _processes(project)
+    pool: Executor = ProcessPoolExecutor(processes) if processes > 1 else _Immediate()
+    try:
+        with project.store.write() as conn, _file_errors(path):
+            if _already_imported(conn, sha):
+                report.repeated = True
+                return report
+            version = project.taxonomy_version(conn)
+            log = LedgerWriter(conn, project.actor)
+            import_id = _start_import(conn, path, sha, "mturk", project.actor)
+            log.append("import.start", f"import:{import_id}",
+                       new={"kind": "mturk", "file": path.name, "sha256": sha})
+            writer = _MturkWriter(project, conn, log, path, import_id, version, images, report)
+            with mturk.read_batch(path, max_field_bytes=project.settings["max_field_bytes"]) as batch:
+                _run_pipeline(batch, pool, writer, project, path, processes, progress)
+            _finish_import(conn, log, import_id, report)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return report
+
+
+def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_MturkWriter",
+                  project: Project, path: Path, processes: int,
+                  progress: Progress | None) -> None:
+    options = _mask_options(project)
+    window: deque[tuple[mturk.Assignment, list[_MaskJob]]] = deque()
+    limit = max(4, processes * 4)
+    seen: dict[str, int] = {}
+    for a in batch:
+        first = seen.setdefault(a.assignment_id, a.row)
+        if first != a.row:
+            raise InputError(f"assignment appears twice in this file (first at row {first})",
+                             file=str(path), row=a.row, field="AssignmentId")
+        jobs = []
+        for el in a.elements:
+            if isinstance(el, mturk.Segmentation):
+                _check_labels(project, el.colours, path, a.row,
+                              f"Answer.{el.name}.labelMappings")
+                size = (el.width, el.height) if el.width and el.height else None
+                fut = pool.submit(masks.decode_mask_cell, el.png_base64, el.colours,
+                                  expected_size=size, **options)
+                jobs.append(_MaskJob(el, fut))
+        window.append((a, jobs))
+        while len(window) >= limit:
+            writer.write(*window.popleft())
+            if progress:
+                progress(writer.report.rows)
+    while window:
+        writer.write(*window.popleft())
+        if progress:
+            progress(writer.report.rows)
+
+
+class _MturkWriter:
+    def __init__(self, project: Project, conn: Connection, log: LedgerWriter, path: Path,
+                 import_id: int, version: int, images: Path | None,
+                 report: ImportReport) -> None:
+        self.project, self.conn, self.log, self.path = project, conn, log, path
+        self.import_id, self.version, self.report = import_id, version, report
+        self.assets = _Assets(conn, log, images)
+        self.batches: dict[str, int] = {}
+        self.known_workers: dict[str, str] = {}
+
+    def _batch_id(self, a: mturk.Assignment) -> int:
+        if a.batch_key in self.batches:
+            return self.batches[a.batch_key]
+        row = self.conn.execute(select(batches.c.id).where(
+            (batches.c.platform == "mturk") & (batches.c.batch_key == a.batch_key))).first()
+        if row is None:
+            result = self.conn.execute(insert(batches).values(
+                platform="mturk", batch_key=a.batch_key, title=a.title,
+                description=a.description, keywords=a.keywords, reward_cents=a.reward_cents,
+                max_assignments=a.max_assignments, time_allotted_s=a.assignment_duration_s,
+                auto_approval_delay_s=a.auto_approval_delay_s,
+                created_at=_iso(a.creation_time), import_id=self.import_id))
+            batch_id = int(result.inserted_primary_key[0])
+            self.log.append("batch.create", f"batch:{batch_id}", new={
+                "platform": "mturk", "batch_key": a.batch_key, "title": a.title,
+                "reward_cents": a.reward_cents, "time_allotted_s": a.assignment_duration_s})
+        else:
+            batch_id = int(row.id)
+        self.batches[a.batch_key] = batch_id
+        return batch_id
+
+    def _worker(self, a: mturk.Assignment) -> str:
+        token, created = ensure_worker(self.conn, self.log, self.project.secret, "mturk",
+                                       a.worker_id, self.known_workers)
+        self.report.workers_new += int(created)
+        return token
+
+    def write(self, a: mturk.Assignment, jobs: list[_MaskJob]) -> None:
+        self.report.rows += 1
+        for job in jobs:
+            try:
+                assert job.future is not None
+                job.result = job.future.result()
+            except MaskError as exc:
+                raise exc.located(file=str(self.path), row=a.row,
+                                  field=_mask_field(job.element)) from None
+        token = self._worker(a)
+        content = canonical(_redact(mturk.content_fields(a), a.worker_id, token))
+        content_sha = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        existing = self.conn.execute(select(submissions).where(
+            (submissions.c.platform == "mturk")
+            & (submissions.c.assignment_id == a.assignment_id))).first()
+        if existing is None:
+            self._insert(a, jobs, token, content_sha)
+        elif existing.content_sha256 == content_sha:
+            self._status_change(a, existing)
+        else:
+            self._conflict(a, existing, content_sha)
+
+    def _insert(self, a: mturk.Assignment, jobs: list[_MaskJob], token: str,
+                content_sha: str) -> None:
+        width = height = None
+        for job in jobs:
+            if job.result is not None:
+                width, height = job.result.width, job.result.height
+        for el in a.elements:
+            if isinstance(el, mturk.BoundingBoxes) and el.width and el.height:
+                width, height = width or el.width, height or el.height
+        asset_id = self.assets.get(_asset_uri(a), width, height)
+        batch_id = self._batch_id(a)
+        tolerated = sum(j.result.tolerated_pixels for j in jobs if j.result is not None)
+        answer = _answer_summary(a.answer)
+        result = self.conn.execute(insert(submissions).values(
+            platform="mturk", assignment_id=a.assignment_id, task_id=a.hit_id,
+            batch_id=batch_id, asset_id=asset_id, worker=token, status=a.status,
+            accept_time=_iso(a.accept_time), submit_time=_iso(a.submit_time),
+            work_time_s=a.work_time_s, time_kind=MTURK_TIME_KIND, reward_cents=a.reward_cents,
+            approval_time=_iso(a.approval_time), rejection_time=_iso(a.rejection_time),
+            requester_feedback=a.requester_feedback, content_sha256=content_sha,
+            answer=canonical(answer), raw=canonical(_redact(a.cells, a.worker_id, token)),
+            tolerated_pixels=tolerated, import_id=self.import_id, row=a.row))
+        sub_id = int(result.inserted_primary_key[0])
+        self.log.append("submission.create", f"submission:{sub_id}", new={
+            "assignment_id": a.assignment_id, "task_id": a.hit_id, "batch": batch_id,
+            "asset": asset_id, "worker": token, "status": a.status,
+            "work_time_s": a.work_time_s, "time_kind": MTURK_TIME_KIND,
+            "reward_cents": a.reward_cents, "content_sha256": content_sha})
+        rows = list(self._annotation_rows(a, jobs, sub_id, asset_id, token))
+        if rows:
+            ids = self._insert_annotations(rows)
+            for ann_id, row in zip(ids, rows):
+                self.log.append("annotation.create", f"annotation:{ann_id}", new={
+                    "submission": sub_id, "kind": row["kind"], "category": row["category"],
+                    "area": row["area"], "taxonomy_version": self.version})
+                if row["category"] is not None and row["kind"] in ("mask", "bbox"):
+                    cat = row["category"]
+                    self.report.by_category[cat] = self.report.by_category.get(cat, 0) + 1
+        self.report.annotations += len(rows)
+        self.report.tolerated_pixels += tolerated
+        self.report.added += 1
+
+    def _insert_annotations(self, rows: list[dict[str, Any]]) -> list[int]:
+        result = self.conn.execute(
+            insert(annotations).returning(annotations.c.id, sort_by_parameter_order=True), rows)
+        return [int(r.id) for r in result]
+
+    def _annotation_rows(self, a: mturk.Assignment, jobs: list[_MaskJob], sub_id: int,
+                         asset_id: int, token: str) -> Iterator[dict[str, Any]]:
+        base = {"submission_id": sub_id, "asset_id": asset_id, "worker": token,
+                "taxonomy_version": self.version, "rle_counts": None, "height": None,
+                "width": None, "bbox_x": None, "bbox_y": None, "bbox_w": None,
+                "bbox_h": None, "area": None, "value": None}
+        for job in jobs:
+            assert job.result is not None
+            for part in job.result.parts:
+                x, y, w, h = part.bbox
+                yield {**base, "element": job.element.name, "kind": "mask",
+                       "category": part.category, "rle_counts": part.rle["counts"],
+                       "height": job.result.height, "width": job.result.width,
+                       "bbox_x": x, "bbox_y": y, "bbox_w": w, "bbox_h": h,
+                       "area": float(part.area)}
+        for el in a.elements:
+            if isinstance(el, mturk.BoundingBoxes):
+                _check_labels(self.project, (b.label for b in el.boxes), self.path, a.row,
+                              f"Answer.{el.name}.boundingBoxes")
+                for box in el.boxes:
+                    yield {**base, "element": el.name, "kind": "bbox", "category": box.label,
+                           "height": el.height, "width": el.width, "bbox_x": box.left,
+                           "bbox_y": box.top, "bbox_w": box.width, "bbox_h": box.height,
+                           "area": float(box.width * box.height)}
+            elif isinstance(el, mturk.Choice):
+                yield {**base, "element": el.name, "kind": "class", "category": el.label,
+                       "value": canonical(el.label)}
+            elif isinstance(el, mturk.MultiChoice):
+                yield {**base, "element": el.name, "kind": "labels", "category": None,
+                       "value": canonical(list(el.labels))}
+
+    def _status_change(self, a: mturk.Assignment, existing: Any) -> None:
+        """A new platform status is a ledger entry; one that would undo a decision is not
+        applied."""
+        new = {"status": a.status, "approval_time": _iso(a.approval_time),
+               "rejection_time": _iso(a.rejection_time),
+               "requester_feedback": a.requester_feedback}
+        old = {k: getattr(existing, k) for k in new}
+        if old == new:
+            self.report.unchanged += 1
+            return
+        if _platform_behind(str(existing.status), a.status):
+            # A download taken before the decision file went up, or a rejection overturned by
+            # bonus (the platform keeps showing it rejected): the decision stands, the lag is
+            # recorded.
+            self.log.append("submission.platform_behind", f"submission:{existing.id}",
+                            field="status", old=existing.status, new=a.status,
+                            reason=f"platform download {self.path.name}; the decision stands")
+            self.report.platform_behind += 1
+            return
+        self.conn.execute(update(submissions).where(submissions.c.id == existing.id).values(**new))
+        for key in new:
+            if old[key] != new[key]:
+                self.log.append("submission.status" if key == "status" else "submission.update",
+                                f"submission:{existing.id}", field=key, old=old[key],
+                                new=new[key], reason=f"platform download {self.path.name}")
+        self.report.status_changes += 1
+
+    def _conflict(self, a: mturk.Assignment, existing: Any, content_sha: str) -> None:
+        token = self.known_workers[a.worker_id]
+        incoming = _redact(mturk.content_fields(a), a.worker_id, token)
+        stored = _stored_content(existing)
+        changed = sorted(k for k in set(incoming) | set(stored)
+                         if incoming.get(k) != stored.get(k))
+        at = ledger.now()
+        self.conn.execute(insert(conflicts).values(
+            target=f"submission:{existing.id}", import_id=self.import_id, row=a.row,
+            fields=canonical(changed), incoming=canonical(incoming), state="open",
+            created_at=at))
+        self.log.append("submission.conflict", f"submission:{existing.id}", old=existing.content_sha256,
+                        new=content_sha, reason=f"{self.path.name} row {a.row} differs in "
+                        f"{', '.join(changed) or 'content'}; stored value kept")
+        self.report.conflicts += 1
+
+
+def _stored_content(existing: Any) -> dict[str, str]:
+    import json
+
+    raw = json.loads(existing.raw)
+    return {k: v for k, v in raw.items() if k not in mturk.NON_CONTENT_COLUMNS}
+
+
+def _answer_summary(answer: Any) -> Any:
+    """The answer object with embedded PNG data replaced by its SHA-256 (the raw row keeps it)."""
+    if isinstance(answer, dict):
+        out = {}
+        for k, v in answer.items():
+            if k == "pngImageData" and isinstance(v, str):
+                out[k] = "sha256:" + hashlib.sha256(v.encode("ascii", "replace")).hexdigest()
+            else:
+                out[k] = _answer_summary(v)
+        return out
+    if isinstance(answer, list):
+        return [_answer_summary(v) for v in answer]
+    return answer
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+# -- Qualtrics ---------------------------------------------------------------------------------
+
+def _consent_scopes(project: Project, response: qualtrics.SurveyResponse,
+                    consent_column: str | None) -> tuple[set[Scope], str | None] | None:
+    """The scopes a response grants, or None when it says nothing about consent."""
+    cfg = project.consent_config()
+    yes = {str(v) for v in cfg.get("yes_values", ["Yes", "True", "1"])}
+    granted: set[Scope] = set()
+    said = False
+    if consent_column:
+        said = True
+        cell = (response.values.get(consent_column) or "").strip()
+        if cell in yes:
+            granted.update(cfg.get("scopes", ["link", "publish"]))
+    for column, scopes in dict(cfg.get("columns", {})).items():
+        if column in response.values:
+            said = True
+            if (response.values.get(column) or "").strip() in yes:
+                granted.update(scopes)
+    name = None
+    name_column = cfg.get("credit_name_column") or ""
+    if name_column:
+        said = True
+        name = (response.values.get(name_column) or "").strip() or None
+        if name:
+            granted.add("credit")
+    if not said:
+        return None
+    bad = granted - {"link", "publish", "credit"}
+    if bad:
+        from tracework.core.errors import ConfigError
+
+        raise ConfigError(f"tracework.toml [consent]: unknown scope(s) {sorted(bad)}")
+    return granted, name
+
+
+def ingest_qualtrics(project: Project, path: Path | str, *, worker_column: str,
+                     consent_column: str | None = None, platform: str = "mturk",
+                     include_previews: bool = False, multi_select: Iterable[str] = (),
+                     progress: Progress | None = None) -> ImportReport:
+    """Import a Qualtrics survey export; answers link to workers by the embedded id column."""
+    path = Path(path)
+    with _file_errors(path):
+        sha = sha256_file(path)
+    report = ImportReport(file=path.name, kind="qualtrics", sha256=sha)
+    with project.store.read() as conn:
+        if _already_imported(conn, sha):
+            report.repeated = True
+            return report
+    with project.store.write() as conn, _file_errors(path):
+        if _already_imported(conn, sha):
+            report.repeated = True
+            return report
+        log = LedgerWriter(conn, project.actor)
+        import_id = _start_import(conn, path, sha, "qualtrics", project.actor)
+        log.append("import.start", f"import:{import_id}",
+                   new={"kind": "qualtrics", "file": path.name, "sha256": sha})
+        known: dict[str, str] = {}
+        with qualtrics.read_survey(path, worker_column=worker_column,
+                                   multi_select=tuple(multi_select),
+                                   max_field_bytes=project.settings["max_field_bytes"]) as survey:
+            if consent_column and consent_column not in {c.id for c in survey.columns}:
+                raise InputError(f"consent column {consent_column!r} is not in the file",
+                                 file=str(path), field=consent_column,
+                                 hint="Name the column by its id in the first header row.")
+            labels = {q.id: q.label for q in survey.questions.values()}
+            for resp in survey:
+                report.rows += 1
+                if resp.is_preview and not include_previews:
+                    report.previews_skipped += 1
+                    continue
+                _write_response(project, conn, log, path, import_id, resp, labels, known,
+                                consent_column, platform, report)
+                if progress:
+                    progress(report.rows)
+        _finish_import(conn, log, import_id, report)
+    return report
+
+
+def _write_response(project: Project, conn: Connection, log: LedgerWriter, path: Path,
+                    import_id: int, resp: qualtrics.SurveyResponse, labels: dict[str, str],
+                    known: dict[str, str], consent_column: str | None, platform: str,
+                    report: ImportReport) -> None:
+    raw_id = (resp.worker_key or "").strip()
+    token = ensure_worker(conn, log, project.secret, platform, raw_id, known)[0] if raw_id else None
+    values = dict(resp.values)
+    if raw_id:
+        values = _redact(values, raw_id, token or "")
+    content = canonical(values)
+    content_sha = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    existing = conn.execute(select(responses).where(
+        (responses.c.source == "qualtrics") & (responses.c.response_id == resp.response_id))).first()
+    if existing is not None:
+        if existing.content_sha256 == content_sha:
+            report.unchanged += 1
+        else:
+            conn.execute(insert(conflicts).values(
+                target=f"response:{existing.id}", import_id=import_id, row=resp.row,
+                fields=canonical(["answers"]), incoming=content, state="open",
+                created_at=ledger.now()))
+            log.append("response.conflict", f"response:{existing.id}",
+                       old=existing.content_sha256, new=content_sha,
+                       reason=f"{path.name} row {resp.row} differs; stored answers kept")
+            report.conflicts += 1
+        return
+    result = conn.execute(insert(responses).values(
+        source="qualtrics", response_id=resp.response_id, worker=token, status=resp.status,
+        finished=resp.finished, start_time=_iso(resp.start), end_time=_iso(resp.end),
+        duration_s=resp.duration_s, content_sha256=content_sha, raw=content,
+        import_id=import_id, row=resp.row))
+    rid = int(result.inserted_primary_key[0])
+    stash_identifying(conn, f"response:{rid}", dict(resp.identifying))
+    rows = [{"response_id": rid, "question": q, "label": labels.get(q, ""),
+             "value": None if ans.value is None else canonical(
+                 list(ans.value) if isinstance(ans.value, tuple) else ans.value),
+             "other_text": ans.other_text}
+            for q, ans in resp.answers.items()]
+    if rows:
+        conn.execute(insert(answers), rows)
+    log.append("response.create", f"response:{rid}", new={
+        "response_id": resp.response_id, "worker": token, "answers": len(rows),
+        "content_sha256": content_sha})
+    report.added += 1
+    if token is None or conn.execute(select(submissions.c.id).where(
+            submissions.c.worker == token).limit(1)).first() is None:
+        report.unlinked += 1
+    if token is not None:
+        decided = _consent_scopes(project, resp, consent_column)
+        if decided is not None:
+            scopes, name = decided
+            if set_consent(conn, log, token, scopes, credit_name=name,
+                           reason=f"survey response {resp.response_id}"):
+                report.consent_changes += 1

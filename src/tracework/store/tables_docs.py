@@ -1,8 +1,0 @@
-"""Tables of the docs room, on the one schema metadata (migrations: their own branch)."""
-
-from __future__ import annotations
-
-from tracework.store.schema import metadata
-
-__all__: list[str] = []
-_ = metadata
