@@ -1,4 +1,5 @@
-# tracework: `make demo` runs the example project end to end; `make test` runs the test suite.
+# tracework: `make demo` runs the example project end to end; `make test` runs the checks and
+# the test suite.
 # Both create a local virtual environment (.venv) and install what they need into it.
 
 PYTHON ?= python3
@@ -7,7 +8,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 
 .DEFAULT_GOAL := test
-.PHONY: demo test bench clean
+.PHONY: demo test check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +24,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/tracework demo demo-out
 
-test: $(VENV)/.installed-test
+test: check
 	$(BIN)/python -m pytest -n 2 -q
+
+# mypy --strict and ruff, configured in pyproject.toml; zero findings is the bar.
+check: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python tools/check_layout.py src
 
 bench: $(VENV)/.installed-test
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -240,8 +240,9 @@ def test_arabic_and_chinese_answers_render_as_glyphs_not_boxes(loaded: Project,
     swapped = panel("الرياضي", "上海北京")          # same lengths, other glyphs
     tofu = panel("\ue000" * 7, "\ue001" * 4, missing="box")
     tofu_other = panel("\ue002" * 7, "\ue003" * 4, missing="box")
-    ink = lambda frame: (np.abs(frame.astype(int) - np.array(renderer.style.panel)).sum(axis=2)
-                         > 60)
+    def ink(frame: np.ndarray) -> np.ndarray:
+        return np.abs(frame.astype(int) - np.array(renderer.style.panel)).sum(axis=2) > 60
+
     # Missing glyphs all draw the same box: two tofu strings of equal length are identical.
     assert (ink(tofu) != ink(tofu_other)).sum() == 0
     # Real glyphs differ from the boxes and from each other.

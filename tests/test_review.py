@@ -25,7 +25,7 @@ from tracework.core.project import Project, open_project
 from tracework.core.safecsv import neutralise
 from tracework.core.store.schema import ledger, reviews, submissions
 from tracework.core.store.tables_review import review_proposals
-from tracework.review.decisions import _apply, _Choice
+from tracework.review.decisions import Choice, apply_choice
 
 NAMES = ["Body", "Left_Button", "Right_Button", "Scroll_Wheel", "Cable"]
 
@@ -194,7 +194,7 @@ def test_two_reviewers_one_submission_one_wins(project: Project, files: Any) -> 
         # Reviewer A is inside its write transaction, row locked, when B starts.
         with project.store.write() as conn:
             log = LedgerWriter(conn, "alice")
-            _apply(conn, log, sid, _Choice("approve", "", ""), "alice", redecide=False,
+            apply_choice(conn, log, sid, Choice("approve", "", ""), "alice", redecide=False,
                    expect_review=None)
             log.flush()
             holding.set()

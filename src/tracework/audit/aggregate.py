@@ -31,6 +31,7 @@ from tracework.core import ledger
 from tracework.core.errors import InputError
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.project import Project
+from tracework.core.store import inserted_id
 from tracework.core.store.tables_audit import aggregate_labels, aggregate_workers, aggregation_runs
 
 __all__ = ["AggregateReport", "ClassMethod", "MaskMethod", "RunReport", "WorkerSkill",
@@ -155,7 +156,7 @@ def _mask_units(anns: list[Any]) -> dict[tuple[int, str, str], dict[int, list[An
     return units
 
 
-def _masks(anns: list[Any], method: str, n_iter: int, tol: float
+def aggregate_masks(anns: list[Any], method: str, n_iter: int, tol: float
            ) -> tuple[list[_Label], list[WorkerSkill], int | None]:
     workers_of = {a.submission: a.worker for a in anns}
     sizes = {(a.asset, a.element): a.rle["size"] for a in anns if a.rle is not None}
@@ -216,10 +217,10 @@ def _label_row(run_id: int, label: _Label) -> dict[str, Any]:
 def _store(conn: Connection, log: LedgerWriter, project: Project, kind: str, method: str,
            params: dict[str, Any], digest: str, inputs: int, labels: list[_Label],
            skills: list[WorkerSkill], iterations: int | None) -> int:
-    run_id = int(conn.execute(insert(aggregation_runs).values(
+    run_id = int(inserted_id(conn.execute(insert(aggregation_runs).values(
         kind=kind, method=method, params=canonical(params), inputs_sha256=digest, inputs=inputs,
         items=len(labels), iterations=iterations, actor=project.actor,
-        created_at=ledger.now())).inserted_primary_key[0])
+        created_at=ledger.now()))))
     rows = [_label_row(run_id, label) for label in labels]
     log.append("aggregate.run", f"aggregation:{run_id}", new={
         "kind": kind, "method": method, "params": params, "inputs_sha256": digest,
@@ -276,7 +277,7 @@ def aggregate(project: Project, *, classes: str | None = "dawid_skene",
         jobs.append(("class", classes, params, class_anns, labels, skills, iters))
     if masks is not None:
         it, tl = n_iter or 10, 1e-5 if tol is None else tol
-        labels, skills, iters = _masks(mask_anns, masks, it, tl)
+        labels, skills, iters = aggregate_masks(mask_anns, masks, it, tl)
         params = {"method": masks, "status": status, "batches": sorted(batches),
                   **({"n_iter": it, "tol": tl} if masks == "mask_em" else {})}
         jobs.append(("mask", masks, params, mask_anns, labels, skills, iters))

@@ -99,7 +99,7 @@ class AgreementAudit:
 
 
 @dataclass
-class _Ann:
+class LabelRow:
     id: int
     submission: int
     worker: str
@@ -115,7 +115,7 @@ class _Ann:
 
 def read_annotations(conn: Connection, *, status: str = "all", kinds: Collection[str],
                      categories: Collection[str] = (), batch_keys: Collection[str] = ()
-                     ) -> list[_Ann]:
+                     ) -> list[LabelRow]:
     cols = [annotations.c.id, annotations.c.submission_id, annotations.c.worker,
             annotations.c.asset_id, annotations.c.element, annotations.c.kind,
             annotations.c.category, annotations.c.rle_counts, annotations.c.height,
@@ -135,7 +135,7 @@ def read_annotations(conn: Connection, *, status: str = "all", kinds: Collection
         box = None
         if r.kind == "bbox":
             box = (float(r.bbox_x), float(r.bbox_y), float(r.bbox_w), float(r.bbox_h))
-        out.append(_Ann(int(r.id), int(r.submission_id), r.worker, int(r.asset_id or 0),
+        out.append(LabelRow(int(r.id), int(r.submission_id), r.worker, int(r.asset_id or 0),
                         r.element, r.kind, r.category, rle, box, r.task_id,
                         float(r.area or 0.0)))
     return out
@@ -159,10 +159,10 @@ def _merged(rles: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def mask_pairs(anns: list[_Ann]) -> Iterator[PairIoU]:
+def mask_pairs(anns: list[LabelRow]) -> Iterator[PairIoU]:
     """Pairwise mask IoUs per asset, element and category (see the module's rules)."""
     taking_part: dict[tuple[int, str], dict[int, str]] = defaultdict(dict)
-    by_key: dict[tuple[int, str, str], dict[int, list[_Ann]]] = defaultdict(
+    by_key: dict[tuple[int, str, str], dict[int, list[LabelRow]]] = defaultdict(
         lambda: defaultdict(list))
     size: dict[tuple[int, str], list[int]] = {}
     for a in anns:
@@ -213,9 +213,9 @@ def box_pair_iou(boxes_a: list[tuple[float, float, float, float]],
     return total / max(len(boxes_a), len(boxes_b))
 
 
-def _box_pairs(anns: list[_Ann]) -> Iterator[PairIoU]:
+def _box_pairs(anns: list[LabelRow]) -> Iterator[PairIoU]:
     taking_part: dict[tuple[int, str], dict[int, str]] = defaultdict(dict)
-    by_key: dict[tuple[int, str, str], dict[int, list[_Ann]]] = defaultdict(
+    by_key: dict[tuple[int, str, str], dict[int, list[LabelRow]]] = defaultdict(
         lambda: defaultdict(list))
     for a in anns:
         if a.kind != "bbox" or a.box is None or a.category is None:
@@ -248,13 +248,13 @@ def _per_category(pairs: list[PairIoU], kind: str) -> list[CategoryAgreement]:
     return out
 
 
-def _classifications(anns: list[_Ann]) -> tuple[list[ClassAgreement], float | None,
+def _classifications(anns: list[LabelRow]) -> tuple[list[ClassAgreement], float | None,
                                                  list[dict[str, Any]]]:
-    latest: dict[tuple[str, str, str], _Ann] = {}
+    latest: dict[tuple[str, str, str], LabelRow] = {}
     for a in sorted(anns, key=lambda a: (a.submission, a.id)):
         if a.kind == "class" and a.category is not None:
             latest[(a.element, a.task, a.worker)] = a
-    by_element: dict[str, list[_Ann]] = defaultdict(list)
+    by_element: dict[str, list[LabelRow]] = defaultdict(list)
     for (element, _, _), a in sorted(latest.items()):
         by_element[element].append(a)
     results = []
@@ -263,7 +263,7 @@ def _classifications(anns: list[_Ann]) -> tuple[list[ClassAgreement], float | No
     for element, items in sorted(by_element.items()):
         units = [a.task for a in items]
         values = [str(a.category) for a in items]
-        unit_counts = defaultdict(int)
+        unit_counts: defaultdict[str, int] = defaultdict(int)
         for u in units:
             unit_counts[u] += 1
         codes = {u: i for i, u in enumerate(sorted(set(units)))}

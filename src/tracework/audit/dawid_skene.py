@@ -207,7 +207,7 @@ class _Design:
         counts = np.add.reduce([b.counts(likelihoods[a:z], inv_norm[a:z])
                                 for b, (a, z) in zip(self.blocks, self.bounds)])
         counts *= priors
-        return counts
+        return np.asarray(counts, dtype=np.float64)
 
     def close(self) -> None:
         if self.pool is not None:

@@ -39,7 +39,7 @@ import numpy as np
 from sqlalchemy import Connection, select
 
 from tracework.audit import records
-from tracework.audit.agreement import _Ann, mask_pairs, read_annotations
+from tracework.audit.agreement import LabelRow, mask_pairs, read_annotations
 from tracework.audit.stats import holm, permutation_test
 from tracework.audit.suppress import Suppression, suppress_counts
 from tracework.core.errors import InputError
@@ -136,11 +136,11 @@ def _membership(conn: Connection, question: str, with_work: set[str]) -> dict[st
     return membership
 
 
-def _area_ratios(anns: list[_Ann]) -> dict[tuple[str, str], list[tuple[float, int]]]:
+def _area_ratios(anns: list[LabelRow]) -> dict[tuple[str, str], list[tuple[float, int]]]:
     """Each mask's area over the mean area of the other workers' masks of that category on
     the same asset (leave-one-out: with three workers, a median would often be the mask
     itself). Masks without another worker's mask beside them give no ratio."""
-    by_unit: dict[tuple[int, str, str], list[_Ann]] = defaultdict(list)
+    by_unit: dict[tuple[int, str, str], list[LabelRow]] = defaultdict(list)
     for a in anns:
         if a.kind == "mask" and a.category is not None:
             by_unit[(a.asset, a.element, a.category)].append(a)
@@ -153,8 +153,8 @@ def _area_ratios(anns: list[_Ann]) -> dict[tuple[str, str], list[tuple[float, in
     return out
 
 
-def _per_worker_values(anns: list[_Ann], weights: dict[tuple[str, str], float],
-                       class_anns: list[_Ann]
+def _per_worker_values(anns: list[LabelRow], weights: dict[tuple[str, str], float],
+                       class_anns: list[LabelRow]
                        ) -> dict[tuple[str, str], dict[str, tuple[float, list[int]]]]:
     """(metric, category) -> worker -> (value, annotation ids behind it)."""
     values: dict[tuple[str, str], dict[str, tuple[float, list[int]]]] = defaultdict(dict)
@@ -165,9 +165,9 @@ def _per_worker_values(anns: list[_Ann], weights: dict[tuple[str, str], float],
     for p in mask_pairs(anns):
         pair_scores[(p.worker_a, p.category)].append((p.iou, p.annotations_a))
         pair_scores[(p.worker_b, p.category)].append((p.iou, p.annotations_b))
-    for (worker, category), items in pair_scores.items():
+    for (worker, category), scored in pair_scores.items():
         values[("agreement", category)][worker] = (
-            float(np.mean([s for s, _ in items])), sorted({i for _, ids in items for i in ids}))
+            float(np.mean([s for s, _ in scored])), sorted({i for _, ids in scored for i in ids}))
     subs: dict[str, set[int]] = defaultdict(set)
     having: dict[tuple[str, str], set[int]] = defaultdict(set)
     ids: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -187,9 +187,9 @@ def _per_worker_values(anns: list[_Ann], weights: dict[tuple[str, str], float],
     return values
 
 
-def _class_shares(class_anns: list[_Ann],
+def _class_shares(class_anns: list[LabelRow],
                   values: dict[tuple[str, str], dict[str, tuple[float, list[int]]]]) -> None:
-    by_worker: dict[tuple[str, str], list[_Ann]] = defaultdict(list)
+    by_worker: dict[tuple[str, str], list[LabelRow]] = defaultdict(list)
     for a in class_anns:
         if a.category is not None:
             by_worker[(a.worker, a.element)].append(a)
@@ -202,16 +202,16 @@ def _class_shares(class_anns: list[_Ann],
             values[(f"share:{cls}", element)][worker] = (len(chosen) / len(items), chosen)
 
 
-def _weights(conn: Connection, anns: list[_Ann]) -> tuple[dict[tuple[str, str], float], str]:
+def _weights(conn: Connection, anns: list[LabelRow]) -> tuple[dict[tuple[str, str], float], str]:
     run = conn.execute(select(aggregation_runs).where(aggregation_runs.c.kind == "mask")
                        .order_by(aggregation_runs.c.id.desc()).limit(1)).first()
     if run is not None:
         rows = conn.execute(select(aggregate_workers).where(aggregate_workers.c.run_id == run.id))
         return ({(r.worker, r.element): float(r.skill) for r in rows if r.skill is not None},
                 f"aggregation run {run.id} ({run.method})")
-    from tracework.audit.aggregate import _masks
+    from tracework.audit.aggregate import aggregate_masks
 
-    _, skills, _ = _masks(anns, "mask_em", 10, 1e-5)
+    _, skills, _ = aggregate_masks(anns, "mask_em", 10, 1e-5)
     return ({(s.worker, s.element): float(s.skill) for s in skills if s.skill is not None},
             "mask EM computed for this audit (no stored aggregation run)")
 

@@ -192,7 +192,7 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
     report.files += ["provenance.jsonl", "workers.json", "data.yaml", "tracework.json"]
     if images_dir is not None:
         src_dir = Path(images_dir)
-        for (image_id, worker), name in sorted(names.items()):
+        for (image_id, _worker), name in sorted(names.items()):
             _copy_images([images[image_id]], src_dir, out / "images" / "train", report,
                          {image_id: name})
     report.images, report.annotations = len(names), len(data.annotations)

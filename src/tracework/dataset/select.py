@@ -11,7 +11,7 @@ chose to be credited by never travels with the labels.
 
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -142,7 +142,7 @@ def select_dataset(project: Project, *, status: str = "approved",
                    ledger_entries=seq, filters=filters)
 
 
-def _annotations(rows: list[Any], published: dict[str, dict[str, Any]]) -> Iterator[Annotation]:
+def _annotations(rows: Sequence[Any], published: dict[str, dict[str, Any]]) -> Iterator[Annotation]:
     for r in rows:
         attributes: dict[str, Any] = {
             "worker": r.worker,

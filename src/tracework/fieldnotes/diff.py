@@ -14,7 +14,7 @@ where it began.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -103,7 +103,8 @@ def read_table(path: Path | str, *, sheet: str | None = None) -> Any:
             raise InputError("the sheet is empty", file=path.name, field=title)
         header = [str(h) for h in rows[0]]
         _check_header(header, path)
-        columns = list(zip(*[[_text(v) for v in r] for r in rows[1:]])) or [[]] * len(header)
+        columns: list[Sequence[str]] = (list(zip(*[[_text(v) for v in r] for r in rows[1:]]))
+                                        or [[] for _ in header])
         return pl.DataFrame({h: list(c) for h, c in zip(header, columns)},
                             schema={h: pl.String for h in header})
     import csv
@@ -187,9 +188,9 @@ def diff_tables(a: Any, b: Any, *, key: str, names: tuple[str, str] = ("A", "B")
             rows.filter(d).select(pl.col(_ROW), pl.col(key), pl.lit(i, pl.UInt32).alias("col"),
                                   pl.col(c + "\x00a").alias("old"), pl.col(c).alias("new"))
             for i, (c, d) in enumerate(zip(common, differs))]).sort([_ROW, "col"])
-        names = [common[i] for i in cells["col"].to_list()]
+        columns = [common[i] for i in cells["col"].to_list()]
         result.changed = list(map(CellChange._make, zip(
-            cells[key].to_list(), names, cells["old"].to_list(), cells["new"].to_list())))
+            cells[key].to_list(), columns, cells["old"].to_list(), cells["new"].to_list())))
     return result
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert, select, update
 from tracework.core import ledger, taxonomy
 from tracework.core.errors import ConfigError, ConflictError, InputError, NotFound
 from tracework.core.project import DEFAULT_CONCERNS, Project
+from tracework.core.store import inserted_id
 from tracework.core.store.schema import annotations, assets, batches, submissions, workers
 from tracework.core.store.tables_notes import notes
 
@@ -141,9 +142,9 @@ def add_in(conn: Connection, log: ledger.LedgerWriter, project: Project, target:
                              f"has {', '.join(types)}", field="--concern")
         target = check_target(conn, target)
     at = ledger.now()
-    note_id = conn.execute(insert(notes).values(
+    note_id = inserted_id(conn.execute(insert(notes).values(
         target=target, concern=concern, text=text, author=author, created_at=at,
-        reply_to=reply_to, state="open", state_reason="", source=source)).inserted_primary_key[0]
+        reply_to=reply_to, state="open", state_reason="", source=source)))
     log.append("note.reply" if reply_to else "note.add", target, field=f"note:{note_id}",
                new={"note": note_id, "concern": concern, "text": text, "reply_to": reply_to},
                actor=author)

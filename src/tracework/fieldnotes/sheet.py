@@ -146,7 +146,7 @@ def _same(written: Any, read: Any) -> bool:
     if written is None or written == "":
         return read is None or read == ""
     if isinstance(written, bool):
-        return read == written
+        return bool(read == written)
     if isinstance(written, (int, float)):
         return (isinstance(read, (int, float)) and not isinstance(read, bool)
                 and math.isclose(written, read, rel_tol=1e-9, abs_tol=1e-9))
@@ -415,7 +415,7 @@ def sheet_export(project: Project, out: Path | str) -> SheetReport:
                 reader = _Reader(conn, spec)
                 noted: list[int] = []
                 rows = book.add_sheet(
-                    spec.title, lambda w, s=spec, r=reader: noted.append(
+                    spec.title, lambda w, s=spec, r=reader, n=noted: n.append(
                         _write_sheet(w, s, r, marks, concerns)),
                     protect=not spec.editable and spec.name != "notes")
                 report.rows[spec.title] = rows - 1
@@ -600,7 +600,7 @@ class _Importer:
 
     def _header(self, spec: TableSpec) -> list[str]:
         sheet = self.book._sheet(spec.title)
-        first = next(iter(sheet.iter_rows()), [])
+        first: list[Any] = next(iter(sheet.iter_rows()), [])
         return [str(c) for c in first]
 
     def _compare(self, spec: TableSpec, reader: _Reader, columns: Sequence[str],

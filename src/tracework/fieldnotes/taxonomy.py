@@ -408,7 +408,8 @@ def flags_from_survey(project: Project, source: str, *, column: str | None = Non
     report = FlagReport(source=source)
 
     def work(conn: Connection) -> FlagReport:
-        report.added.clear(), report.unmatched.clear()
+        report.added.clear()
+        report.unmatched.clear()
         report.repeated = 0
         if source == "imported":
             if not column:

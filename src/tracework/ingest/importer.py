@@ -30,6 +30,7 @@ from tracework.core.errors import InputError, MaskError
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.privacy import Scope, ensure_worker, set_consent, stash_identifying
 from tracework.core.project import Project
+from tracework.core.store import inserted_id
 from tracework.core.store.schema import (
     annotations,
     answers,
@@ -106,7 +107,7 @@ def _start_import(conn: Connection, path: Path, sha: str, kind: str, actor: str)
     result = conn.execute(insert(imports).values(
         sha256=sha, kind=kind, file_name=path.name, size=path.stat().st_size, rows=0, added=0,
         changed=0, conflicts=0, actor=actor, imported_at=ledger.now()))
-    return int(result.inserted_primary_key[0])
+    return inserted_id(result)
 
 
 def _finish_import(conn: Connection, log: LedgerWriter, import_id: int,
@@ -170,7 +171,7 @@ class _Assets:
                 digest = sha256_file(local)
         result = self.conn.execute(insert(assets).values(
             uri=uri, file_name=file_name, sha256=digest, width=width, height=height))
-        asset_id = int(result.inserted_primary_key[0])
+        asset_id = inserted_id(result)
         self.log.append("asset.create", f"asset:{asset_id}",
                         new={"file_name": file_name, "sha256": digest, "width": width,
                              "height": height})
@@ -319,7 +320,7 @@ class _MturkWriter:
                 max_assignments=a.max_assignments, time_allotted_s=a.assignment_duration_s,
                 auto_approval_delay_s=a.auto_approval_delay_s,
                 created_at=_iso(a.creation_time), import_id=self.import_id))
-            batch_id = int(result.inserted_primary_key[0])
+            batch_id = inserted_id(result)
             self.log.append("batch.create", f"batch:{batch_id}", new={
                 "platform": "mturk", "batch_key": a.batch_key, "title": a.title,
                 "reward_cents": a.reward_cents, "time_allotted_s": a.assignment_duration_s})
@@ -378,7 +379,7 @@ class _MturkWriter:
             requester_feedback=a.requester_feedback, content_sha256=content_sha,
             answer=canonical(answer), raw=canonical(_redact(a.cells, a.worker_id, token)),
             tolerated_pixels=tolerated, import_id=self.import_id, row=a.row))
-        sub_id = int(result.inserted_primary_key[0])
+        sub_id = inserted_id(result)
         self.log.append("submission.create", f"submission:{sub_id}", new={
             "assignment_id": a.assignment_id, "task_id": a.hit_id, "batch": batch_id,
             "asset": asset_id, "worker": token, "status": a.status,
@@ -614,7 +615,7 @@ def _write_response(project: Project, conn: Connection, log: LedgerWriter, path:
         finished=resp.finished, start_time=_iso(resp.start), end_time=_iso(resp.end),
         duration_s=resp.duration_s, content_sha256=content_sha, raw=content,
         import_id=import_id, row=resp.row))
-    rid = int(result.inserted_primary_key[0])
+    rid = inserted_id(result)
     stash_identifying(conn, f"response:{rid}", dict(resp.identifying))
     rows = [{"response_id": rid, "question": q, "label": labels.get(q, ""),
              "value": None if ans.value is None else canonical(

@@ -33,6 +33,7 @@ from tracework.core.errors import ConfigError, InputError, NotFound
 from tracework.core.ledger import LedgerWriter, now
 from tracework.core.project import Project
 from tracework.core.safecsv import csv_text
+from tracework.core.store import inserted_id
 from tracework.core.store.schema import answers, bonuses, responses, submissions, workers
 from tracework.core.store.tables_review import review_disputes
 from tracework.review.common import batch_ids
@@ -292,7 +293,7 @@ def _plan(conn: Connection, log: LedgerWriter, policy: PayPolicy, worker: str, w
         worker=worker, submission_id=w.anchor, amount_cents=item.bonus_cents,
         currency=policy.currency, reason=reason, token=item.token, state="planned",
         created_at=now()))
-    log.append("bonus.plan", f"bonus:{int(result.inserted_primary_key[0])}", new={
+    log.append("bonus.plan", f"bonus:{inserted_id(result)}", new={
         "worker": worker, "submission": w.anchor, "amount_cents": item.bonus_cents,
         "currency": policy.currency, "token": item.token, "target_cents": target,
         "earned_cents": earned, "time_s": item.time_s, "time_measure": policy.time_measure,

@@ -64,7 +64,7 @@ def bars(items: Sequence[Bar], *, title: str, unit: str = "", max_value: float |
     # Room for the longest label on the left and the longest value and note after a full bar,
     # so no text runs past the chart's edge.
     label_width = min(round(width * 0.4),
-                      max(label_width, *(_text_width(b.label) + 16 for b in items)))
+                      round(max(label_width, *(_text_width(b.label) + 16 for b in items))))
     after = max([60, *(_text_width(_value_label(b, unit)) + 12 for b in items)])
     plot = max(width * 0.25, width - label_width - after)
     height = top + row * max(1, len(items)) + (22 if reference else 8)

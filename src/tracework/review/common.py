@@ -9,12 +9,13 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, select
 
-from tracework.core.errors import NotFound
+from tracework.core.errors import InputError, NotFound
 from tracework.core.store.schema import batches, reviews, submissions
 
 __all__ = [
     "Decision",
     "DECISIONS",
+    "as_decision",
     "STATUS_OF",
     "UNDECIDED",
     "batch_ids",
@@ -29,6 +30,14 @@ DECISIONS: tuple[Decision, ...] = ("approve", "reject", "rework")
 STATUS_OF: dict[str, str] = {"approve": "Approved", "reject": "Rejected", "rework": "Rework"}
 UNDECIDED = "Submitted"
 _REF = re.compile(r"^(?:submission:)?(\d+)$")
+
+
+def as_decision(text: str) -> Decision:
+    """A decision typed by a person (a form, a file), checked."""
+    for decision in DECISIONS:
+        if text == decision:
+            return decision
+    raise InputError(f"decision {text!r} is not one of {', '.join(DECISIONS)}")
 
 
 def submission_id(conn: Connection, ref: int | str) -> int:

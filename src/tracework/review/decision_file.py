@@ -23,7 +23,7 @@ from tracework.core.project import Project
 from tracework.core.store.schema import submissions
 from tracework.formats.csvio import open_table
 from tracework.review.common import UNDECIDED, in_force, lock_submission
-from tracework.review.decisions import BulkReport, _apply, _Choice, _count
+from tracework.review.decisions import BulkReport, Choice, apply_choice, count_choice
 from tracework.review.reasons import check_reason, clean_reason, reason_problem
 
 __all__ = ["FILE_COLUMNS", "decide_file"]
@@ -32,7 +32,7 @@ FILE_COLUMNS = ("AssignmentId", "Approve", "Reject")
 
 
 def _row_choice(path: Path, row: int, approve: str, reject: str, clean: bool
-                ) -> _Choice | None:
+                ) -> Choice | None:
     if not approve and not reject:
         return None
     if approve and reject:
@@ -42,25 +42,25 @@ def _row_choice(path: Path, row: int, approve: str, reject: str, clean: bool
         if approve.upper() != "X":
             raise InputError(f"Approve holds {approve[:20]!r}; the platform expects X",
                              file=str(path), row=row, field="Approve")
-        return _Choice("approve", "", "")
+        return Choice("approve", "", "")
     text = clean_reason(reject) if clean else reject
     problem = reason_problem(text)
     if problem is not None:
         raise InputError(problem, file=str(path), row=row, field="Reject",
                          hint="Fix the reason in the file (or pass --clean for control "
                               "characters); nothing was stored.")
-    return _Choice("reject", "", text)
+    return Choice("reject", "", text)
 
 
-def _same(current: Any, choice: _Choice) -> bool:
+def _same(current: Any, choice: Choice) -> bool:
     return current is not None and current.decision == choice.decision and (
         choice.decision == "approve" or current.reason_text == choice.reason_text)
 
 
 def _read(conn: Connection, path: Path, max_field_bytes: int, clean: bool
-          ) -> list[tuple[int, int, _Choice]]:
+          ) -> list[tuple[int, int, Choice]]:
     """(file row, submission, choice) for every filled row, all checked."""
-    out: list[tuple[int, int, _Choice]] = []
+    out: list[tuple[int, int, Choice]] = []
     seen: dict[str, int] = {}
     with open_table(path, max_field_bytes=max_field_bytes) as table:
         missing = [c for c in FILE_COLUMNS if c not in table.header]
@@ -97,13 +97,13 @@ def _redecision_reason(reason: str | None, clean: bool) -> str | None:
     return check_reason(clean_reason(reason) if clean else reason, field="--reason")
 
 
-def _approved_again(source: Path, row: int, sid: int, reason: str | None) -> _Choice:
+def _approved_again(source: Path, row: int, sid: int, reason: str | None) -> Choice:
     if reason is None:
         raise InputError(f"approving submission {sid}, decided already, needs a reason the "
                          "worker can read", file=str(source), row=row,
                          field="Approve", hint="Pass --reason \"...\" with --redecide; "
                                                "nothing was stored.")
-    return _Choice("approve", "", reason)
+    return Choice("approve", "", reason)
 
 
 def decide_file(project: Project, path: Path | str, *, redecide: bool = False,
@@ -136,8 +136,8 @@ def decide_file(project: Project, path: Path | str, *, redecide: bool = False,
                                          "nothing was stored.")
             if decided and choice.decision == "approve":
                 choice = _approved_again(source, row, sid, again)
-            _apply(conn, log, sid, choice, who, redecide=redecide)
-            _count(report, choice)
+            apply_choice(conn, log, sid, choice, who, redecide=redecide)
+            count_choice(report, choice)
         log.flush()
         report.ledger_head = log.hash
         return report

@@ -18,13 +18,14 @@ from sqlalchemy import Connection, insert, select, update
 from tracework.core.errors import ConflictError, InputError
 from tracework.core.ledger import LedgerWriter, now
 from tracework.core.project import Project
+from tracework.core.store import inserted_id
 from tracework.core.store.schema import reviews, submissions
 from tracework.core.store.tables_review import review_proposals
 from tracework.review.common import (
-    DECISIONS,
     STATUS_OF,
     UNDECIDED,
     Decision,
+    as_decision,
     batch_ids,
     in_force,
     lock_submission,
@@ -150,7 +151,7 @@ class DecisionResult:
 
 
 @dataclass(frozen=True)
-class _Choice:
+class Choice:
     decision: Decision
     reason_code: str
     reason_text: str
@@ -159,7 +160,7 @@ class _Choice:
     accepted_rules: frozenset[str] = frozenset()
 
 
-def _close_proposals(conn: Connection, log: LedgerWriter, sid: int, choice: _Choice,
+def _close_proposals(conn: Connection, log: LedgerWriter, sid: int, choice: Choice,
                      review_id: int) -> None:
     for p in conn.execute(select(review_proposals).where(
             review_proposals.c.submission_id == sid, review_proposals.c.state == "open")):
@@ -178,7 +179,7 @@ def _already(current: Any, row: Any) -> str:
             f"at {current.created_at[:19]}")
 
 
-def _apply(conn: Connection, log: LedgerWriter, sid: int, choice: _Choice, reviewer: str, *,
+def apply_choice(conn: Connection, log: LedgerWriter, sid: int, choice: Choice, reviewer: str, *,
            redecide: bool, expect_review: Any = UNSET, source: str = "tracework"
            ) -> DecisionResult:
     """Record one decision inside the caller's transaction, checking the expected state."""
@@ -198,7 +199,7 @@ def _apply(conn: Connection, log: LedgerWriter, sid: int, choice: _Choice, revie
         submission_id=sid, decision=choice.decision, reason_code=choice.reason_code,
         reason_text=choice.reason_text, reviewer=reviewer, rule=choice.rule,
         good_faith=choice.good_faith, source=source, created_at=at))
-    review_id = int(result.inserted_primary_key[0])
+    review_id = inserted_id(result)
     new_status = STATUS_OF[choice.decision]
     changed = conn.execute(update(submissions).where(
         submissions.c.id == sid, submissions.c.status == row.status).values(status=new_status))
@@ -226,9 +227,8 @@ def _open_proposal_text(conn: Connection, sid: int, code: str) -> str | None:
 
 def _choice(conn: Connection, cfg: ReviewConfig, sid: int, decision: str,
             reason_code: str | None, reason: str | None, good_faith: bool, redecide: bool,
-            clean: bool) -> _Choice:
-    if decision not in DECISIONS:
-        raise InputError(f"decision {decision!r} is not one of {', '.join(DECISIONS)}")
+            clean: bool) -> Choice:
+    decision = as_decision(decision)
     if good_faith and decision != "reject":
         raise InputError("--good-faith applies to rejections only",
                          hint="Mark a rejection as done in good faith to pay its time.")
@@ -247,7 +247,7 @@ def _choice(conn: Connection, cfg: ReviewConfig, sid: int, decision: str,
                                   "from `tracework review rules`).")
     if text:
         check_reason(text)
-    return _Choice(decision, code, text, rule.code if rule else None, good_faith,  # type: ignore[arg-type]
+    return Choice(decision, code, text, rule.code if rule else None, good_faith,
                    frozenset({rule.code}) if rule else frozenset())
 
 
@@ -272,7 +272,7 @@ def decide(project: Project, submission: int | str, decision: Decision, *,
         choice = _choice(conn, cfg, sid, decision, reason_code, reason, good_faith, redecide,
                          clean)
         log = LedgerWriter(conn, who)
-        result = _apply(conn, log, sid, choice, who, redecide=redecide,
+        result = apply_choice(conn, log, sid, choice, who, redecide=redecide,
                         expect_review=expect_review)
         log.flush()
         result.ledger_head = log.hash
@@ -295,7 +295,7 @@ class BulkReport:
         return dict(self.__dict__)
 
 
-def _combined(cfg: ReviewConfig, items: list[Any]) -> _Choice:
+def _combined(cfg: ReviewConfig, items: list[Any]) -> Choice:
     """One decision from a submission's open proposals: reject wins over rework; the first
     rule in tracework.toml's order gives the code; the reasons are joined if they fit."""
     order = {r.code: i for i, r in enumerate(cfg.rules)}
@@ -305,7 +305,7 @@ def _combined(cfg: ReviewConfig, items: list[Any]) -> _Choice:
     texts = list(dict.fromkeys(p.reason_text for p in chosen))
     joined = " ".join(texts)
     text = joined if reason_problem(joined) is None else texts[0]
-    return _Choice(decision, chosen[0].rule, text, chosen[0].rule,  # type: ignore[arg-type]
+    return Choice(decision, chosen[0].rule, text, chosen[0].rule,  # type: ignore[arg-type]
                    accepted_rules=frozenset(p.rule for p in chosen))
 
 
@@ -339,8 +339,8 @@ def accept_proposals(project: Project, *, rule: str | None = None,
                 report.skipped_decided += 1
                 continue
             choice = _combined(cfg, items)
-            _apply(conn, log, sid, choice, who, redecide=False)
-            _count(report, choice)
+            apply_choice(conn, log, sid, choice, who, redecide=False)
+            count_choice(report, choice)
         log.flush()
         report.ledger_head = log.hash
         return report
@@ -348,7 +348,7 @@ def accept_proposals(project: Project, *, rule: str | None = None,
     return project.store.run_write(work)
 
 
-def _count(report: BulkReport, choice: _Choice) -> None:
+def count_choice(report: BulkReport, choice: Choice) -> None:
     report.decided += 1
     report.by_decision[choice.decision] = report.by_decision.get(choice.decision, 0) + 1
     if choice.rule:
@@ -369,11 +369,11 @@ def approve_unflagged(project: Project, *, batches: Collection[str] = (),
         report = BulkReport(proposed_first=proposed.proposed)
         flagged = {int(r.submission_id) for r in conn.execute(
             select(review_proposals.c.submission_id).where(review_proposals.c.state == "open"))}
-        choice = _Choice("approve", "", "")
+        choice = Choice("approve", "", "")
         for f in load_facts(conn, batch_ids=scope):
             if f.id not in flagged:
-                _apply(conn, log, f.id, choice, who, redecide=False)
-                _count(report, choice)
+                apply_choice(conn, log, f.id, choice, who, redecide=False)
+                count_choice(report, choice)
         log.flush()
         report.ledger_head = log.hash
         return report

@@ -19,16 +19,19 @@ from tracework.core.errors import ConflictError, InputError
 from tracework.core.ledger import LedgerWriter
 from tracework.core.ledger import now as _now
 from tracework.core.project import Project
+from tracework.core.store import inserted_id
 from tracework.core.store.schema import bonuses
 from tracework.core.store.tables_review import review_disputes
 from tracework.review.common import in_force, lock_submission, submission_id, window
-from tracework.review.decisions import DecisionResult, _apply, _Choice, review_config
+from tracework.review.decisions import Choice, DecisionResult, apply_choice, review_config
 from tracework.review.reasons import check_reason, clean_reason, reason_problem
 
-__all__ = ["MESSAGE_MAX_CHARS", "ContestResult", "ResolveResult", "contest", "resolve"]
+__all__ = ["MESSAGE_MAX_CHARS", "OUTCOMES", "ContestResult", "Outcome", "ResolveResult", "as_outcome",
+           "contest", "resolve"]
 
 MESSAGE_MAX_CHARS = 5000
 Outcome = Literal["uphold", "overturn"]
+OUTCOMES: tuple[Outcome, ...] = ("uphold", "overturn")
 Payment = Literal["auto", "reversal", "bonus"]
 
 
@@ -81,7 +84,7 @@ def contest(project: Project, submission: int | str, message: str, *, channel: s
             submission_id=sid, review_id=None if current is None else current.id,
             message=text, channel=channel, opened_by=project.actor, opened_at=_now(),
             state="open"))
-        dispute_id = int(result.inserted_primary_key[0])
+        dispute_id = inserted_id(result)
         ends, left = window(row.submit_time, days, now)
         log = LedgerWriter(conn, project.actor)
         log.append("review.contest", f"submission:{sid}", new={
@@ -141,11 +144,19 @@ def _plan_bonus(conn: Connection, log: LedgerWriter, project: Project, row: Any,
     result = conn.execute(insert(bonuses).values(
         worker=row.worker, submission_id=row.id, amount_cents=amount, currency=currency,
         reason=reason, token=token, state="planned", created_at=_now()))
-    log.append("bonus.plan", f"bonus:{int(result.inserted_primary_key[0])}", new={
+    log.append("bonus.plan", f"bonus:{inserted_id(result)}", new={
         "worker": row.worker, "submission": row.id, "amount_cents": amount,
         "currency": currency, "token": token, "reason": reason},
         reason="rejection overturned after the reversal window")
     return token, amount
+
+
+def as_outcome(text: str) -> Outcome:
+    """An outcome typed by a person (a form, the command line), checked."""
+    for outcome in OUTCOMES:
+        if text == outcome:
+            return outcome
+    raise InputError(f"outcome {text!r} is not uphold or overturn")
 
 
 def resolve(project: Project, submission: int | str, outcome: Outcome, reason: str, *,
@@ -156,8 +167,7 @@ def resolve(project: Project, submission: int | str, outcome: Outcome, reason: s
     Overturning approves the submission and pays it: by the platform's reversal while the
     window is open, else by a planned bonus of the reward (``pay`` forces one way).
     """
-    if outcome not in ("uphold", "overturn"):
-        raise InputError(f"outcome {outcome!r} is not uphold or overturn")
+    outcome = as_outcome(outcome)
     text = check_reason(clean_reason(reason) if clean else reason)
     days = review_config(project).reversal_window_days
 
@@ -174,8 +184,8 @@ def resolve(project: Project, submission: int | str, outcome: Outcome, reason: s
         method, token, cents, decided = None, None, 0, None
         if outcome == "overturn":
             method = _payment(pay, left, ends)
-            choice = _Choice("approve", "overturned", text)
-            decided = _apply(conn, log, sid, choice, project.actor, redecide=True)
+            choice = Choice("approve", "overturned", text)
+            decided = apply_choice(conn, log, sid, choice, project.actor, redecide=True)
             if method == "bonus":
                 token, cents = _plan_bonus(conn, log, project, row, int(dispute.id))
         state = "overturned" if outcome == "overturn" else "upheld"

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from tracework.core.errors import ConfigError
 
@@ -76,7 +76,7 @@ class _Bool:
     items: tuple[_Node, ...]
 
 
-_Node = Union[_Compare, _Bool]
+_Node = _Compare | _Bool
 
 
 class _Parser:

@@ -61,7 +61,7 @@ def _add_routes(app: FastAPI, router: APIRouter) -> None:
     # completeness test walks.
     for route in router.routes:
         assert isinstance(route, APIRoute)
-        app.add_api_route(route.path, route.endpoint, methods=sorted(route.methods),
+        app.add_api_route(route.path, route.endpoint, methods=sorted(route.methods or ()),
                           summary=route.summary, name=route.name,
                           include_in_schema=route.include_in_schema)
 

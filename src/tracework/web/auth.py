@@ -96,7 +96,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _safe_next(target: str | None, default: str = "/") -> str:
+def safe_next(target: str | None, default: str = "/") -> str:
     # Only paths on this site: "//evil.example" and "/\evil" would leave it.
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return default
@@ -114,8 +114,8 @@ def _set_session_cookie(request: Request, response: Response, token: str) -> Non
 def login_page(request: Request, next: str = "/") -> Response:
     session = current_session(request)
     if session is not None and session.user is not None:
-        return done(request, _safe_next(next), {"user": session.user.as_dict()})
-    return render(request, "login.html", {"next": _safe_next(next)})
+        return done(request, safe_next(next), {"user": session.user.as_dict()})
+    return render(request, "login.html", {"next": safe_next(next)})
 
 
 @router.post("/login", summary="Sign in (rotates the session id)")
@@ -132,11 +132,11 @@ def login(request: Request, name: Annotated[str, Form(max_length=64)],
         web.limiter.failed(key)
         if want_json(request):
             raise LoginRequired("wrong name or password")
-        return render(request, "login.html", {"next": _safe_next(next), "failed": True},
+        return render(request, "login.html", {"next": safe_next(next), "failed": True},
                       status=401)
     web.limiter.reset(key)
     token, _ = session_open(web.project, user=user, replaces=request.cookies.get(SESSION_COOKIE))
-    response = done(request, _safe_next(next), {"user": user.as_dict()})
+    response = done(request, safe_next(next), {"user": user.as_dict()})
     _set_session_cookie(request, response, token)
     return response
 

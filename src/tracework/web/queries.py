@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, func, select
 
 from tracework.core.store.schema import (
     annotations,
@@ -193,7 +193,7 @@ def asset_page(conn: Connection, *, category: str | None = None, worker: str | N
     """Assets that have annotations matching the filters, each with the matching annotations'
     makers and categories. ``among``: only these assets (e.g. those a fieldnote concerns)."""
     page = min(max(page, 1), MAX_PAGE)
-    conditions = [annotations.c.asset_id.is_not(None)]
+    conditions: list[ColumnElement[bool]] = [annotations.c.asset_id.is_not(None)]
     if among is not None:
         conditions.append(annotations.c.asset_id.in_(sorted(among)))
     if category:

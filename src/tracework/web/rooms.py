@@ -21,6 +21,8 @@ from tracework.core.project import Project
 from tracework.fieldnotes import notes, taxonomy
 from tracework.pay import receipts
 from tracework.render.html_report import report_sections
+from tracework.review.common import as_decision
+from tracework.review.disputes import as_outcome
 from tracework.review.queue import decisions_in_force
 
 __all__ = ["rooms", "acting_as"]
@@ -107,7 +109,7 @@ class _Rooms:
     def decide(self, project: Project, sid: int, decision: str, *, reason_code: str,
                reason: str, seen: str, reviewer: str) -> Any:
         expect: Any = int(seen) if seen.isdigit() else None
-        return review.decide(project, sid, decision, reason_code=reason_code or None,
+        return review.decide(project, sid, as_decision(decision), reason_code=reason_code or None,
                              reason=reason or None, expect_review=expect, reviewer=reviewer)
 
     def accept_proposals(self, project: Project, *, rule: str | None, batch: str | None,
@@ -119,7 +121,7 @@ class _Rooms:
         return review.contest(acting_as(project, worker), sid, message, channel="portal")
 
     def resolve(self, project: Project, sid: int, outcome: str, reason: str, *, by: str) -> Any:
-        return review.resolve(acting_as(project, by), sid, outcome, reason)
+        return review.resolve(acting_as(project, by), sid, as_outcome(outcome), reason)
 
     def receipts_of(self, project: Project, worker: str) -> dict[str, Any]:
         return receipts.receipt_data(project, worker)
@@ -161,7 +163,7 @@ class _Rooms:
         return self._shape(project, notes.list_notes(project, author=worker)[-100:])
 
     def note_thread(self, project: Project, note_id: int) -> tuple[Any, list[Any]]:
-        return notes.get(project, note_id)  # type: ignore[no-any-return]
+        return notes.get(project, note_id)
 
     def add_note(self, project: Project, target: str, text: str, *, concern: str,
                  author: str) -> Any:

@@ -18,7 +18,7 @@ from tracework.web.auth import WorkerId
 from tracework.web.core import done, render, want_json, web_of
 from tracework.web.media import find_image
 from tracework.web.rooms import rooms
-from tracework.web.routes_staff import _image_response, _mask_response
+from tracework.web.routes_staff import image_response, mask_response
 
 __all__ = ["router", "portal_summary"]
 
@@ -90,7 +90,7 @@ def portal_submission(request: Request, worker: WorkerId, sid: int) -> Response:
 
 @router.get("/w/annotations/{aid}/mask.png", summary="The mask of one of the worker's annotations")
 def portal_mask(request: Request, worker: WorkerId, aid: int) -> Response:
-    return _mask_response(request, aid, worker)
+    return mask_response(request, aid, worker)
 
 
 @router.get("/w/submissions/{sid}/image", summary="The task image of one of the worker's submissions")
@@ -98,7 +98,7 @@ def portal_image(request: Request, worker: WorkerId, sid: int) -> Response:
     sub = _own_submission(request, worker, sid)
     if sub.get("asset_id") is None:
         raise NotFound(f"no image for submission {sid}")
-    return _image_response(request, int(sub["asset_id"]))
+    return image_response(request, int(sub["asset_id"]))
 
 
 def clean_credit_name(value: str) -> str | None:
@@ -124,8 +124,9 @@ def portal_consent(request: Request, worker: WorkerId,
     if credit and name is None:
         raise InputError("write the name you want to be credited by", field="credit_name",
                          hint="Or leave 'credit me by name' unticked.")
-    granted: list[privacy.Scope] = [s for s, on in (("link", link), ("publish", publish),
-                                                    ("credit", credit)) if on]
+    offered: tuple[tuple[privacy.Scope, bool], ...] = (
+        ("link", link), ("publish", publish), ("credit", credit))
+    granted: list[privacy.Scope] = [s for s, on in offered if on]
     project = web_of(request).project
 
     def work(conn: Any) -> bool:

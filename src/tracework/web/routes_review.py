@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from tracework.core.errors import InputError
 from tracework.web import queries
-from tracework.web.auth import StaffUser, _safe_next, require_staff
+from tracework.web.auth import StaffUser, require_staff, safe_next
 from tracework.web.core import WRITERS, done, render, web_of
 from tracework.web.rooms import rooms
 from tracework.web.users import User
@@ -68,7 +68,7 @@ def notes_page(request: Request, user: StaffUser,
 
 
 def _back(back: str, default: str) -> str:
-    return _safe_next(back, default)
+    return safe_next(back, default)
 
 
 @router.post("/notes", summary="Add a fieldnote on anything shown")

@@ -122,10 +122,10 @@ def submission_page(request: Request, user: StaffUser, sid: int) -> Response:
 
 @router.get("/annotations/{aid}/mask.png", summary="An annotation's mask as a coloured PNG")
 def annotation_mask(request: Request, user: StaffUser, aid: int) -> Response:
-    return _mask_response(request, aid, None)
+    return mask_response(request, aid, None)
 
 
-def _mask_response(request: Request, aid: int, worker: str | None) -> Response:
+def mask_response(request: Request, aid: int, worker: str | None) -> Response:
     project = web_of(request).project
     with project.store.read() as conn:
         row = queries.annotation(conn, aid, worker=worker)
@@ -138,10 +138,10 @@ def _mask_response(request: Request, aid: int, worker: str | None) -> Response:
 
 @router.get("/assets/{asset_id}/image", summary="The task image of an asset")
 def asset_image(request: Request, user: StaffUser, asset_id: int) -> Response:
-    return _image_response(request, asset_id)
+    return image_response(request, asset_id)
 
 
-def _image_response(request: Request, asset_id: int) -> Response:
+def image_response(request: Request, asset_id: int) -> Response:
     web = web_of(request)
     with web.project.store.read() as conn:
         row = queries.asset(conn, asset_id)
@@ -162,16 +162,20 @@ def dataset(request: Request, user: StaffUser, category: Text = "", worker: Text
     project = web.project
     names = [c.name for c in project.categories]
     concerns = sorted(rooms.concerns(project))
-    filters = {"category": choice(category, names, "category"),
-               "worker": _worker_filter(worker),
-               "status": choice(status, queries.STATUSES, "status"),
-               "batch": opt_int(batch, "batch")}
+    chosen_category = choice(category, names, "category")
+    chosen_worker = _worker_filter(worker)
+    chosen_status = choice(status, queries.STATUSES, "status")
+    chosen_batch = opt_int(batch, "batch")
+    filters = {"category": chosen_category, "worker": chosen_worker, "status": chosen_status,
+               "batch": chosen_batch}
     chosen_concern = choice(concern, concerns, "concern")
     targets = rooms.note_targets(project, chosen_concern) if chosen_concern else None
     with project.store.read() as conn:
         among = queries.assets_of_targets(conn, targets) if targets is not None else None
         result = queries.asset_page(conn, page=page, per_page=web.config.page_size,
-                                    among=among, **filters)
+                                    among=among, category=chosen_category,
+                                    worker=chosen_worker, status=chosen_status,
+                                    batch=chosen_batch)
         batches = queries.batch_keys(conn)
     return render(request, "dataset.html", {
         "assets": result.as_dict(),

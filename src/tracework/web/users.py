@@ -25,6 +25,7 @@ from sqlalchemy import Connection, insert, select, update
 from tracework.core.errors import ConflictError, InputError, NotFound
 from tracework.core.ledger import LedgerWriter, now
 from tracework.core.project import Project
+from tracework.core.store import inserted_id
 from tracework.core.store.schema import workers
 from tracework.core.store.tables_web import portal_links, web_sessions, web_users
 
@@ -166,13 +167,13 @@ def user_add(project: Project, name: str, role: str, password: str) -> User:
             raise ConflictError(f"a user named {name!r} exists",
                                 hint="Choose another name, or disable that account first.")
         at = now()
-        uid = conn.execute(insert(web_users).values(
+        uid = inserted_id(conn.execute(insert(web_users).values(
             name=name, role=role, password_hash=hashed, disabled=False, created_at=at)
-        ).inserted_primary_key[0]
+        ))
         log = LedgerWriter(conn, project.actor)
         log.append("user.add", f"user:{name}", new={"role": role})
         log.flush()
-        return User(int(uid), name, role, False, at)  # type: ignore[arg-type]
+        return User(int(uid), name, role, False, at)
 
     return project.store.run_write(work)
 
@@ -235,10 +236,10 @@ def session_open(project: Project, *, user: User | None = None, link: PortalLink
     def work(conn: Connection) -> int:
         if replaces:
             _revoke_sessions(conn, web_sessions.c.token_hash == _digest(replaces))
-        return int(conn.execute(insert(web_sessions).values(
+        return int(inserted_id(conn.execute(insert(web_sessions).values(
             token_hash=_digest(token), kind=kind, user_id=user.id if user else None,
             worker=link.worker if link else None, link_id=link.id if link else None,
-            created_at=now(), expires_at=expires)).inserted_primary_key[0])
+            created_at=now(), expires_at=expires))))
 
     sid = project.store.run_write(work)
     return token, Session(sid, kind, user, link.worker if link else None,
@@ -317,9 +318,9 @@ def portal_link(project: Project, worker: str, *, expires_days: int | None = Non
     def work(conn: Connection) -> PortalLink:
         _require_worker(conn, worker)
         at = now()
-        lid = conn.execute(insert(portal_links).values(
+        lid = inserted_id(conn.execute(insert(portal_links).values(
             worker=worker, token_hash=_digest(token), created_by=project.actor, created_at=at,
-            expires_at=expires)).inserted_primary_key[0]
+            expires_at=expires)))
         log = LedgerWriter(conn, project.actor)
         log.append("portal.link", f"worker:{worker}", new={"link": int(lid), "expires_at": expires})
         log.flush()

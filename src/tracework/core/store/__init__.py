@@ -15,20 +15,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
 from tracework.core.errors import StoreError
 from tracework.core.store import schema
 
-__all__ = ["Store", "sqlite_url", "schema"]
+__all__ = ["Store", "inserted_id", "schema", "sqlite_url"]
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 PG_RETRIES = 5
 _RETRY_SQLSTATES = {"40001", "40P01"}
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the one row an ``INSERT`` just wrote."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the statement inserted no row")
+    return int(key[0])
 
 
 def sqlite_url(path: Path) -> str:

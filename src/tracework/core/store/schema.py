@@ -15,12 +15,23 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
+
+# Each room of the product keeps its own tables in tables_<room>.py on the same metadata;
+# importing them here registers them, so this module's metadata is the whole schema.
+from tracework.core.store import (  # noqa: F401
+    tables_audit,
+    tables_docs,
+    tables_notes,
+    tables_render,
+    tables_review,
+    tables_web,
+)
+from tracework.core.store.tables_base import metadata
 
 __all__ = [
     "metadata",
@@ -42,7 +53,6 @@ __all__ = [
     "bonuses",
 ]
 
-metadata = MetaData()
 
 # Times are ISO-8601 UTC strings: identical on SQLite and PostgreSQL, sortable, and hashed
 # verbatim by the ledger.
@@ -302,12 +312,3 @@ bonuses = Table(
     Index("ix_bonuses_worker", "worker"),
 )
 
-# Each room of the product keeps its own tables in store/tables_<room>.py on this metadata.
-from tracework.core.store import (  # noqa: E402,F401  (registers the rooms' tables)
-    tables_audit,
-    tables_docs,
-    tables_notes,
-    tables_render,
-    tables_review,
-    tables_web,
-)

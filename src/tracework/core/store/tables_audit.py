@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
-from tracework.core.store.schema import metadata
+from tracework.core.store.tables_base import metadata
 
 __all__ = ["aggregation_runs", "aggregate_labels", "aggregate_workers"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracework.core.store.schema import metadata
+from tracework.core.store.tables_base import metadata
 
 __all__: list[str] = []
 _ = metadata

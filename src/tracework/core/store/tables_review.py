@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 
-from tracework.core.store.schema import metadata
+from tracework.core.store.tables_base import metadata
 
 __all__ = ["review_proposals", "review_disputes"]
 

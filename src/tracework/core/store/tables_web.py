@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 
-from tracework.core.store.schema import metadata
+from tracework.core.store.tables_base import metadata
 
 __all__ = ["web_users", "web_sessions", "portal_links"]
 
