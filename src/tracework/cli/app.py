@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        click.echo("interrupted; nothing partial was stored", err=True)
         return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         click.echo("interrupted; nothing partial was stored", err=True)
