@@ -180,3 +180,15 @@ def test_manifests_never_show_a_database_password() -> None:
     shown = settings_mod.resolve(cli={"database_url": "postgresql://tw:s3cr3t@db.example/tw"},
                                  env={}).manifest()["database_url"]
     assert shown == {"value": "postgresql://tw:***@db.example/tw", "source": "cli"}
+
+
+def test_progress_is_silent_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    from tracework.cli.common import Progress
+
+    with Progress("ingest") as progress:        # pytest's stderr is not a terminal
+        for done in range(0, 5000, 250):
+            progress(done)
+        progress(10, total=10)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    assert not Progress("x").enabled and Progress("x", enabled=True).enabled

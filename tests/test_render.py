@@ -498,3 +498,16 @@ def test_a_reused_buffer_is_painted_over_everywhere(loaded: Project, files: Any)
     first = renderer.frame(image, group[:1])
     assert (renderer.frame(other, group[:1]) != first).any()
     assert (renderer.frame(image, group[:1]) == first).all()
+
+
+@pytest.mark.parametrize("text,units", [
+    ("🇩🇪🇫🇷", ["🇩🇪", "🇫🇷"]),                              # two flags, not four letters
+    ("👍🏽ok", ["👍🏽", "o", "k"]),                              # a skin tone stays on its hand
+    ("👨\u200d👩\u200d👧", ["👨\u200d👩\u200d👧"]),                 # a ZWJ family is one
+    ("e\u0301te\u0301", ["e\u0301", "t", "e\u0301"]),         # letters keep their marks
+    ("क्षि", ["क्षि"]),                                       # a Devanagari conjunct
+])
+def test_long_words_split_only_between_graphemes(text: str, units: list[str]) -> None:
+    from tracework.render.text import graphemes
+
+    assert graphemes(text) == units

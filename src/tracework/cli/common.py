@@ -5,12 +5,12 @@ the JSON and table printers."""
 from __future__ import annotations
 
 import json
-import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import click
+import rich.progress
+from rich.console import Console
 
 from tracework.core.errors import TraceworkError
 from tracework.core.project import Project, open_project
@@ -32,24 +32,38 @@ class Group(click.Group):
 
 
 class Progress:
-    """Shows a running count on a terminal; stays quiet when output is piped."""
+    """The one progress display of every long command (rich): a bar with a rate and the time
+    left when the total is known, a running count with a rate when it is not, and nothing at
+    all when standard error is not a terminal (a pipe, a log file, CI).
 
-    def __init__(self, label: str, enabled: bool | None = None) -> None:
+    Use it as a context manager and call it with what is done so far::
+
+        with Progress("ingest", unit="rows") as progress:
+            ingest_mturk(project, path, progress=progress)
+    """
+
+    def __init__(self, label: str, *, unit: str = "rows", enabled: bool | None = None) -> None:
+        console = Console(stderr=True)
+        self.enabled = console.is_terminal if enabled is None else enabled
         self.label = label
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self.last = 0.0
-        self.start = time.monotonic()
+        self._display = rich.progress.Progress(
+            rich.progress.TextColumn("{task.description}"), rich.progress.BarColumn(),
+            rich.progress.MofNCompleteColumn(), rich.progress.TextColumn(unit),
+            rich.progress.TaskProgressColumn(), rich.progress.TimeRemainingColumn(),
+            console=console, transient=True, disable=not self.enabled)
+        self._task: rich.progress.TaskID | None = None
 
-    def __call__(self, done: int) -> None:
-        t = time.monotonic()
-        if self.enabled and t - self.last > 0.2:
-            rate = done / max(t - self.start, 1e-9)
-            click.echo(f"\r{self.label}: {done} rows ({rate:.0f}/s)", nl=False, err=True)
-            self.last = t
+    def __enter__(self) -> Progress:
+        self._display.start()
+        self._task = self._display.add_task(self.label, total=None)
+        return self
 
-    def close(self) -> None:
-        if self.enabled:
-            click.echo("\r" + " " * 60 + "\r", nl=False, err=True)
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if self._task is not None:
+            self._display.update(self._task, completed=done, total=total)
+
+    def __exit__(self, *_exc: object) -> None:
+        self._display.stop()
 
 
 def settings_from(ctx: click.Context) -> dict[str, Any]:

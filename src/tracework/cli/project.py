@@ -5,7 +5,6 @@ log, verify, export, settings and demo. The other rooms add their commands in
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,11 +145,8 @@ def _print_report(report: tracework.ImportReport) -> None:
 
 def _with_progress(label: str, run: Callable[[Progress], tracework.ImportReport]
                    ) -> tracework.ImportReport:
-    progress = Progress(label)
-    try:
+    with Progress(label, unit="rows") as progress:
         return run(progress)
-    finally:
-        progress.close()
 
 
 @ingest.command("mturk")
@@ -411,23 +407,13 @@ def demo_cmd(directory: Path, seed: int, frames: int, workers: int, reviewed: bo
     """
     from tracework.demo import demo
 
-    bar: dict[str, Any] = {}
-
-    def progress(done: int, total: int) -> None:
-        if "bar" not in bar:
-            bar["bar"] = click.progressbar(length=total, label="  masks", file=sys.stderr)
-            bar["bar"].__enter__()
-        bar["bar"].update(done - bar.get("done", 0))
-        bar["done"] = done
-        if done >= total:
-            bar.pop("bar").__exit__(None, None, None)
-
     def step(msg: str) -> None:
         if not as_json:
             click.echo(f"- {msg}", err=True)
 
-    report = demo(directory, seed=seed, frames=frames, workers=workers, reviewed=reviewed,
-                  step=step, progress=progress)
+    with Progress("  masks", unit="masks", enabled=None if not as_json else False) as progress:
+        report = demo(directory, seed=seed, frames=frames, workers=workers, reviewed=reviewed,
+                      step=step, progress=progress)
     if as_json:
         echo_json(report.as_dict())
         return

@@ -9,7 +9,6 @@ database alone cannot be linked back to platform ids.
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import re
 import secrets
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import tomlkit
 from sqlalchemy import Connection
 
 from tracework.core import ledger, taxonomy
@@ -105,12 +105,13 @@ def _login_name() -> str:
 
 
 def _toml_str(value: str) -> str:
-    # JSON string escapes are valid TOML basic-string escapes.
-    return json.dumps(value, ensure_ascii=False)
+    # tomlkit writes every value (control characters such as DEL included) as TOML allows; the
+    # file around the values is a template because its comments are what people read.
+    return tomlkit.item(value).as_string()
 
 
 def _toml_list(values: Sequence[str]) -> str:
-    return "[" + ", ".join(_toml_str(v) for v in values) + "]"
+    return tomlkit.item(list(values)).as_string()
 
 
 def render_config(name: str, categories: Sequence[Category], *, requester: str = "",
@@ -154,7 +155,7 @@ guideline_version = {_toml_str(guideline_version)}
 [pay]
 currency = {_toml_str(currency)}
 # Effective hourly pay is measured against this floor (0: no floor set).
-wage_floor_per_hour = {wage_floor}
+wage_floor_per_hour = {tomlkit.item(float(wage_floor)).as_string()}
 floor_source = {_toml_str(floor_source)}
 floor_date = {_toml_str(floor_date)}
 

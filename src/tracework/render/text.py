@@ -19,12 +19,13 @@ from typing import Literal
 
 import cv2
 import numpy as np
+import regex
 from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 from tracework.render.fonts import FontStack, Weight
 
-__all__ = ["Line", "MissingGlyphs", "Paragraph", "TextPainter", "clean_text"]
+__all__ = ["Line", "MissingGlyphs", "Paragraph", "TextPainter", "clean_text", "graphemes"]
 
 MissingGlyphs = Literal["error", "box"]
 Direction = Literal["ltr", "rtl"]
@@ -72,16 +73,14 @@ def _tokens(text: str) -> Iterator[tuple[str, str]]:
         yield word, spaces
 
 
-def _graphemes(word: str) -> list[str]:
-    """Characters with their combining marks and joiners: the units a long word may split at."""
-    out: list[str] = []
-    for ch in word:
-        joins = unicodedata.category(ch) in ("Mn", "Mc", "Me") or ch in "\u200c\u200d"
-        if out and (joins or out[-1].endswith(("\u200d", "\u094d"))):
-            out[-1] += ch
-        else:
-            out.append(ch)
-    return out
+_GRAPHEME = regex.compile(r"\X")
+
+
+def graphemes(word: str) -> list[str]:
+    """The user-perceived characters of ``word`` (Unicode extended grapheme clusters: a flag, a
+    skin-toned or ZWJ emoji, a letter with its marks, a Devanagari conjunct), the units a long
+    word may split at."""
+    return [str(g) for g in _GRAPHEME.findall(word)]
 
 
 @dataclass
@@ -205,7 +204,7 @@ class TextPainter:
         """A word wider than a line, cut between characters into pieces that fit."""
         pieces: list[_Token] = []
         chunk = ""
-        for unit in _graphemes(token.text):
+        for unit in graphemes(token.text):
             if chunk and self.width(chunk + unit, size, weight) > width:
                 pieces.append(self._token(chunk, "", size, weight))
                 chunk = ""
