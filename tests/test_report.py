@@ -29,7 +29,6 @@ from tracework.cli import cli
 from tracework.core.project import Category, Project, open_project
 from tracework.core.store.schema import submissions
 from tracework.fieldnotes import notes
-from tracework.render import html_report as report_module
 from tracework.render import report, report_html
 
 CHROMIUM = os.environ.get("TRACEWORK_CHROMIUM", "/usr/bin/chromium")
@@ -211,19 +210,6 @@ def test_every_figure_of_the_issue_is_in_the_report(hostile: Project) -> None:
     # Charts are inline SVG, nothing is loaded from anywhere.
     assert html.count("<svg") >= 6
     assert not re.search(r"<[a-zA-Z][^<>]*\s(src|href|xlink:href)\s*=", html)
-
-
-def test_a_missing_room_leaves_its_section_saying_so(hostile: Project,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    real = report_module._room
-
-    def without_notes(name: str) -> Any:
-        return None if name == "tracework.fieldnotes.notes" else real(name)
-
-    monkeypatch.setattr(report_module, "_room", without_notes)
-    html = report_html(hostile)
-    assert re.search(r'id="notes" data-available="false" class="missing">\s*<h2>Fieldnotes by '
-                     r"concern</h2>\s*<p>not computed: the notes room is not installed</p>", html)
 
 
 def test_report_cli(hostile: Project, tmp_path: Path) -> None:

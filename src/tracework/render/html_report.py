@@ -7,8 +7,7 @@ change log's head hash.
 
 Every figure comes from the room that owns it: the review room's queue, the audit room's
 labour, agreement and group audits, the notes room's fieldnotes and the taxonomy's history.
-This module computes no wage and suppresses no cell: it counts, draws and escapes. A room that
-is not installed leaves its section saying so.
+This module computes no wage and suppresses no cell: it counts, draws and escapes.
 
 The page needs nothing from outside: no script at all, CSS inline and allowed by its hash in a
 ``Content-Security-Policy`` meta tag (``default-src 'none'``), charts drawn as inline SVG. The
@@ -20,22 +19,25 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from sqlalchemy import select
 
+from tracework import review
+from tracework.audit.agreement import agreement_audit
+from tracework.audit.groups import group_audit
+from tracework.audit.labour import LabourAudit, labour_audit
 from tracework.core import ledger
 from tracework.core.errors import ConfigError, InputError
 from tracework.core.files import write_atomic
 from tracework.core.project import Project
+from tracework.fieldnotes import notes, taxonomy
 from tracework.render import svg
 from tracework.render.cards import value_chain_lines
 from tracework.render.records import credits
@@ -69,20 +71,6 @@ class ReportResult:
         return dict(self.__dict__)
 
 
-def _room(module: str) -> ModuleType | None:
-    """The owning room's module, or None when that room is not part of this installation."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module.startswith(exc.name):
-            return None
-        raise
-
-
-def _missing(title: str, room: str) -> Section:
-    return Section(title, False, f"not computed: the {room} is not installed")
-
-
 def _money(value: float | None, currency: str) -> str:
     return "not measured" if value is None else f"{value:,.2f} {currency}"
 
@@ -91,16 +79,8 @@ def _share(value: float | None) -> str:
     return "not measured" if value is None else f"{100 * value:.0f}%"
 
 
-def _review_section(project: Project, labour: Any) -> Section:
-    review = _room("tracework.review")
+def _review_section(project: Project) -> Section:
     title = "Submissions and review outcomes"
-    if review is None:
-        if labour is None:
-            return _missing(title, "review room")
-        counts = {"approved": labour.approved, "rejected": labour.rejected,
-                  "submitted": labour.pending}
-        return Section(title, data={"chart": _states_chart(counts), "total": labour.submissions,
-                                    "reasons": [], "disputes": {}, "source": "labour audit"})
     items = review.review_list(project)
     states = Counter(i.state for i in items)
     reasons: dict[tuple[str, str], int] = Counter()
@@ -127,10 +107,8 @@ def _states_chart(counts: dict[str, int]) -> Any:
                        title="Submissions by review state")
 
 
-def _pay_section(labour: Any) -> Section:
+def _pay_section(labour: LabourAudit) -> Section:
     title = "Effective hourly pay against the floor"
-    if labour is None:
-        return _missing(title, "audit room (labour audit)")
     cur = labour.currency
     floor = labour.floor_per_hour
     reference = (floor, f"floor {floor:,.2f} {cur}/h") if floor else None
@@ -156,10 +134,8 @@ def _pay_section(labour: Any) -> Section:
                                 "workers": len(labour.workers), "currency": cur})
 
 
-def _time_section(labour: Any) -> Section:
+def _time_section(labour: LabourAudit) -> Section:
     title = "Time on task"
-    if labour is None:
-        return _missing(title, "audit room (labour audit)")
     groups: dict[str, list[float]] = defaultdict(list)
     for row in labour.rows:
         if row.seconds is None:
@@ -176,10 +152,7 @@ def _time_section(labour: Any) -> Section:
 
 def _agreement_section(project: Project) -> Section:
     title = "Agreement per category"
-    room = _room("tracework.audit.agreement")
-    if room is None:
-        return _missing(title, "audit room (agreement audit)")
-    audit = room.agreement_audit(project)
+    audit = agreement_audit(project)
     colours = {c.name: c.colour for c in project.categories}
     masks = [svg.Bar(a.category, a.mean_iou, colours.get(a.category, "#3b6ea5"),
                      f"{a.pairs} pairs on {a.assets} images") for a in audit.masks]
@@ -210,13 +183,10 @@ def _group_attributes(project: Project) -> list[str]:
 
 def _groups_section(project: Project) -> Section:
     title = "Group audits"
-    room = _room("tracework.audit.groups")
-    if room is None:
-        return _missing(title, "audit room (group audits)")
     audits: list[dict[str, Any]] = []
     for by in _group_attributes(project):
         try:
-            audit = room.group_audit(project, by)
+            audit = group_audit(project, by)
         except InputError as exc:
             audits.append({"by": by, "error": exc.message})
             continue
@@ -232,13 +202,10 @@ def _groups_section(project: Project) -> Section:
 
 def _notes_section(project: Project) -> Section:
     title = "Fieldnotes by concern"
-    room = _room("tracework.fieldnotes.notes")
-    if room is None:
-        return _missing(title, "notes room")
-    notes = room.list_notes(project)
-    colours = room.concerns(project)
+    found = notes.list_notes(project)
+    colours = notes.concerns(project)
     by: dict[str, list[Any]] = defaultdict(list)
-    for n in notes:
+    for n in found:
         by[n.concern].append(n)
     order = sorted(by, key=lambda k: (-len(by[k]), k))
     chart = svg.bars([svg.Bar(k, len(by[k]), colours.get(k, "#b7b7b7")) for k in order],
@@ -249,10 +216,7 @@ def _notes_section(project: Project) -> Section:
 
 def _taxonomy_section(project: Project) -> Section:
     title = "The taxonomy's history"
-    room = _room("tracework.fieldnotes.taxonomy")
-    if room is None:
-        return _missing(title, "notes room (taxonomy)")
-    return Section(title, data={"versions": list(reversed(room.history(project)))})
+    return Section(title, data={"versions": list(reversed(taxonomy.history(project)))})
 
 
 def _header(project: Project) -> dict[str, Any]:
@@ -272,10 +236,9 @@ def _header(project: Project) -> dict[str, Any]:
 def report_sections(project: Project) -> dict[str, Section]:
     """The report's sections by key, each with its figures and inline SVG charts; the web
     dashboard shows the same."""
-    labour_room = _room("tracework.audit.labour")
-    labour = labour_room.labour_audit(project) if labour_room is not None else None
+    labour = labour_audit(project)
     return {
-        "review": _review_section(project, labour),
+        "review": _review_section(project),
         "pay": _pay_section(labour),
         "time": _time_section(labour),
         "agreement": _agreement_section(project),
