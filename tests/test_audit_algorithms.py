@@ -194,6 +194,27 @@ def test_permutation_test_and_holm() -> None:
     assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
 
 
+def test_permutation_draws_in_chunks_give_the_same_p_and_bounded_memory(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracemalloc
+
+    from tracework.audit import stats
+
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=2000)
+    values[:300] += 0.15
+    group = np.arange(2000) < 300
+    whole = permutation_test(values, group, permutations=999, seed=5)
+    monkeypatch.setattr(stats, "PERMUTATION_CHUNK_VALUES", 2000 * 7)    # 7 rows a chunk
+    tracemalloc.start()
+    chunked = permutation_test(values, group, permutations=999, seed=5)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert chunked == whole and 0.0 < whole.p_value < 1.0
+    # 7 × 2000 draws and their indices at a time, not 999 × 2000 (16 MB).
+    assert peak < 2_000_000
+
+
 def test_quantiles() -> None:
     q = quantiles([4.0, None, 1.0, 3.0, 2.0])
     assert (q["min"], q["median"], q["max"], q["p25"]) == (1.0, 2.5, 4.0, 1.75)

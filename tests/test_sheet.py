@@ -379,3 +379,22 @@ def test_libreoffice_opens_the_workbook_with_colours_and_comments(sqlite_project
     assert "=one part or two?" in body.comment.text
     # The workbook LibreOffice saved still imports, and records nothing.
     assert sheet.sheet_import(p, tmp_path / "lo" / "work.xlsx").ledger_entries == 0
+
+
+def test_a_table_longer_than_a_worksheet_is_refused_whole(loaded: Project, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracework.fieldnotes import xlsx
+
+    counts = sheet.sheet_export(loaded, tmp_path / "fits.xlsx").rows
+    longest = max(counts, key=lambda title: counts[title])
+    # A worksheet one row too short for the longest table (its rows and the header).
+    monkeypatch.setattr(xlsx, "MAX_ROWS", counts[longest])
+    out = tmp_path / "too-long.xlsx"
+    with pytest.raises(InputError, match=f"the {longest} table has more rows than a worksheet "
+                                         f"holds \\({counts[longest] - 1:,} below its header\\)"
+                       ) as refused:
+        sheet.sheet_export(loaded, out)
+    assert "--csv" in (refused.value.hint or "")
+    assert not out.exists() and not list(tmp_path.glob("*too-long*"))
+    monkeypatch.setattr(xlsx, "MAX_ROWS", counts[longest] + 1)
+    assert sheet.sheet_export(loaded, out).rows == counts

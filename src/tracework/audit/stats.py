@@ -8,7 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["QUANTILES", "PermutationTest", "holm", "median", "permutation_test", "quantiles"]
+__all__ = ["PERMUTATION_CHUNK_VALUES", "QUANTILES", "PermutationTest", "holm", "median",
+           "permutation_test", "quantiles"]
+
+# Random draws held at once by a permutation test (8 bytes each, plus the chosen indices).
+PERMUTATION_CHUNK_VALUES = 2_000_000
 
 QUANTILES = {"min": 0.0, "p10": 0.10, "p25": 0.25, "median": 0.5, "p75": 0.75, "p90": 0.90,
              "max": 1.0}
@@ -52,13 +56,18 @@ def permutation_test(values: ArrayLike, in_group: ArrayLike, *, permutations: in
 
     observed = float(diff(np.array([x[g].sum()]))[0])
     rng = np.random.Generator(np.random.PCG64(seed))
-    # Each permutation draws the group as the first k of a random order of the workers.
-    keys = rng.random((permutations, n))
-    chosen = np.argpartition(keys, k - 1, axis=1)[:, :k] if k < n else None
-    assert chosen is not None
-    sums = x[chosen].sum(axis=1)
-    extreme = np.abs(diff(sums)) >= abs(observed) - 1e-12 * max(1.0, abs(observed))
-    p = (1.0 + float(extreme.sum())) / (1.0 + permutations)
+    # Each permutation draws the group as the first k of a random order of the workers. The
+    # draws come in chunks of rows, so memory is bounded whatever the number of permutations
+    # and workers; the stream is consumed in the same order, so p is the same for a seed.
+    rows = max(1, min(permutations, PERMUTATION_CHUNK_VALUES // n))
+    extreme = 0
+    for start in range(0, permutations, rows):
+        keys = rng.random((min(rows, permutations - start), n))
+        chosen = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        sums = x[chosen].sum(axis=1)
+        extreme += int(np.count_nonzero(
+            np.abs(diff(sums)) >= abs(observed) - 1e-12 * max(1.0, abs(observed))))
+    p = (1.0 + extreme) / (1.0 + permutations)
     return PermutationTest(observed, p, permutations, seed)
 
 

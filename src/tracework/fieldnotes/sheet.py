@@ -45,7 +45,7 @@ from tracework.core.store.schema import (
     workers,
 )
 from tracework.core.store.tables_notes import notes
-from tracework.fieldnotes.xlsx import SheetWriter, WorkbookWriter, column_letter
+from tracework.fieldnotes.xlsx import SheetFull, SheetWriter, WorkbookWriter, column_letter
 
 __all__ = [
     "TABLES",
@@ -414,10 +414,17 @@ def sheet_export(project: Project, out: Path | str) -> SheetReport:
             for spec in TABLES.values():
                 reader = _Reader(conn, spec)
                 noted: list[int] = []
-                rows = book.add_sheet(
-                    spec.title, lambda w, s=spec, r=reader, n=noted: n.append(
-                        _write_sheet(w, s, r, marks, concerns)),
-                    protect=not spec.editable and spec.name != "notes")
+                try:
+                    rows = book.add_sheet(
+                        spec.title, lambda w, s=spec, r=reader, n=noted: n.append(
+                            _write_sheet(w, s, r, marks, concerns)),
+                        protect=not spec.editable and spec.name != "notes")
+                except SheetFull as full:
+                    raise InputError(
+                        f"the {spec.title} table has more rows than a worksheet holds "
+                        f"({full.rows - 1:,} below its header); no workbook was written",
+                        field="OUT", hint=f"Export that table as CSV: `tracework sheet export "
+                                          f"--csv {spec.name} {spec.name}.csv`.") from None
                 report.rows[spec.title] = rows - 1
                 report.noted_cells += noted[0]
         meta = (("format", FORMAT), ("project", encode_text(project.name)),

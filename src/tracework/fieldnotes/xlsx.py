@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["WorkbookWriter", "SheetWriter", "column_letter"]
+__all__ = ["MAX_ROWS", "SheetFull", "SheetWriter", "WorkbookWriter", "column_letter"]
+
+# The most rows a worksheet holds (Excel, LibreOffice and the OOXML readers agree).
+MAX_ROWS = 1_048_576
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -41,6 +44,14 @@ def _text(value: str) -> str:
     return escape(value, _ENTITIES)
 
 
+class SheetFull(Exception):
+    """A sheet was given more rows than a worksheet holds."""
+
+    def __init__(self, rows: int) -> None:
+        super().__init__(f"a worksheet holds at most {rows:,} rows")
+        self.rows = rows
+
+
 class SheetWriter:
     """Rows of one sheet, written in order."""
 
@@ -60,6 +71,8 @@ class SheetWriter:
             comments: dict[int, tuple[str, str]] | None = None) -> None:
         """One row: values (str, int, float, bool or None); ``styles`` maps a column to a
         named style; ``comments`` a column to (author, text)."""
+        if self.rows >= MAX_ROWS:
+            raise SheetFull(MAX_ROWS)
         self.rows += 1
         n = self.rows
         letters = self._letters(len(values))
