@@ -33,7 +33,7 @@ from tracework.core.errors import ConfigError, InputError, NotFound
 from tracework.core.ledger import LedgerWriter, now
 from tracework.core.project import Project
 from tracework.core.safecsv import csv_text
-from tracework.core.store import inserted_id
+from tracework.core.store import chunks, inserted_id
 from tracework.core.store.schema import answers, bonuses, responses, submissions, workers
 from tracework.core.store.tables_review import review_disputes
 from tracework.review.common import batch_ids
@@ -362,9 +362,10 @@ def _write_bonus_file(conn: Connection, log: LedgerWriter, out: Path,
     query = (select(bonuses, submissions.c.assignment_id, submissions.c.platform)
              .join(submissions, bonuses.c.submission_id == submissions.c.id)
              .where(bonuses.c.state == "planned").order_by(bonuses.c.id))
-    if tokens:
-        query = query.where(bonuses.c.token.in_(sorted(tokens)))
-    rows = [r for r in conn.execute(query) if r.platform == "mturk"]
+    queries = ([query.where(bonuses.c.token.in_(part)) for part in chunks(sorted(tokens))]
+               if tokens else [query])
+    rows = sorted((r for q in queries for r in conn.execute(q) if r.platform == "mturk"),
+                  key=lambda r: int(r.id))
     report = BonusFileReport(str(out))
     if not rows:
         raise InputError("no planned bonus to write",
@@ -413,22 +414,23 @@ def mark_paid(project: Project, *, tokens: Collection[str] = (),
     def work(conn: Connection) -> int:
         query = select(bonuses).where(bonuses.c.state == "planned")
         if tokens:
-            found = {r.token for r in conn.execute(
-                select(bonuses.c.token).where(bonuses.c.token.in_(sorted(tokens))))}
+            found = {r.token for part in chunks(sorted(tokens)) for r in conn.execute(
+                select(bonuses.c.token).where(bonuses.c.token.in_(part)))}
             missing = sorted(set(tokens) - found)
             if missing:
                 raise NotFound(f"no bonus with token {missing[0]!r}",
                                hint="`tracework pay topup --dry-run --json` and the bonus file "
                                     "list the tokens.")
-            query = query.where(bonuses.c.token.in_(sorted(tokens)))
+        wanted = set(tokens or ())
         log = LedgerWriter(conn, project.actor)
-        count = 0
-        for r in conn.execute(query).all():
-            conn.execute(update(bonuses).where(bonuses.c.id == r.id).values(state="paid"))
+        paid = [r for r in conn.execute(query.order_by(bonuses.c.id)).all()
+                if not wanted or r.token in wanted]
+        for part in chunks([int(r.id) for r in paid]):
+            conn.execute(update(bonuses).where(bonuses.c.id.in_(part)).values(state="paid"))
+        for r in paid:
             log.append("bonus.paid", f"bonus:{r.id}", field="state", old="planned",
                        new="paid", reason=f"token {r.token}")
-            count += 1
         log.flush()
-        return count
+        return len(paid)
 
     return project.store.run_write(work)

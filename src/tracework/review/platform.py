@@ -22,6 +22,7 @@ from tracework.core.files import write_atomic
 from tracework.core.ledger import LedgerWriter
 from tracework.core.project import Project
 from tracework.core.safecsv import csv_text
+from tracework.core.store import chunks
 from tracework.core.store.schema import submissions, vault
 from tracework.core.store.tables_review import review_disputes
 from tracework.review.common import batch_ids
@@ -56,9 +57,9 @@ def platform_ids(conn: Connection, pseudonyms: Iterable[str], platform: str = "m
     wanted = sorted(set(pseudonyms))
     if not wanted:
         return {}
-    return {r.pseudonym: r.platform_worker_id for r in conn.execute(
+    return {r.pseudonym: r.platform_worker_id for part in chunks(wanted) for r in conn.execute(
         select(vault.c.pseudonym, vault.c.platform_worker_id).where(
-            vault.c.platform == platform, vault.c.pseudonym.in_(wanted)))}
+            vault.c.platform == platform, vault.c.pseudonym.in_(part)))}
 
 
 @dataclass

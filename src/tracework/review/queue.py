@@ -12,6 +12,7 @@ from sqlalchemy import Connection, exists, func, select
 
 from tracework.core.errors import InputError
 from tracework.core.project import Project
+from tracework.core.store import chunks
 from tracework.core.store.schema import assets, reviews, submissions
 from tracework.core.store.schema import batches as batch_table
 from tracework.core.store.tables_review import review_disputes, review_proposals
@@ -56,10 +57,13 @@ def decisions_in_force(conn: Connection, ids: Collection[int]) -> dict[int, Any]
     """The newest reviews row of each submission in ``ids``."""
     if not ids:
         return {}
-    newest = (select(func.max(reviews.c.id)).where(reviews.c.submission_id.in_(sorted(ids)))
-              .group_by(reviews.c.submission_id))
-    return {int(r.submission_id): r for r in conn.execute(
-        select(reviews).where(reviews.c.id.in_(newest)))}
+    out: dict[int, Any] = {}
+    for part in chunks(sorted(ids)):
+        newest = (select(func.max(reviews.c.id)).where(reviews.c.submission_id.in_(part))
+                  .group_by(reviews.c.submission_id))
+        out.update((int(r.submission_id), r) for r in conn.execute(
+            select(reviews).where(reviews.c.id.in_(newest))))
+    return out
 
 
 def disputes_of(conn: Connection, ids: Collection[int], days: int,
@@ -68,11 +72,11 @@ def disputes_of(conn: Connection, ids: Collection[int], days: int,
     if not ids:
         return {}
     out: dict[int, dict[str, Any]] = {}
-    rows = conn.execute(
+    rows = (r for part in chunks(sorted(ids)) for r in conn.execute(
         select(review_disputes, submissions.c.submit_time)
         .join(submissions, review_disputes.c.submission_id == submissions.c.id)
-        .where(review_disputes.c.submission_id.in_(sorted(ids)))
-        .order_by(review_disputes.c.id))
+        .where(review_disputes.c.submission_id.in_(part))
+        .order_by(review_disputes.c.id)))
     for r in rows:
         ends, left = window(r.submit_time, days, now)
         out[int(r.submission_id)] = {
@@ -144,9 +148,9 @@ def review_list(project: Project, *, status: str | None = None, proposed: bool |
         decided = decisions_in_force(conn, ids)
         disputes = disputes_of(conn, ids, cfg.reversal_window_days, now)
         proposals: dict[int, list[dict[str, Any]]] = defaultdict(list)
-        if ids:
+        for part in chunks(ids):
             for p in conn.execute(select(review_proposals).where(
-                    review_proposals.c.submission_id.in_(ids)).order_by(review_proposals.c.id)):
+                    review_proposals.c.submission_id.in_(part)).order_by(review_proposals.c.id)):
                 proposals[int(p.submission_id)].append({
                     "rule": p.rule, "decision": p.decision, "evidence": p.evidence,
                     "reason": p.reason_text, "state": p.state})

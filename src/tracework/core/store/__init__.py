@@ -10,7 +10,7 @@ ever stored.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,13 +22,31 @@ from sqlalchemy.exc import DatabaseError
 from tracework.core.errors import StoreError
 from tracework.core.store import schema
 
-__all__ = ["Store", "inserted_id", "schema", "sqlite_url"]
+__all__ = ["IN_CHUNK", "Store", "chunks", "inserted_id", "schema", "sqlite_url"]
+
+# Values bound in one ``IN (…)``: PostgreSQL refuses a statement with more than 65,535
+# parameters, SQLite's default limit is 32,766; every query over an unbounded set of ids runs
+# in chunks of this size.
+IN_CHUNK = 10_000
 
 T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 30_000
 PG_RETRIES = 5
 _RETRY_SQLSTATES = {"40001", "40P01"}
+
+
+def chunks(values: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size`` (default :data:`IN_CHUNK`), in order."""
+    step = IN_CHUNK if size is None else size
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) >= step:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def inserted_id(result: CursorResult[Any]) -> int:
