@@ -14,6 +14,8 @@ import click
 
 from tracework import docs
 from tracework.cli.common import Group, echo_json, project_of, table
+from tracework.formats.coco import Segmentation
+from tracework.formats.yolo import Task
 
 COMMANDS: list[click.Command] = []
 
@@ -134,8 +136,8 @@ def credits_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[str, 
 @click.option("--replace", is_flag=True, help="Overwrite an earlier bundle in OUT.")
 @_selection
 @click.pass_context
-def bundle_cmd(ctx: click.Context, out: Path, images: Path | None, segmentation: str,
-               yolo_task: str, replace: bool, status: str, batches: tuple[str, ...],
+def bundle_cmd(ctx: click.Context, out: Path, images: Path | None, segmentation: Segmentation,
+               yolo_task: Task, replace: bool, status: str, batches: tuple[str, ...],
                categories: tuple[str, ...], as_json: bool) -> None:
     """Everything to publish, in the new folder OUT: COCO, YOLO, Croissant (every file listed
     with its SHA-256), datasheet, dataset card, credits, and the change log with its head.
@@ -146,8 +148,8 @@ def bundle_cmd(ctx: click.Context, out: Path, images: Path | None, segmentation:
     """
     report = docs.export_bundle(project_of(ctx), out, status=status, batches=batches,
                                 categories=categories, images_dir=images,
-                                segmentation=segmentation,  # type: ignore[arg-type]
-                                yolo_task=yolo_task, replace=replace)  # type: ignore[arg-type]
+                                segmentation=segmentation,
+                                yolo_task=yolo_task, replace=replace)
     if as_json:
         echo_json(report.as_dict())
         return

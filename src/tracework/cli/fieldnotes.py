@@ -15,6 +15,7 @@ from tracework.fieldnotes import diff as diff_lib
 from tracework.fieldnotes import notes as notes_lib
 from tracework.fieldnotes import sheet as sheet_lib
 from tracework.fieldnotes import taxonomy as tax_lib
+from tracework.fieldnotes.notes import State
 
 COMMANDS: list[click.Command] = []
 
@@ -90,7 +91,7 @@ def note_reply(ctx: click.Context, note_id: int, text: str, author: str | None) 
 @click.option("--state", type=click.Choice(list(notes_lib.STATES)), default="resolved",
               show_default=True, help="The state to move to (open reopens a note).")
 @click.pass_context
-def note_resolve(ctx: click.Context, note_id: int, reason: str, state: str) -> None:
+def note_resolve(ctx: click.Context, note_id: int, reason: str, state: State) -> None:
     """Resolve NOTE (or mark it answered, or reopen it), saying why.
 
     \b
@@ -98,7 +99,7 @@ def note_resolve(ctx: click.Context, note_id: int, reason: str, state: str) -> N
       tracework note resolve 4 --reason "guideline now says one part"
       tracework note resolve 4 --state open --reason "came up again in batch 3"
     """
-    n = notes_lib.resolve(project_of(ctx), note_id, reason=reason, state=state)  # type: ignore[arg-type]
+    n = notes_lib.resolve(project_of(ctx), note_id, reason=reason, state=state)
     click.echo(f"note {n.id} is now {n.state} ({n.state_by}: {n.state_reason})")
 
 

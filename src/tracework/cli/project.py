@@ -15,6 +15,8 @@ import tracework
 from tracework.cli.common import Group, Progress, echo_json, project_of, settings_from, table
 from tracework.core.project import Category
 from tracework.core.settings import SETTINGS, setting
+from tracework.formats.coco import Segmentation
+from tracework.formats.yolo import Task
 
 __all__ = ["cli"]
 
@@ -332,7 +334,7 @@ def _print_export(report: Any, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 @click.pass_context
 def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[str, ...],
-                    categories: tuple[str, ...], segmentation: str, images: Path | None,
+                    categories: tuple[str, ...], segmentation: Segmentation, images: Path | None,
                     layer: str, as_json: bool) -> None:
     """COCO to OUT/annotations.json; each annotation has an `attributes` object with its
     provenance (worker pseudonym, submission, batch, review status, taxonomy version, time on
@@ -344,7 +346,7 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
       tracework export coco out/coco --status all --category Body --images frames/
     """
     report = tracework.export_coco(project_of(ctx), out, status=status, batches=batches,
-                                   categories=categories, segmentation=segmentation,  # type: ignore[arg-type]
+                                   categories=categories, segmentation=segmentation,
                                    images_dir=images, layer=layer)
     _print_export(report, as_json)
 
@@ -362,7 +364,7 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
 @_layer_option
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 @click.pass_context
-def export_yolo_cmd(ctx: click.Context, out: Path, task: str, status: str,
+def export_yolo_cmd(ctx: click.Context, out: Path, task: Task, status: str,
                     batches: tuple[str, ...], categories: tuple[str, ...], per_worker: bool,
                     images: Path | None, layer: str, as_json: bool) -> None:
     """YOLO (Ultralytics layout) to OUT: data.yaml, images/train, labels/train, plus
@@ -374,7 +376,7 @@ def export_yolo_cmd(ctx: click.Context, out: Path, task: str, status: str,
       tracework export yolo out/yolo --images frames/
       tracework export yolo out/yolo --task segment --per-worker --status all --images frames/
     """
-    report = tracework.export_yolo(project_of(ctx), out, task=task, status=status,  # type: ignore[arg-type]
+    report = tracework.export_yolo(project_of(ctx), out, task=task, status=status,
                                    batches=batches, categories=categories,
                                    per_worker=per_worker, images_dir=images, layer=layer)
     _print_export(report, as_json)

@@ -14,6 +14,8 @@ from typing import Any
 import click
 
 from tracework.cli.common import Group, echo_json, project_of, table
+from tracework.render.frames import Layout
+from tracework.render.text import MissingGlyphs
 
 COMMANDS: list[click.Command] = []
 
@@ -93,8 +95,8 @@ def render() -> None:
 @_size_option
 @click.pass_context
 def frames_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
-               batches: tuple[str, ...], categories: tuple[str, ...], missing_glyphs: str,
-               font_dirs: tuple[Path, ...], as_json: bool, layout: str,
+               batches: tuple[str, ...], categories: tuple[str, ...], missing_glyphs: MissingGlyphs,
+               font_dirs: tuple[Path, ...], as_json: bool, layout: Layout,
                size: tuple[int, int]) -> None:
     """One PNG per frame into the folder OUT.
 
@@ -105,9 +107,9 @@ def frames_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
     """
     from tracework.render import render_frames
 
-    report = render_frames(project_of(ctx), out, images_dir=images, layout=layout,  # type: ignore[arg-type]
+    report = render_frames(project_of(ctx), out, images_dir=images, layout=layout,
                            status=status, batches=batches, categories=categories, size=size,
-                           missing_glyphs=missing_glyphs, font_dirs=font_dirs)  # type: ignore[arg-type]
+                           missing_glyphs=missing_glyphs, font_dirs=font_dirs)
     _print(report, as_json)
 
 
@@ -131,8 +133,8 @@ def frames_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
               help="libx264 quality (lower: better and larger).")
 @click.pass_context
 def video_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
-              batches: tuple[str, ...], categories: tuple[str, ...], missing_glyphs: str,
-              font_dirs: tuple[Path, ...], as_json: bool, layout: str, size: tuple[int, int],
+              batches: tuple[str, ...], categories: tuple[str, ...], missing_glyphs: MissingGlyphs,
+              font_dirs: tuple[Path, ...], as_json: bool, layout: Layout, size: tuple[int, int],
               fps: float, seconds_per_frame: float, title_seconds: float,
               credits_seconds: float, preset: str, crf: int) -> None:
     """An H.264 MP4 (yuv420p, plays in browsers and common players) to OUT: a title card with
@@ -146,11 +148,11 @@ def video_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
     """
     from tracework.render import render_video
 
-    report = render_video(project_of(ctx), out, images_dir=images, layout=layout,  # type: ignore[arg-type]
+    report = render_video(project_of(ctx), out, images_dir=images, layout=layout,
                           status=status, batches=batches, categories=categories, size=size,
                           fps=fps, seconds_per_frame=seconds_per_frame,
                           title_seconds=title_seconds, credits_seconds=credits_seconds,
-                          preset=preset, crf=crf, missing_glyphs=missing_glyphs,  # type: ignore[arg-type]
+                          preset=preset, crf=crf, missing_glyphs=missing_glyphs,
                           font_dirs=font_dirs)
     _print(report, as_json)
 
@@ -164,7 +166,7 @@ def video_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
               help="At most this many thumbnails per row (an image, then its submissions).")
 @click.pass_context
 def sheet_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
-              batches: tuple[str, ...], categories: tuple[str, ...], missing_glyphs: str,
+              batches: tuple[str, ...], categories: tuple[str, ...], missing_glyphs: MissingGlyphs,
               font_dirs: tuple[Path, ...], as_json: bool, thumb_width: int,
               columns: int) -> None:
     """A contact sheet PNG to OUT: each image, then every worker's labels on it.
@@ -177,7 +179,7 @@ def sheet_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
 
     report = render_sheet(project_of(ctx), out, images_dir=images, status=status,
                           batches=batches, categories=categories, thumb_width=thumb_width,
-                          columns=columns, missing_glyphs=missing_glyphs,  # type: ignore[arg-type]
+                          columns=columns, missing_glyphs=missing_glyphs,
                           font_dirs=font_dirs)
     _print(report, as_json)
 

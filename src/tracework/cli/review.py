@@ -14,6 +14,8 @@ from tracework import review as review_lib
 from tracework.cli.common import Group, echo_json, project_of, table
 from tracework.core.errors import InputError
 from tracework.pay import receipts as receipts_lib
+from tracework.review.common import Decision
+from tracework.review.disputes import Outcome, Payment
 
 COMMANDS: list[click.Command] = []
 
@@ -172,7 +174,7 @@ def _expect(value: str | None) -> Any:
 @_batch
 @_json
 @click.pass_context
-def decide_cmd(ctx: click.Context, submission: str | None, decision: str | None,
+def decide_cmd(ctx: click.Context, submission: str | None, decision: Decision | None,
                reason_code: str | None, reason: str | None, good_faith: bool, redecide: bool,
                clean: bool, expect: str | None, accept_proposals: bool,
                approve_unflagged: bool, from_file: Path | None, rule: str | None,
@@ -212,7 +214,7 @@ def decide_cmd(ctx: click.Context, submission: str | None, decision: str | None,
     if not submission or not decision:
         raise InputError("name a SUBMISSION and one of --approve, --reject, --rework (or use "
                          "--accept-proposals)")
-    result = review_lib.decide(project, submission, decision,  # type: ignore[arg-type]
+    result = review_lib.decide(project, submission, decision,
                                reason_code=reason_code, reason=reason, good_faith=good_faith,
                                redecide=redecide, clean=clean, expect_review=_expect(expect))
     echo_json(result.as_dict()) if as_json else _print_decision(result)
@@ -351,8 +353,8 @@ def contest_cmd(ctx: click.Context, submission: str, message: str, as_json: bool
 @click.option("--clean", is_flag=True, help="Clean control characters from the reason.")
 @_json
 @click.pass_context
-def resolve_cmd(ctx: click.Context, submission: str, outcome: str | None, reason: str,
-                pay: str, clean: bool, as_json: bool) -> None:
+def resolve_cmd(ctx: click.Context, submission: str, outcome: Outcome | None, reason: str,
+                pay: Payment, clean: bool, as_json: bool) -> None:
     """Resolve a contested rejection: uphold it or overturn it, with a reason.
 
     \b
@@ -362,8 +364,8 @@ def resolve_cmd(ctx: click.Context, submission: str, outcome: str | None, reason
     """
     if outcome is None:
         raise InputError("pass --uphold or --overturn")
-    result = review_lib.resolve(project_of(ctx), submission, outcome, reason,  # type: ignore[arg-type]
-                                pay=pay, clean=clean)  # type: ignore[arg-type]
+    result = review_lib.resolve(project_of(ctx), submission, outcome, reason,
+                                pay=pay, clean=clean)
     if as_json:
         echo_json(result.as_dict())
         return

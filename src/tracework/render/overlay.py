@@ -123,7 +123,10 @@ def _clip_box(box: tuple[float, float, float, float], width: int, height: int
 def _counts(rle: dict[str, object]) -> tuple[int, int, NDArray[np.int64]]:
     """Height, width and run lengths of a COCO RLE (compressed string or list counts)."""
     try:
-        h, w = (int(v) for v in rle["size"])  # type: ignore[attr-defined]
+        size = rle["size"]
+        if not isinstance(size, list | tuple):
+            raise TypeError("size")
+        h, w = (int(v) for v in size)
         raw = rle["counts"]
     except (KeyError, TypeError, ValueError):
         raise MaskError("an RLE needs 'size' [h, w] and 'counts'") from None

@@ -299,13 +299,13 @@ def _combined(cfg: ReviewConfig, items: list[Any]) -> Choice:
     """One decision from a submission's open proposals: reject wins over rework; the first
     rule in tracework.toml's order gives the code; the reasons are joined if they fit."""
     order = {r.code: i for i, r in enumerate(cfg.rules)}
-    decision = "reject" if any(p.decision == "reject" for p in items) else "rework"
+    decision: Decision = "reject" if any(p.decision == "reject" for p in items) else "rework"
     chosen = sorted((p for p in items if p.decision == decision),
                     key=lambda p: (order.get(p.rule, len(order)), p.rule))
     texts = list(dict.fromkeys(p.reason_text for p in chosen))
     joined = " ".join(texts)
     text = joined if reason_problem(joined) is None else texts[0]
-    return Choice(decision, chosen[0].rule, text, chosen[0].rule,  # type: ignore[arg-type]
+    return Choice(decision, chosen[0].rule, text, chosen[0].rule,
                    accepted_rules=frozenset(p.rule for p in chosen))
 
 

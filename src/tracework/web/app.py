@@ -78,8 +78,9 @@ def _handlers(app: FastAPI) -> None:
         item: dict[str, Any] = {"message": exc.message}
         if exc.hint:
             item["hint"] = exc.hint
-        if getattr(exc, "field", None):
-            item["field"] = exc.field  # type: ignore[attr-defined]
+        field = getattr(exc, "field", None)
+        if field:
+            item["field"] = field
         return error_response(request, exc.http_status, exc.message, [item], exc.hint)
 
     @app.exception_handler(StarletteHTTPException)

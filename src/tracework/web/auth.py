@@ -28,6 +28,7 @@ from tracework.web.core import (
 )
 from tracework.web.security import PRE_COOKIE, SESSION_COOKIE, csrf_valid, foreign_request
 from tracework.web.users import (
+    PortalLink,
     User,
     authenticate,
     portal_resolve,
@@ -152,7 +153,7 @@ def logout(request: Request) -> Response:
     return response
 
 
-def _resolve_link(request: Request, token: str):  # type: ignore[no-untyped-def]
+def _resolve_link(request: Request, token: str) -> PortalLink:
     web = web_of(request)
     key = _client(request)
     if web.limiter.blocked(key):
