@@ -312,9 +312,11 @@ def test_frames_cli_writes_one_png_per_worker_and_grid(loaded: Project, files: A
     first = selection.by_asset[0][1][0]
     assert pngs[0].name == f"00001_{Path(first.asset.file_name).stem}__{first.worker}.png"
     assert cv2.imread(str(pngs[0])).shape == (720, 1280, 3)
+    told: list[tuple[int, int]] = []
     grid = render_frames(loaded, tmp_path / "g", images_dir=files.images_dir, layout="grid",
-                         size=(1920, 1080))
+                         size=(1920, 1080), progress=lambda done, total: told.append((done, total)))
     assert grid.frames == len(selection.by_asset)
+    assert told == [(i, grid.frames) for i in range(1, grid.frames + 1)]
 
 
 @needs_cjk

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from tracework.cli.common import Group, echo_json, project_of, table
+from tracework.cli.common import Group, Progress, echo_json, project_of, table
 from tracework.render.frames import Layout
 from tracework.render.text import MissingGlyphs
 
@@ -107,9 +107,11 @@ def frames_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
     """
     from tracework.render import render_frames
 
-    report = render_frames(project_of(ctx), out, images_dir=images, layout=layout,
-                           status=status, batches=batches, categories=categories, size=size,
-                           missing_glyphs=missing_glyphs, font_dirs=font_dirs)
+    with Progress("frames", unit="frames", enabled=False if as_json else None) as progress:
+        report = render_frames(project_of(ctx), out, images_dir=images, layout=layout,
+                               status=status, batches=batches, categories=categories,
+                               size=size, missing_glyphs=missing_glyphs, font_dirs=font_dirs,
+                               progress=progress)
     _print(report, as_json)
 
 
@@ -148,12 +150,13 @@ def video_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
     """
     from tracework.render import render_video
 
-    report = render_video(project_of(ctx), out, images_dir=images, layout=layout,
-                          status=status, batches=batches, categories=categories, size=size,
-                          fps=fps, seconds_per_frame=seconds_per_frame,
-                          title_seconds=title_seconds, credits_seconds=credits_seconds,
-                          preset=preset, crf=crf, missing_glyphs=missing_glyphs,
-                          font_dirs=font_dirs)
+    with Progress("video", unit="frames", enabled=False if as_json else None) as progress:
+        report = render_video(project_of(ctx), out, images_dir=images, layout=layout,
+                              status=status, batches=batches, categories=categories, size=size,
+                              fps=fps, seconds_per_frame=seconds_per_frame,
+                              title_seconds=title_seconds, credits_seconds=credits_seconds,
+                              preset=preset, crf=crf, missing_glyphs=missing_glyphs,
+                              font_dirs=font_dirs, progress=progress)
     _print(report, as_json)
 
 

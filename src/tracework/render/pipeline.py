@@ -179,10 +179,11 @@ def render_frames(project: Project, out: Path | str, *, images_dir: Path | str |
                   layout: Layout = "per-worker", status: str = "all",
                   batches: Collection[str] = (), categories: Collection[str] = (),
                   size: tuple[int, int] = (1920, 1080), missing_glyphs: MissingGlyphs = "error",
-                  font_dirs: Sequence[Path | str] = (), workers: int | None = None
-                  ) -> RenderReport:
+                  font_dirs: Sequence[Path | str] = (), workers: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> RenderReport:
     """Write one PNG per frame into ``out``: each asset with the annotations drawn on it and
-    a panel saying who made them, under what pay and time, and how they were reviewed."""
+    a panel saying who made them, under what pay and time, and how they were reviewed;
+    ``progress(done, total)`` is told of every frame written."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("the frames folder exists and is not a folder", file=str(out))
@@ -199,5 +200,7 @@ def render_frames(project: Project, out: Path | str, *, images_dir: Path | str |
                               finish=_png):
         write_atomic(out / job.name, png)
         report.files.append(job.name)
+        if progress is not None:
+            progress(len(report.files), len(jobs))
     report.frames = len(report.files)
     return report

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -143,8 +143,10 @@ def render_video(project: Project, out: Path | str, *, images_dir: Path | str | 
                  seconds_per_frame: float = 2.0, title_seconds: float = 6.0,
                  credits_seconds: float = 6.0, preset: str = "ultrafast", crf: int = 23,
                  missing_glyphs: MissingGlyphs = "error", font_dirs: Sequence[Path | str] = (),
-                 workers: int | None = None) -> RenderReport:
-    """Write the overlay video to ``out`` (.mp4): title card, frames, closing credits."""
+                 workers: int | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> RenderReport:
+    """Write the overlay video to ``out`` (.mp4): title card, frames, closing credits;
+    ``progress(done, total)`` is told of every frame encoded."""
     out = Path(out)
     if out.suffix.lower() != ".mp4":
         raise InputError("the video is written as MP4: give a file name ending in .mp4",
@@ -179,6 +181,8 @@ def render_video(project: Project, out: Path | str, *, images_dir: Path | str | 
                                         finish=to_i420):
                 writer.write(i420, _ticks(seconds_per_frame, fps))
                 report.frames += 1
+                if progress is not None:
+                    progress(report.frames, len(jobs))
             if credits_seconds:
                 for card in closing:
                     writer.write(to_i420(card), _ticks(credits_seconds / len(closing), fps))
