@@ -29,11 +29,11 @@ import ast
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from functools import cached_property
 from os import PathLike
 from types import TracebackType
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeGuard
 
 from tracework.core.errors import InputError
 from tracework.formats.csvio import (
@@ -44,6 +44,7 @@ from tracework.formats.csvio import (
     quote_cell,
     sha256_file,
 )
+from tracework.formats.dates import parse_platform_date
 
 __all__ = [
     "ANSWER_PREFIX",
@@ -60,6 +61,12 @@ __all__ = [
     "BoundingBoxes",
     "Box",
     "Choice",
+    "DEFAULT_MAX_PIXELS",
+    "Polygon",
+    "Polygons",
+    "UNCONVERTED_KEYS",
+    "Unconverted",
+    "element_tag",
     "Element",
     "FormField",
     "Layout",
@@ -110,7 +117,16 @@ _DATE_COLUMNS = ("CreationTime", "Expiration", "AcceptTime", "SubmitTime", "Auto
                  "ApprovalTime", "RejectionTime")
 _RATE_COLUMNS = {"lifetime": "LifetimeApprovalRate", "last30": "Last30DaysApprovalRate",
                  "last7": "Last7DaysApprovalRate"}
-_LIST_LEAVES = frozenset({"boundingBoxes", "labels"})
+#: Keys that mark the output of a crowd element tracework keeps raw, and the element's tag.
+UNCONVERTED_KEYS: dict[str, str] = {
+    "keypoints": "crowd-keypoint",
+    "entities": "crowd-entity-annotation",
+}
+_LIST_LEAVES = frozenset({"boundingBoxes", "labels", "polygons", *UNCONVERTED_KEYS})
+#: Largest image an answer may declare, in pixels, unless the caller says otherwise.
+DEFAULT_MAX_PIXELS = 50_000_000
+#: Largest coordinate or length accepted in an answer, in pixels.
+_MAX_COORD = 2.0**31
 # Python list literals are parsed into a syntax tree, far bigger than the text: keep them small.
 _LITERAL_MAX_CHARS = 1 << 20
 
@@ -148,6 +164,33 @@ class BoundingBoxes:
 
 
 @dataclass(frozen=True)
+class Polygon:
+    """One crowd-polygon polygon: its label and vertices ``(x, y)`` in image pixels."""
+
+    label: str
+    vertices: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class Polygons:
+    """crowd-polygon output: ``{"polygons": [{label, vertices: [{x, y}…]}…]}``."""
+
+    name: str
+    polygons: tuple[Polygon, ...]
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class Unconverted:
+    """A crowd element tracework recognises but does not turn into annotations, kept raw."""
+
+    name: str
+    tag: str
+    value: object
+
+
+@dataclass(frozen=True)
 class Choice:
     """crowd-classifier / crowd-image-classifier: ``{"label": ...}``."""
 
@@ -171,7 +214,9 @@ class FormField:
     value: object
 
 
-Element: TypeAlias = Segmentation | BoundingBoxes | Choice | MultiChoice | FormField
+Element: TypeAlias = (Segmentation | BoundingBoxes | Polygons | Choice | MultiChoice
+                      | Unconverted | FormField)
+
 
 
 @dataclass(frozen=True)
@@ -233,13 +278,6 @@ def content_fields(a: Assignment) -> dict[str, str]:
 
 # -- cell parsers ------------------------------------------------------------------------------
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
-# Python's %Z knows only UTC/GMT and the local zone's names, so the Pacific names are mapped here.
-_ZONES = {"PST": -8, "PDT": -7, "UTC": 0, "GMT": 0}
-_DATE = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) "
-    r"([A-Za-z]+) (\d{4})")
 _REWARD = re.compile(r"\$?\s*(\d{1,9})(?:\.(\d{1,2}))?")
 _INT = re.compile(r"\d{1,18}")
 _RATE = re.compile(r"\s*(\d{1,3}(?:\.\d+)?)\s*%\s*(?:\(\s*(\d+)\s*/\s*(\d+)\s*\))?\s*")
@@ -272,33 +310,12 @@ class _Row:
         cell = self.text(column).strip()
         if not cell:
             return None
-        match = _DATE.fullmatch(cell)
-        if match is None:
-            return self._iso_date(column, cell)
-        month, day, hh, mm, ss, zone, year = match.groups()
-        if zone.upper() not in _ZONES:
-            raise self.fail(column, f"unknown time zone {quote_cell(zone)} in {quote_cell(cell)}",
-                            hint="MTurk writes PST, PDT, UTC or GMT; convert the times to one "
-                                 "of these, or re-download the file from MTurk.")
-        if month not in _MONTHS:
-            raise self.fail(column, f"unknown month in {quote_cell(cell)}")
         try:
-            local = datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss),
-                             tzinfo=timezone(timedelta(hours=_ZONES[zone.upper()])))
+            return parse_platform_date(cell)
         except ValueError as exc:
-            raise self.fail(column, f"{quote_cell(cell)} is not a valid date ({exc})") from None
-        return local.astimezone(UTC)
-
-    def _iso_date(self, column: str, cell: str) -> datetime:
-        # Clones of the Requester UI may write ISO 8601; accepted only with an explicit offset.
-        try:
-            parsed = datetime.fromisoformat(cell.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            raise self.fail(column, f"{quote_cell(cell)} is not a date like "
-                                    "'Mon Mar 06 08:59:21 PST 2023'")
-        return parsed.astimezone(UTC)
+            raise self.fail(column, f"{quote_cell(cell)}: {exc}",
+                            hint="Import the file as MTurk wrote it; a spreadsheet program "
+                                 "may have rewritten its dates.") from None
 
     def reward(self, column: str) -> int | None:
         cell = self.text(column).strip()
@@ -373,15 +390,16 @@ def _list_of_strings_literal(text: str) -> list[str] | None:
 class _Answers:
     """Builds the answer object of a row and finds the elements in it."""
 
-    def __init__(self, r: _Row, layout: Layout) -> None:
-        self.r, self.layout = r, layout
+    def __init__(self, r: _Row, layout: Layout, max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+        self.r, self.layout, self.max_pixels = r, layout, max_pixels
 
-    def fail(self, path: tuple[str, ...], message: str) -> InputError:
+    def fail(self, path: tuple[str, ...], message: str, hint: str | None = None) -> InputError:
         if self.layout == "taskAnswers":
             # Paths under the JSON cell are named inside the message, the column as the field.
             where = ".".join(path)
-            return self.r.fail(_TASK_ANSWERS, f"{where}: {message}" if where else message)
-        return self.r.fail(ANSWER_PREFIX + ".".join(path), message)
+            return self.r.fail(_TASK_ANSWERS, f"{where}: {message}" if where else message,
+                               hint)
+        return self.r.fail(ANSWER_PREFIX + ".".join(path), message, hint)
 
     def build(self, plan: list[tuple[str, tuple[str, ...]]]) -> dict[str, Any]:
         answer: dict[str, Any] = {}
@@ -451,6 +469,15 @@ class _Answers:
         if isinstance(image, dict) and image.get("pngImageData") not in (None, ""):
             return [self._segmentation(path, value), *self._rest(path, value, {
                 "labeledImage", "labelMappings", "instances", "inputImageProperties"})]
+        if isinstance(image, dict):
+            return [Unconverted(name, "crowd-semantic-segmentation (no image data)", value)]
+        if "polygons" in value:
+            return [self._polygons(path, value),
+                    *self._rest(path, value, {"polygons", "inputImageProperties"})]
+        for key, tag in UNCONVERTED_KEYS.items():
+            if key in value:
+                self._size(path, value)
+                return [Unconverted(name, tag, value)]
         if "boundingBoxes" in value:
             return [self._boxes(path, value),
                     *self._rest(path, value, {"boundingBoxes", "inputImageProperties"})]
@@ -480,8 +507,14 @@ class _Answers:
             return None, None
         if not isinstance(props, dict):
             raise self.fail((*path, "inputImageProperties"), "must be an object")
-        return (self._dimension((*path, "inputImageProperties", "width"), props.get("width")),
-                self._dimension((*path, "inputImageProperties", "height"), props.get("height")))
+        width = self._dimension((*path, "inputImageProperties", "width"), props.get("width"))
+        height = self._dimension((*path, "inputImageProperties", "height"), props.get("height"))
+        if width and height and width * height > self.max_pixels:
+            raise self.fail((*path, "inputImageProperties"),
+                            f"declares an image of {width}×{height} = {width * height:,} pixels,"
+                            f" more than the cap of {self.max_pixels:,}",
+                            hint="If images this large are real, raise the setting max_pixels.")
+        return width, height
 
     def _dimension(self, path: tuple[str, ...], raw: object) -> int | None:
         if raw is None or raw == "":
@@ -491,7 +524,7 @@ class _Answers:
             number = raw
         elif isinstance(raw, str) and _INT.fullmatch(raw.strip()):
             number = int(raw.strip())
-        if number is None or number != int(number) or number <= 0:
+        if number is None or not 0 < number <= _MAX_COORD or number != int(number):
             raise self.fail(path, "an image size must be a positive whole number of pixels")
         return int(number)
 
@@ -558,8 +591,9 @@ class _Answers:
             numbers = []
             for key in ("left", "top", "width", "height"):
                 n = item.get(key)
-                if not isinstance(n, (int, float)) or isinstance(n, bool):
-                    raise self.fail(where, f"box {i}: {key} must be a number")
+                if not _is_coordinate(n):
+                    raise self.fail(where, f"box {i}: {key} must be a number of pixels "
+                                           f"below {_MAX_COORD:,.0f}")
                 if key in ("width", "height") and n < 0:
                     raise self.fail(where, f"box {i}: {key} is negative")
                 numbers.append(float(n))
@@ -570,20 +604,112 @@ class _Answers:
         width, height = self._size(path, value)
         return BoundingBoxes(".".join(path), tuple(boxes), width, height)
 
+    def _polygons(self, path: tuple[str, ...], value: dict[str, Any]) -> Polygons:
+        where = (*path, "polygons")
+        raw = value["polygons"]
+        if not isinstance(raw, list):
+            raise self.fail(where, "must be a list of polygons")
+        found = []
+        for i, item in enumerate(raw, start=1):
+            if not isinstance(item, dict) or not isinstance(item.get("label"), str):
+                raise self.fail(where, f"polygon {i} must be an object with a string label")
+            vertices = item.get("vertices")
+            if not isinstance(vertices, list) or len(vertices) < 3:
+                raise self.fail(where, f"polygon {i}: vertices must be a list of at least 3 "
+                                       "{x, y} points")
+            points = []
+            for k, v in enumerate(vertices, start=1):
+                x, y = (v.get("x"), v.get("y")) if isinstance(v, dict) else (None, None)
+                if not (_is_coordinate(x) and _is_coordinate(y)):
+                    raise self.fail(where, f"polygon {i}, vertex {k}: x and y must be numbers "
+                                           "of pixels")
+                points.append((float(x), float(y)))
+            found.append(Polygon(item["label"], tuple(points)))
+        width, height = self._size(path, value)
+        return Polygons(".".join(path), tuple(found), width, height)
+
+
+def _is_coordinate(n: object) -> TypeGuard[float]:
+    return (isinstance(n, (int, float)) and not isinstance(n, bool)
+            and -_MAX_COORD <= n <= _MAX_COORD)
+
+
+def element_tag(element: Element) -> str:
+    """The crowd element an element came from, as the report names it."""
+    tags: dict[type, str] = {
+        Segmentation: "crowd-semantic-segmentation", BoundingBoxes: "crowd-bounding-box",
+        Polygons: "crowd-polygon", Choice: "crowd-classifier",
+        MultiChoice: "crowd-classifier-multi-select", FormField: "form field"}
+    return element.tag if isinstance(element, Unconverted) else tags[type(element)]
+
 
 def _looks_like_element(value: dict[str, Any]) -> bool:
     return ("boundingBoxes" in value or isinstance(value.get("labeledImage"), dict)
+            or "polygons" in value or any(k in value for k in UNCONVERTED_KEYS)
             or isinstance(value.get("label"), str) or isinstance(value.get("labels"), list))
 
 
 # -- the file ----------------------------------------------------------------------------------
 
+#: Trailing columns the platform's download leaves out of a row when they are empty.
+_OPTIONAL_TRAILING = frozenset({"Approve", "Reject", ""})
+
+_ID = re.compile(r"[A-Za-z0-9]{8,64}")
+
+
+def _is_status(cell: str) -> bool:
+    return cell in STATUSES
+
+
+def _is_id(cell: str) -> bool:
+    return _ID.fullmatch(cell) is not None
+
+
+def _is_int_or_empty(cell: str) -> bool:
+    return not cell.strip() or _INT.fullmatch(cell.strip()) is not None
+
+
+def _is_date_or_empty(cell: str) -> bool:
+    if not cell.strip():
+        return True
+    try:
+        parse_platform_date(cell.strip())
+    except ValueError:
+        return False
+    return True
+
+
+#: Fixed columns whose cells have a recognisable shape: they show when columns moved.
+_ANCHORS = {
+    "HITId": _is_id, "HITTypeId": _is_id, "CreationTime": _is_date_or_empty,
+    "MaxAssignments": _is_int_or_empty, "AssignmentDurationInSeconds": _is_int_or_empty,
+    "AutoApprovalDelayInSeconds": _is_int_or_empty, "Expiration": _is_date_or_empty,
+    "AssignmentId": _is_id, "WorkerId": _is_id, "AssignmentStatus": _is_status,
+    "AcceptTime": _is_date_or_empty, "SubmitTime": _is_date_or_empty,
+    "WorkTimeInSeconds": _is_int_or_empty,
+}
+
+
+def _optional_tail(header: list[str]) -> int:
+    count = 0
+    for name in reversed(header):
+        if name not in _OPTIONAL_TRAILING:
+            break
+        count += 1
+    return count
+
+
+def _padded(cells: list[str], width: int) -> list[str]:
+    return cells + [""] * (width - len(cells)) if len(cells) < width else cells
+
 class Batch:
     """An open batch results file; iterate for :class:`Assignment` records, one row at a time."""
 
-    def __init__(self, path: str | PathLike[str], *, max_field_bytes: int) -> None:
+    def __init__(self, path: str | PathLike[str], *, max_field_bytes: int,
+                 max_pixels: int) -> None:
         self.path = str(path)
-        self._table = open_table(path, max_field_bytes=max_field_bytes)
+        self._table = open_table(path, max_field_bytes=max_field_bytes, ragged=True)
+        self.max_pixels = max_pixels
         try:
             self.header: list[str] = list(self._table.header)
             self._check_columns()
@@ -596,6 +722,7 @@ class Batch:
             self.answer_columns = answers
             self.input_columns = [c for c in self.header if c.startswith(INPUT_PREFIX)]
             self._plan = _plan_answers(self.path, flattened)
+            self._optional_tail = _optional_tail(self.header)
         except BaseException:
             self._table.close()
             raise
@@ -618,12 +745,66 @@ class Batch:
 
     def __iter__(self) -> Iterator[Assignment]:
         for row, line, cells in self._table:
-            record = dict(zip(self.header, cells))
+            record = dict(zip(self.header, cells, strict=False))
             try:
-                assignment = self._assignment(_Row(self.path, row, line, record))
+                self._check_shape(row, line, cells)
+                record = dict(zip(self.header, _padded(cells, len(self.header)), strict=True))
+                r = _Row(self.path, row, line, record)
+                try:
+                    assignment = self._assignment(r)
+                except InputError as exc:
+                    if exc.field in _ANCHORS:
+                        raise self._shifted(r, cells) or exc from None
+                    raise
             except InputError as exc:
                 raise masked(exc, record.get("WorkerId", "")) from None
             yield assignment
+
+    def _check_shape(self, row: int, line: int, cells: list[str]) -> None:
+        """Rows may leave out the platform's optional trailing cells; any other width is an
+        error, explained as shifted columns when the fixed columns show a shift."""
+        missing = len(self.header) - len(cells)
+        if missing == 0 or 0 < missing <= self._optional_tail:
+            return
+        r = _Row(self.path, row, line, dict(zip(self.header, cells, strict=False)))
+        shifted = self._shifted(r, cells)
+        if shifted is not None:
+            raise shifted
+        tail = ", ".join(self.header[len(self.header) - self._optional_tail:]) or "none"
+        raise r.fail(None, f"{len(cells)} cells where the header has {len(self.header)} "
+                     f"columns", hint="A row may leave out only the trailing optional "
+                     f"columns ({tail}); re-download the file from MTurk, or check the row "
+                     "for a cell that lost or gained a delimiter.")
+
+    def _shifted(self, r: _Row, cells: list[str]) -> InputError | None:
+        """An error naming the likely cause when the fixed columns read right only shifted."""
+        index = {name: i for i, name in enumerate(self.header)}
+        anchors = [(index[c], c) for c in _ANCHORS if c in index]
+        anchors.sort()
+
+        def fits(i: int, name: str, shift: int) -> bool:
+            j = i + shift
+            return 0 <= j < len(cells) and _ANCHORS[name](cells[j])
+
+        ok = [i for i, name in anchors if fits(i, name, 0)]
+        broken = [(i, name) for i, name in anchors if not fits(i, name, 0)]
+        # One odd cell is a bad value, not a shift: a shift breaks several fixed columns.
+        if len(broken) < 2:
+            return None
+        first = broken[0][0]
+        for shift in (1, 2, 3, -1, -2, -3):
+            later = [(i, n) for i, n in anchors if i >= first]
+            if all(fits(i, n, shift) for i, n in later):
+                before = max((i for i in ok if i < first), default=-1)
+                gap = [self.header[k] for k in range(before + 1, first)
+                       if self.header[k] not in _ANCHORS]
+                where = gap[-1] if len(gap) == 1 else " or ".join(gap) if gap else \
+                    self.header[first - 1] if first else "the first column"
+                return r.fail(self.header[first], f"the columns after {where} look shifted "
+                              f"by {shift}: a cell holds a ';' or ',' that split it, or lost "
+                              "one", hint="Import the file as MTurk wrote it; if it was "
+                              "edited in a spreadsheet, re-download it from MTurk.")
+        return None
 
     def _assignment(self, r: _Row) -> Assignment:
         for column in ("HITId", "AssignmentId", "WorkerId"):
@@ -634,7 +815,12 @@ class Batch:
             raise r.fail("AssignmentStatus", f"{quote_cell(status)} is not one of "
                          f"{', '.join(STATUSES)}")
         dates = {c: r.date(c) for c in _DATE_COLUMNS}
-        builder = _Answers(r, self.layout)
+        for column, cell in r.cells.items():
+            if "\x00" in cell:
+                raise r.fail(column, "holds a NUL character (U+0000), which no database text "
+                             "column can store", hint="Remove the NUL characters from the cell "
+                             "(they are invisible in most editors) and import again.")
+        builder = _Answers(r, self.layout, self.max_pixels)
         answer = builder.build(self._plan)
         batch = _BATCH_ID.search(r.text("RequesterAnnotation"))
         return Assignment(
@@ -673,10 +859,13 @@ class Batch:
 
 
 def read_batch(path: str | PathLike[str], *,
-               max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> Batch:
+               max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> Batch:
     """Open a Requester UI batch results CSV (or a legacy tab-separated one).
 
     Raises :class:`~tracework.core.errors.InputError` at once for a bad header (missing required
-    columns, duplicates, no rows) and, while iterating, for the first bad row.
+    columns, duplicates, no rows) and, while iterating, for the first bad row. Rows may leave
+    out the trailing ``Approve``/``Reject`` cells (and nameless trailing columns), as the
+    platform's own download does. ``max_pixels`` caps the image size an answer may declare.
     """
-    return Batch(path, max_field_bytes=max_field_bytes)
+    return Batch(path, max_field_bytes=max_field_bytes, max_pixels=max_pixels)
