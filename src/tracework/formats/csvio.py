@@ -42,6 +42,7 @@ from typing import BinaryIO
 from tracework.core.errors import InputError
 
 __all__ = [
+    "DEFAULT_MAX_COLUMNS",
     "DEFAULT_MAX_FIELD_BYTES",
     "Table",
     "loads_json",
@@ -52,6 +53,10 @@ __all__ = [
 ]
 
 DEFAULT_MAX_FIELD_BYTES = 16 * 2**20
+
+#: Most columns a header may have: real exports have hundreds, rarely thousands, and every
+#: column costs work on every row.
+DEFAULT_MAX_COLUMNS = 20_000
 
 #: Deepest nesting accepted in a JSON cell; crowd-form answers are a handful of levels deep.
 MAX_JSON_DEPTH = 64
@@ -128,7 +133,8 @@ class Table:
 
     def __init__(self, path: str | PathLike[str], *, max_field_bytes: int, header_rows: int,
                  delimiter: str | None, check_header: HeaderCheck | None,
-                 ragged: bool = False, duplicate_names: bool = False) -> None:
+                 ragged: bool = False, duplicate_names: bool = False,
+                 max_columns: int = DEFAULT_MAX_COLUMNS) -> None:
         if max_field_bytes < 1:
             raise ValueError("max_field_bytes must be positive")
         if header_rows < 1:
@@ -142,6 +148,7 @@ class Table:
         self.encoding = "utf-8"
         self._header_rows = header_rows
         self._ragged, self._duplicate_names = ragged, duplicate_names
+        self.max_columns = max_columns
         self._previous_limit = csv.field_size_limit()
         self._file: BinaryIO = _open_binary(path)
         self._closed = False
@@ -277,6 +284,10 @@ class Table:
             raise InputError("the first line, which should be the header, is blank",
                              file=self.name)
         self.header = header[1]
+        if len(self.header) > self.max_columns:
+            raise InputError(f"header: {len(self.header):,} columns, more than the cap of "
+                             f"{self.max_columns:,}", file=self.name,
+                             hint="If the file is real, raise the setting max_columns.")
         if not self._duplicate_names:
             self._check_duplicates()
         for index in range(1, self._header_rows):
@@ -392,7 +403,8 @@ class Table:
 def open_table(path: str | PathLike[str], *, max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
                header_rows: int = 1, delimiter: str | None = None,
                check_header: HeaderCheck | None = None, ragged: bool = False,
-               duplicate_names: bool = False) -> Table:
+               duplicate_names: bool = False,
+               max_columns: int = DEFAULT_MAX_COLUMNS) -> Table:
     """Open a CSV or TSV file for streaming; see the module docstring for what is checked.
 
     ``header_rows`` > 1 keeps rows 2.. of the header in ``extra_header_rows`` (Qualtrics writes
@@ -401,11 +413,12 @@ def open_table(path: str | PathLike[str], *, max_field_bytes: int = DEFAULT_MAX_
     sees fewer extra rows than asked for when the file is that short. ``delimiter`` skips
     sniffing. ``ragged`` hands data records of any width to the caller, which must check
     them (a format that knows which trailing cells may be left out); ``duplicate_names`` lets
-    a header repeat a name, for a format that tells such columns apart by other header rows.
+    a header repeat a name, for a format that tells such columns apart by other header rows;
+    a header of more than ``max_columns`` columns is refused before any work per column.
     """
     return Table(path, max_field_bytes=max_field_bytes, header_rows=header_rows,
                  delimiter=delimiter, check_header=check_header, ragged=ragged,
-                 duplicate_names=duplicate_names)
+                 duplicate_names=duplicate_names, max_columns=max_columns)
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:

@@ -37,6 +37,7 @@ from typing import Any, Literal, TypeAlias, TypeGuard
 
 from tracework.core.errors import InputError
 from tracework.formats.csvio import (
+    DEFAULT_MAX_COLUMNS,
     DEFAULT_MAX_FIELD_BYTES,
     loads_json,
     masked,
@@ -706,9 +707,10 @@ class Batch:
     """An open batch results file; iterate for :class:`Assignment` records, one row at a time."""
 
     def __init__(self, path: str | PathLike[str], *, max_field_bytes: int,
-                 max_pixels: int) -> None:
+                 max_pixels: int, max_columns: int) -> None:
         self.path = str(path)
-        self._table = open_table(path, max_field_bytes=max_field_bytes, ragged=True)
+        self._table = open_table(path, max_field_bytes=max_field_bytes, ragged=True,
+                                 max_columns=max_columns)
         self.max_pixels = max_pixels
         try:
             self.header: list[str] = list(self._table.header)
@@ -860,7 +862,8 @@ class Batch:
 
 def read_batch(path: str | PathLike[str], *,
                max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> Batch:
+               max_pixels: int = DEFAULT_MAX_PIXELS,
+               max_columns: int = DEFAULT_MAX_COLUMNS) -> Batch:
     """Open a Requester UI batch results CSV (or a legacy tab-separated one).
 
     Raises :class:`~tracework.core.errors.InputError` at once for a bad header (missing required
@@ -868,4 +871,5 @@ def read_batch(path: str | PathLike[str], *,
     out the trailing ``Approve``/``Reject`` cells (and nameless trailing columns), as the
     platform's own download does. ``max_pixels`` caps the image size an answer may declare.
     """
-    return Batch(path, max_field_bytes=max_field_bytes, max_pixels=max_pixels)
+    return Batch(path, max_field_bytes=max_field_bytes, max_pixels=max_pixels,
+                 max_columns=max_columns)
