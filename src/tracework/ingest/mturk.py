@@ -306,7 +306,7 @@ class _MturkWriter:
             if job.result is not None:
                 width, height = job.result.width, job.result.height
         for el in a.elements:
-            if isinstance(el, mturk.BoundingBoxes) and el.width and el.height:
+            if isinstance(el, (mturk.BoundingBoxes, mturk.Polygons)) and el.width and el.height:
                 width, height = width or el.width, height or el.height
         asset_id = self.assets.get(_asset_uri(a), width, height)
         batch_id = self._batch_id(a)
