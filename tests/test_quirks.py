@@ -326,3 +326,27 @@ def test_conflicts_are_listed_shown_and_resolved_as_ledger_entries(tw: Cli,
     assert widths == [20.0, 33.0]  # the incoming boxes replaced the stored ones
     assert tw.json("status")["open_conflicts"] == 0
     tw("verify")
+
+
+def test_a_survey_conflict_kept_incoming_replaces_the_answers(tw: Cli, tmp_path: Path) -> None:
+    tw("ingest", "qualtrics", q("survey_typed_ids.csv"), "--worker-column", "workerId")
+    changed = tmp_path / "survey_again.csv"
+    text = (QUIRKS / "survey_typed_ids.csv").read_text(encoding="utf-8")
+    changed.write_text(text.replace('"25-34"', '"35-44"', 1), encoding="utf-8", newline="")
+    report = tw.json("ingest", "qualtrics", str(changed), "--worker-column", "workerId")
+    assert (report["added"], report["unchanged"], report["conflicts"]) == (0, 2, 1)
+    [conflict] = tw.json("conflicts", "list")
+    assert conflict["target"] == "response:1" and conflict["fields"] == ["Q1"]
+    assert tw.json("conflicts", "show", "1")["changes"] == {
+        "Q1": {"stored": "25-34", "incoming": "35-44"}}
+    tw("conflicts", "resolve", "1", "--keep", "incoming", "--reason", "respondent corrected")
+    project = tracework.open_project(tw.root)
+    try:
+        with project.store.read() as conn:
+            got = [json.loads(r.value) for r in conn.execute(
+                select(schema.answers).where(schema.answers.c.response_id == 1)
+                .where(schema.answers.c.question == "Q1"))]
+    finally:
+        project.close()
+    assert got == ["35-44"]
+    tw("verify")
