@@ -168,8 +168,11 @@ def ingest_mturk(ctx: click.Context, file: Path, images: Path | None, as_json: b
     """A Mechanical Turk batch results CSV (Requester UI download).
 
     Both answer layouts (flattened Answer.* columns, one Answer.taskAnswers JSON column);
-    segmentation masks become per-category RLE, bbox and area; boxes, classifier answers and
-    plain fields are kept. Raw worker ids go to the vault; everything else sees pseudonyms.
+    rows may leave out the trailing Approve/Reject cells, as the platform's download does.
+    Segmentation masks become per-category RLE, bbox and area; polygons are kept as drawn and
+    rasterised; boxes and classifier answers are kept. Answers not converted (keypoints, plain
+    fields) and empty masks are counted in the report. Raw worker ids go to the vault;
+    everything else sees pseudonyms.
 
     \b
     Example:

@@ -139,7 +139,7 @@ class _Immediate(Executor):
 
 
 def _mask_field(seg: mturk.Segmentation) -> str:
-    return f"Answer.{seg.name}.labeledImage.pngImageData"
+    return f"{mturk.ANSWER_PREFIX}{seg.name}.labeledImage.pngImageData"
 
 
 def _category_names(project: Project) -> set[str]:
@@ -224,7 +224,7 @@ def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_M
         for el in a.elements:
             if isinstance(el, mturk.Segmentation):
                 _check_labels(project, el.colours, path, a.row,
-                              f"Answer.{el.name}.labelMappings")
+                              f"{mturk.ANSWER_PREFIX}{el.name}.labelMappings")
                 size = (el.width, el.height) if el.width and el.height else None
                 fut = pool.submit(masks.decode_mask_cell, el.png_base64, el.colours,
                                   expected_size=size, **options)
@@ -330,7 +330,7 @@ class _MturkWriter:
         rows = list(self._annotation_rows(a, jobs, sub_id, asset_id, token))
         if rows:
             ids = self._insert_annotations(rows)
-            for ann_id, row in zip(ids, rows):
+            for ann_id, row in zip(ids, rows, strict=True):
                 self.log.append("annotation.create", f"annotation:{ann_id}", new={
                     "submission": sub_id, "kind": row["kind"], "category": row["category"],
                     "area": row["area"], "taxonomy_version": self.version})
@@ -372,7 +372,7 @@ class _MturkWriter:
         for el in a.elements:
             if isinstance(el, mturk.BoundingBoxes):
                 _check_labels(self.project, (b.label for b in el.boxes), self.path, a.row,
-                              f"Answer.{el.name}.boundingBoxes")
+                              f"{mturk.ANSWER_PREFIX}{el.name}.boundingBoxes")
                 for box in el.boxes:
                     yield {**base, "element": el.name, "kind": "bbox", "category": box.label,
                            "height": el.height, "width": el.width, "bbox_x": box.left,
@@ -380,7 +380,7 @@ class _MturkWriter:
                            "area": float(box.width * box.height)}
             elif isinstance(el, mturk.Polygons):
                 _check_labels(self.project, (p.label for p in el.polygons), self.path, a.row,
-                              f"Answer.{el.name}.polygons")
+                              f"{mturk.ANSWER_PREFIX}{el.name}.polygons")
                 for poly in el.polygons:
                     yield {**base, **self._polygon_row(el, poly, a.row)}
             elif isinstance(el, mturk.Choice):
@@ -401,8 +401,8 @@ class _MturkWriter:
                 raster = masks.rasterise_polygons([flat], el.width, el.height,
                                                   max_pixels=self.project.settings["max_pixels"])
             except MaskError as exc:
-                raise exc.located(file=str(self.path), row=row,
-                                  field=f"Answer.{el.name}.inputImageProperties") from None
+                where = f"{mturk.ANSWER_PREFIX}{el.name}.inputImageProperties"
+                raise exc.located(file=str(self.path), row=row, field=where) from None
             x, y, w, h = raster.bbox
             out.update(rle_counts=raster.rle["counts"], bbox_x=x, bbox_y=y, bbox_w=w,
                        bbox_h=h, area=float(raster.area))
