@@ -117,7 +117,9 @@ CASES: dict[str, tuple[Callable[[Path, Path], None], int | None, str | None, str
     "not a png": (_edit_row(3, MASK, lambda c: base64.b64encode(b"GIF89a" + b"\0" * 40).decode()),
                   3, MASK, "PNG"),
     "decompression bomb": (_edit_row(1, MASK, lambda c: _bomb()), 1, MASK, "20000"),
-    "decompression bomb of the declared size": (_declared_bomb, 1, MASK, "refused before decoding"),
+    # The answer declares the bomb's size: refused by max_pixels before the PNG is looked at.
+    "decompression bomb of the declared size": (
+        _declared_bomb, 1, "Answer.annotatedResult.inputImageProperties", "more than the cap"),
     "truncated png": (_edit_row(3, MASK, lambda c: base64.b64encode(
         base64.b64decode(c)[:-20]).decode()), 3, MASK, "truncated"),
     "mask size mismatch": (_edit_row(2, "Answer.annotatedResult.inputImageProperties.height",

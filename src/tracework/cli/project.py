@@ -129,20 +129,25 @@ def _print_report(report: tracework.ImportReport) -> None:
     if report.kind == "mturk":
         rows += [("new workers", report.workers_new), ("annotations", report.annotations)]
         rows += [(f"  {k}", v) for k, v in sorted(report.by_category.items())]
+        if report.empty_masks:
+            rows.append(("empty masks (no labelled pixel)", report.empty_masks))
         if report.tolerated_pixels:
             rows.append(("tolerated pixels", report.tolerated_pixels))
     else:
-        rows += [("previews skipped", report.previews_skipped),
-                 ("unlinked responses", report.unlinked),
-                 ("consent changes", report.consent_changes)]
+        rows += [(f"left out: {k}", v) for k, v in sorted(report.excluded.items())]
+        rows += [("linked by id", report.linked_by_id), ("linked by code", report.linked_by_code),
+                 ("unlinked responses", report.unlinked)]
+        rows += [(f"  {k}", v) for k, v in sorted(report.unlinked_reasons.items())]
+        rows.append(("consent changes", report.consent_changes))
     if report.platform_behind:
         rows.append(("platform behind (decision kept)", report.platform_behind))
     rows += [("status changes", report.status_changes), ("conflicts", report.conflicts),
              ("ledger entries", report.ledger_entries), ("ledger head", report.ledger_head)]
     table(rows)
+    for tag, n in sorted(report.kept_raw.items()):
+        click.echo(f"{n} answer{'s' if n != 1 else ''} of element {tag} kept raw, not converted")
     if report.conflicts:
-        click.echo("Conflicting rows were recorded, not applied: see `tracework log "
-                   "--action '*conflict'`.")
+        click.echo("Conflicting rows were recorded, not applied: see `tracework conflicts list`.")
 
 
 def _with_progress(label: str, run: Callable[[Progress], tracework.ImportReport]
@@ -161,8 +166,11 @@ def ingest_mturk(ctx: click.Context, file: Path, images: Path | None, as_json: b
     """A Mechanical Turk batch results CSV (Requester UI download).
 
     Both answer layouts (flattened Answer.* columns, one Answer.taskAnswers JSON column);
-    segmentation masks become per-category RLE, bbox and area; boxes, classifier answers and
-    plain fields are kept. Raw worker ids go to the vault; everything else sees pseudonyms.
+    rows may leave out the trailing Approve/Reject cells, as the platform's download does.
+    Segmentation masks become per-category RLE, bbox and area; polygons are kept as drawn and
+    rasterised; boxes and classifier answers are kept. Answers not converted (keypoints, plain
+    fields) and empty masks are counted in the report. Raw worker ids go to the vault;
+    everything else sees pseudonyms.
 
     \b
     Example:
@@ -176,9 +184,13 @@ def ingest_mturk(ctx: click.Context, file: Path, images: Path | None, as_json: b
 
 @ingest.command("qualtrics")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--worker-column", required=True,
+@click.option("--worker-column", default=None,
               help="Embedded-data column holding the platform worker id (e.g. workerId, "
-                   "PROLIFIC_PID).")
+                   "PROLIFIC_PID). Typed ids are trimmed, taken out of pasted links and "
+                   "case-folded for platforms whose ids ignore case.")
+@click.option("--link-by-code", default=None, metavar="SURVEY_COLUMN=BATCH_ANSWER_FIELD",
+              help="Also link a response to the one worker whose submission answered the "
+                   "same completion code, e.g. MTurkCode=Answer.surveycode.")
 @click.option("--consent-column", default=None,
               help="A yes/no question whose yes grants the scopes in [consent] of "
                    "tracework.toml (default: link and publish).")
@@ -186,26 +198,37 @@ def ingest_mturk(ctx: click.Context, file: Path, images: Path | None, as_json: b
               help="Platform the worker ids belong to.")
 @click.option("--multi-select", multiple=True, metavar="COLUMN",
               help="A column holding comma-joined multi-select answers; repeat for each.")
+@click.option("--date-format", default=None, metavar="FORMAT",
+              help="How to read dates a spreadsheet re-saved when day and month could be "
+                   "either, in strftime codes, e.g. '%m/%d/%Y %H:%M'.")
 @click.option("--include-previews", is_flag=True, help="Keep survey preview responses.")
+@click.option("--include-type", "include_types", multiple=True,
+              type=click.Choice(["preview", "test", "spam"]),
+              help="Keep responses of a type left out by default; repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
 @click.pass_context
-def ingest_qualtrics(ctx: click.Context, file: Path, worker_column: str,
-                     consent_column: str | None, platform: str, multi_select: tuple[str, ...],
-                     include_previews: bool, as_json: bool) -> None:
+def ingest_qualtrics(ctx: click.Context, file: Path, worker_column: str | None,
+                     link_by_code: str | None, consent_column: str | None, platform: str,
+                     multi_select: tuple[str, ...], date_format: str | None,
+                     include_previews: bool, include_types: tuple[str, ...],
+                     as_json: bool) -> None:
     """A Qualtrics survey export (CSV with the three header rows).
 
-    Answers link to workers through the worker-id column; answers that match no worker are
-    kept and reported as unlinked. Preview responses are left out unless asked for. Without
-    a consent answer a worker's consent is none: their answers stay inside the project.
+    Answers link to workers through the worker-id column, or a completion code; the report
+    counts responses linked by id, by code and not at all, and why. Preview, test and spam
+    responses are left out unless asked for, and counted. Without a consent answer a worker's
+    consent is none: their answers stay inside the project.
 
     \b
-    Example:
+    Examples:
       tracework ingest qualtrics survey.csv --worker-column workerId --consent-column Q11
+      tracework ingest qualtrics survey.csv --link-by-code MTurkCode=Answer.surveycode
     """
     project = project_of(ctx)
     report = _with_progress("ingest", lambda p: tracework.ingest_qualtrics(
         project, file, worker_column=worker_column, consent_column=consent_column,
-        platform=platform, include_previews=include_previews, multi_select=multi_select,
+        platform=platform, include_previews=include_previews, include_types=include_types,
+        multi_select=multi_select, link_by_code=link_by_code, date_format=date_format,
         progress=p))
     echo_json(report.as_dict()) if as_json else _print_report(report)
 
@@ -225,17 +248,28 @@ def status(ctx: click.Context, as_json: bool) -> None:
         ("imports", report.imports), ("batches", report.batches),
         ("submissions", report.submissions)]
     rows += [(f"  {k}", v) for k, v in report.submissions_by_status.items()]
-    rows += [("workers", f"{report.workers} ({report.workers_with_work} with submissions)"),
+    linked = report.linked_by_consent
+    rows += [("workers (with submissions)", report.workers),
+             ("respondents (with survey answers)", report.respondents),
              ("survey responses", report.responses),
-             ("  linked (consented)", report.responses_linked),
+             ("  linked to submissions", sum(linked.values())),
+             ("    consent none", linked.get("none", 0)),
+             ("    consent link", linked.get("link", 0)),
+             ("    consent publish", linked.get("publish", 0)),
              ("  unlinked", report.responses_unlinked),
              ("consent", ", ".join(f"{k} {v}" for k, v in report.consent.items())),
              ("annotations", report.annotations)]
     rows += [(f"  {k}", v) for k, v in report.annotations_by_category.items()]
+    if report.empty_masks:
+        rows.append(("empty masks", report.empty_masks))
     rows += [("open conflicts", report.open_conflicts),
              ("taxonomy version", report.taxonomy_version),
              ("ledger", f"{report.ledger_entries} entries, head {report.ledger_head}")]
     table(rows)
+    for tag, n in report.kept_raw.items():
+        click.echo(f"{n} answer{'s' if n != 1 else ''} of element {tag} kept raw, not converted")
+    if report.open_conflicts:
+        click.echo("See `tracework conflicts list` to resolve the open conflicts.")
 
 
 @cli.command("log")

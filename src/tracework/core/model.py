@@ -34,12 +34,13 @@ class Annotation:
     id: int
     image_id: int
     category: str
-    kind: str                      # "mask" or "bbox"
+    kind: str                      # "mask", "bbox" or "polygon"
     bbox: tuple[float, float, float, float]
     area: float
     rle: dict[str, Any] | None     # COCO RLE with string counts, for masks
     worker: str
     attributes: dict[str, Any]
+    polygon: list[list[float]] | None = None  # as drawn: [[x1, y1, x2, y2, …], …]
 
 
 @dataclass

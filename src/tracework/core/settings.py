@@ -75,6 +75,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_mask_pixels", 50_000_000,
             "Largest mask accepted, in pixels; a PNG declaring more is refused before decoding "
             "(decompression bombs).", int),
+    Setting("max_pixels", 50_000_000,
+            "Largest image a file may declare (an answer's inputImageProperties, a polygon "
+            "to rasterise), in pixels; larger is refused as an input error.", int),
+    Setting("max_columns", 20_000,
+            "Most columns an imported CSV header may have; wider files are refused before any "
+            "work per column.", int),
     Setting("mask_background", "transparent",
             "What counts as background in a label mask: 'transparent' (alpha 0) or an opaque "
             "colour such as #ffffff."),

@@ -1,6 +1,7 @@
 """What a project holds, its change log, and the log's verification: project-level reads."""
 
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,11 +32,16 @@ class StatusReport:
     batches: int = 0
     submissions: int = 0
     submissions_by_status: dict[str, int] = field(default_factory=dict)
-    workers: int = 0
-    workers_with_work: int = 0
+    workers: int = 0                # people with submissions
+    workers_with_work: int = 0      # the same number, under its older name
+    respondents: int = 0            # people with survey answers (a response without id: one)
+    people: int = 0                 # pseudonyms known to the project
     responses: int = 0
-    responses_linked: int = 0
+    responses_linked: int = 0       # linked to submissions, with the worker's link consent
     responses_unlinked: int = 0
+    linked_by_consent: dict[str, int] = field(default_factory=dict)  # none / link / publish
+    kept_raw: dict[str, int] = field(default_factory=dict)  # answers not converted, by element
+    empty_masks: int = 0
     consent: dict[str, int] = field(default_factory=dict)
     annotations: int = 0
     annotations_by_category: dict[str, int] = field(default_factory=dict)
@@ -64,8 +70,11 @@ def status(project: Project) -> StatusReport:
             r.status: int(r.n) for r in conn.execute(
                 select(submissions.c.status, func.count().label("n"))
                 .group_by(submissions.c.status).order_by(submissions.c.status))}
-        report.workers = count(select(func.count()).select_from(workers))
+        report.people = count(select(func.count()).select_from(workers))
         report.workers_with_work = count(select(func.count(distinct(submissions.c.worker))))
+        report.workers = report.workers_with_work
+        report.respondents = count(select(func.count(distinct(responses.c.worker)))) + count(
+            select(func.count()).select_from(responses).where(responses.c.worker.is_(None)))
         report.responses = count(select(func.count()).select_from(responses))
         with_work = select(submissions.c.worker).distinct().scalar_subquery()
         report.responses_linked = count(
@@ -75,6 +84,8 @@ def status(project: Project) -> StatusReport:
         report.responses_unlinked = count(
             select(func.count()).select_from(responses)
             .where(responses.c.worker.is_(None) | responses.c.worker.not_in(with_work)))
+        report.linked_by_consent = _linked_by_consent(conn, with_work)
+        report.kept_raw, report.empty_masks = _unconverted(conn)
         report.consent = {
             scope: count(select(func.count()).select_from(workers)
                          .where(getattr(workers.c, f"consent_{scope}").is_(True)))
@@ -85,7 +96,7 @@ def status(project: Project) -> StatusReport:
                 select(annotations.c.category, func.count().label("n"))
                 .where(annotations.c.category.is_not(None))
                 # Taxonomy parts only: a classifier's free answer ("Mouse") is no category.
-                .where(annotations.c.kind.in_(["mask", "bbox"]))
+                .where(annotations.c.kind.in_(["mask", "bbox", "polygon"]))
                 .group_by(annotations.c.category).order_by(annotations.c.category))}
         report.open_conflicts = count(select(func.count()).select_from(conflicts)
                                       .where(conflicts.c.state == "open"))
@@ -93,6 +104,33 @@ def status(project: Project) -> StatusReport:
             select(func.coalesce(func.max(taxonomy_versions.c.version), 0))).scalar_one())
         report.ledger_entries, report.ledger_head = _ledger.head(conn)
     return report
+
+
+def _linked_by_consent(conn: Any, with_work: Any) -> dict[str, int]:
+    """Responses linked to submissions, by the widest consent their worker gave."""
+    rows = conn.execute(
+        select(workers.c.consent_link, workers.c.consent_publish, func.count().label("n"))
+        .select_from(responses.join(workers, responses.c.worker == workers.c.pseudonym))
+        .where(responses.c.worker.in_(with_work))
+        .group_by(workers.c.consent_link, workers.c.consent_publish))
+    out = {"none": 0, "link": 0, "publish": 0}
+    for r in rows:
+        scope = "publish" if r.consent_publish else "link" if r.consent_link else "none"
+        out[scope] += int(r.n)
+    return out
+
+
+def _unconverted(conn: Any) -> tuple[dict[str, int], int]:
+    """Answers kept raw by element, and empty masks, as each import's report counted them
+    (counted for added rows only, so summing over imports counts each answer once)."""
+    kept: dict[str, int] = {}
+    empty = 0
+    for e in _ledger.entries(conn, action="import.finish"):
+        summary = json.loads(e.new) if e.new != "null" else {}
+        for tag, n in dict(summary.get("kept_raw", {})).items():
+            kept[tag] = kept.get(tag, 0) + int(n)
+        empty += int(summary.get("empty_masks", 0))
+    return dict(sorted(kept.items())), empty
 
 
 def log(project: Project, *, target: str | None = None, actor: str | None = None,

@@ -103,7 +103,7 @@ def select_dataset(project: Project, *, status: str = "approved",
                         batches.c.platform)
                  .join(submissions, annotations.c.submission_id == submissions.c.id)
                  .join(batches, submissions.c.batch_id == batches.c.id)
-                 .where(annotations.c.kind.in_(["mask", "bbox"]))
+                 .where(annotations.c.kind.in_(["mask", "bbox", "polygon"]))
                  .where(annotations.c.category.in_([c.name for c in chosen]))
                  .order_by(annotations.c.asset_id, annotations.c.id))
         if wanted_status is not None:
@@ -161,9 +161,11 @@ def _annotations(rows: Sequence[Any], published: dict[str, dict[str, Any]]) -> I
         if r.worker in published:
             attributes["survey"] = published[r.worker]
         rle = None
-        if r.kind == "mask":
+        if r.kind in ("mask", "polygon") and r.rle_counts is not None:
             rle = {"size": [r.height, r.width], "counts": r.rle_counts}
+        polygon = json.loads(r.value) if r.kind == "polygon" and r.value else None
         yield Annotation(
             id=r.id, image_id=r.asset_id, category=r.category, kind=r.kind,
             bbox=(float(r.bbox_x), float(r.bbox_y), float(r.bbox_w), float(r.bbox_h)),
-            area=float(r.area), rle=rle, worker=r.worker, attributes=attributes)
+            area=float(r.area), rle=rle, worker=r.worker, attributes=attributes,
+            polygon=polygon)

@@ -46,7 +46,10 @@ def to_coco(data: Dataset, *, info: dict[str, Any], segmentation: Segmentation =
             "id": ann.id, "image_id": ann.image_id, "category_id": cat_ids[ann.category],
             "bbox": [round(v, 2) for v in ann.bbox], "area": ann.area, "iscrowd": 0,
         }
-        if ann.rle is not None:
+        if ann.polygon is not None:
+            # Drawn as a polygon: exported as drawn, whatever the mask encoding asked for.
+            item["segmentation"] = ann.polygon
+        elif ann.rle is not None:
             if segmentation == "polygon":
                 item["segmentation"] = polygons(ann.rle)
             else:

@@ -42,6 +42,7 @@ from typing import BinaryIO
 from tracework.core.errors import InputError
 
 __all__ = [
+    "DEFAULT_MAX_COLUMNS",
     "DEFAULT_MAX_FIELD_BYTES",
     "Table",
     "loads_json",
@@ -52,6 +53,10 @@ __all__ = [
 ]
 
 DEFAULT_MAX_FIELD_BYTES = 16 * 2**20
+
+#: Most columns a header may have: real exports have hundreds, rarely thousands, and every
+#: column costs work on every row.
+DEFAULT_MAX_COLUMNS = 20_000
 
 #: Deepest nesting accepted in a JSON cell; crowd-form answers are a handful of levels deep.
 MAX_JSON_DEPTH = 64
@@ -127,7 +132,9 @@ class Table:
     """
 
     def __init__(self, path: str | PathLike[str], *, max_field_bytes: int, header_rows: int,
-                 delimiter: str | None, check_header: HeaderCheck | None) -> None:
+                 delimiter: str | None, check_header: HeaderCheck | None,
+                 ragged: bool = False, duplicate_names: bool = False,
+                 max_columns: int = DEFAULT_MAX_COLUMNS) -> None:
         if max_field_bytes < 1:
             raise ValueError("max_field_bytes must be positive")
         if header_rows < 1:
@@ -140,6 +147,8 @@ class Table:
         self.delimiter = delimiter or ","
         self.encoding = "utf-8"
         self._header_rows = header_rows
+        self._ragged, self._duplicate_names = ragged, duplicate_names
+        self.max_columns = max_columns
         self._previous_limit = csv.field_size_limit()
         self._file: BinaryIO = _open_binary(path)
         self._closed = False
@@ -275,7 +284,12 @@ class Table:
             raise InputError("the first line, which should be the header, is blank",
                              file=self.name)
         self.header = header[1]
-        self._check_duplicates()
+        if len(self.header) > self.max_columns:
+            raise InputError(f"header: {len(self.header):,} columns, more than the cap of "
+                             f"{self.max_columns:,}", file=self.name,
+                             hint="If the file is real, raise the setting max_columns.")
+        if not self._duplicate_names:
+            self._check_duplicates()
         for index in range(1, self._header_rows):
             self._header_index = index
             record = self._next_record()
@@ -350,7 +364,8 @@ class Table:
                 if record[1]:
                     raise self._error(f"a blank line where the header has "
                                       f"{len(self.header)} columns", line=blank_line)
-        self._check_width(line, cells)
+        if not self._ragged:
+            self._check_width(line, cells)
         return self._row, line, cells
 
     def peek(self) -> tuple[int, int, list[str]] | None:
@@ -387,17 +402,23 @@ class Table:
 
 def open_table(path: str | PathLike[str], *, max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
                header_rows: int = 1, delimiter: str | None = None,
-               check_header: HeaderCheck | None = None) -> Table:
+               check_header: HeaderCheck | None = None, ragged: bool = False,
+               duplicate_names: bool = False,
+               max_columns: int = DEFAULT_MAX_COLUMNS) -> Table:
     """Open a CSV or TSV file for streaming; see the module docstring for what is checked.
 
     ``header_rows`` > 1 keeps rows 2.. of the header in ``extra_header_rows`` (Qualtrics writes
     three). ``check_header`` is called with the table once the header rows are read, before the
     "no rows" check, so a format can explain a wrong header better than "no rows" would; it
     sees fewer extra rows than asked for when the file is that short. ``delimiter`` skips
-    sniffing.
+    sniffing. ``ragged`` hands data records of any width to the caller, which must check
+    them (a format that knows which trailing cells may be left out); ``duplicate_names`` lets
+    a header repeat a name, for a format that tells such columns apart by other header rows;
+    a header of more than ``max_columns`` columns is refused before any work per column.
     """
     return Table(path, max_field_bytes=max_field_bytes, header_rows=header_rows,
-                 delimiter=delimiter, check_header=check_header)
+                 delimiter=delimiter, check_header=check_header, ragged=ragged,
+                 duplicate_names=duplicate_names, max_columns=max_columns)
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -420,17 +441,40 @@ def _finite(text: str) -> float:
     return value
 
 
+#: Most digits accepted in a JSON integer: no count of pixels or seconds needs more, and
+#: Python refuses to convert more than 4300 anyway.
+MAX_JSON_INT_DIGITS = 18
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_INT_DIGITS:
+        raise ValueError(f"the number {text[:20]}… is too large")
+    return int(text)
+
+
+def _check_text(value: str) -> None:
+    if "\x00" in value:
+        raise ValueError("text holds a NUL character (U+0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text holds a lone surrogate (an escape such as \\ud800 that is "
+                         "half of a character)") from None
+
+
 def loads_json(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> object:
     """Parse JSON found in a cell, refusing what ``json.loads`` lets through silently.
 
     Refused: a key repeated in one object (``json.loads`` keeps the last), ``NaN``,
     ``Infinity`` and numbers too large to be finite, and nesting deeper than ``max_depth``
-    (deep enough to exhaust the stack, or to make later recursive code fail). Raises
+    (deep enough to exhaust the stack, or to make later recursive code fail), integers of more
+    than :data:`MAX_JSON_INT_DIGITS` digits, and strings holding NUL or a lone surrogate
+    (which no database column or UTF-8 file can hold). Raises
     :class:`ValueError` with a message meant for users; callers add the file, row and field.
     """
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
-                           parse_float=_finite)
+                           parse_float=_finite, parse_int=_bounded_int)
     except RecursionError:
         raise ValueError(f"JSON nested more than {max_depth} levels deep") from None
     except json.JSONDecodeError as exc:
@@ -438,7 +482,12 @@ def loads_json(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> object:
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, (dict, list)):
+        if isinstance(node, str):
+            _check_text(node)
+        elif isinstance(node, (dict, list)):
+            if isinstance(node, dict):
+                for key in node:
+                    _check_text(key)
             if depth > max_depth:
                 raise ValueError(f"JSON nested more than {max_depth} levels deep")
             children = node.values() if isinstance(node, dict) else node

@@ -64,11 +64,13 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "MaskResult",
     "PartMask",
+    "PolygonRaster",
     "decode_base64_png",
     "decode_label_png",
     "decode_mask_cell",
     "png_size",
     "polygons",
+    "rasterise_polygons",
     "rle_to_mask",
 ]
 
@@ -588,3 +590,31 @@ def polygons(rle: Mapping[str, Any], *, min_points: int = 3,
             points += (x0, y0)
             out.append(points.reshape(-1).astype(float).tolist())
     return out
+
+
+@dataclass(frozen=True)
+class PolygonRaster:
+    """A polygon rasterised to its image: COCO RLE, bounding box and pixel area."""
+
+    rle: dict[str, Any]
+    bbox: tuple[float, float, float, float]
+    area: int
+
+
+def rasterise_polygons(polys: list[list[float]], width: int, height: int, *,
+                       max_pixels: int = DEFAULT_MAX_PIXELS) -> PolygonRaster:
+    """COCO polygons ``[x1, y1, x2, y2, …]`` (one shape, maybe in pieces) as pycocotools
+    rasterises them for an image of ``width`` × ``height``; vertices outside it are clipped."""
+    if not polys or any(len(p) < 6 or len(p) % 2 for p in polys):
+        raise ValueError("each polygon needs at least 3 points")
+    if width <= 0 or height <= 0 or width * height > min(max_pixels, _RLE_MAX_PIXELS):
+        raise MaskError(f"an image of {width}×{height} pixels is larger than the cap of "
+                        f"{max_pixels:,} pixels")
+    rles = _coco.frPyObjects([list(map(float, p)) for p in polys], height, width)
+    rle = _coco.merge(rles)
+    x, y, w, h = (float(v) for v in _coco.toBbox(rle))
+    counts = rle["counts"]
+    return PolygonRaster(
+        {"size": [height, width],
+         "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts},
+        (x, y, w, h), int(_coco.area(rle)))

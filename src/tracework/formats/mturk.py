@@ -25,11 +25,10 @@ records (the ingest layer moves them to the vault) but never in an error message
 
 from __future__ import annotations
 
-import ast
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from functools import cached_property
 from os import PathLike
 from types import TracebackType
@@ -37,12 +36,33 @@ from typing import Any, Literal, TypeAlias
 
 from tracework.core.errors import InputError
 from tracework.formats.csvio import (
+    DEFAULT_MAX_COLUMNS,
     DEFAULT_MAX_FIELD_BYTES,
-    loads_json,
     masked,
     open_table,
     quote_cell,
     sha256_file,
+)
+from tracework.formats.dates import parse_platform_date
+from tracework.formats.mturk_answers import (
+    ANSWER_PREFIX,
+    DEFAULT_MAX_PIXELS,
+    TASK_ANSWERS,
+    UNCONVERTED_KEYS,
+    Answers,
+    BoundingBoxes,
+    Box,
+    Choice,
+    Element,
+    FormField,
+    Layout,
+    MultiChoice,
+    Polygon,
+    Polygons,
+    Segmentation,
+    Unconverted,
+    element_tag,
+    plan_answers,
 )
 
 __all__ = [
@@ -60,6 +80,12 @@ __all__ = [
     "BoundingBoxes",
     "Box",
     "Choice",
+    "DEFAULT_MAX_PIXELS",
+    "Polygon",
+    "Polygons",
+    "UNCONVERTED_KEYS",
+    "Unconverted",
+    "element_tag",
     "Element",
     "FormField",
     "Layout",
@@ -99,79 +125,18 @@ HIT_MUTABLE_COLUMNS: frozenset[str] = frozenset({
 NON_CONTENT_COLUMNS: frozenset[str] = REVIEW_COLUMNS | HIT_MUTABLE_COLUMNS
 
 INPUT_PREFIX = "Input."
-ANSWER_PREFIX = "Answer."
-_TASK_ANSWERS = "Answer.taskAnswers"
 
 Status: TypeAlias = Literal["Submitted", "Approved", "Rejected"]
 STATUSES: tuple[Status, ...] = ("Submitted", "Approved", "Rejected")
-Layout: TypeAlias = Literal["taskAnswers", "dotted", "plain"]
 
 _DATE_COLUMNS = ("CreationTime", "Expiration", "AcceptTime", "SubmitTime", "AutoApprovalTime",
                  "ApprovalTime", "RejectionTime")
 _RATE_COLUMNS = {"lifetime": "LifetimeApprovalRate", "last30": "Last30DaysApprovalRate",
                  "last7": "Last7DaysApprovalRate"}
-_LIST_LEAVES = frozenset({"boundingBoxes", "labels"})
-# Python list literals are parsed into a syntax tree, far bigger than the text: keep them small.
-_LITERAL_MAX_CHARS = 1 << 20
+#: Keys that mark the output of a crowd element tracework keeps raw, and the element's tag.
 
 
-# -- records -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Segmentation:
-    """crowd-semantic-segmentation output: a label-colour PNG and the colour of each label."""
-
-    name: str
-    png_base64: str = field(repr=False)
-    colours: dict[str, str]
-    width: int | None
-    height: int | None
-
-
-@dataclass(frozen=True)
-class Box:
-    """One crowd-bounding-box box, in pixels of the original image (top-left corner)."""
-
-    label: str
-    left: float
-    top: float
-    width: float
-    height: float
-
-
-@dataclass(frozen=True)
-class BoundingBoxes:
-    name: str
-    boxes: tuple[Box, ...]
-    width: int | None
-    height: int | None
-
-
-@dataclass(frozen=True)
-class Choice:
-    """crowd-classifier / crowd-image-classifier: ``{"label": ...}``."""
-
-    name: str
-    label: str
-
-
-@dataclass(frozen=True)
-class MultiChoice:
-    """Multi-select classifiers: ``{"labels": [...]}``."""
-
-    name: str
-    labels: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class FormField:
-    """Anything else the form sent (plain fields, checkbox dicts, workerComment…), raw."""
-
-    name: str
-    value: object
-
-
-Element: TypeAlias = Segmentation | BoundingBoxes | Choice | MultiChoice | FormField
 
 
 @dataclass(frozen=True)
@@ -233,13 +198,6 @@ def content_fields(a: Assignment) -> dict[str, str]:
 
 # -- cell parsers ------------------------------------------------------------------------------
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
-# Python's %Z knows only UTC/GMT and the local zone's names, so the Pacific names are mapped here.
-_ZONES = {"PST": -8, "PDT": -7, "UTC": 0, "GMT": 0}
-_DATE = re.compile(
-    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) "
-    r"([A-Za-z]+) (\d{4})")
 _REWARD = re.compile(r"\$?\s*(\d{1,9})(?:\.(\d{1,2}))?")
 _INT = re.compile(r"\d{1,18}")
 _RATE = re.compile(r"\s*(\d{1,3}(?:\.\d+)?)\s*%\s*(?:\(\s*(\d+)\s*/\s*(\d+)\s*\))?\s*")
@@ -272,33 +230,12 @@ class _Row:
         cell = self.text(column).strip()
         if not cell:
             return None
-        match = _DATE.fullmatch(cell)
-        if match is None:
-            return self._iso_date(column, cell)
-        month, day, hh, mm, ss, zone, year = match.groups()
-        if zone.upper() not in _ZONES:
-            raise self.fail(column, f"unknown time zone {quote_cell(zone)} in {quote_cell(cell)}",
-                            hint="MTurk writes PST, PDT, UTC or GMT; convert the times to one "
-                                 "of these, or re-download the file from MTurk.")
-        if month not in _MONTHS:
-            raise self.fail(column, f"unknown month in {quote_cell(cell)}")
         try:
-            local = datetime(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss),
-                             tzinfo=timezone(timedelta(hours=_ZONES[zone.upper()])))
+            return parse_platform_date(cell)
         except ValueError as exc:
-            raise self.fail(column, f"{quote_cell(cell)} is not a valid date ({exc})") from None
-        return local.astimezone(UTC)
-
-    def _iso_date(self, column: str, cell: str) -> datetime:
-        # Clones of the Requester UI may write ISO 8601; accepted only with an explicit offset.
-        try:
-            parsed = datetime.fromisoformat(cell.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            raise self.fail(column, f"{quote_cell(cell)} is not a date like "
-                                    "'Mon Mar 06 08:59:21 PST 2023'")
-        return parsed.astimezone(UTC)
+            raise self.fail(column, f"{quote_cell(cell)}: {exc}",
+                            hint="Import the file as MTurk wrote it; a spreadsheet program "
+                                 "may have rewritten its dates.") from None
 
     def reward(self, column: str) -> int | None:
         cell = self.text(column).strip()
@@ -320,282 +257,82 @@ class _Row:
                             int(total) if total else None)
 
 
-# -- answers -----------------------------------------------------------------------------------
-
-_LABEL_MAPPING = re.compile(r"(?:(.*?)\.)?labelMappings\.(.+?)(\.color)?")
-
-
-def _answer_path(column: str) -> tuple[str, ...]:
-    """Key path of a flattened answer column; a label in ``labelMappings`` may contain dots."""
-    rest = column[len(ANSWER_PREFIX):]
-    match = _LABEL_MAPPING.fullmatch(rest)
-    if match is None:
-        return tuple(rest.split("."))
-    prefix, label, color = match.groups()
-    head = tuple(prefix.split(".")) if prefix else ()
-    return (*head, "labelMappings", label) + (("color",) if color else ())
-
-
-def _plan_answers(file: str, columns: list[str]) -> list[tuple[str, tuple[str, ...]]]:
-    """Each flattened answer column with its key path; refuses a path that is also a prefix."""
-    plan = [(c, _answer_path(c)) for c in columns]
-    inner: dict[tuple[str, ...], str] = {}
-    for column, path in plan:
-        for i in range(1, len(path)):
-            inner.setdefault(path[:i], column)
-    for column, path in plan:
-        if path in inner:
-            raise InputError(
-                f"answer columns {column!r} and {inner[path]!r} clash: the first is a value, "
-                "the second puts keys under it", file=file, field=column)
-    return plan
-
-
-def _list_of_strings_literal(text: str) -> list[str] | None:
-    """A Python list literal of strings (``['a', 'b']``), parsed without evaluating anything."""
-    if len(text) > _LITERAL_MAX_CHARS:
-        return None
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    body = tree.body
-    if not isinstance(body, (ast.List, ast.Tuple)):
-        return None
-    items = []
-    for node in body.elts:
-        if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
-            return None
-        items.append(node.value)
-    return items
-
-
-class _Answers:
-    """Builds the answer object of a row and finds the elements in it."""
-
-    def __init__(self, r: _Row, layout: Layout) -> None:
-        self.r, self.layout = r, layout
-
-    def fail(self, path: tuple[str, ...], message: str) -> InputError:
-        if self.layout == "taskAnswers":
-            # Paths under the JSON cell are named inside the message, the column as the field.
-            where = ".".join(path)
-            return self.r.fail(_TASK_ANSWERS, f"{where}: {message}" if where else message)
-        return self.r.fail(ANSWER_PREFIX + ".".join(path), message)
-
-    def build(self, plan: list[tuple[str, tuple[str, ...]]]) -> dict[str, Any]:
-        answer: dict[str, Any] = {}
-        if self.layout == "taskAnswers":
-            answer = self._task_answers()
-        for column, path in plan:
-            cell = self.r.text(column)
-            if cell == "":
-                continue
-            value = self._leaf(column, path, cell)
-            node = answer
-            for key in path[:-1]:
-                node = node.setdefault(key, {})
-                if not isinstance(node, dict):
-                    raise self.r.fail(column, "clashes with a value of Answer.taskAnswers")
-            if path[-1] in node:
-                raise self.r.fail(column, "clashes with a key of Answer.taskAnswers")
-            node[path[-1]] = value
-        return answer
-
-    def _task_answers(self) -> dict[str, Any]:
-        cell = self.r.text(_TASK_ANSWERS)
-        if not cell.strip():
-            return {}
-        try:
-            parsed = loads_json(cell)
-        except ValueError as exc:
-            raise self.r.fail(_TASK_ANSWERS, str(exc)) from None
-        if not (isinstance(parsed, list) and len(parsed) == 1 and isinstance(parsed[0], dict)):
-            raise self.r.fail(_TASK_ANSWERS, "must be a JSON array holding one object, "
-                                             "like [{\"name\": …}]")
-        return parsed[0]
-
-    def _leaf(self, column: str, path: tuple[str, ...], cell: str) -> object:
-        if len(path) < 2:
-            return cell
-        if path[-1] in _LIST_LEAVES:
-            try:
-                parsed = loads_json(cell)
-            except ValueError as exc:
-                items = _list_of_strings_literal(cell) if path[-1] == "labels" else None
-                if items is None:
-                    raise self.r.fail(column, f"expected a JSON list: {exc}") from None
-                parsed = items
-            if not isinstance(parsed, list):
-                raise self.r.fail(column, "expected a JSON list")
-            return parsed
-        if cell == "true":
-            return True
-        if cell == "false":
-            return False
-        return cell
-
-    # -- elements ------------------------------------------------------------------------------
-
-    def elements(self, answer: Mapping[str, Any]) -> tuple[Element, ...]:
-        found: list[Element] = []
-        for key, value in answer.items():
-            found.extend(self._element((key,), value, depth=0))
-        return tuple(found)
-
-    def _element(self, path: tuple[str, ...], value: object, depth: int) -> list[Element]:
-        name = ".".join(path)
-        if not isinstance(value, dict):
-            return [FormField(name, value)]
-        image = value.get("labeledImage")
-        if isinstance(image, dict) and image.get("pngImageData") not in (None, ""):
-            return [self._segmentation(path, value), *self._rest(path, value, {
-                "labeledImage", "labelMappings", "instances", "inputImageProperties"})]
-        if "boundingBoxes" in value:
-            return [self._boxes(path, value),
-                    *self._rest(path, value, {"boundingBoxes", "inputImageProperties"})]
-        if isinstance(value.get("label"), str):
-            return [Choice(name, value["label"]), *self._rest(path, value, {"label"})]
-        if isinstance(value.get("labels"), list):
-            labels = value["labels"]
-            if not all(isinstance(x, str) for x in labels):
-                raise self.fail((*path, "labels"), "every label must be a string")
-            return [MultiChoice(name, tuple(labels)), *self._rest(path, value, {"labels"})]
-        if depth < 3 and any(isinstance(v, dict) and _looks_like_element(v)
-                             for v in value.values()):
-            found: list[Element] = []
-            for key, child in value.items():
-                found.extend(self._element((*path, key), child, depth + 1))
-            return found
-        return [FormField(name, value)]
-
-    def _rest(self, path: tuple[str, ...], value: dict[str, Any],
-              used: set[str]) -> list[Element]:
-        name = ".".join(path)
-        return [FormField(f"{name}.{k}", v) for k, v in value.items() if k not in used]
-
-    def _size(self, path: tuple[str, ...], value: dict[str, Any]) -> tuple[int | None, int | None]:
-        props = value.get("inputImageProperties")
-        if props is None:
-            return None, None
-        if not isinstance(props, dict):
-            raise self.fail((*path, "inputImageProperties"), "must be an object")
-        return (self._dimension((*path, "inputImageProperties", "width"), props.get("width")),
-                self._dimension((*path, "inputImageProperties", "height"), props.get("height")))
-
-    def _dimension(self, path: tuple[str, ...], raw: object) -> int | None:
-        if raw is None or raw == "":
-            return None
-        number: float | None = None
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            number = raw
-        elif isinstance(raw, str) and _INT.fullmatch(raw.strip()):
-            number = int(raw.strip())
-        if number is None or number != int(number) or number <= 0:
-            raise self.fail(path, "an image size must be a positive whole number of pixels")
-        return int(number)
-
-    def _segmentation(self, path: tuple[str, ...], value: dict[str, Any]) -> Segmentation:
-        png = value["labeledImage"]["pngImageData"]
-        if not isinstance(png, str):
-            raise self.fail((*path, "labeledImage", "pngImageData"),
-                            "must be base64 text of a PNG")
-        colours: dict[str, str] = {}
-        mappings = value.get("labelMappings")
-        if mappings is not None:
-            if not isinstance(mappings, dict):
-                raise self.fail((*path, "labelMappings"), "must be an object of labels")
-            for label, spec in mappings.items():
-                where = (*path, "labelMappings", label, "color")
-                raw = spec.get("color") if isinstance(spec, dict) else spec
-                colours[label] = self._colour(where, raw)
-        instances = value.get("instances")
-        if instances is not None:
-            self._instances((*path, "instances"), instances, colours)
-        owners: dict[str, str] = {}
-        for label, colour in colours.items():
-            if colour in owners:
-                raise self.fail((*path, "labelMappings"), f"labels {owners[colour]!r} and "
-                                f"{label!r} share the colour {colour}; the mask is ambiguous")
-            owners[colour] = label
-        width, height = self._size(path, value)
-        return Segmentation(".".join(path), png, colours, width, height)
-
-    def _instances(self, path: tuple[str, ...], instances: object,
-                   colours: dict[str, str]) -> None:
-        """crowd-instance-segmentation's ``[{color, label}]``, when each label is used once."""
-        if not isinstance(instances, list):
-            raise self.fail(path, "must be a list of {color, label} objects")
-        for i, item in enumerate(instances):
-            if not (isinstance(item, dict) and isinstance(item.get("label"), str)):
-                raise self.fail(path, f"item {i + 1} must be an object with a string label")
-            label = item["label"]
-            colour = self._colour(path, item.get("color"))
-            if colours.get(label, colour) != colour:
-                raise self.fail(path, f"label {label!r} has several colours (several "
-                                      "instances); instance masks are not supported")
-            colours[label] = colour
-
-    def _colour(self, path: tuple[str, ...], raw: object) -> str:
-        match = _COLOUR.fullmatch(raw) if isinstance(raw, str) else None
-        if match is None:
-            shown = quote_cell(raw) if isinstance(raw, str) else type(raw).__name__
-            raise self.fail(path, f"colour {shown} is not of the form #rrggbb")
-        digits = match.group(1).lower()
-        if len(digits) == 3:
-            digits = "".join(ch * 2 for ch in digits)
-        return "#" + digits
-
-    def _boxes(self, path: tuple[str, ...], value: dict[str, Any]) -> BoundingBoxes:
-        where = (*path, "boundingBoxes")
-        raw = value["boundingBoxes"]
-        if not isinstance(raw, list):
-            raise self.fail(where, "must be a list of boxes")
-        boxes = []
-        for i, item in enumerate(raw, start=1):
-            if not isinstance(item, dict):
-                raise self.fail(where, f"box {i} is not an object")
-            numbers = []
-            for key in ("left", "top", "width", "height"):
-                n = item.get(key)
-                if not isinstance(n, (int, float)) or isinstance(n, bool):
-                    raise self.fail(where, f"box {i}: {key} must be a number")
-                if key in ("width", "height") and n < 0:
-                    raise self.fail(where, f"box {i}: {key} is negative")
-                numbers.append(float(n))
-            label = item.get("label")
-            if not isinstance(label, str):
-                raise self.fail(where, f"box {i}: label must be a string")
-            boxes.append(Box(label, *numbers))
-        width, height = self._size(path, value)
-        return BoundingBoxes(".".join(path), tuple(boxes), width, height)
-
-
-def _looks_like_element(value: dict[str, Any]) -> bool:
-    return ("boundingBoxes" in value or isinstance(value.get("labeledImage"), dict)
-            or isinstance(value.get("label"), str) or isinstance(value.get("labels"), list))
-
 
 # -- the file ----------------------------------------------------------------------------------
+
+#: Trailing columns the platform's download leaves out of a row when they are empty.
+_OPTIONAL_TRAILING = frozenset({"Approve", "Reject", ""})
+
+_ID = re.compile(r"[A-Za-z0-9]{8,64}")
+
+
+def _is_status(cell: str) -> bool:
+    return cell in STATUSES
+
+
+def _is_id(cell: str) -> bool:
+    return _ID.fullmatch(cell) is not None
+
+
+def _is_int_or_empty(cell: str) -> bool:
+    return not cell.strip() or _INT.fullmatch(cell.strip()) is not None
+
+
+def _is_date_or_empty(cell: str) -> bool:
+    if not cell.strip():
+        return True
+    try:
+        parse_platform_date(cell.strip())
+    except ValueError:
+        return False
+    return True
+
+
+#: Fixed columns whose cells have a recognisable shape: they show when columns moved.
+_ANCHORS = {
+    "HITId": _is_id, "HITTypeId": _is_id, "CreationTime": _is_date_or_empty,
+    "MaxAssignments": _is_int_or_empty, "AssignmentDurationInSeconds": _is_int_or_empty,
+    "AutoApprovalDelayInSeconds": _is_int_or_empty, "Expiration": _is_date_or_empty,
+    "AssignmentId": _is_id, "WorkerId": _is_id, "AssignmentStatus": _is_status,
+    "AcceptTime": _is_date_or_empty, "SubmitTime": _is_date_or_empty,
+    "WorkTimeInSeconds": _is_int_or_empty,
+}
+
+
+def _optional_tail(header: list[str]) -> int:
+    count = 0
+    for name in reversed(header):
+        if name not in _OPTIONAL_TRAILING:
+            break
+        count += 1
+    return count
+
+
+def _padded(cells: list[str], width: int) -> list[str]:
+    return cells + [""] * (width - len(cells)) if len(cells) < width else cells
 
 class Batch:
     """An open batch results file; iterate for :class:`Assignment` records, one row at a time."""
 
-    def __init__(self, path: str | PathLike[str], *, max_field_bytes: int) -> None:
+    def __init__(self, path: str | PathLike[str], *, max_field_bytes: int,
+                 max_pixels: int, max_columns: int) -> None:
         self.path = str(path)
-        self._table = open_table(path, max_field_bytes=max_field_bytes)
+        self._table = open_table(path, max_field_bytes=max_field_bytes, ragged=True,
+                                 max_columns=max_columns)
+        self.max_pixels = max_pixels
         try:
             self.header: list[str] = list(self._table.header)
             self._check_columns()
             answers = [c for c in self.header if c.startswith(ANSWER_PREFIX)]
-            flattened = [c for c in answers if c != _TASK_ANSWERS]
+            flattened = [c for c in answers if c != TASK_ANSWERS]
             self.layout: Layout = (
-                "taskAnswers" if _TASK_ANSWERS in answers
+                "taskAnswers" if TASK_ANSWERS in answers
                 else "dotted" if any("." in c[len(ANSWER_PREFIX):] for c in flattened)
                 else "plain")
             self.answer_columns = answers
             self.input_columns = [c for c in self.header if c.startswith(INPUT_PREFIX)]
-            self._plan = _plan_answers(self.path, flattened)
+            self._plan = plan_answers(self.path, flattened)
+            self._optional_tail = _optional_tail(self.header)
         except BaseException:
             self._table.close()
             raise
@@ -618,12 +355,66 @@ class Batch:
 
     def __iter__(self) -> Iterator[Assignment]:
         for row, line, cells in self._table:
-            record = dict(zip(self.header, cells))
+            record = dict(zip(self.header, cells, strict=False))
             try:
-                assignment = self._assignment(_Row(self.path, row, line, record))
+                self._check_shape(row, line, cells)
+                record = dict(zip(self.header, _padded(cells, len(self.header)), strict=True))
+                r = _Row(self.path, row, line, record)
+                try:
+                    assignment = self._assignment(r)
+                except InputError as exc:
+                    if exc.field in _ANCHORS:
+                        raise self._shifted(r, cells) or exc from None
+                    raise
             except InputError as exc:
                 raise masked(exc, record.get("WorkerId", "")) from None
             yield assignment
+
+    def _check_shape(self, row: int, line: int, cells: list[str]) -> None:
+        """Rows may leave out the platform's optional trailing cells; any other width is an
+        error, explained as shifted columns when the fixed columns show a shift."""
+        missing = len(self.header) - len(cells)
+        if missing == 0 or 0 < missing <= self._optional_tail:
+            return
+        r = _Row(self.path, row, line, dict(zip(self.header, cells, strict=False)))
+        shifted = self._shifted(r, cells)
+        if shifted is not None:
+            raise shifted
+        tail = ", ".join(self.header[len(self.header) - self._optional_tail:]) or "none"
+        raise r.fail(None, f"{len(cells)} cells where the header has {len(self.header)} "
+                     f"columns", hint="A row may leave out only the trailing optional "
+                     f"columns ({tail}); re-download the file from MTurk, or check the row "
+                     "for a cell that lost or gained a delimiter.")
+
+    def _shifted(self, r: _Row, cells: list[str]) -> InputError | None:
+        """An error naming the likely cause when the fixed columns read right only shifted."""
+        index = {name: i for i, name in enumerate(self.header)}
+        anchors = [(index[c], c) for c in _ANCHORS if c in index]
+        anchors.sort()
+
+        def fits(i: int, name: str, shift: int) -> bool:
+            j = i + shift
+            return 0 <= j < len(cells) and _ANCHORS[name](cells[j])
+
+        ok = [i for i, name in anchors if fits(i, name, 0)]
+        broken = [(i, name) for i, name in anchors if not fits(i, name, 0)]
+        # One odd cell is a bad value, not a shift: a shift breaks several fixed columns.
+        if len(broken) < 2:
+            return None
+        first = broken[0][0]
+        for shift in (1, 2, 3, -1, -2, -3):
+            later = [(i, n) for i, n in anchors if i >= first]
+            if all(fits(i, n, shift) for i, n in later):
+                before = max((i for i in ok if i < first), default=-1)
+                gap = [self.header[k] for k in range(before + 1, first)
+                       if self.header[k] not in _ANCHORS]
+                where = gap[-1] if len(gap) == 1 else " or ".join(gap) if gap else \
+                    self.header[first - 1] if first else "the first column"
+                return r.fail(self.header[first], f"the columns after {where} look shifted "
+                              f"by {shift}: a cell holds a ';' or ',' that split it, or lost "
+                              "one", hint="Import the file as MTurk wrote it; if it was "
+                              "edited in a spreadsheet, re-download it from MTurk.")
+        return None
 
     def _assignment(self, r: _Row) -> Assignment:
         for column in ("HITId", "AssignmentId", "WorkerId"):
@@ -634,7 +425,12 @@ class Batch:
             raise r.fail("AssignmentStatus", f"{quote_cell(status)} is not one of "
                          f"{', '.join(STATUSES)}")
         dates = {c: r.date(c) for c in _DATE_COLUMNS}
-        builder = _Answers(r, self.layout)
+        for column, cell in r.cells.items():
+            if "\x00" in cell:
+                raise r.fail(column, "holds a NUL character (U+0000), which no database text "
+                             "column can store", hint="Remove the NUL characters from the cell "
+                             "(they are invisible in most editors) and import again.")
+        builder = Answers(r, self.layout, self.max_pixels)
         answer = builder.build(self._plan)
         batch = _BATCH_ID.search(r.text("RequesterAnnotation"))
         return Assignment(
@@ -673,10 +469,15 @@ class Batch:
 
 
 def read_batch(path: str | PathLike[str], *,
-               max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> Batch:
+               max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+               max_pixels: int = DEFAULT_MAX_PIXELS,
+               max_columns: int = DEFAULT_MAX_COLUMNS) -> Batch:
     """Open a Requester UI batch results CSV (or a legacy tab-separated one).
 
     Raises :class:`~tracework.core.errors.InputError` at once for a bad header (missing required
-    columns, duplicates, no rows) and, while iterating, for the first bad row.
+    columns, duplicates, no rows) and, while iterating, for the first bad row. Rows may leave
+    out the trailing ``Approve``/``Reject`` cells (and nameless trailing columns), as the
+    platform's own download does. ``max_pixels`` caps the image size an answer may declare.
     """
-    return Batch(path, max_field_bytes=max_field_bytes)
+    return Batch(path, max_field_bytes=max_field_bytes, max_pixels=max_pixels,
+                 max_columns=max_columns)

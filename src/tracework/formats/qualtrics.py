@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracework.core.errors import InputError
 from tracework.formats.csvio import (
+    DEFAULT_MAX_COLUMNS,
     DEFAULT_MAX_FIELD_BYTES,
     Table,
     loads_json,
@@ -51,12 +52,15 @@ from tracework.formats.csvio import (
     quote_cell,
     sha256_file,
 )
+from tracework.formats.dates import SheetDates, parse_iso
 
 __all__ = [
     "IDENTIFYING_COLUMNS",
     "METADATA_COLUMNS",
     "Answer",
     "Column",
+    "EXCLUDED_TYPES",
+    "RESPONSE_TYPES",
     "Question",
     "QuestionKind",
     "Survey",
@@ -94,9 +98,23 @@ IDENTIFYING_COLUMNS: tuple[str, ...] = (
 
 _DATES = ("StartDate", "EndDate", "RecordedDate")
 _PREVIEW_STATUSES = frozenset({"Survey Preview", "1"})
+#: Response types (``Status``) by numeric code and by choice text, lower case. Qualtrics
+#: documents 0 IP address, 1 preview, 2 test, 4 imported, 8 spam, 16 offline; unknown codes
+#: are kept as written.
+RESPONSE_TYPES: dict[str, str] = {
+    "0": "normal", "ip address": "normal", "anonymous": "normal", "": "normal",
+    "1": "preview", "survey preview": "preview",
+    "2": "test", "survey test": "test", "test": "test",
+    "4": "imported", "imported": "imported",
+    "8": "spam", "spam": "spam",
+    "16": "offline", "offline": "offline", "offline app": "offline",
+}
+#: Response types an import leaves out unless asked: they are nobody's real answers.
+EXCLUDED_TYPES: frozenset[str] = frozenset({"preview", "test", "spam"})
 _TRUE = frozenset({"1", "True", "true", "TRUE"})
 _FALSE = frozenset({"0", "False", "false", "FALSE"})
 _INT = re.compile(r"\d{1,18}")
+_SHEET_LIKE = re.compile(r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}")
 
 ValueMode: TypeAlias = Literal["text", "numeric", "unknown"]
 QuestionKind: TypeAlias = Literal["single", "multi", "text", "other"]
@@ -143,6 +161,7 @@ class SurveyResponse:
     line: int
     response_id: str
     status: str
+    response_type: str
     is_preview: bool
     finished: bool | None
     progress: int | None
@@ -300,17 +319,44 @@ class _Group:
         return Question(qid_id, label, columns, kind, self.qid)
 
 
+def _named_apart(path: str, columns: list[Column]) -> list[Column]:
+    """Columns sharing an export tag (row 1) renamed ``<tag>#<ImportId>``; refused when their
+    ImportIds (row 3) are the same too, as then nothing tells them apart."""
+    count: dict[str, int] = {}
+    for column in columns:
+        count[column.id] = count.get(column.id, 0) + 1
+    if all(n == 1 for n in count.values()):
+        return columns
+    out, seen = [], set()
+    for position, column in enumerate(columns, start=1):
+        name = column.id
+        if count[name] > 1:
+            name = f"{column.id}#{column.import_id}"
+            if name in seen or column.import_id == column.id:
+                raise InputError(
+                    f"header: column {column.id!r} appears twice (again at column "
+                    f"{position}) with the same ImportId, so nothing tells the two apart",
+                    file=path, field=column.id, hint=_REEXPORT)
+        seen.add(name)
+        out.append(Column(name, column.label, column.import_id, column.import_meta))
+    return out
+
+
 # -- the file ----------------------------------------------------------------------------------
 
 class Survey:
     """An open Qualtrics export; iterate for :class:`SurveyResponse` records."""
 
     def __init__(self, path: str | PathLike[str], *, worker_column: str | None,
-                 multi_select: Collection[str], max_field_bytes: int) -> None:
+                 multi_select: Collection[str], max_field_bytes: int,
+                 date_format: str | None = None,
+                 max_columns: int = DEFAULT_MAX_COLUMNS) -> None:
         self.path = str(path)
         self.worker_column = worker_column
         self._table = open_table(path, max_field_bytes=max_field_bytes, header_rows=3,
-                                 check_header=_check_header)
+                                 check_header=_check_header, duplicate_names=True,
+                                 max_columns=max_columns)
+        self._sheet_dates = SheetDates(date_format)
         try:
             self._read_header(tuple(multi_select))
         except BaseException:
@@ -325,11 +371,10 @@ class Survey:
         if width > 1 and not (table.header[-1] or labels[-1] or imports[-1].strip()):
             width -= 1
         self._width = width
-        self.columns: list[Column] = []
-        for i in range(width):
-            meta = _import_meta(imports[i]) or {}
-            import_id = str(meta.get("ImportId", "")) or table.header[i]
-            self.columns.append(Column(table.header[i], labels[i], import_id, meta))
+        self.columns = _named_apart(self.path, [
+            Column(table.header[i], labels[i], str(meta.get("ImportId", "")) or table.header[i],
+                   meta)
+            for i in range(width) for meta in [_import_meta(imports[i]) or {}]])
         self._roles = self._find_metadata()
         self._zones = {role: _timezone(self.path, self.columns[i])
                        for role, i in self._roles.items() if role in _DATES}
@@ -463,8 +508,17 @@ class Survey:
         values = {self.columns[i].id: cells[i] for i in self._value_columns}
         identifying = {role: cells[i] for role, i in self._roles.items()
                        if role in IDENTIFYING_COLUMNS and cells[i]}
+        for i, cell in enumerate(cells[:self._width]):
+            if "\x00" in cell:
+                raise self._fail(row, line, self.columns[i].id, "holds a NUL character "
+                                 "(U+0000), which no database text column can store",
+                                 hint="Remove the NUL characters from the cell and import "
+                                      "again.")
+        kind = RESPONSE_TYPES.get(status.strip().lower(), status.strip())
+        if channel.strip().lower() == "preview":
+            kind = "preview"
         return SurveyResponse(
-            row=row, line=line, response_id=response_id, status=status,
+            row=row, line=line, response_id=response_id, status=status, response_type=kind,
             is_preview=status.strip() in _PREVIEW_STATUSES or channel.strip().lower() == "preview",
             finished=self._flag(cells), progress=self._integer(row, line, cells, "Progress"),
             start=self._date(row, line, cells, "StartDate"),
@@ -493,15 +547,19 @@ class Survey:
         cell = self._cell(cells, role).strip()
         if not cell:
             return None
+        zone = self._zones[role]
         try:
-            parsed = datetime.fromisoformat(cell)
-        except ValueError:
+            parsed = self._sheet_dates.parse(cell, zone)
+            return parsed if parsed is not None else parse_iso(cell, zone)
+        except ValueError as exc:
+            hint = None
+            if _SHEET_LIKE.match(cell):
+                hint = ("A spreadsheet program re-saved the dates; tell tracework how to read "
+                        "them with --date-format, e.g. --date-format '%m/%d/%Y %H:%M' (month "
+                        "first) or '%d/%m/%Y %H:%M' (day first).")
             raise self._fail(row, line, self.columns[self._roles[role]].id,
-                             f"{quote_cell(cell)} is not a date like '2024-05-01 13:45:00'") \
-                from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=self._zones[role])
-        return parsed.astimezone(UTC)
+                             f"{quote_cell(cell)} is not a date like '2024-05-01 13:45:00' "
+                             f"({exc})", hint=hint) from None
 
     def _answers(self, values: dict[str, str]) -> dict[str, Answer]:
         answers = {}
@@ -552,13 +610,18 @@ class Survey:
 
 def read_survey(path: str | PathLike[str], *, worker_column: str | None,
                 multi_select: Collection[str] = (),
-                max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES) -> Survey:
+                max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+                date_format: str | None = None,
+                max_columns: int = DEFAULT_MAX_COLUMNS) -> Survey:
     """Open a Qualtrics export (CSV, or the UTF-16 TSV) for streaming.
 
     ``worker_column`` names, by column id, the embedded-data column holding the platform worker
     id (``workerId``, ``PROLIFIC_PID``…); ``multi_select`` names question columns that hold
     comma-joined selections. Header problems raise :class:`~tracework.core.errors.InputError` at
-    once; row problems while iterating.
+    once; row problems while iterating. Dates re-saved by a spreadsheet (``11/11/2017 2:48``)
+    are read too; ``date_format`` (``strftime`` codes) says how when day and month could be
+    either. Export tags shared by two questions are told apart by ImportId (``Q22a#QID47``).
     """
     return Survey(path, worker_column=worker_column, multi_select=multi_select,
-                  max_field_bytes=max_field_bytes)
+                  max_field_bytes=max_field_bytes, date_format=date_format,
+                  max_columns=max_columns)

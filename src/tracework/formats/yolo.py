@@ -36,7 +36,9 @@ def label_lines(image: Image, anns: Iterable[Annotation], class_ids: dict[str, i
     out: list[tuple[str, Annotation]] = []
     for ann in anns:
         cls = class_ids[ann.category]
-        if task == "detect" or ann.rle is None:
+        if task == "segment" and ann.polygon is not None:
+            pieces = ann.polygon
+        elif task == "detect" or ann.rle is None:
             x, y, bw, bh = ann.bbox
             if task == "segment":
                 pieces = [[x, y, x + bw, y, x + bw, y + bh, x, y + bh]]

@@ -7,11 +7,15 @@ May import: :mod:`tracework.core` and :mod:`tracework.formats`.
 
 from __future__ import annotations
 
-from tracework.ingest.importer import (
-    MTURK_TIME_KIND,
-    ImportReport,
-    ingest_mturk,
-    ingest_qualtrics,
+from tracework.ingest.common import ImportReport
+from tracework.ingest.conflicts import (
+    Conflict,
+    list_conflicts,
+    resolve_conflict,
+    show_conflict,
 )
+from tracework.ingest.mturk import MTURK_TIME_KIND, ingest_mturk
+from tracework.ingest.qualtrics import ingest_qualtrics
 
-__all__ = ["MTURK_TIME_KIND", "ImportReport", "ingest_mturk", "ingest_qualtrics"]
+__all__ = ["MTURK_TIME_KIND", "Conflict", "ImportReport", "ingest_mturk", "ingest_qualtrics",
+           "list_conflicts", "resolve_conflict", "show_conflict"]

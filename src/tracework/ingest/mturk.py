@@ -3,7 +3,9 @@
 ``ingest_mturk`` streams a batch results file: rows are parsed one at a time, masks are decoded
 in a pool of processes with a bounded window of rows in flight (so memory does not grow with
 the file), and everything is written inside one write transaction, so a failure or a kill at
-any point leaves the store as it was. ``ingest_qualtrics`` does the same for a survey export.
+any point leaves the store as it was (:mod:`tracework.ingest.qualtrics` does the same for a
+survey export). Polygons are kept as given and rasterised for RLE, bbox and area; every answer
+not turned into an annotation is counted in the report, by element, as are empty masks.
 
 Re-importing a file already imported (same SHA-256) adds nothing. A row whose assignment is
 already stored is compared by the hash of its work content: the same work with a new status is
@@ -13,12 +15,12 @@ is left as it was.
 
 
 import hashlib
+import json
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -28,54 +30,36 @@ from sqlalchemy import Connection, insert, select, update
 from tracework.core import ledger
 from tracework.core.errors import InputError, MaskError
 from tracework.core.ledger import LedgerWriter, canonical
-from tracework.core.privacy import Scope, ensure_worker, set_consent, stash_identifying
+from tracework.core.privacy import ensure_worker
 from tracework.core.project import Project
 from tracework.core.store import inserted_id
 from tracework.core.store.schema import (
     annotations,
-    answers,
     assets,
     batches,
     conflicts,
-    imports,
-    responses,
     submissions,
 )
-from tracework.formats import masks, mturk, qualtrics
+from tracework.formats import masks, mturk
 from tracework.formats.csvio import sha256_file
+from tracework.ingest.common import (
+    ImportReport,
+    Progress,
+    already_imported,
+    count,
+    file_errors,
+    finish_import,
+    iso,
+    redact,
+    start_import,
+)
 
-__all__ = ["ImportReport", "ingest_mturk", "ingest_qualtrics", "MTURK_TIME_KIND"]
+__all__ = ["GEOMETRY_KINDS", "MTURK_TIME_KIND", "ingest_mturk"]
 
 MTURK_TIME_KIND = "wall_clock_accept_to_submit"
-Progress = Callable[[int], None]
 
-
-@dataclass
-class ImportReport:
-    """What one import did. ``repeated`` means the same file was imported before."""
-
-    file: str
-    kind: str
-    sha256: str
-    repeated: bool = False
-    rows: int = 0
-    added: int = 0
-    status_changes: int = 0
-    platform_behind: int = 0        # rows whose platform status lags a decision already made
-    unchanged: int = 0
-    conflicts: int = 0
-    workers_new: int = 0
-    annotations: int = 0
-    by_category: dict[str, int] = field(default_factory=dict)
-    previews_skipped: int = 0
-    unlinked: int = 0
-    consent_changes: int = 0
-    tolerated_pixels: int = 0
-    ledger_entries: int = 0
-    ledger_head: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+#: Annotation kinds that carry a taxonomy category and a geometry.
+GEOMETRY_KINDS = ("mask", "bbox", "polygon")
 
 
 def _platform_behind(stored: str, incoming: str) -> bool:
@@ -84,49 +68,6 @@ def _platform_behind(stored: str, incoming: str) -> bool:
     if incoming == "Submitted":
         return stored != "Submitted"
     return incoming == "Rejected" and stored == "Approved"
-
-
-@contextmanager
-def _file_errors(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path),
-                         hint="Check the path; nothing was imported.") from None
-    except IsADirectoryError:
-        raise InputError("is a folder, not a file", file=str(path)) from None
-    except PermissionError:
-        raise InputError("cannot be read (permission denied)", file=str(path)) from None
-
-
-def _already_imported(conn: Connection, sha: str) -> bool:
-    return conn.execute(select(imports.c.id).where(imports.c.sha256 == sha)).first() is not None
-
-
-def _start_import(conn: Connection, path: Path, sha: str, kind: str, actor: str) -> int:
-    result = conn.execute(insert(imports).values(
-        sha256=sha, kind=kind, file_name=path.name, size=path.stat().st_size, rows=0, added=0,
-        changed=0, conflicts=0, actor=actor, imported_at=ledger.now()))
-    return inserted_id(result)
-
-
-def _finish_import(conn: Connection, log: LedgerWriter, import_id: int,
-                   report: ImportReport) -> None:
-    conn.execute(update(imports).where(imports.c.id == import_id).values(
-        rows=report.rows, added=report.added,
-        changed=report.status_changes + report.consent_changes, conflicts=report.conflicts))
-    log.append("import.finish", f"import:{import_id}", new={
-        "file": report.file, "sha256": report.sha256, "rows": report.rows,
-        "added": report.added, "status_changes": report.status_changes,
-        "conflicts": report.conflicts})
-    log.flush()
-    report.ledger_entries = log.appended
-    report.ledger_head = log.hash
-
-
-def _redact(cells: dict[str, str], raw_id: str, token: str) -> dict[str, str]:
-    """The row verbatim, but with the raw worker id replaced by the pseudonym."""
-    return {k: (f"<worker {token}>" if v == raw_id else v) for k, v in cells.items()}
 
 
 # -- Mechanical Turk ---------------------------------------------------------------------------
@@ -199,7 +140,7 @@ class _Immediate(Executor):
 
 
 def _mask_field(seg: mturk.Segmentation) -> str:
-    return f"Answer.{seg.name}.labeledImage.pngImageData"
+    return f"{mturk.ANSWER_PREFIX}{seg.name}.labeledImage.pngImageData"
 
 
 def _category_names(project: Project) -> set[str]:
@@ -223,7 +164,7 @@ def _mask_options(project: Project) -> dict[str, Any]:
     return {
         "background": None if bg == "transparent" else bg,
         "tolerance": project.settings["mask_tolerance"],
-        "max_pixels": project.settings["max_mask_pixels"],
+        "max_pixels": min(project.settings["max_mask_pixels"], project.settings["max_pixels"]),
         "max_bytes": project.settings["max_field_bytes"],
     }
 
@@ -238,29 +179,31 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
     """Import a Mechanical Turk batch results CSV. One transaction; idempotent per file."""
     path = Path(path)
     images = Path(images_dir) if images_dir is not None else None
-    with _file_errors(path):
+    with file_errors(path):
         sha = sha256_file(path)
     report = ImportReport(file=path.name, kind="mturk", sha256=sha)
     with project.store.read() as conn:
-        if _already_imported(conn, sha):
+        if already_imported(conn, sha):
             report.repeated = True
             return report
     processes = _processes(project)
     pool: Executor = ProcessPoolExecutor(processes) if processes > 1 else _Immediate()
     try:
-        with project.store.write() as conn, _file_errors(path):
-            if _already_imported(conn, sha):
+        with project.store.write() as conn, file_errors(path):
+            if already_imported(conn, sha):
                 report.repeated = True
                 return report
             version = project.taxonomy_version(conn)
             log = LedgerWriter(conn, project.actor)
-            import_id = _start_import(conn, path, sha, "mturk", project.actor)
+            import_id = start_import(conn, path, sha, "mturk", project.actor)
             log.append("import.start", f"import:{import_id}",
                        new={"kind": "mturk", "file": path.name, "sha256": sha})
             writer = _MturkWriter(project, conn, log, path, import_id, version, images, report)
-            with mturk.read_batch(path, max_field_bytes=project.settings["max_field_bytes"]) as batch:
+            with mturk.read_batch(path, max_field_bytes=project.settings["max_field_bytes"],
+                                  max_pixels=project.settings["max_pixels"],
+                                  max_columns=project.settings["max_columns"]) as batch:
                 _run_pipeline(batch, pool, writer, project, path, processes, progress)
-            _finish_import(conn, log, import_id, report)
+            finish_import(conn, log, import_id, report)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return report
@@ -282,7 +225,7 @@ def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_M
         for el in a.elements:
             if isinstance(el, mturk.Segmentation):
                 _check_labels(project, el.colours, path, a.row,
-                              f"Answer.{el.name}.labelMappings")
+                              f"{mturk.ANSWER_PREFIX}{el.name}.labelMappings")
                 size = (el.width, el.height) if el.width and el.height else None
                 fut = pool.submit(masks.decode_mask_cell, el.png_base64, el.colours,
                                   expected_size=size, **options)
@@ -319,7 +262,7 @@ class _MturkWriter:
                 description=a.description, keywords=a.keywords, reward_cents=a.reward_cents,
                 max_assignments=a.max_assignments, time_allotted_s=a.assignment_duration_s,
                 auto_approval_delay_s=a.auto_approval_delay_s,
-                created_at=_iso(a.creation_time), import_id=self.import_id))
+                created_at=iso(a.creation_time), import_id=self.import_id))
             batch_id = inserted_id(result)
             self.log.append("batch.create", f"batch:{batch_id}", new={
                 "platform": "mturk", "batch_key": a.batch_key, "title": a.title,
@@ -345,7 +288,7 @@ class _MturkWriter:
                 raise exc.located(file=str(self.path), row=a.row,
                                   field=_mask_field(job.element)) from None
         token = self._worker(a)
-        content = canonical(_redact(mturk.content_fields(a), a.worker_id, token))
+        content = canonical(redact(mturk.content_fields(a), a.worker_id, token))
         content_sha = hashlib.sha256(content.encode("utf-8")).hexdigest()
         existing = self.conn.execute(select(submissions).where(
             (submissions.c.platform == "mturk")
@@ -355,7 +298,7 @@ class _MturkWriter:
         elif existing.content_sha256 == content_sha:
             self._status_change(a, existing)
         else:
-            self._conflict(a, existing, content_sha)
+            self._conflict(a, existing, content_sha, jobs)
 
     def _insert(self, a: mturk.Assignment, jobs: list[_MaskJob], token: str,
                 content_sha: str) -> None:
@@ -364,7 +307,7 @@ class _MturkWriter:
             if job.result is not None:
                 width, height = job.result.width, job.result.height
         for el in a.elements:
-            if isinstance(el, mturk.BoundingBoxes) and el.width and el.height:
+            if isinstance(el, (mturk.BoundingBoxes, mturk.Polygons)) and el.width and el.height:
                 width, height = width or el.width, height or el.height
         asset_id = self.assets.get(_asset_uri(a), width, height)
         batch_id = self._batch_id(a)
@@ -373,11 +316,11 @@ class _MturkWriter:
         result = self.conn.execute(insert(submissions).values(
             platform="mturk", assignment_id=a.assignment_id, task_id=a.hit_id,
             batch_id=batch_id, asset_id=asset_id, worker=token, status=a.status,
-            accept_time=_iso(a.accept_time), submit_time=_iso(a.submit_time),
+            accept_time=iso(a.accept_time), submit_time=iso(a.submit_time),
             work_time_s=a.work_time_s, time_kind=MTURK_TIME_KIND, reward_cents=a.reward_cents,
-            approval_time=_iso(a.approval_time), rejection_time=_iso(a.rejection_time),
+            approval_time=iso(a.approval_time), rejection_time=iso(a.rejection_time),
             requester_feedback=a.requester_feedback, content_sha256=content_sha,
-            answer=canonical(answer), raw=canonical(_redact(a.cells, a.worker_id, token)),
+            answer=canonical(answer), raw=canonical(redact(a.cells, a.worker_id, token)),
             tolerated_pixels=tolerated, import_id=self.import_id, row=a.row))
         sub_id = inserted_id(result)
         self.log.append("submission.create", f"submission:{sub_id}", new={
@@ -388,16 +331,24 @@ class _MturkWriter:
         rows = list(self._annotation_rows(a, jobs, sub_id, asset_id, token))
         if rows:
             ids = self._insert_annotations(rows)
-            for ann_id, row in zip(ids, rows):
+            for ann_id, row in zip(ids, rows, strict=True):
                 self.log.append("annotation.create", f"annotation:{ann_id}", new={
                     "submission": sub_id, "kind": row["kind"], "category": row["category"],
                     "area": row["area"], "taxonomy_version": self.version})
-                if row["category"] is not None and row["kind"] in ("mask", "bbox"):
-                    cat = row["category"]
-                    self.report.by_category[cat] = self.report.by_category.get(cat, 0) + 1
+                if row["category"] is not None and row["kind"] in GEOMETRY_KINDS:
+                    count(self.report.by_category, row["category"])
         self.report.annotations += len(rows)
+        self._count_unconverted(a, jobs)
         self.report.tolerated_pixels += tolerated
         self.report.added += 1
+
+    def _count_unconverted(self, a: mturk.Assignment, jobs: list[_MaskJob]) -> None:
+        """Answers kept raw, by element, and masks with no labelled pixel: never silent."""
+        for el in a.elements:
+            if isinstance(el, (mturk.Unconverted, mturk.FormField)):
+                count(self.report.kept_raw, mturk.element_tag(el))
+        self.report.empty_masks += sum(
+            1 for job in jobs if job.result is not None and not job.result.parts)
 
     def _insert_annotations(self, rows: list[dict[str, Any]]) -> list[int]:
         result = self.conn.execute(
@@ -422,12 +373,17 @@ class _MturkWriter:
         for el in a.elements:
             if isinstance(el, mturk.BoundingBoxes):
                 _check_labels(self.project, (b.label for b in el.boxes), self.path, a.row,
-                              f"Answer.{el.name}.boundingBoxes")
+                              f"{mturk.ANSWER_PREFIX}{el.name}.boundingBoxes")
                 for box in el.boxes:
                     yield {**base, "element": el.name, "kind": "bbox", "category": box.label,
                            "height": el.height, "width": el.width, "bbox_x": box.left,
                            "bbox_y": box.top, "bbox_w": box.width, "bbox_h": box.height,
                            "area": float(box.width * box.height)}
+            elif isinstance(el, mturk.Polygons):
+                _check_labels(self.project, (p.label for p in el.polygons), self.path, a.row,
+                              f"{mturk.ANSWER_PREFIX}{el.name}.polygons")
+                for poly in el.polygons:
+                    yield {**base, **self._polygon_row(el, poly, a.row)}
             elif isinstance(el, mturk.Choice):
                 yield {**base, "element": el.name, "kind": "class", "category": el.label,
                        "value": canonical(el.label)}
@@ -435,11 +391,33 @@ class _MturkWriter:
                 yield {**base, "element": el.name, "kind": "labels", "category": None,
                        "value": canonical(list(el.labels))}
 
+    def _polygon_row(self, el: mturk.Polygons, poly: mturk.Polygon, row: int) -> dict[str, Any]:
+        """A polygon kept as given; rasterised for RLE, bbox and area when the size is known."""
+        flat = [float(v) for point in poly.vertices for v in point]
+        out: dict[str, Any] = {"element": el.name, "kind": "polygon", "category": poly.label,
+                               "value": canonical([flat]), "width": el.width,
+                               "height": el.height}
+        if el.width and el.height:
+            try:
+                raster = masks.rasterise_polygons([flat], el.width, el.height,
+                                                  max_pixels=self.project.settings["max_pixels"])
+            except MaskError as exc:
+                where = f"{mturk.ANSWER_PREFIX}{el.name}.inputImageProperties"
+                raise exc.located(file=str(self.path), row=row, field=where) from None
+            x, y, w, h = raster.bbox
+            out.update(rle_counts=raster.rle["counts"], bbox_x=x, bbox_y=y, bbox_w=w,
+                       bbox_h=h, area=float(raster.area))
+        else:
+            xs, ys = flat[0::2], flat[1::2]
+            out.update(bbox_x=min(xs), bbox_y=min(ys), bbox_w=max(xs) - min(xs),
+                       bbox_h=max(ys) - min(ys), area=_shoelace(xs, ys))
+        return out
+
     def _status_change(self, a: mturk.Assignment, existing: Any) -> None:
         """A new platform status is a ledger entry; one that would undo a decision is not
         applied."""
-        new = {"status": a.status, "approval_time": _iso(a.approval_time),
-               "rejection_time": _iso(a.rejection_time),
+        new = {"status": a.status, "approval_time": iso(a.approval_time),
+               "rejection_time": iso(a.rejection_time),
                "requester_feedback": a.requester_feedback}
         old = {k: getattr(existing, k) for k in new}
         if old == new:
@@ -462,26 +440,37 @@ class _MturkWriter:
                                 new=new[key], reason=f"platform download {self.path.name}")
         self.report.status_changes += 1
 
-    def _conflict(self, a: mturk.Assignment, existing: Any, content_sha: str) -> None:
+    def _conflict(self, a: mturk.Assignment, existing: Any, content_sha: str,
+                  jobs: list[_MaskJob]) -> None:
+        """Recorded, not applied: the incoming row, its answer and its annotations are kept
+        with the conflict, so that ``tracework conflicts resolve --keep incoming`` can apply
+        them without the file."""
         token = self.known_workers[a.worker_id]
-        incoming = _redact(mturk.content_fields(a), a.worker_id, token)
+        incoming = redact(mturk.content_fields(a), a.worker_id, token)
         stored = _stored_content(existing)
         changed = sorted(k for k in set(incoming) | set(stored)
                          if incoming.get(k) != stored.get(k))
-        at = ledger.now()
+        rows = list(self._annotation_rows(a, jobs, int(existing.id), existing.asset_id, token))
+        kept = {"content": incoming, "content_sha256": content_sha,
+                "raw": redact(a.cells, a.worker_id, token),
+                "answer": _answer_summary(a.answer), "annotations": rows}
         self.conn.execute(insert(conflicts).values(
             target=f"submission:{existing.id}", import_id=self.import_id, row=a.row,
-            fields=canonical(changed), incoming=canonical(incoming), state="open",
-            created_at=at))
-        self.log.append("submission.conflict", f"submission:{existing.id}", old=existing.content_sha256,
-                        new=content_sha, reason=f"{self.path.name} row {a.row} differs in "
+            fields=canonical(changed), incoming=canonical(kept), state="open",
+            created_at=ledger.now()))
+        self.log.append("submission.conflict", f"submission:{existing.id}",
+                        old=existing.content_sha256, new=content_sha,
+                        reason=f"{self.path.name} row {a.row} differs in "
                         f"{', '.join(changed) or 'content'}; stored value kept")
         self.report.conflicts += 1
 
 
-def _stored_content(existing: Any) -> dict[str, str]:
-    import json
+def _shoelace(xs: list[float], ys: list[float]) -> float:
+    n = len(xs)
+    return abs(sum(xs[i] * ys[(i + 1) % n] - xs[(i + 1) % n] * ys[i] for i in range(n))) / 2
 
+
+def _stored_content(existing: Any) -> dict[str, str]:
     raw = json.loads(existing.raw)
     return {k: v for k, v in raw.items() if k not in mturk.NON_CONTENT_COLUMNS}
 
@@ -499,142 +488,3 @@ def _answer_summary(answer: Any) -> Any:
     if isinstance(answer, list):
         return [_answer_summary(v) for v in answer]
     return answer
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-# -- Qualtrics ---------------------------------------------------------------------------------
-
-def _consent_scopes(project: Project, response: qualtrics.SurveyResponse,
-                    consent_column: str | None) -> tuple[set[Scope], str | None] | None:
-    """The scopes a response grants, or None when it says nothing about consent."""
-    cfg = project.consent_config()
-    yes = {str(v) for v in cfg.get("yes_values", ["Yes", "True", "1"])}
-    granted: set[Scope] = set()
-    said = False
-    if consent_column:
-        said = True
-        cell = (response.values.get(consent_column) or "").strip()
-        if cell in yes:
-            granted.update(cfg.get("scopes", ["link", "publish"]))
-    for column, scopes in dict(cfg.get("columns", {})).items():
-        if column in response.values:
-            said = True
-            if (response.values.get(column) or "").strip() in yes:
-                granted.update(scopes)
-    name = None
-    name_column = cfg.get("credit_name_column") or ""
-    if name_column:
-        said = True
-        name = (response.values.get(name_column) or "").strip() or None
-        if name:
-            granted.add("credit")
-    if not said:
-        return None
-    bad = granted - {"link", "publish", "credit"}
-    if bad:
-        from tracework.core.errors import ConfigError
-
-        raise ConfigError(f"tracework.toml [consent]: unknown scope(s) {sorted(bad)}")
-    return granted, name
-
-
-def ingest_qualtrics(project: Project, path: Path | str, *, worker_column: str,
-                     consent_column: str | None = None, platform: str = "mturk",
-                     include_previews: bool = False, multi_select: Iterable[str] = (),
-                     progress: Progress | None = None) -> ImportReport:
-    """Import a Qualtrics survey export; answers link to workers by the embedded id column."""
-    path = Path(path)
-    with _file_errors(path):
-        sha = sha256_file(path)
-    report = ImportReport(file=path.name, kind="qualtrics", sha256=sha)
-    with project.store.read() as conn:
-        if _already_imported(conn, sha):
-            report.repeated = True
-            return report
-    with project.store.write() as conn, _file_errors(path):
-        if _already_imported(conn, sha):
-            report.repeated = True
-            return report
-        log = LedgerWriter(conn, project.actor)
-        import_id = _start_import(conn, path, sha, "qualtrics", project.actor)
-        log.append("import.start", f"import:{import_id}",
-                   new={"kind": "qualtrics", "file": path.name, "sha256": sha})
-        known: dict[str, str] = {}
-        with qualtrics.read_survey(path, worker_column=worker_column,
-                                   multi_select=tuple(multi_select),
-                                   max_field_bytes=project.settings["max_field_bytes"]) as survey:
-            if consent_column and consent_column not in {c.id for c in survey.columns}:
-                raise InputError(f"consent column {consent_column!r} is not in the file",
-                                 file=str(path), field=consent_column,
-                                 hint="Name the column by its id in the first header row.")
-            labels = {q.id: q.label for q in survey.questions.values()}
-            for resp in survey:
-                report.rows += 1
-                if resp.is_preview and not include_previews:
-                    report.previews_skipped += 1
-                    continue
-                _write_response(project, conn, log, path, import_id, resp, labels, known,
-                                consent_column, platform, report)
-                if progress:
-                    progress(report.rows)
-        _finish_import(conn, log, import_id, report)
-    return report
-
-
-def _write_response(project: Project, conn: Connection, log: LedgerWriter, path: Path,
-                    import_id: int, resp: qualtrics.SurveyResponse, labels: dict[str, str],
-                    known: dict[str, str], consent_column: str | None, platform: str,
-                    report: ImportReport) -> None:
-    raw_id = (resp.worker_key or "").strip()
-    token = ensure_worker(conn, log, project.secret, platform, raw_id, known)[0] if raw_id else None
-    values = dict(resp.values)
-    if raw_id:
-        values = _redact(values, raw_id, token or "")
-    content = canonical(values)
-    content_sha = hashlib.sha256(content.encode("utf-8")).hexdigest()
-    existing = conn.execute(select(responses).where(
-        (responses.c.source == "qualtrics") & (responses.c.response_id == resp.response_id))).first()
-    if existing is not None:
-        if existing.content_sha256 == content_sha:
-            report.unchanged += 1
-        else:
-            conn.execute(insert(conflicts).values(
-                target=f"response:{existing.id}", import_id=import_id, row=resp.row,
-                fields=canonical(["answers"]), incoming=content, state="open",
-                created_at=ledger.now()))
-            log.append("response.conflict", f"response:{existing.id}",
-                       old=existing.content_sha256, new=content_sha,
-                       reason=f"{path.name} row {resp.row} differs; stored answers kept")
-            report.conflicts += 1
-        return
-    result = conn.execute(insert(responses).values(
-        source="qualtrics", response_id=resp.response_id, worker=token, status=resp.status,
-        finished=resp.finished, start_time=_iso(resp.start), end_time=_iso(resp.end),
-        duration_s=resp.duration_s, content_sha256=content_sha, raw=content,
-        import_id=import_id, row=resp.row))
-    rid = inserted_id(result)
-    stash_identifying(conn, f"response:{rid}", dict(resp.identifying))
-    rows = [{"response_id": rid, "question": q, "label": labels.get(q, ""),
-             "value": None if ans.value is None else canonical(
-                 list(ans.value) if isinstance(ans.value, tuple) else ans.value),
-             "other_text": ans.other_text}
-            for q, ans in resp.answers.items()]
-    if rows:
-        conn.execute(insert(answers), rows)
-    log.append("response.create", f"response:{rid}", new={
-        "response_id": resp.response_id, "worker": token, "answers": len(rows),
-        "content_sha256": content_sha})
-    report.added += 1
-    if token is None or conn.execute(select(submissions.c.id).where(
-            submissions.c.worker == token).limit(1)).first() is None:
-        report.unlinked += 1
-    if token is not None:
-        decided = _consent_scopes(project, resp, consent_column)
-        if decided is not None:
-            scopes, name = decided
-            if set_consent(conn, log, token, scopes, credit_name=name,
-                           reason=f"survey response {resp.response_id}"):
-                report.consent_changes += 1
