@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,10 +28,10 @@ from urllib.parse import urlparse
 from sqlalchemy import Connection, insert, select, update
 
 from tracework.core import ledger
+from tracework.core.compute import executor, scheduler_address
 from tracework.core.errors import InputError, MaskError
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.privacy import ensure_worker
-from tracework.core.processes import process_pool
 from tracework.core.project import Project
 from tracework.core.store import inserted_id
 from tracework.core.store.schema import (
@@ -59,6 +59,7 @@ from tracework.ingest.common import (
 __all__ = ["GEOMETRY_KINDS", "MTURK_TIME_KIND", "ingest_mturk"]
 
 MTURK_TIME_KIND = "wall_clock_accept_to_submit"
+DASK_WINDOW = 256
 
 #: Annotation kinds that carry a taxonomy category and a geometry.
 GEOMETRY_KINDS = ("mask", "bbox", "polygon")
@@ -91,18 +92,6 @@ class _MaskJob:
     element: mturk.Segmentation
     future: Future[masks.MaskResult] | None
     result: masks.MaskResult | None = None
-
-
-class _Immediate(Executor):
-    """Runs jobs in this process: for one-core runs and tiny files, where a pool costs more."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        fut: Future[Any] = Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # delivered to the caller through the future
-            fut.set_exception(exc)
-        return fut
 
 
 def _mask_field(seg: mturk.Segmentation) -> str:
@@ -153,8 +142,10 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
             report.repeated = True
             return report
     processes = _processes(project)
-    pool: Executor = process_pool(processes) if processes > 1 else _Immediate()
-    try:
+    # In flight at once: enough to keep every decoder busy (a cluster has many), few enough
+    # that memory stays bounded.
+    window = DASK_WINDOW if scheduler_address(project) else max(4, processes * 4)
+    with executor(project, processes=processes) as pool:
         with project.store.write() as conn, file_errors(path):
             guard_transaction(conn)
             if already_imported(conn, sha):
@@ -169,19 +160,16 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
             with mturk.read_batch(path, max_field_bytes=project.settings["max_field_bytes"],
                                   max_pixels=project.settings["max_pixels"],
                                   max_columns=project.settings["max_columns"]) as batch:
-                _run_pipeline(batch, pool, writer, project, path, processes, progress)
+                _run_pipeline(batch, pool, writer, project, path, window, progress)
             finish_import(conn, log, import_id, report)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
     return report
 
 
 def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_MturkWriter",
-                  project: Project, path: Path, processes: int,
+                  project: Project, path: Path, limit: int,
                   progress: Progress | None) -> None:
     options = _mask_options(project)
     window: deque[tuple[mturk.Assignment, list[_MaskJob]]] = deque()
-    limit = max(4, processes * 4)
     seen: dict[str, int] = {}
     for a in batch:
         first = seen.setdefault(a.assignment_id, a.row)
