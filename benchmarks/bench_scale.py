@@ -27,7 +27,7 @@ import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import teamscale  # noqa: E402
+import teamscale
 
 CHILD = textwrap.dedent('''
     import hashlib, json, resource, statistics, sys, time
