@@ -343,6 +343,8 @@ _images_option = click.option(
 
 
 def _print_export(report: Any, as_json: bool) -> None:
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         echo_json(report.as_dict())
         return

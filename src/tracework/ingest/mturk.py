@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlparse
 from sqlalchemy import Connection, insert, select, update
 
 from tracework.core import ledger
-from tracework.core.errors import InputError, MaskError
+from tracework.core.errors import InputError, MaskError, NotFound
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.privacy import ensure_worker
 from tracework.core.project import Project
@@ -40,6 +40,7 @@ from tracework.core.store.schema import (
     conflicts,
     submissions,
 )
+from tracework.core.taxonomy import Resolver
 from tracework.formats import masks, mturk
 from tracework.formats.csvio import sha256_file
 from tracework.ingest.common import (
@@ -147,16 +148,36 @@ def _category_names(project: Project) -> set[str]:
     return {c.name for c in project.categories}
 
 
-def _check_labels(project: Project, labels: Iterable[str], path: Path, row: int,
-                  field_name: str) -> None:
+def _label_hint(conn: Connection, unknown: list[str]) -> str:
+    """What would make the labels importable, from the recorded versions (the store's taxonomy
+    is the one in force: editing tracework.toml does not bring back what a command changed)."""
+    resolver = Resolver.of(conn)
+    parts = []
+    for name in unknown:
+        try:
+            found = resolver.resolve_name(name)
+        except NotFound:
+            parts.append(f"{name!r} is in no version of the taxonomy")
+            continue
+        if found.retired:
+            parts.append(f"{name!r} was {found.describe()}")
+        else:
+            parts.append(f"{name!r} was {found.describe()}: label with {found.current!r}")
+    first = unknown[0]
+    return ("; ".join(parts) + ". To accept the label(s) as they are, add each to the taxonomy "
+            f"in force, e.g. `tracework taxonomy add {first} --reason \"...\"`, then import "
+            "again.")
+
+
+def _check_labels(project: Project, conn: Connection, labels: Iterable[str], path: Path,
+                  row: int, field_name: str) -> None:
     known = _category_names(project)
     unknown = sorted(set(labels) - known)
     if unknown:
         raise InputError(
-            f"label(s) {', '.join(map(repr, unknown))} are not in the project's taxonomy "
-            f"({', '.join(sorted(known)) or 'no categories yet'})", file=str(path), row=row,
-            field=field_name,
-            hint="Add the categories to [taxonomy] in tracework.toml, then import again.")
+            f"label(s) {', '.join(map(repr, unknown))} are not in the project's taxonomy in "
+            f"force ({', '.join(sorted(known)) or 'no categories yet'})", file=str(path),
+            row=row, field=field_name, hint=_label_hint(conn, unknown))
 
 
 def _mask_options(project: Project) -> dict[str, Any]:
@@ -224,7 +245,7 @@ def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_M
         jobs = []
         for el in a.elements:
             if isinstance(el, mturk.Segmentation):
-                _check_labels(project, el.colours, path, a.row,
+                _check_labels(project, writer.conn, el.colours, path, a.row,
                               f"{mturk.ANSWER_PREFIX}{el.name}.labelMappings")
                 size = (el.width, el.height) if el.width and el.height else None
                 fut = pool.submit(masks.decode_mask_cell, el.png_base64, el.colours,
@@ -372,7 +393,7 @@ class _MturkWriter:
                        "area": float(part.area)}
         for el in a.elements:
             if isinstance(el, mturk.BoundingBoxes):
-                _check_labels(self.project, (b.label for b in el.boxes), self.path, a.row,
+                _check_labels(self.project, self.conn, (b.label for b in el.boxes), self.path, a.row,
                               f"{mturk.ANSWER_PREFIX}{el.name}.boundingBoxes")
                 for box in el.boxes:
                     yield {**base, "element": el.name, "kind": "bbox", "category": box.label,
@@ -380,7 +401,7 @@ class _MturkWriter:
                            "bbox_y": box.top, "bbox_w": box.width, "bbox_h": box.height,
                            "area": float(box.width * box.height)}
             elif isinstance(el, mturk.Polygons):
-                _check_labels(self.project, (p.label for p in el.polygons), self.path, a.row,
+                _check_labels(self.project, self.conn, (p.label for p in el.polygons), self.path, a.row,
                               f"{mturk.ANSWER_PREFIX}{el.name}.polygons")
                 for poly in el.polygons:
                     yield {**base, **self._polygon_row(el, poly, a.row)}

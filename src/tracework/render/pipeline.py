@@ -21,7 +21,7 @@ import numpy as np
 
 from tracework.core.errors import InputError
 from tracework.core.files import safe_name, write_atomic
-from tracework.core.project import Project
+from tracework.core.project import Category, Project
 from tracework.render.frames import FrameRenderer, FrameStyle, Layout
 from tracework.render.records import Contribution, Selection, load_image, select_contributions
 from tracework.render.text import MissingGlyphs
@@ -115,11 +115,13 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int | None
 
 
 def renderer_for(project: Project, size: tuple[int, int], missing_glyphs: MissingGlyphs,
-                 font_dirs: Sequence[Path | str] = ()) -> FrameRenderer:
+                 font_dirs: Sequence[Path | str] = (),
+                 categories: Sequence[Category] | None = None) -> FrameRenderer:
     cfg = project.config.get("render", {})
     dirs = list(font_dirs) + [str(d) for d in (cfg.get("font_dirs", []) if isinstance(cfg, dict)
                                                else [])]
-    return FrameRenderer.for_project(project, FrameStyle(size=size), missing_glyphs, dirs)
+    return FrameRenderer.for_project(project, FrameStyle(size=size), missing_glyphs, dirs,
+                                     categories)
 
 
 class _Images:
@@ -189,7 +191,8 @@ def render_frames(project: Project, out: Path | str, *, images_dir: Path | str |
         raise InputError("the frames folder exists and is not a folder", file=str(out))
     selection = select_contributions(project, status=status, batches=batches,
                                      categories=categories)
-    renderer = renderer_for(project, size, missing_glyphs, font_dirs)
+    renderer = renderer_for(project, size, missing_glyphs, font_dirs,
+                            selection.dataset.categories)
     jobs = frame_jobs(selection, layout)
     report = RenderReport("frames", str(out), assets=len(selection.by_asset),
                           contributions=len(selection.contributions),

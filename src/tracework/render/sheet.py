@@ -96,7 +96,8 @@ def render_sheet(project: Project, out: Path | str, *, images_dir: Path | str | 
                          f"{MAX_SHEET_PIXELS:,}",
                          hint="Choose fewer assets (--batch, --category, --status) or a "
                               "smaller --thumb.")
-    renderer = renderer_for(project, (1920, 1080), missing_glyphs, font_dirs)
+    renderer = renderer_for(project, (1920, 1080), missing_glyphs, font_dirs,
+                            selection.dataset.categories)
     renderer = FrameRenderer(renderer.palette, renderer.painter,
                              FrameStyle(size=(thumb_width * 4, thumb_h * 4)))
     for shown in selection.contributions:

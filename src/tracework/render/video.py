@@ -160,7 +160,8 @@ def render_video(project: Project, out: Path | str, *, images_dir: Path | str | 
     if not selection.by_asset:
         raise InputError("nothing to render: no annotations match the selection",
                          hint="Try --status all, or check `tracework status`.")
-    renderer = renderer_for(project, size, missing_glyphs, font_dirs)
+    renderer = renderer_for(project, size, missing_glyphs, font_dirs,
+                            selection.dataset.categories)
     jobs = frame_jobs(selection, layout)
     data = selection.dataset
     summary = (f"{len(selection.by_asset)} images labelled in {len(selection.contributions)} "
