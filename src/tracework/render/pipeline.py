@@ -60,6 +60,7 @@ class RenderReport:
     fps: float | None = None
     encoder: str | None = None
     ledger_head: str = ""
+    notes: list[str] = field(default_factory=list)      # the selection's (Dataset.notes)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -197,7 +198,8 @@ def render_frames(project: Project, out: Path | str, *, images_dir: Path | str |
     report = RenderReport("frames", str(out), assets=len(selection.by_asset),
                           contributions=len(selection.contributions),
                           workers=len(selection.dataset.workers), size=size,
-                          ledger_head=selection.dataset.ledger_head)
+                          ledger_head=selection.dataset.ledger_head,
+                          notes=selection.dataset.notes)
     source = Path(images_dir) if images_dir is not None else None
     for job, png in draw_jobs(renderer, jobs, source, layout, workers=workers,
                               finish=_png):

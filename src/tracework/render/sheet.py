@@ -125,7 +125,8 @@ def render_sheet(project: Project, out: Path | str, *, images_dir: Path | str | 
     write_atomic(out, png.tobytes())
     return RenderReport("sheet", str(out), frames=1, assets=len(selection.by_asset),
                         contributions=len(selection.contributions), workers=len(data.workers),
-                        size=(width, height), files=[out.name], ledger_head=data.ledger_head)
+                        size=(width, height), files=[out.name], ledger_head=data.ledger_head,
+                        notes=data.notes)
 
 
 def _cell(canvas: NDArray[np.uint8], renderer: FrameRenderer, image: NDArray[np.uint8],
