@@ -20,8 +20,9 @@ from sqlalchemy import func, select
 
 import tracework
 from builders import read_rows, small_files, write_rows
+from tracework import docs
 from tracework.audit import aggregate, agreement_audit
-from tracework.core.errors import InputError
+from tracework.core.errors import ConflictError, InputError, NotFound
 from tracework.core.project import Project
 from tracework.core.store.schema import annotations
 from tracework.dataset import select_dataset
@@ -200,6 +201,34 @@ def test_a_split_with_a_rule_maps_every_old_label(labelled: Project, tmp_path: P
     assert _yolo(labelled, tmp_path / "yolo") == _moves(doc)
 
 
+def test_a_rule_given_after_the_split_maps_the_waiting_labels(labelled: Project,
+                                                                tmp_path: Path) -> None:
+    taxonomy.split(labelled, "Body", [("Top_Shell", None), ("Base", None)], reason="two parts")
+    taxonomy.retire(labelled, "Scroll_Wheel", reason="not a part of this mouse")
+    assert Counter(p.current_category for p in taxonomy.pending(labelled)) == {
+        "Body (retired)": 18, "Scroll_Wheel (retired)": 16}
+    with pytest.raises(ConflictError, match="'Base' is in force"):
+        taxonomy.map_labels(labelled, "Base", "Top_Shell", reason="x")
+    with pytest.raises(NotFound, match="'Wheel' is not in the taxonomy"):
+        taxonomy.map_labels(labelled, "Body", "Wheel", reason="x")
+    v4 = taxonomy.map_labels(labelled, "Body", "Top_Shell", reason="checked: they follow the top",
+                             author="alice")
+    assert (v4.version, v4.change, v4.details) == (4, "map", {"from": "Body",
+                                                             "map_to": "Top_Shell"})
+    assert v4.entries == taxonomy.version(labelled, 3).entries      # categories unchanged
+    doc, _ = _coco(labelled, tmp_path / "coco")
+    assert len(doc["annotations"]) == TOTAL
+    assert _moves(doc) == _same({("Body", "Top_Shell"): 18, ("Cable", "Cable"): 16,
+                                 ("Scroll_Wheel", "Scroll_Wheel (retired)"): 16,
+                                 ("Left_Button", "Left_Button"): 12,
+                                 ("Right_Button", "Right_Button"): 10})
+    assert {tuple(a["attributes"]["category_history"]) for a in doc["annotations"]
+            if a["attributes"]["original_category"] == "Body"} == {
+        ("split into Top_Shell, Base in version 2", "mapped to Top_Shell in version 4 by a rule")}
+    assert Counter(p.current_category for p in taxonomy.pending(labelled)) == {
+        "Scroll_Wheel (retired)": 16}
+
+
 def _later(src: Path, dest: Path, rename: dict[str, str], suffix: str) -> Path:
     """The batch again as new assignments whose label mappings use other names."""
     header, rows = read_rows(src)
@@ -287,9 +316,28 @@ def test_renders_and_audits_resolve_the_same_way(labelled: Project, files: Any,
                                     ("Scroll_Wheel", "Scroll_Wheel")}
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")   # inside mlcroissant's RDF library
+def test_croissant_records_carry_both_categories(sqlite_project: Project, files: Any,
+                                                 tmp_path: Path) -> None:
+    mlc = pytest.importorskip("mlcroissant")
+    tracework.ingest_mturk(sqlite_project, files.batch_csv)
+    taxonomy.split(sqlite_project, "Body", [("Top_Shell", None), ("Base", None)], reason="r1")
+    taxonomy.rename(sqlite_project, "Cable", "Cord", reason="r2")
+    docs.export_croissant(sqlite_project, tmp_path, status="all")
+    records = list(mlc.Dataset(str(tmp_path / "croissant.json")).records("annotations"))
+    assert len(records) == TOTAL
+    found = Counter((r["annotations/original_category"].decode(),
+                     r["annotations/category"].decode()) for r in records)
+    assert found == {("Body", "Body (retired)"): 18, ("Cable", "Cord"): 16,
+                     ("Scroll_Wheel", "Scroll_Wheel"): 16, ("Left_Button", "Left_Button"): 12,
+                     ("Right_Button", "Right_Button"): 10}
+
+
 def test_the_import_check_reads_the_taxonomy_in_force(labelled: Project, files: Any,
                                                       tmp_path: Path) -> None:
     taxonomy.split(labelled, "Body", [("Top_Shell", None), ("Base", None)], reason="two parts")
+    # tracework.toml still lists Body: the store's versions are the taxonomy in force.
+    assert 'name = "Body"' in (labelled.root / "tracework.toml").read_text(encoding="utf-8")
     still_body = _later(files.batch_csv, tmp_path / "body.csv", {}, "b")
     with pytest.raises(InputError) as refused:
         tracework.ingest_mturk(labelled, still_body)
@@ -350,6 +398,9 @@ def test_the_commands_through_the_installed_tracework(files: Any, tmp_path: Path
                                 for r in rows} == {("Body", "Body (retired)")}
     text = _run(*p, "taxonomy", "pending")
     assert text.stdout.splitlines()[0] == "18 label(s) wait for relabelling: 18 'Body (retired)'"
+    nowhere = _run(*p, "taxonomy", "map", "Body", "Shell", "--reason", "x")
+    assert nowhere.returncode == NotFound.exit_code != 0
+    assert "category 'Shell' is not in the taxonomy" in nowhere.stderr
     out = tmp_path / "coco"
     done = _run(*p, "export", "coco", str(out), "--status", "all", "--json")
     assert done.returncode == 0 and json.loads(done.stdout)["annotations"] == TOTAL
@@ -369,3 +420,5 @@ def test_the_commands_through_the_installed_tracework(files: Any, tmp_path: Path
     accepted = _run(*p, "ingest", "mturk", str(_later(files.batch_csv, tmp_path / "l2.csv",
                                                       {"Cable": "Cord"}, "y")))
     assert accepted.returncode == 0, accepted.stderr
+    both = _run(*p, "export", "yolo", str(tmp_path / "yolo"), "--status", "all", "--json")
+    assert both.returncode == 0 and json.loads(both.stdout)["annotations"] == 2 * TOTAL

@@ -378,6 +378,29 @@ def taxonomy_split(ctx: click.Context, name: str, into: tuple[str, ...], map_to:
                         answers=answers, author=author))
 
 
+@taxonomy.command("map")
+@click.argument("old")
+@click.argument("new")
+@_reason
+@_answers
+@_author
+@click.pass_context
+def taxonomy_map(ctx: click.Context, old: str, new: str, reason: str, answers: tuple[int, ...],
+                 author: str | None) -> None:
+    """The rule that the labels left under retired category OLD all belong to NEW (a category
+    in force): exports show them under NEW from now on, each keeping OLD as its original
+    category. Recorded as a version; the categories do not change.
+
+    For a split decided without --map-to, after looking at `tracework taxonomy pending`.
+
+    \b
+    Example:
+      tracework taxonomy map Body Base --reason "checked: the old outlines follow the base"
+    """
+    _done(tax_lib.map_labels(project_of(ctx), old, new, reason=reason, answers=answers,
+                             author=author))
+
+
 @taxonomy.command("retire")
 @click.argument("name")
 @_reason

@@ -314,6 +314,8 @@ class Step:
             return f"renamed {self.to} {at}"
         if self.change == "merge":
             return f"merged into {self.to} {at}"
+        if self.change == "map":
+            return f"mapped to {self.to} {at} by a rule"
         if self.change in ("add", "toml") and not self.into:
             return f"brought back {at}"
         return f"replaced by {self.to} {at}"
@@ -347,8 +349,8 @@ def _dimmed(colour: str) -> str:
 class Resolver:
     """Maps a label's (category, version made under) to the taxonomy in force, following the
     recorded changes: a rename to the new name, a merge to the merged category, a split to the
-    category its rule names (``taxonomy split --map-to``) or else to ``"<name> (retired)"``,
-    as a retirement does. Built once per export, render or audit from the stored versions
+    category its rule names (``taxonomy split --map-to``, or a later ``taxonomy map``) or else
+    to ``"<name> (retired)"``, as a retirement does. Built once per export, render or audit from the stored versions
     (and an edit of tracework.toml not yet recorded); the one place labels are resolved.
     """
 
@@ -397,7 +399,12 @@ class Resolver:
             if item is None:
                 continue
             if retired:
-                if not item["retired"]:
+                rule = tax.details.get("map_to") if (
+                    tax.change == "map" and tax.details.get("from") == name) else None
+                if rule:
+                    retired, name = False, str(rule)
+                    steps.append(Step(tax.version, "map", name))
+                elif not item["retired"]:
                     retired = False
                     steps.append(Step(tax.version, tax.change, name))
                 continue

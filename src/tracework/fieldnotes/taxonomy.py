@@ -1,7 +1,7 @@
 """The versioned taxonomy: every change of the label schema is a version with author and reason.
 
 The store is the source of truth once a project exists. Commands (:func:`add`, :func:`rename`,
-:func:`merge`, :func:`split`, :func:`retire`, :func:`redefine`) write new versions to the store
+:func:`merge`, :func:`split`, :func:`map_labels`, :func:`retire`, :func:`redefine`) write new versions to the store
 and leave ``tracework.toml`` alone (rewriting it would lose people's comments). The file's
 ``[[taxonomy.categories]]`` stay an input: the store remembers what the file said when it last
 took it in, and when a person edits the file afterwards, only that edit (categories added,
@@ -55,6 +55,7 @@ __all__ = [
     "history",
     "in_force",
     "known_names",
+    "map_labels",
     "merge",
     "pending",
     "redefine",
@@ -65,7 +66,7 @@ __all__ = [
     "version",
 ]
 
-CHANGES = ("init", "toml", "add", "rename", "merge", "split", "retire", "redefine")
+CHANGES = ("init", "toml", "add", "rename", "merge", "split", "map", "retire", "redefine")
 # Colours offered when a command adds a category without one: distinct, readable on masks.
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
@@ -260,6 +261,25 @@ def split(project: Project, source: str, into: Sequence[tuple[str, str | None]],
         return {"from": source, "into": made, **({"map_to": map_to} if map_to else {})}
 
     return _change(project, "split", edit, reason=reason, answers=answers, author=author)
+
+
+def map_labels(project: Project, source: str, to: str, *, reason: str,
+               answers: Sequence[int] = (), author: str | None = None) -> Taxonomy:
+    """The rule, decided after a split or retirement, that the labels left under ``source``
+    (``"<source> (retired)"``, listed by :func:`pending`) all belong to category ``to``.
+
+    Recorded as a version (change ``map``) whose categories are unchanged; the rule is in its
+    details and ledger entry. Labels made with other categories are not touched.
+    """
+    def edit(entries: list[dict[str, Any]]) -> dict[str, Any]:
+        item = _require(entries, source, active=False)
+        if not item["retired"]:
+            raise ConflictError(f"category {source!r} is in force: its labels need no rule",
+                                hint="Rename or merge it instead.")
+        _require(entries, to)
+        return {"from": source, "map_to": to}
+
+    return _change(project, "map", edit, reason=reason, answers=answers, author=author)
 
 
 def retire(project: Project, name: str, *, reason: str, answers: Sequence[int] = (),
