@@ -169,10 +169,18 @@ def taxonomy() -> None:
     input: a hand edit of them is recorded as a version ("tracework.toml changed"); these
     commands do not rewrite the file. Annotations keep the version they were made under.
 
+    No label is lost: exports, renders and audits follow the recorded changes from each
+    label's version to the taxonomy in force (a rename to the new name, a merge to the merged
+    category, a split to its --map-to rule or a later `taxonomy map`). Labels of a category
+    split without a rule, or retired, stay under "NAME (retired)" and are listed by
+    `taxonomy pending`. Old names still work as --category filters, with a note.
+
     \b
     Examples:
       tracework taxonomy split Body --into Top_Shell --into Base=#17becf \\
           --reason "workers asked whether it is one part" --answers 4 --answers 9
+      tracework taxonomy pending
+      tracework taxonomy map Body Base --reason "the old outlines follow the base"
       tracework taxonomy history
       tracework taxonomy diff 1 3
     """
