@@ -229,6 +229,27 @@ def test_a_rule_given_after_the_split_maps_the_waiting_labels(labelled: Project,
         "Scroll_Wheel (retired)": 16}
 
 
+def test_a_category_removed_from_the_toml_keeps_its_labels(sqlite_project: Project,
+                                                            files: Any, tmp_path: Path) -> None:
+    tracework.ingest_mturk(sqlite_project, files.batch_csv)
+    path = sqlite_project.root / "tracework.toml"
+    cable = '[[taxonomy.categories]]\nname = "Cable"\ncolour = "#2ca02c"\ndescription = ""\n'
+    path.write_text(path.read_text(encoding="utf-8").replace(cable, ""), encoding="utf-8")
+    sqlite_project.close()
+    p = tracework.open_project(sqlite_project.root)
+    try:
+        # The edit is not recorded yet; the export already reads it, and loses nothing.
+        assert len(taxonomy.history(p)) == 1
+        doc, _ = _coco(p, tmp_path / "coco")
+        assert len(doc["annotations"]) == TOTAL
+        assert _moves(doc)[("Cable", "Cable (retired)", "Cable (retired)")] == 16
+        assert {tuple(a["attributes"]["category_history"]) for a in doc["annotations"]
+                if a["attributes"]["original_category"] == "Cable"} == {
+            ("retired in version 2 (tracework.toml changed)",)}
+    finally:
+        p.close()
+
+
 def _later(src: Path, dest: Path, rename: dict[str, str], suffix: str) -> Path:
     """The batch again as new assignments whose label mappings use other names."""
     header, rows = read_rows(src)
