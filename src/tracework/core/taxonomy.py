@@ -7,6 +7,10 @@ edits the file afterwards, only that edit (categories added, removed, recoloured
 is applied on top of the versions in the store and recorded as a version whose reason is
 ``tracework.toml changed``. The changes people make by command (add, rename, merge, split,
 retire, redefine) live in :mod:`tracework.fieldnotes.taxonomy`.
+
+A label keeps the version it was made under. :class:`Resolver` is the one place that says where
+such a label stands in the taxonomy in force, by following the recorded changes; exports,
+renders, audits and the ``--category`` filters all ask it.
 """
 
 from __future__ import annotations

@@ -11,7 +11,10 @@ by the file still holding the old name, and an edit of the file is never lost.
 
 A version lists every category it knows, retired ones included (``retired`` with the names that
 replaced them), so history and old annotations stay readable. Annotations keep the version in
-force when they were made; a new version changes none of them.
+force when they were made; a new version changes none of them. Where an old label stands now is
+said by :class:`tracework.core.taxonomy.Resolver`; a split's rule (``map_to``, or a later
+:func:`map_labels`) is what lets it follow a split, and :func:`pending` lists the labels no
+category in force holds.
 
 A version can cite the workers' flags (notes on categories) it answered; they are then marked
 answered by that version.
