@@ -337,7 +337,9 @@ _status_option = click.option(
 _batch_option = click.option("--batch", "batches", multiple=True, metavar="BATCH",
                              help="Only this batch (id or platform batch key); repeatable.")
 _category_option = click.option("--category", "categories", multiple=True, metavar="NAME",
-                                help="Only this category; repeatable.")
+                                help="Only this category; repeatable. An old name (renamed, "
+                                     "merged, split) selects where its labels are now, with "
+                                     "a note.")
 _layer_option = click.option(
     "--layer", type=click.Choice(["individual", "aggregate", "both"]), default="individual",
     show_default=True, help="Each worker's labels, the aggregated labels of `tracework "
@@ -349,6 +351,8 @@ _images_option = click.option(
 
 
 def _print_export(report: Any, as_json: bool) -> None:
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -379,6 +383,11 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
     """COCO to OUT/annotations.json; each annotation has an `attributes` object with its
     provenance (worker pseudonym, submission, batch, review status, taxonomy version, time on
     task and its kind, reward; survey answers only with the worker's publish consent).
+
+    Every label is exported under the taxonomy in force, with the category it was made with
+    (`original_category`), the one it is under now (`current_category`) and the changes
+    between (`category_history`); labels of a category split without a rule are under
+    "NAME (retired)" (see `tracework taxonomy pending`).
 
     \b
     Examples:

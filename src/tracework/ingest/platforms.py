@@ -49,6 +49,7 @@ from tracework.ingest.common import (
     ImportReport,
     Progress,
     already_imported,
+    check_labels,
     count,
     file_errors,
     finish_import,
@@ -124,7 +125,6 @@ class _Writer:
         self.stashed: set[str] = set()
         self.jobs: set[str] = set()
         self.assets = Assets(conn, log, None)
-        self.known_categories = {c.name for c in project.categories}
         pay = project.config.get("pay", {})
         self.currency = str(pay.get("currency", "USD")) if isinstance(pay, dict) else "USD"
 
@@ -189,16 +189,10 @@ class _Writer:
         if work.status not in model.STATUSES:
             raise InputError(f"status {work.status!r} is not one of {', '.join(model.STATUSES)}",
                              file=str(self.path), row=work.row, field="status")
-        unknown = sorted({lb.category for lb in work.labels
-                          if lb.kind in _TAXONOMY_KINDS and lb.category is not None}
-                         - self.known_categories)
-        if unknown:
-            raise InputError(
-                f"label(s) {', '.join(map(repr, unknown))} are not in the project's taxonomy "
-                f"({', '.join(sorted(self.known_categories)) or 'no categories yet'})",
-                file=str(self.path), row=work.row, field="labels",
-                hint=f"Add them with `tracework taxonomy add {unknown[0]}` (or to [taxonomy] "
-                     "in tracework.toml), then import again.")
+        check_labels(self.project, self.conn,
+                     (lb.category for lb in work.labels
+                      if lb.kind in _TAXONOMY_KINDS and lb.category is not None),
+                     self.path, work.row, "labels")
 
     def write(self, work: model.Work) -> None:
         self.report.rows += 1
