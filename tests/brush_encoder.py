@@ -14,7 +14,7 @@ import numpy as np
 RUN_BITS = (3, 4, 8, 16)
 
 
-class _BitWriter:
+class BitWriter:
     def __init__(self) -> None:
         self.bits: list[str] = []
 
@@ -34,7 +34,7 @@ def _length_field(n: int) -> int:
 
 def encode(values: np.ndarray, word: int = 8) -> list[int]:
     flat = [int(v) for v in np.asarray(values).ravel()]
-    out = _BitWriter()
+    out = BitWriter()
     out.put(len(flat), 32)
     out.put(word - 1, 5)
     for bits in RUN_BITS:

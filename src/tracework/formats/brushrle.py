@@ -93,8 +93,12 @@ def decode_brush_rle(rle: Sequence[int], *, max_values: int) -> NDArray[np.uint8
 def brush_mask(rle: Sequence[int], width: int, height: int) -> NDArray[np.bool_]:
     """The ``(height, width)`` mask of a brush stroke: pixels whose alpha is not 0."""
     expected = width * height * 4
+    head = list(rle[:4])
+    if len(head) == 4 and all(type(b) is int and 0 <= b <= 255 for b in head):
+        declared = int.from_bytes(bytes(head), "big")
+        if declared != expected:
+            raise BrushRLEError(f"the RLE holds {declared:,} values; an RGBA image of "
+                                f"{width}×{height} has {expected:,}")
     values = decode_brush_rle(rle, max_values=expected)
-    if values.size != expected:
-        raise BrushRLEError(f"the RLE holds {values.size:,} values; an RGBA image of "
-                            f"{width}×{height} has {expected:,}")
-    return values[3::4].reshape(height, width) != 0
+    alpha: NDArray[np.bool_] = values[3::4].reshape(height, width) != 0
+    return alpha

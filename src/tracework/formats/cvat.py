@@ -4,9 +4,12 @@ The file (``annotations.xml`` of a "CVAT for images 1.1" export, for a task, a j
 project) is ``<annotations>`` with ``<version>1.1</version>``, a ``<meta>`` block and one
 ``<image id name width height>`` per frame. What becomes what:
 
-- Each ``<task>`` of the meta block (a ``<job>`` export's job, each task of a ``<project>``
-  export) is a :class:`Batch`; its ``<segments>`` are its jobs (``<segment>``: ``id``, first
-  and last frame ``start``/``stop``, ``url`` ending in the job id).
+- Each job is a :class:`Batch` (key ``<task id>/job-<job id>``): the ``<segments>`` of a
+  ``<task>`` (``<segment>``: ``id``, first and last frame ``start``/``stop``, ``url`` ending in
+  the job id), the one job of a ``<job>`` export, the jobs of each task of a ``<project>``
+  export. The task itself is a batch too (key: its id), for images no job holds. A job is the
+  unit a person is assigned, so work attributed to a job stays apart from the task's other
+  jobs.
 - Each ``<image>`` is one :class:`Work`: the image's labels. CVAT records no author per shape,
   only the person a job is assigned to, so the work is attributed to the job whose frame range
   holds the image: to its assignee (attribution ``job_assignee``) when the file names one (the
@@ -367,6 +370,13 @@ def _rotated_about_centre(x: float, y: float, w: float, h: float,
     return (cx - half_w, cy - half_h, 2 * half_w, 2 * half_h)
 
 
+def _job_batch(task: _Task, job: _Job) -> Batch:
+    """A job as a batch: the unit a person is assigned, so work attributed to a job without
+    an assignee is kept apart from the task's other jobs."""
+    title = f"{task.batch.title}, job {job.key}" if task.batch.title else f"job {job.key}"
+    return Batch(f"{task.key}/job-{job.key}", title=title, created_at=task.batch.created_at)
+
+
 def _as_raw(element: ET.Element) -> dict[str, Any]:
     raw: dict[str, Any] = {"tag": element.tag, **dict(element.attrib)}
     children = [_as_raw(child) for child in element]
@@ -417,7 +427,8 @@ class _Reader:
         attribution: Attribution = "job_assignee" if job and job.assignee else "job"
         return Work(
             row=row, assignment_id=f"task-{task.key}/job-{job_key}/image-{image.id}",
-            task_id=f"task-{task.key}/image-{image.id}", batch_key=task.key,
+            task_id=f"task-{task.key}/image-{image.id}",
+            batch_key=_job_batch(task, job).key if job is not None else task.key,
             worker=job.assignee if job else None, attribution=attribution,
             asset_uri=element.get("name"), asset_width=image.width, asset_height=image.height,
             labels=labels, unconverted=unconverted,
@@ -492,5 +503,7 @@ def read_cvat(path: str | PathLike[str], *, max_pixels: int = DEFAULT_MAX_PIXELS
     file = Path(path)
     meta = _read_meta(file)
     reader = _Reader(file, meta, max_pixels)
-    return PlatformFile(PLATFORM, [t.batch for t in meta.tasks.values()], reader.works(),
-                        _notes(meta))
+    batches = [b for t in meta.tasks.values()
+               for b in ([_job_batch(t, j) for j in t.jobs] if meta.kind != "project"
+                         or len(t.jobs) == 1 else []) + [t.batch]]
+    return PlatformFile(PLATFORM, batches, reader.works(), _notes(meta))

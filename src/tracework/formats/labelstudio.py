@@ -491,7 +491,7 @@ class _Reader:
             ids.add(work.assignment_id)
             self.attach_drafts(work, by_annotation.pop(work.assignment_id, []), top)
             yield work
-        for parent, orphans in by_annotation.items():
+        for orphans in by_annotation.values():
             loose += orphans
         for i, draft in sorted(loose, key=lambda d: d[0]):
             yield self.draft_work(row, task, task_id, raw_task, draft, top.at("drafts").at(i))
