@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from platform_checks import count, database_without_vault, files_bytes, run
 
 import tracework
+from platform_checks import count, database_without_vault, files_bytes, run
 from tracework.core.errors import InputError
 from tracework.core.project import Category, Project
 from tracework.core.store.schema import (
