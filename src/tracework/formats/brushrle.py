@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 __all__ = ["BrushRLEError", "decode_brush_rle", "brush_mask"]
 
 _HEADER_BITS = 32 + 5 + 4 * 4
+_VECTOR_LITERAL = 16  # literals at least this long are unpacked with NumPy in one go
 
 
 class BrushRLEError(ValueError):
@@ -52,6 +53,20 @@ class _Bits:
         self.pos = end
         return (chunk >> ((last << 3) - end)) & ((1 << n) - 1)
 
+    def read_words(self, count: int, word: int) -> NDArray[np.uint8]:
+        """``count`` consecutive ``word``-bit values (word ≤ 8), unpacked at once."""
+        end = self.pos + count * word
+        if end > self.size:
+            raise BrushRLEError(f"the RLE ends at bit {self.size:,}, inside a literal that needs "
+                                f"bits {self.pos:,}–{end - 1:,}")
+        first, last = self.pos >> 3, (end + 7) >> 3
+        bits = np.unpackbits(np.frombuffer(self.data, np.uint8, last - first, first))
+        offset = self.pos - (first << 3)
+        fields = bits[offset:offset + count * word].reshape(count, word).astype(np.uint16)
+        weights = np.left_shift(1, np.arange(word - 1, -1, -1)).astype(np.uint16)
+        self.pos = end
+        return (fields @ weights).astype(np.uint8)
+
 
 def decode_brush_rle(rle: Sequence[int], *, max_values: int) -> NDArray[np.uint8]:
     """The flat uint8 values a brush RLE encodes (``height × width × 4`` for a stroke).
@@ -59,9 +74,12 @@ def decode_brush_rle(rle: Sequence[int], *, max_values: int) -> NDArray[np.uint8
     ``rle`` must be a sequence of integers 0–255. More than ``max_values`` declared values is
     refused before anything is allocated (a 53-bit header can declare 4 billion values).
     """
-    if any(isinstance(b, bool) or not isinstance(b, int) or not 0 <= b <= 255 for b in rle):
+    if set(map(type, rle)) - {int}:
         raise BrushRLEError("the RLE must be a list of integers from 0 to 255")
-    bits = _Bits(bytes(rle))
+    values = np.array(rle, dtype=np.int64)
+    if values.size and (values.min() < 0 or values.max() > 255):
+        raise BrushRLEError("the RLE must be a list of integers from 0 to 255")
+    bits = _Bits(values.astype(np.uint8).tobytes())
     if bits.size < _HEADER_BITS:
         raise BrushRLEError(f"the RLE has {len(rle)} bytes, fewer than its 7-byte header")
     count = bits.read(32)
@@ -82,6 +100,9 @@ def decode_brush_rle(rle: Sequence[int], *, max_values: int) -> NDArray[np.uint8
                                 f"declared {count:,} values")
         if repeat:
             out[i:j] = bits.read(word)
+            i = j
+        elif j - i >= _VECTOR_LITERAL:
+            out[i:j] = bits.read_words(j - i, word)
             i = j
         else:
             for k in range(i, j):
