@@ -404,3 +404,28 @@ def test_an_import_killed_midway_stores_nothing_and_a_rerun_completes(
     report = tracework.ingest_labelstudio(project, EXPORT)
     assert (report.repeated, report.added) == (False, 6)
     assert tracework.verify(project).ok
+
+
+def test_a_shape_tool_with_a_separate_labels_control(tmp_path: Path) -> None:
+    size = {"original_width": 200, "original_height": 100}
+    results = [
+        {"id": "r1", "type": "labels", "from_name": "label", "to_name": "img", **size,
+         "value": {"x": 10, "y": 10, "width": 20, "height": 30, "labels": ["Wheel"]}},
+        {"id": "r1", "type": "rectangle", "from_name": "box", "to_name": "img", **size,
+         "value": {"x": 10, "y": 10, "width": 20, "height": 30, "rotation": 0}},
+        {"id": "r2", "type": "polygon", "from_name": "outline", "to_name": "img", **size,
+         "value": {"points": [[0, 0], [50, 0], [50, 50]]}},
+        {"id": "r3", "type": "labels", "from_name": "label", "to_name": "txt",
+         "value": {"start": 0, "end": 4, "labels": ["Hub"]}},
+    ]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([{"id": 1, "data": {"image": "a.png"}, "annotations": [
+        {"id": 5, "completed_by": 3, "result": results}]}]))
+    (work,) = _works(path)
+    box, polygon = work.labels
+    assert (box.element, box.kind, box.category, box.bbox) == ("box", "bbox", "Wheel",
+                                                               (20.0, 10.0, 40.0, 30.0))
+    assert (polygon.kind, polygon.category, polygon.polygon) == (
+        "polygon", None, [[0.0, 0.0, 100.0, 0.0, 100.0, 50.0]])
+    assert work.unconverted == {"labels": 1}
+    assert work.time_kind == "unknown" and work.work_time_s is None

@@ -53,7 +53,11 @@ become pixels):
 ``textarea``
     kind ``text``, the text (a list when the person wrote several).
 
-Any other result type (relations, ratings, bare regions, …) is counted in
+A shape drawn with a tool that carries no labels (``rectangle``, ``polygon``, ``keypoint``,
+``brush``) is read like its labelled type; its category comes from the ``labels`` result that
+shares its region ``id`` (a separate Labels control), and is ``None`` when there is none.
+
+Any other result type (relations, ratings, a ``labels`` result of no shape, …) is counted in
 ``Work.unconverted`` by type and kept in ``Work.raw``. A malformed file is refused with an
 :class:`~tracework.core.errors.InputError` naming the file, the task (its 1-based place in the
 array, as ``row``) and the field path; nothing of it is kept.
@@ -202,13 +206,30 @@ class _Results:
         self.unconverted: dict[str, int] = {}
         self.size: tuple[int, int] | None = None
         self.source: str | None = None
+        self.named: dict[str, tuple[int, Any]] = {}
 
     def read(self, results: object) -> None:
         if results is None:
             return
         if not isinstance(results, list):
             raise self.where.fail("must be a list of results")
+        # A Rectangle/Polygon/KeyPoint/Brush tool used with a separate Labels control writes
+        # two results sharing the region id: the bare shape and a "labels" result.
+        named: dict[str, tuple[int, Any]] = {}
+        shaped: set[str] = set()
         for i, item in enumerate(results):
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                kind = str(item.get("type", "")).lower()
+                value = item.get("value")
+                if kind == "labels" and isinstance(value, dict) and "labels" in value:
+                    named[item["id"]] = (i, value["labels"])
+                elif kind in _BARE:
+                    shaped.add(item["id"])
+        self.named = {k: v for k, v in named.items() if k in shaped}
+        for i, item in enumerate(results):
+            if (isinstance(item, dict) and str(item.get("type", "")).lower() == "labels"
+                    and item.get("id") in self.named):
+                continue
             self.one(item, self.where.at(i))
 
     def one(self, item: object, where: _Where) -> None:
@@ -220,11 +241,22 @@ class _Results:
         kind = kind.lower()
         if isinstance(item.get("source"), str) and self.source is None:
             self.source = item["source"]
+        value = item.get("value")
+        if kind in _BARE:
+            if not isinstance(value, dict):
+                raise where.at("value").fail("must be an object")
+            region = self.named.get(str(item.get("id")))
+            if region is not None:
+                index, names = region
+                if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                    raise self.where.at(index).at("value").at("labels").fail(
+                        "must be a list of texts")
+                value = {**value, _BARE[kind]: names}
+            kind = _BARE[kind]
         reader = _READERS.get(kind)
         if reader is None:
             self.unconverted[kind] = self.unconverted.get(kind, 0) + 1
             return
-        value = item.get("value")
         if not isinstance(value, dict):
             raise where.at("value").fail("must be an object")
         element = item.get("from_name")
@@ -354,6 +386,10 @@ def _textarea(r: _Results, item: dict[str, Any], value: dict[str, Any], element:
     return Label(element, "text", None, value=text[0] if len(text) == 1 else text,
                  attributes=attributes)
 
+
+#: Shapes drawn with a tool that has no labels of its own, and the labelled type they read as.
+_BARE = {"rectangle": "rectanglelabels", "polygon": "polygonlabels",
+         "keypoint": "keypointlabels", "brush": "brushlabels"}
 
 _READERS = {"rectanglelabels": _rectangle, "polygonlabels": _polygon, "brushlabels": _brush,
             "keypointlabels": _keypoint, "choices": _choices, "textarea": _textarea}
