@@ -225,6 +225,17 @@ def test_a_hostile_or_wrong_file_is_refused(tmp_path: Path, body: str, message: 
     assert message in caught.value.detail
 
 
+def test_an_image_id_given_twice_is_refused(tmp_path: Path) -> None:
+    images = "".join(f'<image id="{i}" name="{n}.png" width="4" height="4"></image>'
+                     for i, n in ((0, "a"), (1, "b"), (0, "c")))
+    path = _xml(tmp_path, _META.format(images=images))
+    with pytest.raises(InputError) as caught:
+        _works(path)
+    err = caught.value
+    assert (err.row, err.field, err.detail) == (
+        3, "image[id=0]", "the image id is given twice (first at image 1)")
+
+
 def test_a_cvat_for_video_file_is_refused_with_the_export_to_choose(tmp_path: Path) -> None:
     path = _xml(tmp_path, _META.format(images='<track id="0" label="car"></track>'))
     with pytest.raises(InputError) as caught:

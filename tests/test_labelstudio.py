@@ -36,7 +36,7 @@ CATEGORIES = [Category("Wheel", "#d62728"), Category("Frame", "#1f77b4"),
               Category("Hub", "#2ca02c")]
 # Every personal value in the fixture: user ids, e-mails, names, draft user names.
 CANARIES = ["735291801", "735291802", "735291803", "735291804", "735291805", "735291806",
-            "735291899", "canary.ann@example.org", "canary.old@example.org", "Canaryfirst",
+            "735291807", "735291899", "canary.ann@example.org", "canary.old@example.org", "Canaryfirst",
             "Canarylast", "canary.draft@example.org", "canary.reviewer@example.org",
             "canary.loose@example.org"]
 
@@ -174,7 +174,7 @@ def test_people_and_every_personal_value_in_person_only() -> None:
                                "draft_user": "canary.draft@example.org",
                                "draft_created_username": "canary.draft@example.org, 735291801"}),
         "1002": ("735291802", {"email": "canary.old@example.org", "first_name": "Canaryfirst",
-                               "last_name": "Canarylast"}),
+                               "last_name": "Canarylast", "updated_by_id": "735291807"}),
         "1003": ("735291803", {}), "1004": ("735291804", {}), "1005": ("735291801", {}),
         "draft-502": ("canary.loose@example.org",
                       {"email": "canary.loose@example.org",
@@ -264,6 +264,10 @@ def _set(path: list[Any], value: Any) -> Any:
      "not an ISO 8601 date"),
     (_set([1, "annotations", 0, "reviews", 0, "accepted"], "yes"), 2,
      "annotations[0].reviews[0]", "accepted true or false"),
+    (_set([1, "annotations", 2, "id"], 1001), 2, "annotations[2].id",
+     "the id 1001 is given twice (first in task 1)"),
+    (_set([0, "annotations", 1, "id"], 1001), 1, "annotations[1].id",
+     "the id 1001 is given twice (first in task 1)"),
 ])
 def test_a_malformed_record_is_refused_with_file_row_and_field(
         tmp_path: Path, change: Any, row: int, field: str, message: str) -> None:

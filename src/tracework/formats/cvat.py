@@ -440,6 +440,7 @@ class _Reader:
             row = 0
             depth = 0
             root: ET.Element | None = None
+            seen: dict[str, int] = {}
             for event, element in _events(self.name, stream):
                 if event == "start":
                     depth += 1
@@ -453,7 +454,13 @@ class _Reader:
                 depth -= 1
                 if depth == 1 and element.tag == "image":
                     row += 1
-                    yield self.work(row, element)
+                    work = self.work(row, element)
+                    first = seen.setdefault(work.assignment_id, row)
+                    if first != row:
+                        raise InputError(f"the image id is given twice (first at image {first})",
+                                         file=self.name, row=row,
+                                         field=f"image[id={element.get('id', '')}]")
+                    yield work
                     if root is not None:
                         root.remove(element)
 

@@ -480,6 +480,8 @@ class _Reader:
         self.tasks = tasks
         self.max_pixels = max_pixels
         self.notes: list[str] = []
+        self.seen: dict[str, int] = {}
+        self.this_task: set[str] = set()
 
     def batches(self) -> list[Batch]:
         keys: dict[str, Batch] = {}
@@ -499,6 +501,7 @@ class _Reader:
 
     def task_works(self, row: int, task: dict[str, Any]) -> Iterator[Work]:
         top = _Where(self.name, row, "")
+        self.this_task = set()
         task_id = _ident(task.get("id"), top.at("id"))
         raw_task = _strip(task, ("annotations", "drafts", "predictions", *_TASK_USER_KEYS))
         annotations = task.get("annotations") or []
@@ -518,19 +521,28 @@ class _Reader:
                                          []).append((i, draft))
             else:
                 loose.append((i, draft))
-        ids = set()
         for i, annotation in enumerate(annotations):
             where = top.at("annotations").at(i)
             if not isinstance(annotation, dict):
                 raise where.fail("each annotation must be an object")
             work = self.annotation_work(row, task, task_id, raw_task, annotation, where)
-            ids.add(work.assignment_id)
+            self.once(work, where.at("id"))
             self.attach_drafts(work, by_annotation.pop(work.assignment_id, []), top)
             yield work
         for orphans in by_annotation.values():
             loose += orphans
         for i, draft in sorted(loose, key=lambda d: d[0]):
-            yield self.draft_work(row, task, task_id, raw_task, draft, top.at("drafts").at(i))
+            work = self.draft_work(row, task, task_id, raw_task, draft, top.at("drafts").at(i))
+            self.once(work, top.at("drafts").at(i).at("id"))
+            yield work
+
+    def once(self, work: Work, where: _Where) -> None:
+        """Refuse an annotation (or draft) id seen before in the file: one work, one id."""
+        first = self.seen.setdefault(work.assignment_id, work.row)
+        if first != work.row or work.assignment_id in self.this_task:
+            raise where.fail(f"the id {work.assignment_id} is given twice (first in task "
+                             f"{first}): an export holds each annotation once")
+        self.this_task.add(work.assignment_id)
 
     def base_work(self, row: int, task: dict[str, Any], task_id: str, assignment_id: str,
                   person: Person, record: dict[str, Any], where: _Where) -> Work:
