@@ -225,6 +225,14 @@ def test_a_hostile_or_wrong_file_is_refused(tmp_path: Path, body: str, message: 
     assert message in caught.value.detail
 
 
+def test_an_image_without_a_frame_number_is_refused(tmp_path: Path) -> None:
+    path = _xml(tmp_path, _META.format(images='<image id="x1" name="a.png"></image>'))
+    with pytest.raises(InputError) as caught:
+        _works(path)
+    assert (caught.value.row, caught.value.field) == (1, "image[id=x1]/@id")
+    assert "must be the image's frame number, not 'x1'" in caught.value.detail
+
+
 def test_an_image_id_given_twice_is_refused(tmp_path: Path) -> None:
     images = "".join(f'<image id="{i}" name="{n}.png" width="4" height="4"></image>'
                      for i, n in ((0, "a"), (1, "b"), (0, "c")))

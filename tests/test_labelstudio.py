@@ -264,6 +264,8 @@ def _set(path: list[Any], value: Any) -> Any:
      "not an ISO 8601 date"),
     (_set([1, "annotations", 0, "reviews", 0, "accepted"], "yes"), 2,
      "annotations[0].reviews[0]", "accepted true or false"),
+    (_set([1, "annotations", 1, "lead_time"], -3.5), 2, "annotations[1].lead_time",
+     "must not be negative"),
     (_set([1, "annotations", 2, "id"], 1001), 2, "annotations[2].id",
      "the id 1001 is given twice (first in task 1)"),
     (_set([0, "annotations", 1, "id"], 1001), 1, "annotations[1].id",

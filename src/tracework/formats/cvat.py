@@ -225,6 +225,8 @@ class _Image:
     def __init__(self, name: str, row: int, element: ET.Element, max_pixels: int) -> None:
         self.name, self.row, self.element = name, row, element
         self.id = element.get("id", "")
+        if not self.id.isdigit():
+            raise self.fail(f"must be the image's frame number, not {self.id[:20]!r}", "@id")
         self.width = self.dimension("width", max_pixels)
         self.height = self.dimension("height", max_pixels)
         if self.width and self.height and self.width * self.height > max_pixels:

@@ -549,6 +549,8 @@ class _Reader:
         results = _Results(where.at("result"), self.max_pixels)
         results.read(record.get("result"))
         lead = record.get("lead_time")
+        if lead is not None and _number(lead, where.at("lead_time")) < 0:
+            raise where.at("lead_time").fail("must not be negative: it counts seconds")
         size = results.size
         return Work(
             row=row, assignment_id=assignment_id, task_id=task_id,
