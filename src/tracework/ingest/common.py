@@ -20,7 +20,7 @@ from tracework.core.store.schema import assets, imports
 from tracework.formats.csvio import sha256_file
 
 __all__ = ["Assets", "ImportReport", "Progress", "already_imported", "asset_file_name", "count",
-           "file_errors", "finish_import", "iso", "redact", "start_import"]
+           "file_errors", "finish_import", "guard_transaction", "iso", "redact", "start_import"]
 
 Progress = Callable[[int], None]
 
@@ -81,6 +81,20 @@ def file_errors(path: Path) -> Iterator[None]:
         raise InputError("is a folder, not a file", file=str(path)) from None
     except PermissionError:
         raise InputError("cannot be read (permission denied)", file=str(path)) from None
+
+
+# An import's transaction that has gone quiet this long is one whose command died: PostgreSQL
+# ends it and releases the ledger head's lock for the next writer. A live import sends a
+# statement every row, far more often.
+IDLE_IN_TRANSACTION = "60s"
+
+
+def guard_transaction(conn: Connection) -> None:
+    """On PostgreSQL, end this import's transaction if its command stops talking to the
+    server (killed, hung) instead of holding its locks until the connection times out."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"SET LOCAL idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION}'")
 
 
 def already_imported(conn: Connection, sha: str) -> bool:

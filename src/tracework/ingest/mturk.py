@@ -19,7 +19,7 @@ import json
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,6 +31,7 @@ from tracework.core import ledger
 from tracework.core.errors import InputError, MaskError
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.privacy import ensure_worker
+from tracework.core.processes import process_pool
 from tracework.core.project import Project
 from tracework.core.store import inserted_id
 from tracework.core.store.schema import (
@@ -49,6 +50,7 @@ from tracework.ingest.common import (
     count,
     file_errors,
     finish_import,
+    guard_transaction,
     iso,
     redact,
     start_import,
@@ -151,9 +153,10 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
             report.repeated = True
             return report
     processes = _processes(project)
-    pool: Executor = ProcessPoolExecutor(processes) if processes > 1 else _Immediate()
+    pool: Executor = process_pool(processes) if processes > 1 else _Immediate()
     try:
         with project.store.write() as conn, file_errors(path):
+            guard_transaction(conn)
             if already_imported(conn, sha):
                 report.repeated = True
                 return report

@@ -52,6 +52,7 @@ from tracework.ingest.common import (
     count,
     file_errors,
     finish_import,
+    guard_transaction,
     iso,
     start_import,
 )
@@ -91,6 +92,7 @@ def ingest_platform(project: Project, path: Path | str, kind: str, read: Reader,
             report.repeated = True
             return report
     with project.store.write() as conn, file_errors(path):
+        guard_transaction(conn)
         if already_imported(conn, sha):
             report.repeated = True
             return report
