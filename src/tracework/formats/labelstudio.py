@@ -19,9 +19,9 @@ What becomes what:
   ``active_seconds``); ``created_at`` (when the annotation was submitted) is the submit time;
   ``updated_at`` stays in the raw record. Dates without a zone are UTC, as Label Studio stores.
 - Status: a cancelled annotation (``was_cancelled``: the person pressed Skip) is ``Returned``:
-  time spent without a submission, counted as unpaid time in the labour audit. A reviewed one
-  (Label Studio Enterprise ``reviews``: ``accepted`` true or false, ``comment``, ``created_by``)
-  takes the last review's decision, ``Approved`` or ``Rejected``, with the comment as the
+  time spent without a submission, counted as unpaid time in the labour audit. A reviewed one,
+  skipped or not (Label Studio Enterprise ``reviews``: ``accepted`` true or false, ``comment``,
+  ``created_by``), takes the last review's decision, ``Approved`` or ``Rejected``, with the comment as the
   reason and the reviewer as a :class:`Person`; a ``review_result`` of ``"accepted"`` or
   ``"rejected"`` is read the same way when there is no ``reviews`` list. Otherwise
   ``Submitted``.
@@ -573,10 +573,10 @@ class _Reader:
         if not isinstance(cancelled, bool):
             raise where.at("was_cancelled").fail("must be true or false")
         review, reviews_raw = _review(annotation, where)
-        if cancelled:
-            work.status = "Returned"
-        elif review is not None:
+        if review is not None:
             work.status = review.status
+        elif cancelled:
+            work.status = "Returned"
         work.review = review
         raw = _strip(annotation, ("reviews", *_PERSON_KEYS))
         if reviews_raw is not None:
