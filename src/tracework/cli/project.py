@@ -148,6 +148,12 @@ def _print_report(report: tracework.ImportReport) -> None:
         click.echo(f"{n} answer{'s' if n != 1 else ''} of element {tag} kept raw, not converted")
     if report.conflicts:
         click.echo("Conflicting rows were recorded, not applied: see `tracework conflicts list`.")
+    if report.free_text_questions:
+        click.echo(f"Free text found in {', '.join(report.free_text_questions)}: withheld from "
+                   "every export unless [export] publish_free_text names the question.")
+    if report.redacted_ids:
+        click.echo(f"{report.redacted_ids} worker id{'s' if report.redacted_ids != 1 else ''} "
+                   "typed into answers replaced by pseudonyms (the typed text is in the vault).")
 
 
 def _with_progress(label: str, run: Callable[[Progress], tracework.ImportReport]

@@ -2,7 +2,7 @@
 glance.
 
 One row per asset: the image as it was given, then one thumbnail per submission with its masks,
-outlines and boxes, captioned with the worker (credited name or pseudonym) and the review
+outlines and boxes, captioned with the worker's pseudonym (never a credited name) and the review
 status. A legend of the taxonomy's colours heads the sheet.
 """
 
@@ -33,7 +33,7 @@ MAX_SHEET_PIXELS = 200_000_000
 def _caption(c: Contribution | None, file_name: str) -> str:
     if c is None:
         return file_name
-    return f"{c.name} · {c.status}"
+    return f"{c.worker} · {c.status}"
 
 
 def _layout(rows: Sequence[tuple[Image, list[Contribution]]], columns: int
