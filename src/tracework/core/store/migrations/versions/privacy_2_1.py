@@ -1,13 +1,13 @@
 """privacy: what the ingest found out about survey questions (free text or not, and why)
 
-Revision ID: privacy_2
+Revision ID: privacy_2_1
 Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'privacy_2'
+revision = 'privacy_2_1'
 down_revision = '0002'
 branch_labels = ('privacy_2',)
 depends_on = None
