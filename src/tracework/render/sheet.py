@@ -25,12 +25,14 @@ from tracework.render.pipeline import RenderReport, renderer_for
 from tracework.render.records import Contribution, load_image, select_contributions
 from tracework.render.text import MissingGlyphs
 
-__all__ = ["MAX_SHEET_PIXELS", "render_sheet"]
+__all__ = ["MAX_SHEET_PIXELS", "caption", "render_sheet"]
 
 MAX_SHEET_PIXELS = 200_000_000
 
 
-def _caption(c: Contribution | None, file_name: str) -> str:
+def caption(c: Contribution | None, file_name: str) -> str:
+    """The text under a thumbnail: the worker's pseudonym and the review status (the image's
+    file name under the original)."""
     if c is None:
         return file_name
     return f"{c.worker} · {c.status}"
@@ -100,7 +102,7 @@ def render_sheet(project: Project, out: Path | str, *, images_dir: Path | str | 
     renderer = FrameRenderer(renderer.palette, renderer.painter,
                              FrameStyle(size=(thumb_width * 4, thumb_h * 4)))
     for shown in selection.contributions:
-        renderer.painter.check(_caption(shown, ""), f"the caption of {shown.worker}")
+        renderer.painter.check(caption(shown, ""), f"the caption of {shown.worker}")
     canvas = np.empty((height, width, 3), np.uint8)
     fill(canvas, (0, 0, width, height), renderer.style.background)
     data = selection.dataset
@@ -139,7 +141,7 @@ def _cell(canvas: NDArray[np.uint8], renderer: FrameRenderer, image: NDArray[np.
     if c is not None:
         renderer.annotate(view, c, scale, names=False)
     painter, style = renderer.painter, renderer.style
-    text = _caption(c, file_name)
+    text = caption(c, file_name)
     size = 15
     while size > 9 and painter.width(text, size) > w:
         size -= 1
