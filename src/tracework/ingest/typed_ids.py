@@ -127,27 +127,34 @@ class TypedIds:
         return found        # a word of the right length (ACKNOWLEDGEMENT), not an id
 
     def scrub(self, text: str) -> str:
-        """``text`` with every worker id in it replaced (counted in :attr:`replaced`)."""
+        """``text`` with every worker id in it replaced."""
+        return self._scrub(text)[0]
+
+    def _scrub(self, text: str) -> tuple[str, int]:
         if self._dirty:
             self._pattern, self._dirty = self._compile(), False
         if self._pattern is None or not text:
-            return text
+            return text, 0
+        replaced = 0
 
         def swap(match: regex.Match[str]) -> str:
+            nonlocal replaced
             out = self._replace(match)
-            self.replaced += out != match.group(0)
+            replaced += out != match.group(0)
             return out
 
-        return self._pattern.sub(swap, text)
+        return self._pattern.sub(swap, text), replaced
 
     def scrub_cells(self, cells: dict[str, str], keep: Container[str] = ()
                     ) -> tuple[dict[str, str], dict[str, str]]:
         """The cells with ids replaced (those named in ``keep`` as they are), and the cells
-        that changed, as typed: the part for the vault."""
+        that changed, as typed: the part for the vault. Ids found count in :attr:`replaced`
+        (the cells are what a file carries; answers parsed from them are not counted again)."""
         out, typed = {}, {}
         for key, value in cells.items():
-            clean = value if key in keep else self.scrub(value)
+            clean, n = (value, 0) if key in keep else self._scrub(value)
             out[key] = clean
+            self.replaced += n
             if clean != value:
                 typed[key] = value
         return out, typed
