@@ -3,7 +3,7 @@
 Workers type ids into free text: their own in a feedback box ("my id is a1b2…, please pay"),
 someone else's, a pasted link. Every text an import stores (MTurk answers, feedback and raw
 cells; Qualtrics answers, "other" texts and embedded data) goes through :class:`TypedIds`
-first. It finds, in one pass per text:
+first. It finds:
 
 - any platform id held in the project's vault (of any platform, in any case), replaced by
   ``<worker PSEUDONYM>`` of the worker it belongs to;
@@ -12,17 +12,21 @@ first. It finds, in one pass per text:
   vault, replaced by ``<worker id>``.
 
 An id counts only as a whole token: not inside a longer run of letters, digits, ``_``, ``+``
-or ``/`` (so base64 image data and pseudonyms are left alone), and vault ids shorter than
+or ``/`` (so base64 image data and pseudonyms are left alone); ids of other shapes are found
+when made of letters, digits, ``_`` and the separators ``. @ : -`` (e-mail addresses, Ground
+Truth's ``private.us-east-1.…``, ``annotator-0042``). Vault ids shorter than
 :data:`MIN_ID_LENGTH` characters (a Label Studio user number) are not looked for. The text as
 typed goes to the vault (``vault_values``) and nowhere else.
 
-Ids are matched by one compiled pattern: the shape, and a trie of the vault ids that do not
-have it, so the cost per text does not grow with the number of workers.
+Cost: two small patterns compiled once per import, whatever the number of workers. Shaped
+ids are found by the platform's pattern and looked up in a dictionary; ids of other shapes by
+splitting each run of id characters at its separators and looking up each sequence of up to
+as many parts as the longest such id has. Neither loops over the vault's ids.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections.abc import Container
 from typing import Any
 
 import regex
@@ -39,85 +43,44 @@ ID_TOKEN = "<worker id>"
 _EDGE = "A-Za-z0-9_+/"
 _DIGIT = regex.compile(r"\d")
 _LETTER = regex.compile(r"[A-Za-z]")
+_RUN = regex.compile(rf"[\w.@:-]{{{MIN_ID_LENGTH},}}")  # shorter runs hold no id
+_PART = regex.compile(r"[^.@:-]+")
+_SEPARATORS = regex.compile(r"[.@:-]")
 
 
-class _Node:
-    __slots__ = ("children", "end")
-
-    def __init__(self) -> None:
-        self.children: dict[str, _Node] = {}
-        self.end = False
-
-
-def _trie(words: Iterable[str]) -> str:
-    """A pattern matching exactly ``words``, as a trie: one branch per next character, so the
-    engine follows one path whatever the number of words."""
-    root = _Node()
-    for word in words:
-        node = root
-        for ch in word:
-            node = node.children.setdefault(ch, _Node())
-        node.end = True
-    return _branch(root)
-
-
-def _branch(node: _Node) -> str:
-    # Iterative would be faster to build, but ids are short: the depth is an id's length.
-    alternatives = [regex.escape(ch) + _branch(child)
-                    for ch, child in sorted(node.children.items())]
-    if not alternatives:
-        return ""
-    body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
-    return f"(?:{body})?" if node.end else body
+def _edge(ch: str) -> bool:
+    return ch.isascii() and (ch.isalnum() or ch in "_+/")
 
 
 class TypedIds:
     """Finds and replaces worker ids inside texts; built once per import.
 
     ``add`` makes a worker first seen in this import known; ``scrub`` returns the text with
-    ids replaced and how many were.
+    ids replaced. :attr:`replaced` counts the ids replaced in cells (:meth:`scrub_cells`).
     """
 
     def __init__(self, conn: Connection, platform: str) -> None:
         shape = ID_SHAPES.get(platform)
-        self._shape = regex.compile(shape, regex.IGNORECASE) if shape else None
+        self._shape = (regex.compile(f"(?<![{_EDGE}])(?:{shape})(?![{_EDGE}])", regex.IGNORECASE)
+                       if shape else None)
+        self._whole_shape = regex.compile(shape, regex.IGNORECASE) if shape else None
         self._platform = platform
         self._known: dict[str, str] = {}
-        self._unshaped: set[str] = set()
+        self._parts = 0         # the most parts an id of another shape has
         for row in conn.execute(select(vault.c.pseudonym, vault.c.platform_worker_id)):
-            self._learn(str(row.platform_worker_id), str(row.pseudonym))
-        self._pattern = self._compile()
-        self._dirty = False
+            self.add(str(row.platform_worker_id), str(row.pseudonym))
         self.replaced = 0
 
-    def _learn(self, platform_id: str, token: str) -> bool:
+    def add(self, platform_id: str, token: str) -> None:
+        """Know ``platform_id`` (e.g. seen first in this import) as the worker ``token``."""
         key = platform_id.strip().casefold()
         if len(key) < MIN_ID_LENGTH:
-            return False
+            return
         self._known.setdefault(key, token)
-        if self._shape is not None and self._shape.fullmatch(key):
-            return False
-        fresh = key not in self._unshaped
-        self._unshaped.add(key)
-        return fresh
+        if self._whole_shape is None or not self._whole_shape.fullmatch(key):
+            self._parts = max(self._parts, len(_SEPARATORS.findall(key)) + 1)
 
-    def _compile(self) -> regex.Pattern[str] | None:
-        parts = []
-        if self._unshaped:
-            parts.append(_trie(sorted(self._unshaped)))
-        if self._shape is not None:
-            parts.append(self._shape.pattern)
-        if not parts:
-            return None
-        return regex.compile(f"(?<![{_EDGE}])(?:{'|'.join(parts)})(?![{_EDGE}])",
-                             regex.IGNORECASE)
-
-    def add(self, platform_id: str, token: str) -> None:
-        """Know ``platform_id`` (seen in this import) as the worker ``token``."""
-        if self._learn(platform_id, token):
-            self._dirty = True
-
-    def _replace(self, match: regex.Match[str]) -> str:
+    def _shaped(self, match: regex.Match[str]) -> str:
         found = match.group(0)
         token = self._known.get(found.casefold())
         if token is not None:
@@ -126,24 +89,56 @@ class TypedIds:
             return ID_TOKEN
         return found        # a word of the right length (ACKNOWLEDGEMENT), not an id
 
+    def _in_run(self, text: str, run: regex.Match[str]) -> list[tuple[int, int, str]]:
+        """Vault ids inside one run of id characters: (start, end, replacement), leftmost and
+        longest first, not overlapping."""
+        parts = [(m.start(), m.end()) for m in _PART.finditer(text, run.start(), run.end())]
+        found, i = [], 0
+        while i < len(parts):
+            start = parts[i][0]
+            hit = None
+            if start == 0 or not _edge(text[start - 1]):
+                for j in range(min(len(parts), i + self._parts) - 1, i - 1, -1):
+                    end = parts[j][1]
+                    if end < len(text) and _edge(text[end]):
+                        continue
+                    token = self._known.get(text[start:end].casefold())
+                    if token is not None:
+                        hit = (j, end, token)
+                        break
+            if hit is None:
+                i += 1
+                continue
+            found.append((start, hit[1], f"<worker {hit[2]}>"))
+            i = hit[0] + 1
+        return found
+
+    def _scrub(self, text: str) -> tuple[str, int]:
+        if not text:
+            return text, 0
+        replaced = 0
+        if self._parts:
+            pieces, last = [], 0
+            for run in _RUN.finditer(text):
+                for start, end, out in self._in_run(text, run):
+                    pieces += [text[last:start], out]
+                    last, replaced = end, replaced + 1
+            if pieces:
+                text = "".join(pieces) + text[last:]
+        if self._shape is not None:
+
+            def swap(match: regex.Match[str]) -> str:
+                nonlocal replaced
+                out = self._shaped(match)
+                replaced += out != match.group(0)
+                return out
+
+            text = self._shape.sub(swap, text)
+        return text, replaced
+
     def scrub(self, text: str) -> str:
         """``text`` with every worker id in it replaced."""
         return self._scrub(text)[0]
-
-    def _scrub(self, text: str) -> tuple[str, int]:
-        if self._dirty:
-            self._pattern, self._dirty = self._compile(), False
-        if self._pattern is None or not text:
-            return text, 0
-        replaced = 0
-
-        def swap(match: regex.Match[str]) -> str:
-            nonlocal replaced
-            out = self._replace(match)
-            replaced += out != match.group(0)
-            return out
-
-        return self._pattern.sub(swap, text), replaced
 
     def scrub_cells(self, cells: dict[str, str], keep: Container[str] = ()
                     ) -> tuple[dict[str, str], dict[str, str]]:
