@@ -218,3 +218,30 @@ def test_one_pass_finds_ids_of_any_platform(sqlite_project: Project, typed_text:
                                      for p, f, i in held])
         scanner = TypedIds(conn, "mturk")
     assert scanner.scrub(typed_text) == expected
+
+
+def test_a_typed_id_known_later_does_not_make_a_new_download_a_conflict(
+        sqlite_project: Project, tmp_path: Path) -> None:
+    files = small_files(tmp_path / "files")
+    header, rows = read_rows(files.batch_csv)
+    col = {name: i for i, name in enumerate(header)}
+    late = rows[-1][col["WorkerId"]]                 # whose work comes in a later batch
+    first = [r for r in rows if r[col["WorkerId"]] != late]
+    header.append("Answer.feedback")
+    for r in rows:
+        r.append(f"same object as {late.lower()}?" if r is first[0] else "")
+    batch_a = write_rows(tmp_path / "a.csv", header, first)
+    batch_b = write_rows(tmp_path / "b.csv", header,
+                         [r for r in rows if r[col["WorkerId"]] == late])
+    assert tracework.ingest_mturk(sqlite_project, batch_a).redacted_ids == 1
+    tracework.ingest_mturk(sqlite_project, batch_b)
+    first[1][col["AssignmentStatus"]] = "Approved"
+    first[1][col["ApprovalTime"]] = "Tue Jul 15 10:00:00 PDT 2025"
+    again = tracework.ingest_mturk(sqlite_project, write_rows(tmp_path / "a2.csv", header,
+                                                              first))
+    assert (again.conflicts, again.status_changes, again.unchanged) == (0, 1, len(first) - 1)
+    with sqlite_project.store.read() as conn:
+        feedback = [json.loads(r.answer).get("feedback") for r in conn.execute(
+            select(submissions.c.answer).where(submissions.c.assignment_id
+                                               == first[0][col["AssignmentId"]]))]
+    assert feedback == [f"same object as {ID_TOKEN}?"]   # as it was first stored

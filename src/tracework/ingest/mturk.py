@@ -54,7 +54,7 @@ from tracework.ingest.common import (
     redact,
     start_import,
 )
-from tracework.ingest.typed_ids import TypedIds, vault_rows
+from tracework.ingest.typed_ids import TypedIds, hash_form, vault_rows
 
 __all__ = ["GEOMETRY_KINDS", "MTURK_TIME_KIND", "ingest_mturk"]
 
@@ -298,7 +298,8 @@ class _MturkWriter:
             redact(a.cells, a.worker_id, token),
             keep={k for k in a.cells if k.endswith(".pngImageData")})
         content_fields = {k: v for k, v in cells.items() if k not in mturk.NON_CONTENT_COLUMNS}
-        content_sha = hashlib.sha256(canonical(content_fields).encode("utf-8")).hexdigest()
+        content_sha = hashlib.sha256(
+            canonical(hash_form(content_fields, typed)).encode("utf-8")).hexdigest()
         existing = self.conn.execute(select(submissions).where(
             (submissions.c.platform == "mturk")
             & (submissions.c.assignment_id == a.assignment_id))).first()

@@ -44,7 +44,7 @@ from tracework.ingest.common import (
 )
 from tracework.ingest.linking import CodeIndex, Linked, parse_link_by_code
 from tracework.ingest.survey_questions import record_questions
-from tracework.ingest.typed_ids import TypedIds, vault_rows
+from tracework.ingest.typed_ids import TypedIds, hash_form, vault_rows
 
 __all__ = ["ingest_qualtrics"]
 
@@ -213,7 +213,8 @@ class _ResponseWriter:
             redact(dict(resp.values), {typed, normal}, token or ""))
         found = {q: self._scrubbed(ans) for q, ans in resp.answers.items()}
         content = canonical(values)
-        content_sha = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        content_sha = hashlib.sha256(
+            canonical(hash_form(values, typed_texts)).encode("utf-8")).hexdigest()
         existing = self.conn.execute(select(responses).where(
             (responses.c.source == "qualtrics")
             & (responses.c.response_id == resp.response_id))).first()

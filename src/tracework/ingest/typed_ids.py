@@ -35,7 +35,7 @@ from sqlalchemy import Connection, select
 from tracework.core.store.schema import vault
 from tracework.formats.workerids import ID_SHAPES
 
-__all__ = ["ID_TOKEN", "MIN_ID_LENGTH", "TypedIds", "vault_rows"]
+__all__ = ["ID_TOKEN", "MIN_ID_LENGTH", "TypedIds", "hash_form", "vault_rows"]
 
 MIN_ID_LENGTH = 8
 #: What an id-shaped token not in the vault becomes.
@@ -165,6 +165,17 @@ class TypedIds:
         if isinstance(value, (list, tuple)):
             return type(value)(self.scrub_value(v) for v in value)
         return value
+
+
+_TOKEN = regex.compile(r"<worker w_[a-z2-7]+>")
+
+
+def hash_form(cells: dict[str, str], typed: Container[str]) -> dict[str, str]:
+    """The cells as their content hash sees them: in cells where ids were typed, every
+    replacement reads ``<worker id>``. Whether a typed id was known when the file was first
+    imported (the worker may come later) then does not make a later download of the same work
+    a conflict."""
+    return {k: _TOKEN.sub(ID_TOKEN, v) if k in typed else v for k, v in cells.items()}
 
 
 def vault_rows(typed: dict[str, str]) -> dict[str, str]:
