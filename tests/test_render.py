@@ -55,8 +55,8 @@ def loaded(sqlite_project: Project, files: Any) -> Project:
     return _load(sqlite_project, files)
 
 
-def test_contributions_name_only_credited_and_show_only_published(project: Project,
-                                                                  files: Any) -> None:
+def test_contributions_never_name_and_show_only_published(project: Project,
+                                                          files: Any) -> None:
     _load(project, files)
     chosen = select_contributions(project).dataset.workers[0]     # someone who labelled
     with project.store.write() as conn:
@@ -72,8 +72,10 @@ def test_contributions_name_only_credited_and_show_only_published(project: Proje
             select(workers.c.pseudonym).where(workers.c.consent_publish.is_(True)))}
     times = {s["assignment_id"]: s["work_time_s"] for s in t["submissions"]}
     for c in selection.contributions:
-        assert c.credited == (c.worker == chosen)
-        assert c.name == ("Amal" if c.worker == chosen else c.worker)
+        # A chosen name is for the closing credits only, never beside the work.
+        blocks = [b.text for b in panel_blocks(c, FrameStyle())]
+        assert blocks[:2] == [c.worker, "pseudonym"]
+        assert not any("Amal" in text for text in blocks)
         assert c.published == (c.worker in publish)
         assert bool(c.survey) == (c.worker in publish)
         assignment = c.annotations[0].attributes["assignment_id"]

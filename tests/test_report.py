@@ -74,8 +74,10 @@ def _build(root: Path, database_url: str | None = None) -> Project:
     text = toml.read_text(encoding="utf-8").replace(
         "wage_floor_per_hour = 0.0", "wage_floor_per_hour = 2.5").replace(
         'floor_source = ""', 'floor_source = "the study\'s own floor"')
+    # The report groups by two free-text questions, which the project publishes by name.
     toml.write_text(text + "min_cell = 2\n\n[render]\n"
-                    "report_groups = [\"Q4\", \"Q10\"]\n", encoding="utf-8")
+                    "report_groups = [\"Q4\", \"Q10\"]\n\n[export]\n"
+                    "publish_free_text = [\"Q4\", \"Q10\"]\n", encoding="utf-8")
     project = open_project(project.root, cli={"database_url": database_url, "actor": "tester"})
     tracework.ingest_mturk(project, files.batch_csv, images_dir=files.images_dir)
     tracework.ingest_qualtrics(project, _hostile_survey(files.survey_csv, root / "survey.csv",
@@ -115,8 +117,9 @@ def test_every_worker_text_is_escaped_and_the_page_has_no_script(hostile: Projec
     assert not re.search(r"<(img|iframe|object|embed)\b", html, re.I)
     assert not re.search(r"\son(error|load)\s*=", html.replace("onerror=alert", "")
                          .replace("onload=alert", ""), re.I)
-    for where in ("Q4", "Q10", "Q12", "reason 1", "note"):
+    for where in ("Q4", "Q10", "reason 1", "note"):
         assert _escaped(f"{PAYLOAD} {where}") in html, where
+    assert _escaped(f"{PAYLOAD} Q12") not in html     # credit names: in the credits only
     assert not re.search(r"\sstyle\s*=", html)          # a strict CSP would block it
 
 
@@ -297,8 +300,9 @@ def test_report_in_headless_chromium(hostile: Project, tmp_path: Path,
     assert requests == [out.as_uri()]
     assert dialogs == []
     assert injected == 0
-    for where in ("Q4", "Q10", "Q12", "note", "reason 1"):
+    for where in ("Q4", "Q10", "note", "reason 1"):
         assert f"{PAYLOAD} {where}" in body, where
+    assert f"{PAYLOAD} Q12" not in body         # credit names: in the credits only
     assert shot.stat().st_size > 50_000
     charts = layout["charts"]
     assert {c["section"] for c in charts} >= {"review", "pay", "time", "agreement", "notes"}

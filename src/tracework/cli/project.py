@@ -163,6 +163,12 @@ def _print_report(report: tracework.ImportReport) -> None:
         click.echo(f"{n} answer{'s' if n != 1 else ''} of element {tag} kept raw, not converted")
     if report.conflicts:
         click.echo("Conflicting rows were recorded, not applied: see `tracework conflicts list`.")
+    if report.free_text_questions:
+        click.echo(f"Free text found in {', '.join(report.free_text_questions)}: withheld from "
+                   "every export unless [export] publish_free_text names the question.")
+    if report.redacted_ids:
+        click.echo(f"{report.redacted_ids} worker id{'s' if report.redacted_ids != 1 else ''} "
+                   "typed into answers replaced by pseudonyms (the typed text is in the vault).")
 
 
 def _with_progress(label: str, run: Callable[[Progress], tracework.ImportReport]
@@ -185,7 +191,10 @@ def ingest_mturk(ctx: click.Context, file: Path, images: Path | None, as_json: b
     Segmentation masks become per-category RLE, bbox and area; polygons are kept as drawn and
     rasterised; boxes and classifier answers are kept. Answers not converted (keypoints, plain
     fields) and empty masks are counted in the report. Raw worker ids go to the vault;
-    everything else sees pseudonyms.
+    everything else sees pseudonyms. A worker id typed into any text of the file (a feedback
+    answer, the requester's feedback) is replaced by that worker's pseudonym, or by
+    "<worker id>" when it is shaped like an MTurk id but no one's in the project; the text as
+    typed goes to the vault only.
 
     \b
     Example:
@@ -233,6 +242,12 @@ def ingest_qualtrics(ctx: click.Context, file: Path, worker_column: str | None,
     counts responses linked by id, by code and not at all, and why. Preview, test and spam
     responses are left out unless asked for, and counted. Without a consent answer a worker's
     consent is none: their answers stay inside the project.
+
+    Worker ids typed into answers, "other" texts or embedded data are replaced by pseudonyms
+    (the text as typed goes to the vault only). Free-text questions (a text-entry ImportId
+    such as QID4_TEXT, or answers shaped like free text: long, not choice numbers, or many
+    different values) are recorded and named in the report; they leave the project only
+    where tracework.toml [export] publish_free_text names them, e.g. ["Q4"].
 
     \b
     Examples:

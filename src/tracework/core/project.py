@@ -187,10 +187,13 @@ credit_name_column = {_toml_str(credit_name_column)}
 
 _EXPORT_HELP = """\
 # What of the survey leaves the project. Free text (a city, what a work set cost) identifies
-# people: it leaves per worker only when publish_free_text is true AND the worker consented to
-# publication, and is never counted in aggregates. "Other, please say" texts and the credit-name
-# column always count as free text. [export.demographics] names the questions that the
-# datasheet, card and Croissant describe (per worker with consent; as suppressed counts)."""
+# people: the import finds it (text-entry ImportIds such as QID4_TEXT, answers shaped like free
+# text; see `tracework log --action survey.free_text`), free_text_questions adds more, and
+# "other, please say" texts and the credit-name column always count. It leaves per worker only
+# where publish_free_text names the question (["Q4"]; true: all) AND the worker consented to
+# publication, is never counted in aggregates, and a credit name never leaves with answers.
+# [export.demographics] names the questions that the datasheet, card and Croissant describe
+# (per worker with consent; as suppressed counts)."""
 
 
 def _export_section(free_text: Sequence[str] | None, publish: bool,

@@ -5,10 +5,13 @@ Rules, the same for every document tracework computes:
 - Per-worker answers leave only for workers who consented to publication (``publish``) and
   were not erased, and only for the questions named in ``[export.demographics]``.
 - Free text (a city, the cost of a work set, a name) identifies people far more easily than a
-  choice does. A question listed in ``[export] free_text_questions``, the "other, please say"
-  text of any question and the credit-name column count as free text; free text leaves per
-  worker only when the project sets ``[export] publish_free_text = true`` AND the worker
-  consented to publication. It is never aggregated.
+  choice does. Free text is: a question the ingest found to be free text (Qualtrics'
+  text-entry ImportId ``QID4_TEXT``, or answers shaped like free text; recorded per question
+  in ``survey_questions``), a question listed in ``[export] free_text_questions``, the
+  "other, please say" text of any question, and the credit-name column. Free text leaves per
+  worker only when the project publishes it explicitly (``[export] publish_free_text`` names
+  the questions, ``["Q4"]``, or is ``true`` for all of them) AND the worker consented to
+  publication. It is never aggregated. The credit-name column never leaves with answers.
 - Aggregates count only workers who consented to both linking and publication, and go
   through the audit room's small-cell suppression (k = the ``min_cell`` setting).
 """
@@ -25,6 +28,7 @@ from sqlalchemy import Connection, select
 from tracework.core.errors import ConfigError
 from tracework.core.project import Project
 from tracework.core.store.schema import answers, responses, workers
+from tracework.core.store.tables_survey import survey_questions
 
 __all__ = ["SurveyPolicy", "survey_policy", "published_demographics", "consenting_answers",
            "publishable_note"]
@@ -36,16 +40,30 @@ class SurveyPolicy:
 
     demographics: Mapping[str, str]          # documented name -> question id, e.g. gender -> Q2
     free_text: frozenset[str]                # question ids holding free text
-    publish_free_text: bool = False
+    # True: all free text is published; a set: only these questions' free text.
+    publish_free_text: bool | frozenset[str] = False
     labels: Mapping[str, str] = field(default_factory=dict)   # question id -> question text
+    credit_column: str = ""
+    detected: Mapping[str, str] = field(default_factory=dict)  # question id -> why free text
 
     def is_free_text(self, question: str) -> bool:
         return question in self.free_text or question.endswith("_other")
 
+    def publishes(self, question: str) -> bool:
+        """Whether a question's answers may leave per worker (with the worker's consent).
+        ``Q9_other`` is the "other, please say" text of ``Q9``."""
+        base = question.removesuffix("_other")
+        if self.credit_column and base == self.credit_column:
+            return False
+        if not self.is_free_text(question):
+            return True
+        if isinstance(self.publish_free_text, bool):
+            return self.publish_free_text
+        return question in self.publish_free_text or base in self.publish_free_text
+
     def per_worker_fields(self) -> dict[str, str]:
         """Demographic fields that may be published per worker (free text only if enabled)."""
-        return {name: q for name, q in self.demographics.items()
-                if self.publish_free_text or not self.is_free_text(q)}
+        return {name: q for name, q in self.demographics.items() if self.publishes(q)}
 
     def aggregate_fields(self) -> dict[str, str]:
         """Demographic fields that may be published as counts: never free text."""
@@ -59,14 +77,22 @@ def _str_list(value: Any, where: str) -> list[str]:
     return list(value)
 
 
-def survey_policy(project: Project) -> SurveyPolicy:
-    """Read ``[export]`` (and the credit-name column of ``[consent]``) into a policy."""
+def _publish_setting(value: Any) -> bool | frozenset[str]:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return frozenset(value)
+    raise ConfigError("tracework.toml [export] publish_free_text must name the free-text "
+                      "questions to publish, e.g. [\"Q4\"], or be true (all) or false (none)")
+
+
+def survey_policy(project: Project, conn: Connection | None = None) -> SurveyPolicy:
+    """Read ``[export]`` (and the credit-name column of ``[consent]``) into a policy, with the
+    free-text questions the ingest detected. ``conn``: read through this connection."""
     cfg = project.config.get("export", {})
     if not isinstance(cfg, dict):
         raise ConfigError("tracework.toml [export] must be a table")
-    publish = cfg.get("publish_free_text", False)
-    if not isinstance(publish, bool):
-        raise ConfigError("tracework.toml [export] publish_free_text must be true or false")
+    publish = _publish_setting(cfg.get("publish_free_text", False))
     free = set(_str_list(cfg.get("free_text_questions", []), "[export] free_text_questions"))
     credit_column = str(project.consent_config().get("credit_name_column") or "")
     if credit_column:
@@ -78,11 +104,23 @@ def survey_policy(project: Project) -> SurveyPolicy:
     if credit_column and credit_column in demo.values():
         raise ConfigError(f"tracework.toml [export.demographics] names the credit-name column "
                           f"{credit_column!r}: names are published only in the credits")
-    with project.store.read() as conn:
-        labels = {r.question: r.label for r in conn.execute(
-            select(answers.c.question, answers.c.label).distinct()) if r.label}
-    return SurveyPolicy(demographics=dict(demo), free_text=frozenset(free),
-                        publish_free_text=publish, labels=labels)
+    if conn is None:
+        with project.store.read() as own:
+            labels, detected = _stored(own)
+    else:
+        labels, detected = _stored(conn)
+    return SurveyPolicy(demographics=dict(demo), free_text=frozenset(free | set(detected)),
+                        publish_free_text=publish, labels=labels, credit_column=credit_column,
+                        detected=detected)
+
+
+def _stored(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
+    labels = {r.question: r.label for r in conn.execute(
+        select(answers.c.question, answers.c.label).distinct()) if r.label}
+    detected = {r.question: r.why for r in conn.execute(
+        select(survey_questions.c.question, survey_questions.c.why)
+        .where(survey_questions.c.free_text.is_(True)))}
+    return labels, detected
 
 
 def _latest_answers(conn: Connection, pseudonyms: Collection[str]) -> dict[str, dict[str, Any]]:

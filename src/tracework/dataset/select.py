@@ -36,13 +36,11 @@ __all__ = ["select_dataset"]
 def _published_answers(project: Project, conn: Connection,
                        pseudonyms: Collection[str]) -> dict[str, dict[str, Any]]:
     """Survey answers of workers who consented to publication, latest response per worker,
-    less free text unless the project publishes it (the rules of :mod:`tracework.docs.policy`)."""
+    less free text the project does not publish (the rules of :mod:`tracework.dataset.policy`;
+    the credit-name column never: names leave only in the credits)."""
     from tracework.dataset.policy import survey_policy  # docs builds on this module
 
-    policy = survey_policy(project)
-    # A chosen name would tie the pseudonym, and with it every answer, to a person: names
-    # leave only in the credits, whatever publish_free_text says.
-    credit_column = str(project.consent_config().get("credit_name_column") or "")
+    policy = survey_policy(project, conn)
     consenting = [w.pseudonym for w in conn.execute(
         select(workers.c.pseudonym).where(workers.c.consent_publish.is_(True))
         .where(workers.c.erased.is_(False)))
@@ -55,16 +53,13 @@ def _published_answers(project: Project, conn: Connection,
         .where(responses.c.worker.in_(consenting))
         .order_by(responses.c.worker, responses.c.end_time, responses.c.id)).all()
     latest = {r.worker: r.id for r in rows}
-    keep = policy.publish_free_text
     for worker, rid in latest.items():
         found: dict[str, Any] = {}
         for a in conn.execute(select(answers).where(answers.c.response_id == rid)
                               .order_by(answers.c.id)):
-            if a.question == credit_column:
-                continue
-            if a.value is not None and (keep or not policy.is_free_text(a.question)):
+            if a.value is not None and policy.publishes(a.question):
                 found[a.question] = json.loads(a.value)
-            if a.other_text and keep:
+            if a.other_text and policy.publishes(f"{a.question}_other"):
                 found[f"{a.question}_other"] = a.other_text
         out[worker] = found
     return out

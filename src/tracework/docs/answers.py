@@ -343,8 +343,12 @@ def sensitive_information(f: Facts) -> list[str]:
         out.append("Free-text answers (" + ", ".join(free_shown) + ") are published per "
                    "annotation for workers who consented to publication, because the project "
                    "enables it; they are never counted in aggregates.")
-    elif f.policy.free_text and not f.policy.publish_free_text:
-        out.append("Free-text answers (" + ", ".join(sorted(f.policy.free_text))
+    withheld = sorted(q for q in f.policy.free_text if not f.policy.publishes(q))
+    if withheld and not free_shown:
+        out.append("Free-text answers (" + ", ".join(withheld)
+                   + ") are never published per worker.")
+    elif withheld:
+        out.append("Other free-text answers (" + ", ".join(withheld)
                    + ") are never published per worker.")
     in_dataset = sorted({q for answers in f.data.published_answers.values() for q in answers},
                         key=_natural)

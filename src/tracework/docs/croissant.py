@@ -423,8 +423,8 @@ def croissant_document(facts: Facts, folder: Path, skip: Path) -> dict[str, Any]
     for key, prop in (("version", "version"), ("citation", "citeAs")):
         if meta.get(key):
             doc[prop] = str(meta[key])
-    if facts.credits.names:
-        doc["contributor"] = [{"@type": "sc:Person", "name": n} for n in facts.credits.names]
+    # Names stay in the credits files: this document also describes each annotation's maker,
+    # and a name beside that description would join a person to their labels.
     doc.update(rai_properties(facts))
     labour = _labour_node(facts)
     if labour is not None:

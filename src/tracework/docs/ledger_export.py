@@ -5,9 +5,11 @@ anyone can follow the chain from entry to entry and compare the head with a chec
 (``tracework verify --expect-head``). What an entry *says* is published only for actions whose
 values are structural (imports, batches, submissions, labels, statuses, taxonomy versions,
 consent yes/no). Values that can hold a person's own words or name (dispute messages, notes,
-review reasons, feedback texts, a credit name the worker no longer consents to publish) are
-left out, and so are the values of survey-response entries that name a worker who does not
-consent to their answers being linked to their work. Such an entry lists which parts were
+review reasons, feedback texts) are left out. So is every credit name, always: an entry names
+the pseudonym it changes, so a name in it would join a person to their labels and answers;
+names are published only in the credits, apart from the work. So are the values of
+survey-response entries that name a worker who does not consent to their answers being
+linked to their work. Such an entry lists which parts were
 left out (``"redacted": ["new", "reason"]``); its hash can only be recomputed from the
 project's own log, not from the published one.
 """
@@ -43,7 +45,7 @@ _PUBLIC: dict[str, tuple[bool, bool]] = {
     "submission.status": (True, False), "review.decide": (True, False),
     "review.propose": (True, False), "review.proposal": (True, False),
     "bonus.plan": (True, False), "bonus.paid": (True, False),
-    "consent.set": (True, True),
+    "consent.set": (True, True), "survey.free_text": (True, True),
 }
 _FREE_FIELDS = {"credit_name", "requester_feedback"}
 
@@ -53,14 +55,6 @@ class LedgerExport:
     entries: int
     head: str
     redacted: int
-
-
-def _credit_names(conn: Connection) -> dict[str, str]:
-    """Names each worker consents, now, to be credited by."""
-    return {f"worker:{r.pseudonym}": r.credit_name for r in conn.execute(
-        select(workers.c.pseudonym, workers.c.credit_name)
-        .where(workers.c.consent_credit.is_(True)).where(workers.c.erased.is_(False))
-        .where(workers.c.credit_name.is_not(None)))}
 
 
 def _linkable(conn: Connection) -> set[str]:
@@ -84,18 +78,13 @@ def _unlinked_response(entry: ledger.Entry, linkable: set[str]) -> bool:
     return worker is not None and worker not in linkable
 
 
-def _public(entry: ledger.Entry, names: dict[str, str], linkable: set[str]) -> dict[str, Any]:
+def _public(entry: ledger.Entry, linkable: set[str]) -> dict[str, Any]:
     out = entry.as_dict()
     values, reason = _PUBLIC.get(entry.action, (False, False))
     if values and _unlinked_response(entry, linkable):
         values = False
     if entry.field in _FREE_FIELDS:
         values = reason = False
-        current = names.get(entry.target)
-        if entry.field == "credit_name" and current is not None:
-            # A name the worker still consents to: the change to it may be shown.
-            values = json.loads(entry.new) == current and json.loads(entry.old) in (None,
-                                                                                    current)
     hidden = ([] if values else ["old", "new"]) + ([] if reason or not entry.reason
                                                    else ["reason"])
     for key in hidden:
@@ -106,9 +95,9 @@ def _public(entry: ledger.Entry, names: dict[str, str], linkable: set[str]) -> d
 
 
 def _lines(conn: Connection) -> Iterator[dict[str, Any]]:
-    names, linkable = _credit_names(conn), _linkable(conn)
+    linkable = _linkable(conn)
     for entry in ledger.entries(conn):
-        yield _public(entry, names, linkable)
+        yield _public(entry, linkable)
 
 
 def export_ledger(project: Project, folder: Path) -> LedgerExport:

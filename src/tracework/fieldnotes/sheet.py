@@ -1,8 +1,9 @@
 """The spreadsheet round trip: a workbook of the project's tables out, people's edits back in.
 
 :func:`sheet_export` writes Annotations (with provenance), Submissions, Workers (pseudonyms,
-and survey answers only of workers who consented to publication), the Taxonomy in force, the
-Notes and the Log (every ledger entry). A cell that carries a note is filled with the note's
+and the survey answers of workers who consented to publication that the export rules let out),
+the Taxonomy in force, the Notes and the Log (every ledger entry; a credit name never: names
+are published only in the credits). A cell that carries a note is filled with the note's
 concern colour and holds the note as a comment; a note on a row (``annotation:17``) marks the
 row's key cell. Read-only columns have a grey header, editable ones a green one; sheets without
 an editable column are protected.
@@ -45,6 +46,7 @@ from tracework.core.store.schema import (
     workers,
 )
 from tracework.core.store.tables_notes import notes
+from tracework.dataset.policy import SurveyPolicy, survey_policy
 from tracework.fieldnotes.xlsx import SheetFull, SheetWriter, WorkbookWriter, column_letter
 
 __all__ = [
@@ -93,8 +95,8 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
                "requester_feedback", "content_sha256"),
               frozenset({"requester_feedback"}), "submission"),
     TableSpec("workers", "Workers",
-              ("worker", "platform", "consent_link", "consent_publish", "consent_credit",
-               "credit_name"), kind="worker"),
+              ("worker", "platform", "consent_link", "consent_publish", "consent_credit"),
+              kind="worker"),
     TableSpec("taxonomy", "Taxonomy",
               ("name", "colour", "description", "guideline", "retired", "replaced_by",
                "version"), kind="category"),
@@ -106,6 +108,8 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (
                "hash")),
 )}
 _INT_KEYS = {"annotations", "submissions", "notes", "log"}
+_NAME_FIELDS = frozenset({"credit_name"})
+_WITHHELD = '"(withheld: names are published only in the credits)"'
 _NOTE_INPUT = ("target", "concern", "text", "author", "reply_to")
 
 
@@ -178,8 +182,12 @@ def _answer_text(value: Any) -> Any:
     return value
 
 
-def _published(conn: Connection) -> dict[str, dict[str, Any]]:
-    """Latest survey answers of workers who consented to publication."""
+def _published(conn: Connection, policy: SurveyPolicy | None) -> dict[str, dict[str, Any]]:
+    """Latest survey answers of workers who consented to publication, as far as the policy
+    lets them out (no free text it does not publish, never the credit-name column); none
+    without a policy."""
+    if policy is None:
+        return {}
     rows = conn.execute(
         select(responses.c.id, responses.c.worker)
         .join(workers, workers.c.pseudonym == responses.c.worker)
@@ -193,9 +201,9 @@ def _published(conn: Connection) -> dict[str, dict[str, Any]]:
     for a in conn.execute(select(answers).where(answers.c.response_id.in_(list(by_response)))
                           .order_by(answers.c.id)):
         found = out[by_response[a.response_id]]
-        if a.value is not None:
+        if a.value is not None and policy.publishes(a.question):
             found[f"answer:{a.question}"] = _answer_text(json.loads(a.value))
-        if a.other_text:
+        if a.other_text and policy.publishes(f"{a.question}_other"):
             found[f"answer:{a.question}_other"] = a.other_text
     return out
 
@@ -219,7 +227,7 @@ def _query(spec: TableSpec) -> Select[Any]:
     if spec.name == "workers":
         w = workers.c
         return select(w.pseudonym, w.platform, w.consent_link, w.consent_publish,
-                      w.consent_credit, w.credit_name).where(w.erased.is_(False))
+                      w.consent_credit).where(w.erased.is_(False))
     if spec.name == "notes":
         n = notes.c
         return select(n.id, n.target, n.concern, n.text, n.author, n.created_at, n.reply_to,
@@ -248,9 +256,10 @@ def _taxonomy_rows(conn: Connection) -> list[list[Any]]:
 class _Reader:
     """Rows of one table from one connection, whole (streamed) or for given keys."""
 
-    def __init__(self, conn: Connection, spec: TableSpec) -> None:
+    def __init__(self, conn: Connection, spec: TableSpec,
+                 policy: SurveyPolicy | None = None) -> None:
         self.conn, self.spec = conn, spec
-        self.published = _published(conn) if spec.name == "workers" else {}
+        self.published = _published(conn, policy) if spec.name == "workers" else {}
         self.extra = sorted({q for a in self.published.values() for q in a})
 
     @property
@@ -260,10 +269,12 @@ class _Reader:
     def _row(self, row: Any) -> list[Any]:
         values = list(row)
         if self.spec.name == "workers":
-            if not values[4]:
-                values[5] = None          # a credit name travels only with credit consent
             found = self.published.get(values[0], {})
             values += [found.get(q) for q in self.extra]
+        elif self.spec.name == "log" and values[5] in _NAME_FIELDS:
+            # A chosen name beside the pseudonym it belongs to would join the person to their
+            # work: names are published only in the credits.
+            values[6] = values[7] = _WITHHELD
         return values
 
     def all(self) -> Iterator[list[Any]]:
@@ -286,7 +297,7 @@ def table_rows(project: Project, table: str) -> tuple[list[str], list[list[Any]]
     """The header and rows of one workbook table, as exported (values not yet encoded)."""
     spec = _spec(table)
     with project.store.read() as conn:
-        reader = _Reader(conn, spec)
+        reader = _Reader(conn, spec, survey_policy(project, conn))
         return list(reader.columns), list(reader.all())
 
 
@@ -411,8 +422,9 @@ def sheet_export(project: Project, out: Path | str) -> SheetReport:
             seq, head = _ledger.head(conn)
             first = conn.execute(select(ledger.c.hash).where(ledger.c.seq == 1)).scalar()
             marks = _note_marks(conn)
+            policy = survey_policy(project, conn)
             for spec in TABLES.values():
-                reader = _Reader(conn, spec)
+                reader = _Reader(conn, spec, policy)
                 noted: list[int] = []
                 try:
                     rows = book.add_sheet(
@@ -578,7 +590,7 @@ class _Importer:
         return self.report
 
     def _table(self, spec: TableSpec) -> None:
-        reader = _Reader(self.conn, spec)
+        reader = _Reader(self.conn, spec, survey_policy(self.project, self.conn))
         if spec.name == "workers":
             columns: Sequence[str] = spec.columns + tuple(
                 c for c in self._header(spec)[len(spec.columns):] if c)

@@ -15,12 +15,19 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["normalise_worker_id"]
+__all__ = ["ID_SHAPES", "normalise_worker_id"]
 
 _MTURK_ID = re.compile(r"A[A-Z0-9]{11,20}")
 _PROLIFIC_ID = re.compile(r"[0-9a-f]{24}")
 _URL_KEYS = ("workerid", "worker_id", "prolific_pid", "participant_id", "pid")
 _SPACE = re.compile(r"\s+")
+
+#: What a platform's worker ids look like, as a pattern to find them inside text (compile it
+#: case-insensitively: workers type them in any case). Platforms not listed have no shape.
+ID_SHAPES: dict[str, str] = {
+    "mturk": "A[A-Z0-9]{11,20}",
+    "prolific": "[0-9A-F]{24}",
+}
 
 
 def _from_url(text: str) -> str | None:

@@ -35,7 +35,9 @@ class ImportReport:
     annotations (``form field`` for plain form fields); ``empty_masks`` the segmentation
     answers with no labelled pixel. ``excluded`` counts survey responses left out by response
     type (preview, test, spam); ``linked_by_id``/``linked_by_code``/``unlinked`` say how each
-    response found its worker's submissions, and ``unlinked_reasons`` why not.
+    response found its worker's submissions, and ``unlinked_reasons`` why not;
+    ``free_text_questions`` the survey questions this import found to hold free text;
+    ``redacted_ids`` the worker ids found typed inside answers and replaced by pseudonyms.
     """
 
     file: str
@@ -60,6 +62,8 @@ class ImportReport:
     unlinked: int = 0
     unlinked_reasons: dict[str, int] = field(default_factory=dict)
     consent_changes: int = 0
+    free_text_questions: list[str] = field(default_factory=list)
+    redacted_ids: int = 0
     tolerated_pixels: int = 0
     ledger_entries: int = 0
     ledger_head: str = ""

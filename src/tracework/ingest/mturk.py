@@ -10,7 +10,8 @@ not turned into an annotation is counted in the report, by element, as are empty
 Re-importing a file already imported (same SHA-256) adds nothing. A row whose assignment is
 already stored is compared by the hash of its work content: the same work with a new status is
 a status change (a ledger entry); different work is recorded as a conflict and the stored value
-is left as it was.
+is left as it was. Worker ids typed into any text of a row (answers, feedback) are replaced by
+pseudonyms before the row is hashed or stored (:mod:`tracework.ingest.typed_ids`).
 """
 
 
@@ -31,7 +32,7 @@ from tracework.core import ledger
 from tracework.core.compute import executor, scheduler_address
 from tracework.core.errors import InputError, MaskError
 from tracework.core.ledger import LedgerWriter, canonical
-from tracework.core.privacy import ensure_worker
+from tracework.core.privacy import ensure_worker, stash_identifying
 from tracework.core.project import Project
 from tracework.core.store import inserted_id
 from tracework.core.store.schema import (
@@ -56,6 +57,7 @@ from tracework.ingest.common import (
     redact,
     start_import,
 )
+from tracework.ingest.typed_ids import TypedIds, hash_form, vault_rows
 
 __all__ = ["GEOMETRY_KINDS", "MTURK_TIME_KIND", "ingest_mturk"]
 
@@ -190,6 +192,7 @@ class _MturkWriter:
         self.assets = Assets(conn, log, images)
         self.batches: dict[str, int] = {}
         self.known_workers: dict[str, str] = {}
+        self.typed = TypedIds(conn, "mturk")
 
     def _batch_id(self, a: mturk.Assignment) -> int:
         if a.batch_key in self.batches:
@@ -228,20 +231,28 @@ class _MturkWriter:
                 raise exc.located(file=str(self.path), row=a.row,
                                   field=_mask_field(job.element)) from None
         token = self._worker(a)
-        content = canonical(redact(mturk.content_fields(a), a.worker_id, token))
-        content_sha = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        self.typed.add(a.worker_id, token)
+        # Ids typed inside any text are replaced before anything is stored or hashed; the
+        # image data of masks is no one's typing.
+        cells, typed = self.typed.scrub_cells(
+            redact(a.cells, a.worker_id, token),
+            keep={k for k in a.cells if k.endswith(".pngImageData")})
+        content_fields = {k: v for k, v in cells.items() if k not in mturk.NON_CONTENT_COLUMNS}
+        content_sha = hashlib.sha256(
+            canonical(hash_form(content_fields, typed)).encode("utf-8")).hexdigest()
         existing = self.conn.execute(select(submissions).where(
             (submissions.c.platform == "mturk")
             & (submissions.c.assignment_id == a.assignment_id))).first()
         if existing is None:
-            self._insert(a, jobs, token, content_sha)
+            self._insert(a, jobs, token, content_sha, cells, typed)
         elif existing.content_sha256 == content_sha:
             self._status_change(a, existing)
         else:
-            self._conflict(a, existing, content_sha, jobs)
+            self._conflict(a, existing, content_sha, jobs, cells, content_fields)
+        self.report.redacted_ids = self.typed.replaced
 
     def _insert(self, a: mturk.Assignment, jobs: list[_MaskJob], token: str,
-                content_sha: str) -> None:
+                content_sha: str, cells: dict[str, str], typed: dict[str, str]) -> None:
         width = height = None
         for job in jobs:
             if job.result is not None:
@@ -252,17 +263,18 @@ class _MturkWriter:
         asset_id = self.assets.get(_asset_uri(a), width, height)
         batch_id = self._batch_id(a)
         tolerated = sum(j.result.tolerated_pixels for j in jobs if j.result is not None)
-        answer = _answer_summary(a.answer)
+        answer = self.typed.scrub_value(_answer_summary(a.answer))
         result = self.conn.execute(insert(submissions).values(
             platform="mturk", assignment_id=a.assignment_id, task_id=a.hit_id,
             batch_id=batch_id, asset_id=asset_id, worker=token, status=a.status,
             accept_time=iso(a.accept_time), submit_time=iso(a.submit_time),
             work_time_s=a.work_time_s, time_kind=MTURK_TIME_KIND, reward_cents=a.reward_cents,
             approval_time=iso(a.approval_time), rejection_time=iso(a.rejection_time),
-            requester_feedback=a.requester_feedback, content_sha256=content_sha,
-            answer=canonical(answer), raw=canonical(redact(a.cells, a.worker_id, token)),
+            requester_feedback=self.typed.scrub(a.requester_feedback),
+            content_sha256=content_sha, answer=canonical(answer), raw=canonical(cells),
             tolerated_pixels=tolerated, import_id=self.import_id, row=a.row))
         sub_id = inserted_id(result)
+        stash_identifying(self.conn, f"submission:{sub_id}", vault_rows(typed))
         self.log.append("submission.create", f"submission:{sub_id}", new={
             "assignment_id": a.assignment_id, "task_id": a.hit_id, "batch": batch_id,
             "asset": asset_id, "worker": token, "status": a.status,
@@ -356,9 +368,9 @@ class _MturkWriter:
     def _status_change(self, a: mturk.Assignment, existing: Any) -> None:
         """A new platform status is a ledger entry; one that would undo a decision is not
         applied."""
+        feedback = self.typed.scrub(a.requester_feedback)
         new = {"status": a.status, "approval_time": iso(a.approval_time),
-               "rejection_time": iso(a.rejection_time),
-               "requester_feedback": a.requester_feedback}
+               "rejection_time": iso(a.rejection_time), "requester_feedback": feedback}
         old = {k: getattr(existing, k) for k in new}
         if old == new:
             self.report.unchanged += 1
@@ -373,6 +385,9 @@ class _MturkWriter:
             self.report.platform_behind += 1
             return
         self.conn.execute(update(submissions).where(submissions.c.id == existing.id).values(**new))
+        if feedback != a.requester_feedback and old["requester_feedback"] != feedback:
+            stash_identifying(self.conn, f"submission:{existing.id}",
+                              vault_rows({"RequesterFeedback": a.requester_feedback}))
         for key in new:
             if old[key] != new[key]:
                 self.log.append("submission.status" if key == "status" else "submission.update",
@@ -381,19 +396,19 @@ class _MturkWriter:
         self.report.status_changes += 1
 
     def _conflict(self, a: mturk.Assignment, existing: Any, content_sha: str,
-                  jobs: list[_MaskJob]) -> None:
+                  jobs: list[_MaskJob], cells: dict[str, str],
+                  incoming: dict[str, str]) -> None:
         """Recorded, not applied: the incoming row, its answer and its annotations are kept
         with the conflict, so that ``tracework conflicts resolve --keep incoming`` can apply
         them without the file."""
         token = self.known_workers[a.worker_id]
-        incoming = redact(mturk.content_fields(a), a.worker_id, token)
         stored = _stored_content(existing)
         changed = sorted(k for k in set(incoming) | set(stored)
                          if incoming.get(k) != stored.get(k))
         rows = list(self._annotation_rows(a, jobs, int(existing.id), existing.asset_id, token))
-        kept = {"content": incoming, "content_sha256": content_sha,
-                "raw": redact(a.cells, a.worker_id, token),
-                "answer": _answer_summary(a.answer), "annotations": rows}
+        kept = {"content": incoming, "content_sha256": content_sha, "raw": cells,
+                "answer": self.typed.scrub_value(_answer_summary(a.answer)),
+                "annotations": rows}
         self.conn.execute(insert(conflicts).values(
             target=f"submission:{existing.id}", import_id=self.import_id, row=a.row,
             fields=canonical(changed), incoming=canonical(kept), state="open",

@@ -4,7 +4,10 @@ A response links to a worker with submissions by the worker id it carries (typed
 respondent or passed in the survey link, normalised for matching; the typed value is kept in
 the vault, since it is a raw id too) or, with ``link_by_code``, by a completion code equal to
 an answer of exactly one worker's submissions. Response types that are nobody's real answers
-(previews, tests, spam) are left out unless asked for, and counted.
+(previews, tests, spam) are left out unless asked for, and counted. Worker ids typed inside
+answers or embedded data are replaced by pseudonyms before anything is stored
+(:mod:`tracework.ingest.typed_ids`), and each question is judged free text or not
+(:mod:`tracework.ingest.survey_questions`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from tracework.ingest.common import (
     start_import,
 )
 from tracework.ingest.linking import CodeIndex, Linked, parse_link_by_code
+from tracework.ingest.survey_questions import record_questions
+from tracework.ingest.typed_ids import TypedIds, hash_form, vault_rows
 
 __all__ = ["ingest_qualtrics"]
 
@@ -156,6 +161,7 @@ def ingest_qualtrics(project: Project, path: Path | str, *, worker_column: str |
                 writer.write(resp)
                 if progress:
                     progress(report.rows)
+            report.free_text_questions = record_questions(conn, log, survey)
         finish_import(conn, log, import_id, report)
     return report
 
@@ -176,6 +182,7 @@ class _ResponseWriter:
         self.project, self.conn, self.log, self.path = project, conn, log, path
         self.import_id, self.options, self.report, self.labels = import_id, options, report, labels
         self.known: dict[str, str] = {}
+        self.typed = TypedIds(conn, options.platform)
 
     def _has_work(self, token: str) -> bool:
         return self.conn.execute(select(submissions.c.id).where(
@@ -200,16 +207,26 @@ class _ResponseWriter:
         if linked.by != "code" and normal:
             token = ensure_worker(self.conn, self.log, self.project.secret,
                                   self.options.platform, normal, self.known)[0]
-        values = redact(dict(resp.values), {typed, normal}, token or "")
+        if token is not None and normal:
+            self.typed.add(normal, token)
+        # Ids typed inside answers and embedded data are replaced before anything is stored
+        # or hashed; the text as typed goes to the vault.
+        values, typed_texts = self.typed.scrub_cells(
+            redact(dict(resp.values), {typed, normal}, token or ""))
+        found = {q: self._scrubbed(ans) for q, ans in resp.answers.items()}
         content = canonical(values)
-        content_sha = hashlib.sha256(content.encode("utf-8")).hexdigest()
+        content_sha = hashlib.sha256(
+            canonical(hash_form(values, typed_texts)).encode("utf-8")).hexdigest()
         existing = self.conn.execute(select(responses).where(
             (responses.c.source == "qualtrics")
             & (responses.c.response_id == resp.response_id))).first()
         if existing is not None:
-            self._seen_before(resp, existing, values, content_sha)
+            self._seen_before(resp, existing, values, content_sha, found)
+            self.report.redacted_ids = self.typed.replaced
             return
-        rid = self._insert(resp, token, content, content_sha)
+        rid = self._insert(resp, token, content, content_sha, found)
+        stash_identifying(self.conn, f"response:{rid}", vault_rows(typed_texts))
+        self.report.redacted_ids = self.typed.replaced
         if typed.strip() and (typed != normal or linked.by == "code"):
             stash_identifying(self.conn, f"response:{rid}", {TYPED_ID_FIELD: typed})
         self.report.added += 1
@@ -224,12 +241,25 @@ class _ResponseWriter:
             decided = _consent_scopes(self.project, resp, self.options.consent_column)
             if decided is not None:
                 scopes, name = decided
+                if name is not None and self.typed.scrub(name) != name:
+                    # A worker id typed as the name to be credited by: a raw id would be
+                    # published in the credits; no name is taken, and no credit by name.
+                    name = None
+                    scopes.discard("credit")
                 if set_consent(self.conn, self.log, token, scopes, credit_name=name,
                                reason=f"survey response {resp.response_id}"):
                     self.report.consent_changes += 1
 
+    def _scrubbed(self, answer: qualtrics.Answer) -> qualtrics.Answer:
+        value = answer.value
+        clean = (self.typed.scrub(value) if isinstance(value, str) else
+                 tuple(self.typed.scrub(v) for v in value) if value is not None else None)
+        other = self.typed.scrub(answer.other_text) if answer.other_text else answer.other_text
+        return qualtrics.Answer(answer.question, clean, other)
+
     def _seen_before(self, resp: qualtrics.SurveyResponse, existing: Any,
-                     values: dict[str, str], content_sha: str) -> None:
+                     values: dict[str, str], content_sha: str,
+                     found: dict[str, qualtrics.Answer]) -> None:
         stored_sha = existing.content_sha256
         if stored_sha == content_sha:
             self.report.unchanged += 1
@@ -238,7 +268,7 @@ class _ResponseWriter:
         stored = json.loads(existing.raw)
         changed = sorted(k for k in set(values) | set(stored) if values.get(k) != stored.get(k))
         kept = {"content": values, "content_sha256": content_sha,
-                "answers": answer_rows(int(existing.id), resp.answers, self.labels)}
+                "answers": answer_rows(int(existing.id), found, self.labels)}
         self.conn.execute(insert(conflicts).values(
             target=target, import_id=self.import_id, row=resp.row,
             fields=canonical(changed), incoming=canonical(kept), state="open",
@@ -248,7 +278,7 @@ class _ResponseWriter:
         self.report.conflicts += 1
 
     def _insert(self, resp: qualtrics.SurveyResponse, token: str | None, content: str,
-                content_sha: str) -> int:
+                content_sha: str, found: dict[str, qualtrics.Answer]) -> int:
         result = self.conn.execute(insert(responses).values(
             source="qualtrics", response_id=resp.response_id, worker=token, status=resp.status,
             finished=resp.finished, start_time=iso(resp.start), end_time=iso(resp.end),
@@ -256,7 +286,7 @@ class _ResponseWriter:
             import_id=self.import_id, row=resp.row))
         rid = inserted_id(result)
         stash_identifying(self.conn, f"response:{rid}", dict(resp.identifying))
-        rows = answer_rows(rid, resp.answers, self.labels)
+        rows = answer_rows(rid, found, self.labels)
         if rows:
             self.conn.execute(insert(answers), rows)
         self.log.append("response.create", f"response:{rid}", new={

@@ -105,9 +105,8 @@ def panel_blocks(c: Contribution, style: FrameStyle) -> list[Block]:
     """What the panel says about a contribution, top to bottom."""
     status_colour = _STATUS_COLOURS.get(c.status, style.ink)
     blocks = [
-        Block(c.name, 1.45, style.ink, "bold"),
-        Block("credited by the name they chose" if c.credited else "pseudonym", 0.8,
-              style.muted),
+        Block(c.worker, 1.45, style.ink, "bold"),
+        Block("pseudonym", 0.8, style.muted),
         Block(c.asset.file_name, 0.8, style.muted),
         Block("Review", 0.8, style.accent, "bold", gap=0.6),
         Block(c.status.capitalize(), 1.0, status_colour, "bold"),

@@ -38,6 +38,7 @@ from tracework.core import ledger
 from tracework.core.errors import ConfigError, InputError
 from tracework.core.files import write_atomic
 from tracework.core.project import Project
+from tracework.dataset.policy import survey_policy
 from tracework.fieldnotes import notes, taxonomy
 from tracework.render import svg
 from tracework.render.cards import value_chain_lines
@@ -205,6 +206,7 @@ def _group_attributes(project: Project) -> list[str]:
 def _groups_section(project: Project, mode: CacheMode) -> Section:
     title = "Group audits"
     audits: list[dict[str, Any]] = []
+    policy = survey_policy(project)
     for by in _group_attributes(project):
         try:
             audit = groups(project, by, mode)
@@ -213,6 +215,12 @@ def _groups_section(project: Project, mode: CacheMode) -> Section:
             continue
         except NotComputed:
             audits.append({"by": by, "error": "not computed yet: run `tracework audit refresh`"})
+            continue
+        if not policy.publishes(audit.question):
+            # Group names would be the free text itself (a city, a sum): withheld.
+            audits.append({"by": by, "error": f"question {audit.question} holds free text, "
+                           "which is published only where tracework.toml [export] "
+                           "publish_free_text names it"})
             continue
         metrics: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
         for cell in audit.cells:

@@ -1,8 +1,9 @@
 """What the pictures show, read from the records: each worker's work on each asset.
 
-A :class:`Contribution` is one submission on one asset: its annotations, the name the worker is
-shown by (the name they chose, only with their consent to be credited; otherwise their
-pseudonym), the survey answers they consented to publish, what the work paid, how long it took
+A :class:`Contribution` is one submission on one asset: its annotations, the worker's pseudonym
+(never the name they chose to be credited by: a name beside the labels, the review and the
+answers would join the person to all of it; names appear only on the closing credits), the
+survey answers they consented to publish, what the work paid, how long it took
 and how it was reviewed. Annotations and consented answers come from
 :func:`tracework.dataset.select_dataset`, the same selection the exports make.
 """
@@ -45,9 +46,7 @@ class Contribution:
 
     asset: Image
     submission: int
-    worker: str                       # pseudonym
-    name: str                         # the credited name, or the pseudonym
-    credited: bool
+    worker: str                       # pseudonym, the only name a frame or caption shows
     status: str                       # review status: approved, rejected, submitted, ...
     reason: str                       # the reason of the decision in force, if any
     reward_cents: int | None
@@ -148,13 +147,6 @@ def _people(conn: Connection, pseudonyms: Collection[str]) -> dict[str, Any]:
     return {r.pseudonym: r for r in rows}
 
 
-def _credited_name(person: Any) -> str | None:
-    if person is None or person.erased or not person.consent_credit:
-        return None
-    name = (person.credit_name or "").strip()
-    return name or None
-
-
 def select_contributions(project: Project, *, status: str = "all",
                          batches: Collection[str] = (),
                          categories: Collection[str] = ()) -> Selection:
@@ -178,12 +170,10 @@ def select_contributions(project: Project, *, status: str = "all",
         first = anns[0]
         attrs = first.attributes
         person = people.get(first.worker)
-        name = _credited_name(person)
         survey = attrs.get("survey")
         published = survey is not None and not (person is not None and person.erased)
         grouped[first.image_id].append(Contribution(
             asset=images[first.image_id], submission=sid, worker=first.worker,
-            name=name or first.worker, credited=name is not None,
             status=str(attrs["review_status"]), reason=reasons.get(sid, ""),
             reward_cents=attrs.get("reward_cents"), bonus_cents=bonus.get(sid, 0),
             currency=currency, time_s=attrs.get("time_on_task_s"),

@@ -2,7 +2,7 @@
 glance.
 
 One row per asset: the image as it was given, then one thumbnail per submission with its masks,
-outlines and boxes, captioned with the worker (credited name or pseudonym) and the review
+outlines and boxes, captioned with the worker's pseudonym (never a credited name) and the review
 status. A legend of the taxonomy's colours heads the sheet.
 """
 
@@ -25,15 +25,17 @@ from tracework.render.pipeline import RenderReport, renderer_for
 from tracework.render.records import Contribution, load_image, select_contributions
 from tracework.render.text import MissingGlyphs
 
-__all__ = ["MAX_SHEET_PIXELS", "render_sheet"]
+__all__ = ["MAX_SHEET_PIXELS", "caption", "render_sheet"]
 
 MAX_SHEET_PIXELS = 200_000_000
 
 
-def _caption(c: Contribution | None, file_name: str) -> str:
+def caption(c: Contribution | None, file_name: str) -> str:
+    """The text under a thumbnail: the worker's pseudonym and the review status (the image's
+    file name under the original)."""
     if c is None:
         return file_name
-    return f"{c.name} · {c.status}"
+    return f"{c.worker} · {c.status}"
 
 
 def _layout(rows: Sequence[tuple[Image, list[Contribution]]], columns: int
@@ -101,7 +103,7 @@ def render_sheet(project: Project, out: Path | str, *, images_dir: Path | str | 
     renderer = FrameRenderer(renderer.palette, renderer.painter,
                              FrameStyle(size=(thumb_width * 4, thumb_h * 4)))
     for shown in selection.contributions:
-        renderer.painter.check(_caption(shown, ""), f"the caption of {shown.worker}")
+        renderer.painter.check(caption(shown, ""), f"the caption of {shown.worker}")
     canvas = np.empty((height, width, 3), np.uint8)
     fill(canvas, (0, 0, width, height), renderer.style.background)
     data = selection.dataset
@@ -141,7 +143,7 @@ def _cell(canvas: NDArray[np.uint8], renderer: FrameRenderer, image: NDArray[np.
     if c is not None:
         renderer.annotate(view, c, scale, names=False)
     painter, style = renderer.painter, renderer.style
-    text = _caption(c, file_name)
+    text = caption(c, file_name)
     size = 15
     while size > 9 and painter.width(text, size) > w:
         size -= 1

@@ -29,6 +29,7 @@ from tracework.core.store import (  # noqa: F401
     tables_notes,
     tables_render,
     tables_review,
+    tables_survey,
     tables_web,
 )
 from tracework.core.store.tables_base import metadata
