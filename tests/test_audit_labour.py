@@ -103,20 +103,21 @@ def test_wages_to_the_cent_in_any_row_order(configured: Project, shuffle: int | 
     _seed(configured, order)
     result = labour_audit(configured)
     a, b, c = result.workers
-    # w_a: reward 2 × 50 (the rejected one unpaid) + bonuses 30 paid + 20 planned = 1.50;
-    # paid time 1200 s, unpaid 1200 s.
+    # w_a: reward 2 × 50 (the rejected one unpaid) + the bonus paid, 30 = 1.30; the 20 planned
+    # are shown, not paid; paid time 1200 s, unpaid 1200 s.
     assert (a.paid_cents, a.bonus_cents, a.bonus_paid_cents, a.bonus_planned_cents) == \
-        (100, 50, 30, 20)
+        (100, 30, 30, 20)
     assert (a.paid_seconds, a.unpaid_seconds) == (1200.0, 1200.0)
-    assert round(a.hourly_paid, 2) == 4.50 and round(a.hourly_all, 2) == 2.25
+    assert round(a.hourly_paid, 2) == 3.90 and round(a.hourly_all, 2) == 1.95
     # Linked search time: "5–10 min" = 7.5 min per task × 3 decided tasks = 1350 s.
     assert a.search_seconds == 1350.0
-    assert round(a.hourly_with_search, 2) == round(1.50 / (3750 / 3600), 2) == 1.44
-    assert a.below_floor is False
-    # w_b: rejected in good faith, so paid: 0.40 for 900 s = 1.60/h; pending work left out;
-    # no consent to link, so no search time.
-    assert (b.rejected, b.rejected_paid, b.pending, b.paid_cents) == (1, 1, 1, 40)
-    assert round(b.hourly_paid, 2) == round(b.hourly_all, 2) == 1.60
+    assert round(a.hourly_with_search, 2) == round(1.30 / (3750 / 3600), 2) == 1.25
+    assert a.below_floor is True
+    # w_b: rejected in good faith: its time is paid work (the top-up pays it), but the
+    # platform paid no reward for it and no bonus is paid yet: 0.00 for 900 s; pending work
+    # left out; no consent to link, so no search time.
+    assert (b.rejected, b.rejected_paid, b.pending, b.paid_cents) == (1, 1, 1, 0)
+    assert (b.paid_seconds, b.hourly_paid, b.hourly_all) == (900.0, 0.0, 0.0)
     assert b.search_seconds is None and b.pending_seconds == 300.0 and b.below_floor is True
     # w_c: only unpaid work.
     assert c.hourly_paid is None and c.hourly_all == 0.0 and c.below_floor is True
@@ -124,19 +125,20 @@ def test_wages_to_the_cent_in_any_row_order(configured: Project, shuffle: int | 
     assert result.rejection_rate == pytest.approx(3 / 5)
     assert result.rejection_reasons == {"Cable not labelled": 1, "missing_parts": 1,
                                         "unclear_guideline": 1}
-    assert (result.total_paid_cents, result.total_bonus_cents) == (140, 50)
+    assert (result.total_paid_cents, result.total_bonus_cents) == (100, 30)
+    assert (result.total_bonus_paid_cents, result.total_bonus_planned_cents) == (30, 20)
     assert result.total_paid_hours == pytest.approx(2100 / 3600)
     assert result.total_unpaid_hours == pytest.approx(1500 / 3600)
-    assert round(result.median_hourly_paid, 2) == 3.05
-    assert round(result.median_hourly_all, 2) == 1.60
-    assert result.share_below_floor == pytest.approx(2 / 3)
-    assert round(result.overall_hourly_paid, 2) == round(1.90 / (2100 / 3600), 2) == 3.26
-    assert round(result.overall_hourly_all, 2) == round(1.90 / (3600 / 3600), 2) == 1.90
+    assert round(result.median_hourly_paid, 2) == round((3.90 + 0.0) / 2, 2) == 1.95
+    assert result.median_hourly_all == 0.0
+    assert result.share_below_floor == 1.0
+    assert round(result.overall_hourly_paid, 2) == round(1.30 / (2100 / 3600), 2) == 2.23
+    assert round(result.overall_hourly_all, 2) == round(1.30 / (3600 / 3600), 2) == 1.30
     assert result.time_kind == "wall_clock_accept_to_submit"
     assert result.floor_per_hour == 2.0 and result.currency == "USD"
     paid = {(r.worker, r.status, r.seconds): r.paid for r in result.rows}
     assert paid[("w_a", "Rejected", 1200.0)] is False and paid[("w_b", "Rejected", 900.0)]
-    assert [s.key for s in result.by_batch] == ["B1"] and result.by_batch[0].paid_cents == 140
+    assert [s.key for s in result.by_batch] == ["B1"] and result.by_batch[0].paid_cents == 100
 
 
 def test_filters_and_a_foreign_currency_bonus(configured: Project) -> None:

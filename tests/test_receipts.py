@@ -138,15 +138,18 @@ def test_receipt_of_a_rejection_overturned_and_paid(sqlite_project: Project, fil
     report = receipts.receipt(sqlite_project, worker, tmp_path, now=submitted + timedelta(days=41))
     data = json.loads(Path(report.json).read_text(encoding="utf-8"))
     row = {r["submission"]: r for r in data["submissions"]}[sub.id]
-    assert (row["status"], row["reason"], row["reward_paid_cents"], row["bonus_cents"]) == (
-        "Approved", "Looked again: all parts are there.", 0, sub.reward_cents)
+    assert (row["status"], row["reason"], row["reward_paid_cents"], row["bonus_cents"],
+            row["bonus_planned_cents"]) == (
+        "Approved", "Looked again: all parts are there.", 0, 0, sub.reward_cents)
     assert (row["dispute"]["state"], row["dispute"]["payment"], row["dispute"]["window"]) == (
         "overturned", "bonus", "expired")
-    assert data["totals"]["bonus_cents"] == sub.reward_cents
+    # The bonus is planned, not paid: shown as planned, not counted as paid.
+    assert (data["totals"]["bonus_cents"], data["totals"]["bonus_planned_cents"]) == (
+        0, sub.reward_cents)
     assert data["totals"]["by_status"] == {"Approved": 1, "Submitted": len(subs) - 1}
     assert [(b["amount_cents"], b["state"]) for b in data["bonuses"]] == [
         (sub.reward_cents, "planned")]
     html = Path(report.html).read_text(encoding="utf-8")
-    assert ("contested; rejection overturned, paid: Looked again: all parts are there."
-            in html)
-    assert f"{sub.reward_cents / 100:.2f} USD" in html
+    assert ("contested; rejection overturned, to be paid by a bonus (planned): Looked again: "
+            "all parts are there." in html)
+    assert f"0.00 USD (+ {sub.reward_cents / 100:.2f} USD planned, not yet paid)" in html

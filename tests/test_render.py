@@ -295,7 +295,7 @@ def test_panel_blocks_say_pay_time_status_and_reason(loaded: Project) -> None:
                             time_s=272.0, time_kind="wall_clock_accept_to_submit")
     texts = [b.text for b in panel_blocks(c, FrameStyle())]
     assert "Rejected" in texts and "Cable missing" in texts
-    assert "0.15 USD + bonus 0.05 USD" in texts
+    assert "Not paid: rejected (reward 0.15 USD) + bonus 0.05 USD" in texts
     assert "4 min 32 s (wall clock, accept to submit)" in texts
     assert describe_time(3725, "active") == "1 h 2 min (active time in the tool)"
 

@@ -7,9 +7,13 @@ Rules (each figure names the time measure it rests on, ``time_kind``):
 - Unpaid work: the other rejected submissions. Their time is counted, not dropped.
 - Pending work (Submitted, or any other status): not yet decided; counted separately and left
   out of the hourly figures.
-- Pay: the reward of paid work plus bonuses in state ``paid`` or ``planned`` (each reported
-  too); cancelled bonuses are not pay. With a batch or platform filter, only bonuses tied to a
-  chosen submission count.
+- Pay: the rewards the platform paid plus bonuses in state ``paid``. A reward counts only where
+  the platform paid it: an Approved submission, except one whose rejection was overturned after
+  the platform's reversal window (the platform kept the rejection; a bonus of the reward pays
+  it), and never a rejection done in good faith (the top-up pays its time). Such work is paid
+  once, by its bonus. Bonuses still ``planned`` are reported (``bonus_planned_cents``) but are
+  not pay until marked paid; cancelled bonuses are nothing. With a batch or platform filter,
+  only bonuses tied to a chosen submission count.
 - ``hourly_paid`` = pay / time on paid work; ``hourly_all`` = pay / time on paid and unpaid
   work; ``hourly_with_search`` adds the search time a worker reported in the linked survey
   (``[survey] search_time_question``), only for workers who consented to linking.
@@ -35,6 +39,7 @@ from tracework.core.errors import InputError
 from tracework.core.project import Project
 from tracework.core.store.schema import batches as batch_table
 from tracework.core.store.schema import bonuses, reviews, submissions
+from tracework.core.store.tables_review import review_disputes
 
 __all__ = ["LabourAudit", "LabourRow", "LabourSummary", "WorkerLabour", "labour_audit"]
 
@@ -48,8 +53,8 @@ class WorkerLabour:
     approved: int
     rejected: int
     pending: int
-    paid_cents: int
-    bonus_cents: int
+    paid_cents: int                    # rewards the platform paid
+    bonus_cents: int                   # bonuses paid (planned ones are in bonus_planned_cents)
     paid_seconds: float
     unpaid_seconds: float
     search_seconds: float | None
@@ -78,6 +83,7 @@ class LabourRow:
     reward_cents: int
     review: int | None
     reason: str
+    reward_paid: bool = False          # the platform paid this reward (else a bonus pays it)
 
 
 @dataclass(frozen=True)
@@ -164,10 +170,17 @@ class _Sub:
     reason: str = ""
     bonus_paid: int = 0
     bonus_planned: int = 0
+    overturned_by_bonus: bool = False
 
     @property
     def paid(self) -> bool:
         return self.status == "Approved" or (self.status == "Rejected" and self.good_faith)
+
+    @property
+    def reward_paid(self) -> bool:
+        """Whether the platform paid the reward: not for a rejection (in good faith or not),
+        nor for one overturned after the reversal window, which its bonus pays instead."""
+        return self.status == "Approved" and not self.overturned_by_bonus
 
     @property
     def unpaid(self) -> bool:
@@ -189,6 +202,10 @@ def _read(conn: Connection, batch_keys: Collection[str], platform: str | None
                           int(r.reward_cents or 0), r.time_kind)
         feedback[r.id] = (r.requester_feedback or "").strip()
     _attach_reviews(conn, subs, feedback)
+    for r in conn.execute(select(review_disputes.c.submission_id).where(
+            review_disputes.c.state == "overturned", review_disputes.c.payment == "bonus")):
+        if r.submission_id in subs:
+            subs[r.submission_id].overturned_by_bonus = True
     return list(subs.values())
 
 
@@ -281,10 +298,10 @@ def _worker(worker: str, subs: list[_Sub], loose: list[int], search: _Search,
     unpaid = [s for s in subs if s.unpaid]
     paid_s = sum(s.seconds or 0.0 for s in paid)
     unpaid_s = sum(s.seconds or 0.0 for s in unpaid)
-    reward = sum(s.reward for s in paid)
+    reward = sum(s.reward for s in subs if s.reward_paid)
     b_paid = sum(s.bonus_paid for s in subs) + loose[0]
     b_planned = sum(s.bonus_planned for s in subs) + loose[1]
-    pay = reward + b_paid + b_planned
+    pay = reward + b_paid          # a planned bonus is not pay until it is paid
     hourly_all = _hourly(pay, paid_s + unpaid_s)
     search_s, bound, with_search = None, False, None
     if worker in search.minutes and (paid or unpaid):
@@ -298,7 +315,7 @@ def _worker(worker: str, subs: list[_Sub], loose: list[int], search: _Search,
         approved=sum(1 for s in subs if s.status == "Approved"),
         rejected=sum(1 for s in subs if s.status == "Rejected"),
         pending=sum(1 for s in subs if s.status not in ("Approved", "Rejected")),
-        paid_cents=reward, bonus_cents=b_paid + b_planned, paid_seconds=paid_s,
+        paid_cents=reward, bonus_cents=b_paid, paid_seconds=paid_s,
         unpaid_seconds=unpaid_s, search_seconds=search_s, hourly_paid=_hourly(pay, paid_s),
         hourly_all=hourly_all,
         below_floor=None if floor is None or hourly_all is None else hourly_all < floor,
@@ -383,7 +400,8 @@ def labour_audit(project: Project, *, batches: Collection[str] = (),
     unpaid_s = sum(p.unpaid_seconds for p in people)
     with_search = [p.hourly_with_search for p in people]
     rows = [LabourRow(s.id, s.worker, s.batch, s.platform, s.status, s.paid, s.seconds,
-                      s.reward, s.review, s.reason) for s in sorted(subs, key=lambda s: s.id)]
+                      s.reward, s.review, s.reason, s.reward_paid)
+            for s in sorted(subs, key=lambda s: s.id)]
     return LabourAudit(
         currency=_currency(project), time_kind=kind, floor_per_hour=floor,
         floor_source=floor_source, workers=people, submissions=overall.submissions,

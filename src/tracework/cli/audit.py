@@ -88,9 +88,9 @@ def labour_cmd(ctx: click.Context, batches: tuple[str, ...], platform: str | Non
                         f"rejected, {result.pending} pending)"),
         ("rejection rate", f"{result.rejection_rate:.1%}"),
         ("paid", f"{result.total_paid_cents / 100:.2f} {cur} reward + "
-                 f"{result.total_bonus_cents / 100:.2f} {cur} bonuses "
-                 f"({result.total_bonus_paid_cents / 100:.2f} paid, "
-                 f"{result.total_bonus_planned_cents / 100:.2f} planned)"),
+                 f"{result.total_bonus_cents / 100:.2f} {cur} bonuses"),
+        ("planned, not yet paid", f"{result.total_bonus_planned_cents / 100:.2f} {cur} bonuses "
+                                  "(not in the hourly figures)"),
         ("hours on paid work", f"{result.total_paid_hours:.2f} h ({kind})"),
         ("hours on unpaid work", f"{result.total_unpaid_hours:.2f} h ({kind})"),
         ("reported search time", f"{result.total_search_hours:.2f} h "

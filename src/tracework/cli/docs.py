@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from tracework import docs
-from tracework.cli.common import Group, echo_json, project_of, table
+from tracework.cli.common import Group, Progress, echo_json, project_of, table
 from tracework.formats.coco import Segmentation
 from tracework.formats.yolo import Task
 
@@ -164,4 +164,50 @@ def bundle_cmd(ctx: click.Context, out: Path, images: Path | None, segmentation:
                    f"e.g. {report.images_missing[0]}")
 
 
+@click.command("inspect")
+@click.argument("bundle", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print every check's verdict as JSON (the exit status is the same).")
+def inspect_cmd(bundle: Path, as_json: bool) -> None:
+    """Check a published bundle offline, with nothing but its folder BUNDLE (no project, no
+    network): that it holds exactly what it says and that its change log is unbroken.
+
+    \b
+    Three checks, each with a one-line verdict:
+      files   every file croissant.json lists is there with its SHA-256 and size, and no
+              file is there that it does not list (croissant.json itself aside)
+      ledger  ledger.jsonl is one chain: entries 1, 2, ... each naming the previous entry's
+              hash; every entry whose values are published recomputes to its hash (entries
+              whose values were withheld are checked by their links and counted); it ends
+              at the head ledger-head.json, croissant.json and credits.json name
+      counts  the images, labels (per category), people and change-log entry the datasheet
+              states, and the contributors croissant.json and credits.json state, agree with
+              records/*.jsonl and coco/annotations.json
+
+    Exits 0 when every check passes, 7 naming the first file or entry that fails, 2 when
+    BUNDLE is not a folder. Compare the head printed with the one the publisher announced.
+
+    \b
+    Examples:
+      tracework inspect release-1
+      tracework inspect release-1 --json
+    """
+    with Progress("hashing files", unit="files") as progress:
+        result = docs.inspect_bundle(bundle, progress=progress)
+    if as_json:
+        echo_json(result.as_dict())
+    else:
+        width = max(len(c.name) for c in result.checks)
+        for c in result.checks:
+            verdict = "ok  " if c.ok else "FAIL"
+            click.echo(f"{c.name.ljust(width)}  {verdict}  {c.summary}")
+            if not c.ok:
+                click.echo(f"{' ' * width}        first failure: {c.problem}")
+        if result.ok:
+            head = result.check("ledger").facts.get("head", "")
+            click.echo(f"ok: the bundle holds what it says; ledger head {head}")
+    result.require_ok()
+
+
 COMMANDS.append(export)
+COMMANDS.append(inspect_cmd)

@@ -444,8 +444,11 @@ def topup_cmd(ctx: click.Context, batches: tuple[str, ...], out: Path | None, dr
     click.echo(f"Wage floor {report.floor}; time measure: {report.time_measure}"
                + (" (dry run: nothing stored)" if dry_run else ""))
     for w in report.workers:
+        earned = pay_lib.money(w.earned_cents) + (
+            f" (paid {pay_lib.money(w.paid_cents)}, planned {pay_lib.money(w.planned_cents)} "
+            "not yet paid)" if w.planned_cents else "")
         click.echo(f"  {w.worker}: {w.submissions} task(s), {w.time_s / 3600:.2f} h, earned "
-                   f"{pay_lib.money(w.earned_cents)}, floor {pay_lib.money(w.target_cents)} → "
+                   f"{earned}, floor {pay_lib.money(w.target_cents)} → "
                    f"bonus {pay_lib.money(w.bonus_cents)} ({w.state})")
     rows: list[tuple[str, Any]] = [("bonuses planned", report.planned),
                                    ("amount", f"{pay_lib.money(report.planned_cents)} "

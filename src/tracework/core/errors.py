@@ -14,6 +14,7 @@ not user errors: they are left as ordinary Python exceptions.
     ├── NotFound                       exit 5   HTTP 404   an id that names nothing
     ├── ConflictError                  exit 6   HTTP 409   two writers on one record, a re-decision
     ├── LedgerError                    exit 7   HTTP 500   the change log does not verify
+    │   └── BundleError                exit 7   HTTP 500   a published bundle fails inspection
     └── StoreError                     exit 8   HTTP 503   the database cannot be used
 
 Messages never contain a raw platform worker id: code that raises with worker data passes the
@@ -33,6 +34,7 @@ __all__ = [
     "NotFound",
     "ConflictError",
     "LedgerError",
+    "BundleError",
     "StoreError",
 ]
 
@@ -144,6 +146,11 @@ class LedgerError(TraceworkError):
     """The change log fails verification."""
 
     exit_code = 7
+
+
+class BundleError(LedgerError):
+    """A published bundle does not hold what its own metadata says: a file's SHA-256, the
+    published change log's chain or head, or a count its datasheet states."""
 
 
 class StoreError(TraceworkError):

@@ -32,6 +32,7 @@ __all__ = [
     "Verification",
     "canonical",
     "entries",
+    "entry_hash",
     "head",
     "now",
     "verify",
@@ -85,6 +86,13 @@ def _entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, targ
                 field: str, old: str, new: str, reason: str) -> str:
     body = _BODY.encode([seq, ts, actor, action, target, field, old, new, reason])
     return hashlib.sha256(prev_hash.encode("ascii") + body.encode("utf-8")).hexdigest()
+
+
+def entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, target: str,
+               field: str, old: str, new: str, reason: str) -> str:
+    """The hash of one entry as :func:`verify` recomputes it (``old``/``new`` as canonical JSON
+    text); what checks a published copy of the log, away from the project, uses."""
+    return _entry_hash(prev_hash, seq, ts, actor, action, target, field, old, new, reason)
 
 
 class LedgerWriter:

@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 
 from tracework.core import ledger, taxonomy
 from tracework.core.errors import ConfigError, ProjectNotFound
+from tracework.core.files import PRIVATE_MODE, keep_private
 from tracework.core.settings import Settings, resolve
 from tracework.core.store import Store, sqlite_url
 from tracework.core.taxonomy import Category, parse_categories
@@ -240,7 +241,7 @@ def init(directory: Path | str, *, name: str | None = None,
     text = render_config(name or root.resolve().name, categories, **config)
     (root / CONFIG_FILE).write_text(text, encoding="utf-8")
     secret_path = root / SECRET_FILE
-    fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(32) + "\n")
     (root / ".gitignore").write_text(f"{SECRET_FILE}\n{DB_FILE}*\n", encoding="utf-8")
@@ -264,6 +265,7 @@ def load_config(root: Path) -> dict[str, Any]:
 
 def read_secret(root: Path) -> bytes:
     path = root / SECRET_FILE
+    keep_private(path)
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:

@@ -212,6 +212,13 @@ def _hourly(value: float | None, currency: str, what: str) -> str:
     return f"{money(value, currency)} per hour {what}"
 
 
+def _planned(cents: int, currency: str) -> str:
+    """A clause for bonuses planned but not paid yet: shown, never counted as paid."""
+    if not cents:
+        return ""
+    return f" (and {money(cents / 100, currency)} in bonuses planned but not yet paid)"
+
+
 def compensation(f: Facts) -> str:
     """Who was paid how much, for how many hours, from the labour audit's figures."""
     a = f.labour
@@ -225,7 +232,8 @@ def compensation(f: Facts) -> str:
             f"{a.approved} approved, {a.rejected} rejected, {a.pending} pending (rejection rate "
             f"{_pct(a.rejection_rate)}). They were paid "
             f"{money(a.total_paid_cents / 100, cur)} in rewards and "
-            f"{money(a.total_bonus_cents / 100, cur)} in bonuses, for "
+            f"{money(a.total_bonus_cents / 100, cur)} in bonuses"
+            f"{_planned(a.total_bonus_planned_cents, cur)}, for "
             f"{_hours(a.total_paid_hours)} of paid work; {_hours(a.total_unpaid_hours)} went "
             f"into work that was not paid. Median effective hourly pay: "
             f"{_hourly(a.median_hourly_paid, cur, 'over paid work')}; "

@@ -2,8 +2,11 @@
 
 A receipt lists the worker's submissions with the decision, the reason, what was paid, the time
 counted and any dispute (with the platform's reversal window), their bonuses, and the ledger
-head at the time it was made: a checkpoint that ``tracework verify --expect-head`` checks, so a
-later rewrite of the record is caught against the copy the worker holds.
+head at the time it was made. A bonus counts as paid only once marked paid; until then it is
+shown as planned. Every dispute the worker raised is counted by state (open, upheld,
+overturned), a submission contested again after an upheld rejection twice. The ledger head is
+a checkpoint that ``tracework verify --expect-head`` checks, so a later rewrite of the record is
+caught against the copy the worker holds.
 
 The worker is named by pseudonym only. Platform ids are not written: the assignment is shown by
 the last characters of its id, enough for the worker to find it in their own history. Reviewer
@@ -30,6 +33,7 @@ from tracework.core.errors import NotFound
 from tracework.core.files import safe_name
 from tracework.core.project import Project
 from tracework.core.store.schema import assets, batches, bonuses, submissions, workers
+from tracework.core.store.tables_review import review_disputes
 from tracework.pay import money, pay_policy
 from tracework.review.decisions import review_config
 from tracework.review.platform import write_private
@@ -59,7 +63,7 @@ def _hint(assignment_id: str) -> str:
 
 
 def _submission(s: Any, d: Any, dispute: dict[str, Any] | None, by_bonus: bool,
-                bonus_cents: int, rework_paid: bool) -> dict[str, Any]:
+                bonus: tuple[int, int], rework_paid: bool) -> dict[str, Any]:
     paid = s.status == "Approved" and not by_bonus or s.status == "Rework" and rework_paid
     reason = (d.reason_text if d is not None else
               s.requester_feedback if s.status != "Submitted" else "")
@@ -73,7 +77,8 @@ def _submission(s: Any, d: Any, dispute: dict[str, Any] | None, by_bonus: bool,
         "rule": d.rule if d is not None else None, "reason": reason,
         "good_faith": bool(d.good_faith) if d is not None else False,
         "reward_paid_cents": int(s.reward_cents or 0) if paid else 0,
-        "bonus_cents": bonus_cents,
+        "bonus_cents": bonus[0],                # paid
+        "bonus_planned_cents": bonus[1],        # planned, not yet paid
         "dispute": None if dispute is None else {
             k: dispute[k] for k in ("state", "opened_at", "resolution", "resolved_at",
                                     "payment", "window_ends", "days_left", "window")},
@@ -100,14 +105,20 @@ def receipt_data(project: Project, worker: str, *, now: datetime | None = None
         decided = decisions_in_force(conn, ids)
         disputes = disputes_of(conn, ids, cfg.reversal_window_days, now)
         paid_bonuses = _bonuses(conn, worker)
+        dispute_counts = _dispute_counts(conn, worker)
         entries, head = ledger.head(conn)
-    per_sub: dict[int, int] = {}
+    per_sub: dict[int, tuple[int, int]] = {}
     for b in paid_bonuses:
         if b["for_submission"] is not None:
-            per_sub[b["for_submission"]] = per_sub.get(b["for_submission"], 0) + b["amount_cents"]
+            paid, planned = per_sub.get(b["for_submission"], (0, 0))
+            if b["state"] == "paid":
+                paid += b["amount_cents"]
+            else:
+                planned += b["amount_cents"]
+            per_sub[b["for_submission"]] = (paid, planned)
     rows = [_submission(s, decided.get(int(s.id)), disputes.get(int(s.id)),
                         (disputes.get(int(s.id)) or {}).get("payment") == "bonus",
-                        per_sub.get(int(s.id), 0), cfg.rework_upload == "approve")
+                        per_sub.get(int(s.id), (0, 0)), cfg.rework_upload == "approve")
             for s in subs]
     return {
         "about": "Your work on this project: each submission, its decision and reason, what "
@@ -120,7 +131,7 @@ def receipt_data(project: Project, worker: str, *, now: datetime | None = None
         "wage_floor": policy.describe() if policy.floor_per_hour > 0 else None,
         "ledger_checkpoint": {"entries": entries, "head": head,
                               "check": f"tracework verify --expect-head {head}"},
-        "totals": _totals(rows, paid_bonuses),
+        "totals": _totals(rows, paid_bonuses, dispute_counts),
         "submissions": rows,
         "bonuses": paid_bonuses,
     }
@@ -138,17 +149,32 @@ def _bonuses(conn: Connection, worker: str) -> list[dict[str, Any]]:
     return out
 
 
-def _totals(rows: list[dict[str, Any]], paid: list[dict[str, Any]]) -> dict[str, Any]:
+def _dispute_counts(conn: Connection, worker: str) -> dict[str, int]:
+    """Every dispute the worker raised, by state (a submission contested twice counts twice)."""
+    counts = {"open": 0, "upheld": 0, "overturned": 0}
+    for (state,) in conn.execute(
+            select(review_disputes.c.state)
+            .join(submissions, review_disputes.c.submission_id == submissions.c.id)
+            .where(submissions.c.worker == worker)):
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def _totals(rows: list[dict[str, Any]], bonuses_: list[dict[str, Any]],
+            disputes: dict[str, int]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     reward = sum(r["reward_paid_cents"] for r in rows)
-    bonus = sum(b["amount_cents"] for b in paid)
+    bonus = sum(b["amount_cents"] for b in bonuses_ if b["state"] == "paid")
+    planned = sum(b["amount_cents"] for b in bonuses_ if b["state"] == "planned")
     time_s = sum(r["time_s"] or 0 for r in rows if r["status"] != "Submitted")
     return {
         "submissions": len(rows), "by_status": counts,
-        "contested": sum(1 for r in rows if r["dispute"] and r["dispute"]["state"] == "open"),
-        "reward_paid_cents": reward, "bonus_cents": bonus, "decided_time_s": time_s,
+        "contested": sum(disputes.values()), "disputes": disputes,
+        "reward_paid_cents": reward, "bonus_cents": bonus, "bonus_planned_cents": planned,
+        "decided_time_s": time_s,
+        # Pay per hour counts what was paid: a planned bonus is not paid yet.
         "pay_per_hour": round((reward + bonus) / 100 / (time_s / 3600), 2) if time_s else None,
     }
 
@@ -171,11 +197,13 @@ def _e(value: Any) -> str:
     return f"<bdi>{escape('' if value is None else str(value), quote=True)}</bdi>"
 
 
-def _dispute_cell(d: dict[str, Any] | None, status: str) -> str:
+def _dispute_cell(d: dict[str, Any] | None, status: str, planned: bool) -> str:
     if d is None:
         return "can be contested" if status == "Rejected" else ""
+    overturned = ("contested; rejection overturned, to be paid by a bonus (planned)" if planned
+                  else "contested; rejection overturned, paid")
     text = {"open": "contested, waiting for a decision", "upheld": "contested; rejection upheld",
-            "overturned": "contested; rejection overturned, paid"}.get(d["state"], d["state"])
+            "overturned": overturned}.get(d["state"], d["state"])
     if d.get("resolution"):
         text += f": {d['resolution']}"
     return _e(text) + f"<br>reversal window: {_e(d['window'])}"
@@ -184,12 +212,22 @@ def _dispute_cell(d: dict[str, Any] | None, status: str) -> str:
 def _row(r: dict[str, Any], currency: str) -> str:
     cls = "bad" if r["status"] == "Rejected" else "ok" if r["status"] == "Approved" else ""
     time = "" if r["time_s"] is None else f"{r['time_s'] / 60:.1f} min"
-    pay = money(r["reward_paid_cents"] + r["bonus_cents"])
+    pay = f'{money(r["reward_paid_cents"] + r["bonus_cents"])} {currency}'
+    if r["bonus_planned_cents"]:
+        pay += f' (+ {money(r["bonus_planned_cents"])} {currency} planned, not yet paid)'
     reason = r["reason"] + (" (counted as done in good faith)" if r["good_faith"] else "")
     cells = [_e(r["submission"]), _e(r["assignment"]), _e(r["item"]), _e(r["submitted_at"]),
              _e(time), f'<span class="{cls}">{_e(r["status_words"])}</span>', _e(reason),
-             _e(f"{pay} {currency}"), _dispute_cell(r["dispute"], r["status"])]
+             _e(pay), _dispute_cell(r["dispute"], r["status"], bool(r["bonus_planned_cents"]))]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
+
+def _disputes_line(counts: dict[str, int]) -> str:
+    total = sum(counts.values())
+    if not total:
+        return "Contested: none."
+    return (f"Contested: {total} (open {counts.get('open', 0)}, upheld {counts.get('upheld', 0)}, "
+            f"overturned {counts.get('overturned', 0)}).")
 
 
 def render_html(data: dict[str, Any], currency: str = "USD") -> str:
@@ -214,8 +252,10 @@ You appear here as {_e(data['worker'])}. Made {_e(data['generated_at'])}.</p>
 <p>{_e(data['about'])}</p>
 <h2>Summary</h2>
 <p>{_e(t['submissions'])} submissions; reward paid {_e(money(t['reward_paid_cents']))} {_e(currency)},
-bonuses {_e(money(t['bonus_cents']))} {_e(currency)}; time counted {_e(f"{t['decided_time_s'] / 3600:.2f}")} h;
-pay per hour {_e(rate)}{'; our wage floor: ' + _e(data['wage_floor']) if data['wage_floor'] else ''}.</p>
+bonuses paid {_e(money(t['bonus_cents']))} {_e(currency)}, bonuses planned (not yet paid)
+{_e(money(t['bonus_planned_cents']))} {_e(currency)}; time counted {_e(f"{t['decided_time_s'] / 3600:.2f}")} h;
+pay per hour (paid only) {_e(rate)}{'; our wage floor: ' + _e(data['wage_floor']) if data['wage_floor'] else ''}.</p>
+<p>{_e(_disputes_line(t['disputes']))}</p>
 <h2>Submissions</h2>
 <table><tr><th>#</th><th>assignment</th><th>item</th><th>submitted</th><th>time</th>
 <th>decision</th><th>reason</th><th>paid</th><th>dispute</th></tr>

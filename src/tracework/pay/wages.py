@@ -11,9 +11,12 @@ per-task time from ``survey_time_question``, in the unit the answer names or els
 time, and the report says so).
 
 Per worker: target = floor × hours, rounded up to the cent; earned = the rewards the platform
-paid for that work + bonuses already planned or paid for it; bonus = target − earned when
-positive. Each bonus gets a deterministic idempotency token (also the platform's
-UniqueRequestToken), and earlier bonuses count as earned, so running again pays nothing more.
+paid for that work + bonuses already paid for it + bonuses already planned for it (reported
+apart, ``planned_cents``: planned is owed, not paid); bonus = target − earned when positive.
+Work paid by a bonus instead of its reward (a rejection overturned after the platform's reversal
+window, a rejection done in good faith) brings no reward: its bonus pays it, once. Each bonus
+gets a deterministic idempotency token (also the platform's UniqueRequestToken), and earlier
+bonuses count as earned, so running again pays nothing more.
 """
 
 from __future__ import annotations
@@ -149,6 +152,8 @@ class WorkerTopup:
     state: str  # planned | already-planned | at-floor
     token: str | None = None
     anchor_submission: int | None = None
+    paid_cents: int = 0       # of earned: rewards and bonuses the platform paid
+    planned_cents: int = 0    # of earned: earlier bonuses planned, not yet paid
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -273,15 +278,18 @@ def _plan(conn: Connection, log: LedgerWriter, policy: PayPolicy, worker: str, w
                  .to_integral_value(ROUND_CEILING))
     # Every bonus the worker got for work in scope counts as earned, also one tied to a
     # submission re-decided since as an unpaid rejection: money paid stays paid.
-    query = (select(bonuses.c.amount_cents)
+    query = (select(bonuses.c.amount_cents, bonuses.c.state)
              .join(submissions, bonuses.c.submission_id == submissions.c.id)
              .where(bonuses.c.worker == worker, bonuses.c.state != "cancelled"))
     if scope is not None:
         query = query.where(submissions.c.batch_id.in_(scope))
-    earlier = conn.execute(query).scalars().all()
-    earned = w.reward_cents + sum(int(a) for a in earlier)
+    earlier = conn.execute(query).all()
+    planned = sum(int(r.amount_cents) for r in earlier if r.state == "planned")
+    paid = w.reward_cents + sum(int(r.amount_cents) for r in earlier if r.state != "planned")
+    earned = paid + planned
     item = WorkerTopup(worker, len(w.ids), round(w.time_s, 3), policy.time_measure, earned,
-                       target, max(0, target - earned), "at-floor", anchor_submission=w.anchor)
+                       target, max(0, target - earned), "at-floor", anchor_submission=w.anchor,
+                       paid_cents=paid, planned_cents=planned)
     if item.bonus_cents == 0:
         return item
     item.token = _token(worker, policy, w.ids, target)

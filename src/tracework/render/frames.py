@@ -39,6 +39,7 @@ __all__ = [
     "money",
     "painter_for",
     "panel_blocks",
+    "pay_text",
 ]
 
 Layout = Literal["per-worker", "grid"]
@@ -101,6 +102,38 @@ def describe_time(seconds: float | None, kind: str) -> str:
     return f"{text} ({label})" if label else text
 
 
+def _with_bonuses(text: str, c: Contribution) -> str:
+    if c.bonus_cents:
+        text += f" + bonus {money(c.bonus_cents, c.currency)}"
+    if c.bonus_planned_cents:
+        text += f"; bonus {money(c.bonus_planned_cents, c.currency)} planned, not yet paid"
+    return text
+
+
+def pay_text(c: Contribution) -> str:
+    """What the work was paid, by the decision in force: paid, not paid or pending. A bonus
+    is paid only once marked paid; a planned one is said to be planned."""
+    reward = money(c.reward_cents, c.currency)
+    if c.status == "approved" and c.paid_by_bonus:
+        # Overturned after the platform's reversal window: the platform kept the rejection and
+        # a bonus of the reward pays the work, once.
+        if c.bonus_cents and not c.bonus_planned_cents:
+            return f"Paid {money(c.bonus_cents, c.currency)} by bonus (rejection overturned)"
+        text = "Not paid yet: rejection overturned"
+        return _with_bonuses(text, c)
+    if c.status == "approved":
+        return _with_bonuses(f"Paid {reward}", c)
+    if c.status == "rejected":
+        text = ("Not paid: rejected in good faith, its time counts toward the wage-floor "
+                "top-up" if c.good_faith else f"Not paid: rejected (reward {reward})")
+        return _with_bonuses(text, c)
+    if c.status == "submitted":
+        return _with_bonuses(f"Pending review: {reward} if approved", c)
+    if c.status == "rework":
+        return _with_bonuses("Pending: asked to redo", c)
+    return _with_bonuses(f"Pending: {c.status}", c)
+
+
 def panel_blocks(c: Contribution, style: FrameStyle) -> list[Block]:
     """What the panel says about a contribution, top to bottom."""
     status_colour = _STATUS_COLOURS.get(c.status, style.ink)
@@ -113,12 +146,9 @@ def panel_blocks(c: Contribution, style: FrameStyle) -> list[Block]:
     ]
     if c.reason:
         blocks.append(Block(c.reason, 0.9, style.ink))
-    paid = money(c.reward_cents, c.currency)
-    if c.bonus_cents:
-        paid += f" + bonus {money(c.bonus_cents, c.currency)}"
     blocks += [
-        Block("Paid", 0.8, style.accent, "bold", gap=0.4),
-        Block(paid, 1.0, style.ink),
+        Block("Pay", 0.8, style.accent, "bold", gap=0.4),
+        Block(pay_text(c), 1.0, style.ink),
         Block("Time on task", 0.8, style.accent, "bold", gap=0.4),
         Block(describe_time(c.time_s, c.time_kind), 1.0, style.ink),
         Block("In their words", 0.8, style.accent, "bold", gap=0.6),

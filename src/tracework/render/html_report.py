@@ -129,6 +129,8 @@ def _pay_section(labour: LabourAudit) -> Section:
         ("Workers below the floor (counting unpaid time)", _share(labour.share_below_floor)),
         ("Paid in rewards", _money(labour.total_paid_cents / 100, cur)),
         ("Paid in bonuses", _money(labour.total_bonus_cents / 100, cur)),
+        ("Bonuses planned, not yet paid (not in the figures above)",
+         _money(labour.total_bonus_planned_cents / 100, cur)),
         ("Hours of paid work", f"{labour.total_paid_hours:,.2f}"),
         ("Hours of unpaid work (rejected)", f"{labour.total_unpaid_hours:,.2f}"),
         ("Time measured as", labour.time_kind.replace("_", " ")),

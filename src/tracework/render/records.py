@@ -25,10 +25,13 @@ from sqlalchemy import Connection, func, select
 from tracework.core.errors import ConfigError, InputError
 from tracework.core.model import Annotation, Dataset, Image
 from tracework.core.project import Project
+from tracework.core.store import chunks
 from tracework.core.store.schema import answers, bonuses, reviews, workers
+from tracework.core.store.tables_review import review_disputes
 from tracework.dataset.select import select_dataset
 from tracework.docs.facts import Credits, credits_of
 from tracework.render.overlay import Shape
+from tracework.review.queue import decisions_in_force
 
 __all__ = [
     "Contribution",
@@ -59,6 +62,9 @@ class Contribution:
     annotations: tuple[Annotation, ...] = field(default=(), repr=False)
     # Shapes already decoded (e.g. masks in memory); drawn instead of ``annotations`` if given.
     shapes: tuple[Shape, ...] = field(default=(), repr=False)
+    bonus_planned_cents: int = 0      # bonuses planned for it, not yet paid (bonus_cents: paid)
+    paid_by_bonus: bool = False       # overturned after the reversal window: a bonus pays it
+    good_faith: bool = False          # rejected, but done in good faith
 
     def drawn_shapes(self) -> list[Shape]:
         if self.shapes:
@@ -132,14 +138,32 @@ def _latest_reasons(conn: Connection, submission_ids: Collection[int]) -> dict[i
     return {r.submission_id: (r.reason_text or r.reason_code or "") for r in rows}
 
 
-def _bonus_cents(conn: Connection, submission_ids: Collection[int]) -> dict[int, int]:
-    if not submission_ids:
-        return {}
-    rows = conn.execute(select(bonuses.c.submission_id, func.sum(bonuses.c.amount_cents))
-                        .where(bonuses.c.submission_id.in_(sorted(submission_ids)))
-                        .where(bonuses.c.state != "cancelled")
-                        .group_by(bonuses.c.submission_id))
-    return {int(sid): int(total or 0) for sid, total in rows}
+@dataclass
+class _Pay:
+    """What pays each submission besides its reward."""
+
+    bonus_paid: dict[int, int] = field(default_factory=dict)
+    bonus_planned: dict[int, int] = field(default_factory=dict)
+    by_bonus: set[int] = field(default_factory=set)
+    good_faith: set[int] = field(default_factory=set)
+
+
+def _pay(conn: Connection, submission_ids: Collection[int]) -> _Pay:
+    out = _Pay()
+    for part in chunks(sorted(submission_ids)):
+        for sid, state, total in conn.execute(
+                select(bonuses.c.submission_id, bonuses.c.state, func.sum(bonuses.c.amount_cents))
+                .where(bonuses.c.submission_id.in_(part), bonuses.c.state.in_(["paid", "planned"]))
+                .group_by(bonuses.c.submission_id, bonuses.c.state)):
+            target = out.bonus_paid if state == "paid" else out.bonus_planned
+            target[int(sid)] = int(total or 0)
+        out.by_bonus.update(int(r.submission_id) for r in conn.execute(
+            select(review_disputes.c.submission_id).where(
+                review_disputes.c.submission_id.in_(part), review_disputes.c.state == "overturned",
+                review_disputes.c.payment == "bonus")))
+    decided = decisions_in_force(conn, submission_ids)
+    out.good_faith = {sid for sid, d in decided.items() if d.good_faith}
+    return out
 
 
 def _people(conn: Connection, pseudonyms: Collection[str]) -> dict[str, Any]:
@@ -160,7 +184,7 @@ def select_contributions(project: Project, *, status: str = "all",
     shown = shown_questions(project)
     with project.store.read() as conn:
         reasons = _latest_reasons(conn, by_submission)
-        bonus = _bonus_cents(conn, by_submission)
+        pay = _pay(conn, by_submission)
         people = _people(conn, data.workers)
         labels = {r.question: r.label for r in conn.execute(
             select(answers.c.question, answers.c.label).distinct()) if r.label}
@@ -175,7 +199,9 @@ def select_contributions(project: Project, *, status: str = "all",
         grouped[first.image_id].append(Contribution(
             asset=images[first.image_id], submission=sid, worker=first.worker,
             status=str(attrs["review_status"]), reason=reasons.get(sid, ""),
-            reward_cents=attrs.get("reward_cents"), bonus_cents=bonus.get(sid, 0),
+            reward_cents=attrs.get("reward_cents"), bonus_cents=pay.bonus_paid.get(sid, 0),
+            bonus_planned_cents=pay.bonus_planned.get(sid, 0), paid_by_bonus=sid in pay.by_bonus,
+            good_faith=sid in pay.good_faith,
             currency=currency, time_s=attrs.get("time_on_task_s"),
             time_kind=str(attrs.get("time_kind") or ""), published=published,
             survey=_survey_items(survey, labels, hidden, shown) if published and survey else (),

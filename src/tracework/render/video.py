@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tracework.core.errors import ConfigError, InputError
+from tracework.core.files import shared_mode
 from tracework.core.project import Project
 from tracework.render.cards import credit_cards, title_card
 from tracework.render.frames import Layout
@@ -64,6 +65,7 @@ class H264Writer:
         self.size = size
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".mp4", dir=path.parent)
+        os.fchmod(fd, shared_mode())  # a video is published: it follows the umask
         os.close(fd)
         self._tmp = Path(tmp)
         rate = Fraction(fps).limit_denominator(1001)

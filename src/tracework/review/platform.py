@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from tracework.core.errors import InputError
-from tracework.core.files import write_atomic
+from tracework.core.files import PRIVATE_MODE, write_atomic
 from tracework.core.ledger import LedgerWriter
 from tracework.core.project import Project
 from tracework.core.safecsv import csv_text
@@ -47,7 +47,7 @@ def write_private(path: Path, text: str) -> str:
     """Write ``text`` atomically with mode 0600 (set before any byte is written); returns the
     SHA-256 of the bytes."""
     data = text.encode("utf-8")
-    write_atomic(path, data, mode=0o600)
+    write_atomic(path, data, mode=PRIVATE_MODE)
     return hashlib.sha256(data).hexdigest()
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
 from tracework.core.errors import StoreError
+from tracework.core.files import create_private, keep_private
 from tracework.core.store import schema
 
 __all__ = ["IN_CHUNK", "Store", "chunks", "inserted_id", "schema", "sqlite_url"]
@@ -80,7 +81,18 @@ class Store:
                              hint="Give a URL like postgresql://user@host/db, or none for SQLite.") from None
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         if self.is_sqlite:
+            self._keep_file_private(self.engine.url.database)
             self._setup_sqlite(self.engine)
+
+    @staticmethod
+    def _keep_file_private(database: str | None) -> None:
+        # The store holds the vault (raw platform ids, IP addresses, coordinates): the file and
+        # its -wal/-shm/-journal companions are 0600, whatever the umask.
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return
+        path = Path(database)
+        if path.parent.is_dir() and not create_private(path):
+            keep_private(path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal")))
 
     @staticmethod
     def _setup_sqlite(engine: Engine) -> None:
