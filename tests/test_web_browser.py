@@ -158,7 +158,17 @@ def test_reject_contest_round_trip(world: World, server: str, tmp_path: Path) ->
         assert page.locator("button[value=overturn]").count() == 1
         assert page.locator("button[value=reject]").count() == 0
         page.screenshot(path=str(shots / "3-reviewer-sees-contest.png"), full_page=True)
+        # The audits are never computed inside a request: the page offers a refresh, which runs
+        # in the background; the charts appear once it is done.
         page.goto(f"{server}/audit")
+        assert "not been computed yet" in page.content()
+        page.click("form[action='/audit/refresh'] button[type=submit]")
+        page.wait_for_url(f"{server}/audit")
+        for _ in range(240):
+            if page.locator("figure.chart svg").count() >= 3:
+                break
+            page.wait_for_timeout(500)
+            page.reload()
         assert page.locator("figure.chart svg").count() >= 3
         page.screenshot(path=str(shots / "4-audit-charts.png"), full_page=True)
         staff.close()
