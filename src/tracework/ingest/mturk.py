@@ -23,7 +23,7 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -35,7 +35,6 @@ from tracework.core.project import Project
 from tracework.core.store import inserted_id
 from tracework.core.store.schema import (
     annotations,
-    assets,
     batches,
     conflicts,
     submissions,
@@ -43,6 +42,7 @@ from tracework.core.store.schema import (
 from tracework.formats import masks, mturk
 from tracework.formats.csvio import sha256_file
 from tracework.ingest.common import (
+    Assets,
     ImportReport,
     Progress,
     already_imported,
@@ -82,42 +82,6 @@ def _asset_uri(a: mturk.Assignment) -> str:
         if value:
             return value
     return f"mturk-hit:{a.hit_id}"
-
-
-def _asset_file_name(uri: str) -> str:
-    name = PurePosixPath(unquote(urlparse(uri).path)).name or uri
-    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
-    return safe.strip(".") or "asset"
-
-
-class _Assets:
-    """Finds or creates asset rows; hashes the local file when an images folder is given."""
-
-    def __init__(self, conn: Connection, log: LedgerWriter, images_dir: Path | None) -> None:
-        self.conn, self.log, self.images_dir = conn, log, images_dir
-        self.cache: dict[str, int] = {}
-
-    def get(self, uri: str, width: int | None, height: int | None) -> int:
-        if uri in self.cache:
-            return self.cache[uri]
-        row = self.conn.execute(select(assets.c.id).where(assets.c.uri == uri)).first()
-        if row is not None:
-            self.cache[uri] = int(row.id)
-            return int(row.id)
-        file_name = _asset_file_name(uri)
-        digest = None
-        if self.images_dir is not None:
-            local = (self.images_dir / file_name)
-            if local.is_file() and local.resolve().is_relative_to(self.images_dir.resolve()):
-                digest = sha256_file(local)
-        result = self.conn.execute(insert(assets).values(
-            uri=uri, file_name=file_name, sha256=digest, width=width, height=height))
-        asset_id = inserted_id(result)
-        self.log.append("asset.create", f"asset:{asset_id}",
-                        new={"file_name": file_name, "sha256": digest, "width": width,
-                             "height": height})
-        self.cache[uri] = asset_id
-        return asset_id
 
 
 @dataclass
@@ -247,7 +211,7 @@ class _MturkWriter:
                  report: ImportReport) -> None:
         self.project, self.conn, self.log, self.path = project, conn, log, path
         self.import_id, self.version, self.report = import_id, version, report
-        self.assets = _Assets(conn, log, images)
+        self.assets = Assets(conn, log, images)
         self.batches: dict[str, int] = {}
         self.known_workers: dict[str, str] = {}
 
