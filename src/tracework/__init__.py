@@ -26,6 +26,8 @@ from tracework.core.project import Category, Project, init, open_project
 from tracework.core.status import StatusReport, log, status, verify
 from tracework.dataset import ExportReport, export_coco, export_yolo
 from tracework.ingest import ImportReport, ingest_mturk, ingest_qualtrics
+from tracework.ingest.crowd import ingest_groundtruth, ingest_toloka
+from tracework.ingest.prolific import ingest_prolific
 
 __all__ = [
     "__version__",
@@ -45,8 +47,11 @@ __all__ = [
     "TraceworkError",
     "export_coco",
     "export_yolo",
+    "ingest_groundtruth",
     "ingest_mturk",
+    "ingest_prolific",
     "ingest_qualtrics",
+    "ingest_toloka",
     "init",
     "log",
     "open_project",

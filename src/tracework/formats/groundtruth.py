@@ -450,8 +450,9 @@ def _person(ctx: _Context, file: str, row: int, answer: Mapping[str, Any]) -> Pe
     meta = answer.get("workerMetadata")
     identity = meta.get("identityData") if isinstance(meta, dict) else None
     if isinstance(identity, dict):
+        # The provider's type (Cognito, Oidc) names a service, not the person.
         personal = {f"identity {k}": str(v) for k, v in identity.items()
-                    if isinstance(v, (str, int)) and str(v)}
+                    if isinstance(v, (str, int)) and str(v) and k != "identityProviderType"}
     return Person(worker.strip(), personal)
 
 
