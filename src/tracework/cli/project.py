@@ -233,6 +233,163 @@ def ingest_qualtrics(ctx: click.Context, file: Path, worker_column: str | None,
     echo_json(report.as_dict()) if as_json else _print_report(report)
 
 
+def _print_platform(report: Any) -> None:
+    """A platform import's report: counts, how work was attributed, and what the file cannot
+    tell (its notes)."""
+    if report.repeated:
+        _print_report(report)
+        for note in report.notes or []:
+            click.echo(note)
+        return
+    click.echo(f"Imported {report.file} ({report.kind}, sha256 {report.sha256[:12]}…)")
+    rows: list[tuple[str, Any]] = [("rows read", report.rows), ("added", report.added),
+                                   ("new workers", report.workers_new),
+                                   ("annotations", report.annotations)]
+    rows += [(f"  {k}", v) for k, v in sorted(report.by_category.items())]
+    rows += [(f"attributed to {k.replace('_', ' ')}", v)
+             for k, v in sorted((report.attributed or {}).items())]
+    rows += [("status changes", report.status_changes), ("conflicts", report.conflicts),
+             ("ledger entries", report.ledger_entries), ("ledger head", report.ledger_head)]
+    table(rows)
+    for tag, n in sorted(report.kept_raw.items()):
+        click.echo(f"{n} × {tag}: kept raw, not converted")
+    for note in report.notes or []:
+        click.echo(f"Note: {note}")
+    if report.conflicts:
+        click.echo("Conflicting rows were recorded, not applied: see `tracework conflicts list`.")
+
+
+@ingest.command("groundtruth")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--responses", type=click.Path(file_okay=False, path_type=Path),
+              help="The job's worker responses: its folder, its annotations/ or "
+                   "annotations/worker-response/ folder (iteration-N/<object>/<time>.json). "
+                   "Without them the labels are attributed to the job, not to people.")
+@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding the semantic-segmentation label maps (the PNGs the "
+                   "'-ref' attributes name), found by file name, to turn them into masks.")
+@click.option("--label-attribute", default=None, metavar="NAME",
+              help="The label attribute (job) the worker responses belong to, when the "
+                   "manifest went through several jobs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def ingest_groundtruth(ctx: click.Context, manifest: Path, responses: Path | None,
+                       images: Path | None, label_attribute: str | None, as_json: bool) -> None:
+    """A SageMaker Ground Truth output manifest (manifests/output/output.manifest).
+
+    Each label attribute of each line is kept with its job (job-name) as the batch:
+    bounding boxes (pixels, class-map names, per-box confidence), semantic segmentation
+    (masks per class from the label map PNG, with --images), image and text classification,
+    label verification with the workers' feedback, multi-label classification. Other task
+    types are kept raw and counted.
+
+    The manifest names no worker: without --responses every label is attributed to its job
+    and the report says so. With the job's worker response files each worker's answer is its
+    own submission: workerId and identity data (sub, issuer, user pool: to the vault, never
+    elsewhere), accept and submit times, active time (timeSpentInSeconds), and the labels it
+    drew; the manifest's consolidated label of those objects is not stored again. Ground
+    Truth's files hold no pay and no review.
+
+    \b
+    Examples:
+      tracework ingest groundtruth output.manifest
+      tracework ingest groundtruth output.manifest --responses identify-mice/ --images labels/
+    """
+    project = project_of(ctx)
+    report = _with_progress("ingest", lambda p: tracework.ingest_groundtruth(
+        project, manifest, responses=responses, images=images,
+        label_attribute=label_attribute, progress=p))
+    echo_json(report.as_dict()) if as_json else _print_platform(report)
+
+
+@ingest.command("prolific")
+@click.argument("submissions", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--demographics", type=click.Path(dir_okay=False, path_type=Path),
+              help="The study's demographic export: its columns about the participants "
+                   "become survey answers linked to each participant (the same file as "
+                   "SUBMISSIONS is fine).")
+@click.option("--study", default=None, metavar="ID",
+              help="The study the submissions belong to (default: the id in a "
+                   "prolific_export_<id>.csv name, else the file name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def ingest_prolific(ctx: click.Context, submissions: Path, demographics: Path | None,
+                    study: str | None, as_json: bool) -> None:
+    """A Prolific submissions export (CSV), with its demographic export if given.
+
+    One submission per row: the participant id (Participant id, participant_id or
+    PROLIFIC_PID: to the vault), status (APPROVED, AWAITING REVIEW, REJECTED, RETURNED,
+    TIMED-OUT, SCREENED OUT; in-progress rows are left out and counted), started and
+    completed times, time taken (Prolific's own measure), reward and bonus where the export
+    has them. Columns about the participants are never kept with the submissions.
+
+    With --demographics they become survey answers, which stay inside the project unless the
+    worker consents to publish. DATA_EXPIRED cells are unknown, not values. A participant
+    with CONSENT_REVOKED in any cell has their consent set to none and none of their answers
+    kept: any survey response already stored for them is removed; their submissions stay.
+    Link a Qualtrics survey with `tracework ingest qualtrics survey.csv --platform prolific
+    --worker-column PROLIFIC_PID`.
+
+    \b
+    Examples:
+      tracework ingest prolific prolific_export_65f0aa01b2c3d4e5f6071800.csv
+      tracework ingest prolific submissions.csv --demographics prolific_export_65f0….csv
+    """
+    project = project_of(ctx)
+    report = _with_progress("ingest", lambda p: tracework.ingest_prolific(
+        project, submissions, demographics=demographics, study=study, progress=p))
+    if as_json:
+        data = report.as_dict()
+        data["demographics"] = report.demographics.as_dict() if report.demographics else None
+        echo_json(data)
+        return
+    _print_platform(report)
+    if report.demographics is not None:
+        demo = report.demographics
+        if demo.repeated:
+            click.echo(f"{demo.file}: demographics already imported; nothing added.")
+        else:
+            table([("demographic rows read", demo.rows), ("responses added", demo.added),
+                   ("unchanged", demo.unchanged), ("conflicts", demo.conflicts),
+                   ("DATA_EXPIRED cells (unknown)", report.expired_cells)])
+    if report.revoked:
+        click.echo(f"{report.revoked} participant(s) revoked consent: consent set to none, "
+                   f"{report.responses_dropped} stored response(s) removed.")
+
+
+@ingest.command("toloka")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the task images (by file name): their sizes turn Toloka's "
+                   "relative image-annotation shapes into pixels. Without it shapes are kept "
+                   "raw and counted.")
+@click.option("--pool", default=None, metavar="ID",
+              help="The pool the file belongs to (default: the id in ASSIGNMENT:link, else "
+                   "the file name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def ingest_toloka(ctx: click.Context, file: Path, images: Path | None, pool: str | None,
+                  as_json: bool) -> None:
+    """A Toloka results file ("Download results" on the pool page, TSV).
+
+    INPUT:, OUTPUT:, GOLDEN:, HINT: and ASSIGNMENT: columns; blank separator lines, CRLF
+    and JSON in cells are read. Each task (row) becomes one submission, because each has its
+    own input image; a task suite's status, times and review apply to all its tasks, and its
+    reward (ASSIGNMENT:reward) and duration are divided evenly among them, so every worker's
+    totals are the suite's. ACCEPT:verdict (+/-) and ACCEPT:comment are the review and its
+    reason. Statuses: SUBMITTED, APPROVED/ACCEPTED, REJECTED, SKIPPED (returned, unpaid),
+    EXPIRED (abandoned); ACTIVE rows are left out and counted. Worker ids go to the vault.
+
+    \b
+    Examples:
+      tracework ingest toloka assignments_from_pool_36502786.tsv --images frames/
+    """
+    project = project_of(ctx)
+    report = _with_progress("ingest", lambda p: tracework.ingest_toloka(
+        project, file, images=images, pool=pool, progress=p))
+    echo_json(report.as_dict()) if as_json else _print_platform(report)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context

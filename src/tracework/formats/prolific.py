@@ -271,11 +271,11 @@ def read_prolific(path: str | PathLike[str], *, study: str | None = None,
                      "the submissions; import them with --demographics, under each "
                      "participant's consent.")
     if tally.in_progress:
-        notes.append(f"{_count(tally.in_progress, 'submission')} still in progress (RESERVED or ACTIVE) "
-                     "were left out; import a later export when they are done.")
+        notes.append(f"Left out: {_count(tally.in_progress, 'submission')} still in progress "
+                     "(RESERVED or ACTIVE); import a later export when they are done.")
     if tally.screened_out:
-        notes.append(f"{_count(tally.screened_out, 'SCREENED OUT submission')} count as "
-                     "approved: "
+        notes.append(f"Counted as approved: {_count(tally.screened_out, 'SCREENED OUT submission')}"
+                     "; "
                      "Prolific pays them the screen-out reward, not the study's.")
     if tally.revoked:
         notes.append(f"{_count(tally.revoked, 'participant')} revoked their consent "

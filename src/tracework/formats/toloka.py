@@ -210,6 +210,9 @@ class _Converter:
     def __init__(self, rows: _Rows, image_size: ImageSize | None) -> None:
         self.rows, self.image_size = rows, image_size
 
+    def size(self, asset: str | None) -> tuple[int, int] | None:
+        return self.image_size(asset) if (self.image_size and asset) else None
+
     def labels(self, row: int, line: int, cells: dict[str, str], asset: str | None,
                unconverted: dict[str, int]) -> list[Label]:
         out: list[Label] = []
@@ -246,7 +249,7 @@ class _Converter:
     def _shapes(self, row: int, line: int, column: str, element: str, shapes: Any,
                 asset: str | None, attributes: dict[str, Any],
                 unconverted: dict[str, int]) -> list[Label]:
-        size = self.image_size(asset) if (self.image_size and asset) else None
+        size = self.size(asset)
         if size is None:
             key = "image-annotation shape (image size unknown)"
             unconverted[key] = unconverted.get(key, 0) + len(shapes)
@@ -349,6 +352,7 @@ def _suite_works(rows: _Rows, assignment: str, group: list[tuple[int, int, dict[
     for k, (row, line, record) in enumerate(group):
         task = _task_id(record)
         asset = _asset(record)
+        size = converter.size(asset)
         unconverted: dict[str, int] = {}
         labels = converter.labels(row, line, record, asset, unconverted)
         raw: dict[str, Any] = {c: ("<worker>" if v.strip() == worker else v)
@@ -359,7 +363,8 @@ def _suite_works(rows: _Rows, assignment: str, group: list[tuple[int, int, dict[
         works.append(Work(
             row=row, assignment_id=assignment if n == 1 else f"{assignment}/{k + 1}",
             task_id=task, batch_key=pool, worker=Person(worker), status=status,
-            asset_uri=asset, accept_time=times["started"], submit_time=times["submitted"],
+            asset_uri=asset, asset_width=size[0] if size else None,
+            asset_height=size[1] if size else None, accept_time=times["started"], submit_time=times["submitted"],
             work_time_s=duration, time_kind="wall_clock_accept_to_submit",
             reward_cents=cents[k] if cents else None, feedback=review.reason if review else "",
             labels=labels, review=review, raw=raw, unconverted=unconverted))
@@ -397,8 +402,8 @@ def read_toloka(path: str | PathLike[str], *, pool: str | None = None,
              f"{sum(len(g) > 1 for g in rows.groups.values())} of "
              f"{len(rows.groups)} assignments are suites of several tasks."]
     if rows.active:
-        notes.append(f"{rows.active} rows of assignments still in progress (ACTIVE) were left "
-                     "out; download and import the results again when they are done.")
+        notes.append(f"Left out: {rows.active} row(s) of assignments still in progress "
+                     "(ACTIVE); download and import the results again when they are done.")
     unknown = sum(w.unconverted.get("image-annotation shape (image size unknown)", 0)
                   for w in works)
     if unknown:
