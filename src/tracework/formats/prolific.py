@@ -59,7 +59,7 @@ from tracework.formats.dates import parse_iso
 from tracework.formats.workerids import normalise_worker_id
 
 __all__ = ["CONSENT_REVOKED", "DATA_EXPIRED", "PLATFORM", "STATUS_MAP", "Demographics",
-           "Participant", "read_demographics", "read_prolific"]
+           "Participant", "ProlificFile", "read_demographics", "read_prolific"]
 
 PLATFORM = "prolific"
 CONSENT_REVOKED = "CONSENT_REVOKED"
@@ -207,8 +207,16 @@ def _study_key(path: str, study: str | None) -> str:
 @dataclass
 class _Tally:
     in_progress: int = 0
-    revoked: int = 0
     screened_out: int = 0
+    revoked_ids: set[str] = field(default_factory=set)
+
+
+@dataclass
+class ProlificFile(PlatformFile):
+    """A PlatformFile that also names the participants who revoked consent (normalised ids:
+    raw ids, for the vault only), so ingest can withdraw their answers."""
+
+    revoked: frozenset[str] = frozenset()
 
 
 def _works(reader: _Reader, key: str, tally: _Tally) -> Iterator[Work]:
@@ -225,7 +233,6 @@ def _works(reader: _Reader, key: str, tally: _Tally) -> Iterator[Work]:
             tally.screened_out += status_text == "SCREENED OUT"
             submission = reader.cell(cells, "submission") or f"{key}:{pid}"
             revoked = reader.revoked(cells)
-            tally.revoked += revoked
             raw: dict[str, object] = {"platform_status": status_text}
             for role in _SUBMISSION_ROLES:
                 if role not in ("participant",) and role in reader.roles:
@@ -233,7 +240,7 @@ def _works(reader: _Reader, key: str, tally: _Tally) -> Iterator[Work]:
                     raw[reader.table.header[reader.roles[role]]] = (
                         "<participant>" if value in (typed, pid) else value)
             if revoked:
-                raw["consent_revoked"] = True
+                tally.revoked_ids.add(pid)
             yield Work(
                 row=row, assignment_id=submission, task_id=key, batch_key=key,
                 worker=Person(pid), status=STATUS_MAP[status_text],
@@ -247,7 +254,7 @@ def _works(reader: _Reader, key: str, tally: _Tally) -> Iterator[Work]:
 
 def read_prolific(path: str | PathLike[str], *, study: str | None = None,
                   max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
-                  max_columns: int = DEFAULT_MAX_COLUMNS) -> PlatformFile:
+                  max_columns: int = DEFAULT_MAX_COLUMNS) -> ProlificFile:
     """Read a Prolific submissions (or demographic) export into one Work per submission.
 
     Read whole and checked before it is returned, so an error stores nothing. ``study``
@@ -277,13 +284,13 @@ def read_prolific(path: str | PathLike[str], *, study: str | None = None,
         notes.append(f"Counted as approved: {_count(tally.screened_out, 'SCREENED OUT submission')}"
                      "; "
                      "Prolific pays them the screen-out reward, not the study's.")
-    if tally.revoked:
-        notes.append(f"{_count(tally.revoked, 'participant')} revoked their consent "
+    if tally.revoked_ids:
+        notes.append(f"{_count(len(tally.revoked_ids), 'participant')} revoked their consent "
                      "(CONSENT_REVOKED): "
                      "none of their answers are kept; their submissions are kept for the "
                      "labour record.")
-    return PlatformFile(platform=PLATFORM, batches=[Batch(key=key, title=f"Prolific study {key}")],
-                        works=works, notes=notes)
+    return ProlificFile(platform=PLATFORM, batches=[Batch(key=key, title=f"Prolific study {key}")],
+                        works=works, notes=notes, revoked=frozenset(tally.revoked_ids))
 
 
 @dataclass(frozen=True)

@@ -88,8 +88,11 @@ def ingest_prolific(project: Project, submissions: Path | str, *,
     demo = None
     if demographics is not None:
         with file_errors(Path(demographics)):
+            # Checked as a submissions export too (statuses, dates), so that a broken row
+            # stops both imports before either writes.
+            prolific.read_prolific(demographics, study=study, **settings)
             demo = prolific.read_demographics(demographics, **settings)
-    parsed: list[PlatformFile] = []
+    parsed: list[prolific.ProlificFile] = []
 
     def read(path: Path) -> PlatformFile:
         found = prolific.read_prolific(path, study=study, **settings)
@@ -98,8 +101,7 @@ def ingest_prolific(project: Project, submissions: Path | str, *,
 
     base = ingest_platform(project, submissions, "prolific", read, progress=progress)
     report = ProlificReport(**base.__dict__)
-    revoked = {w.worker.platform_id for pf in parsed for w in pf.works
-               if w.worker is not None and w.raw.get("consent_revoked")}
+    revoked = {pid for pf in parsed for pid in pf.revoked}
     if demo is not None:
         revoked |= {p.participant_id for p in demo.revoked}
         report.demographics = _write_demographics(project, Path(demographics or ""), demo,
@@ -192,6 +194,9 @@ def _revoke(conn: Connection, log: LedgerWriter, project: Project, revoked: Iter
     """Consent none and no stored answers for each participant; the number of consent changes."""
     changed = 0
     known: dict[str, str] = {}
+    if revoked and conn.dialect.name == "sqlite":
+        # Deleted rows would otherwise stay readable in the file's free pages.
+        conn.exec_driver_sql("PRAGMA secure_delete = ON")
     for pid in sorted(revoked):
         token, _ = ensure_worker(conn, log, project.secret, prolific.PLATFORM, pid, known)
         changed += set_consent(conn, log, token, [], reason=_REVOKED_REASON)
