@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Table, func, select
-
-import tracework
 from tests.platform_support import (
     DATA,
     bytes_outside_vault,
@@ -26,6 +24,8 @@ from tests.platform_support import (
     run_installed,
     vault_ids,
 )
+
+import tracework
 from tracework.core.errors import InputError
 from tracework.core.ledger import LedgerWriter
 from tracework.core.privacy import pseudonym, set_consent

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-
-import tracework
 from tests.platform_support import (
     DATA,
     bytes_outside_vault,
@@ -23,6 +21,8 @@ from tests.platform_support import (
     run_installed,
     vault_ids,
 )
+
+import tracework
 from tracework.core.errors import InputError
 from tracework.core.project import Category, Project
 from tracework.core.store.schema import annotations, imports, submissions

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -150,8 +150,10 @@ def _print_report(report: tracework.ImportReport) -> None:
         click.echo("Conflicting rows were recorded, not applied: see `tracework conflicts list`.")
 
 
-def _with_progress(label: str, run: Callable[[Progress], tracework.ImportReport]
-                   ) -> tracework.ImportReport:
+_Report = TypeVar("_Report", bound=tracework.ImportReport)
+
+
+def _with_progress(label: str, run: Callable[[Progress], _Report]) -> _Report:
     with Progress(label, unit="rows") as progress:
         return run(progress)
 
