@@ -196,6 +196,14 @@ def test_survey_links_through_prolific_pid(project: Project) -> None:
     assert linked["R_1aaaaaaaaaaaaa1"] == pseudonym(project.secret, "prolific", P2) in work
 
 
+def test_prolific_surveys_link_by_prolific_pid_without_being_told(project: Project) -> None:
+    tracework.ingest_prolific(project, EXPORT)
+    report = tracework.ingest_qualtrics(project, SURVEY, platform="prolific")
+    assert (report.linked_by_id, report.unlinked) == (2, 1)
+    with pytest.raises(InputError, match="say how responses link"):
+        tracework.ingest_qualtrics(project, SURVEY)          # MTurk has no such default
+
+
 def test_reimport_adds_nothing_and_pay_is_recorded(project: Project) -> None:
     first = tracework.ingest_prolific(project, OLDER, demographics=OLDER)
     again = tracework.ingest_prolific(project, OLDER, demographics=OLDER)

@@ -188,8 +188,9 @@ def ingest_mturk(ctx: click.Context, file: Path, images: Path | None, as_json: b
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--worker-column", default=None,
               help="Embedded-data column holding the platform worker id (e.g. workerId, "
-                   "PROLIFIC_PID). Typed ids are trimmed, taken out of pasted links and "
-                   "case-folded for platforms whose ids ignore case.")
+                   "PROLIFIC_PID; with --platform prolific PROLIFIC_PID is the default). "
+                   "Typed ids are trimmed, taken out of pasted links and case-folded for "
+                   "platforms whose ids ignore case.")
 @click.option("--link-by-code", default=None, metavar="SURVEY_COLUMN=BATCH_ANSWER_FIELD",
               help="Also link a response to the one worker whose submission answered the "
                    "same completion code, e.g. MTurkCode=Answer.surveycode.")
