@@ -20,8 +20,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-
-import tracework
 from tests.platform_support import (
     DATA,
     bytes_outside_vault,
@@ -30,6 +28,8 @@ from tests.platform_support import (
     vault_ids,
     vault_values,
 )
+
+import tracework
 from tracework.core.errors import InputError
 from tracework.core.project import Category, Project
 from tracework.core.store.schema import imports, submissions, vault, workers
