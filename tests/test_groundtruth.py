@@ -208,3 +208,31 @@ def test_malformed_response_file_is_named(project: Project, tmp_path: Path) -> N
                        cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "Per-worker provenance needs the job's worker response files" in ok.stdout
+
+
+def test_verification_and_multilabel_jobs(tmp_path: Path) -> None:
+    lines = [
+        {"source-ref": "s3://b/a.jpg", "verify-box": "1", "verify-box-metadata": {
+            "class-name": "bad", "confidence": 0.93, "type": "groundtruth/label-verification",
+            "job-name": "verify-boxes", "human-annotated": "yes",
+            "creation-date": "2018-11-20T22:18:13.527256",
+            "worker-feedback": [{"comment": "The box on the bird is too wide."}]}},
+        {"source-ref": "s3://b/b.jpg", "tags": [1, 0], "tags-metadata": {
+            "job-name": "labeling-job/tags", "class-map": {"1": "bicycle", "0": "person"},
+            "human-annotated": "yes", "creation-date": "2020-02-27T21:36:25.000201",
+            "confidence-map": {"1": 0.95, "0": 0.77},
+            "type": "groundtruth/image-classification-multilabel"}},
+        {"source": "The food was delicious", "spans": {"annotations": {}},
+         "spans-metadata": {"job-name": "ner", "type": "groundtruth/text-span",
+                            "creation-date": "2020-10-29T00:40:39.398470"}},
+    ]
+    path = tmp_path / "chained.manifest"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    verify, tags, spans = read_groundtruth(path).works
+    label = verify.labels[0]
+    assert (label.kind, label.category, label.attributes["worker_feedback"]) == (
+        "class", "bad", ["The box on the bird is too wide."])
+    assert (tags.labels[0].kind, tags.labels[0].value) == ("labels", ["bicycle", "person"])
+    assert (spans.labels, spans.unconverted, spans.asset_uri) == (
+        [], {"type groundtruth/text-span": 1}, None)
+    assert spans.raw["source"] == "The food was delicious"

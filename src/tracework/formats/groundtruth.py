@@ -49,7 +49,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from tracework.core.errors import InputError, MaskError
+from tracework.core.errors import ConfigError, InputError, MaskError
 from tracework.formats.canonical import Batch, Label, Person, PlatformFile, Work
 from tracework.formats.csvio import DEFAULT_MAX_FIELD_BYTES, loads_json, quote_cell
 from tracework.formats.dates import parse_iso
@@ -200,12 +200,14 @@ def _segmentation(ctx: _Context, obj: _Object, attr: str, value: Any, meta: Mapp
         if not isinstance(entry, dict) or not isinstance(entry.get("hex-color"), str):
             raise ctx.fail(row, f"{attr}{_META}.internal-color-map.{index}",
                            "each class needs a class-name and a hex-color")
-        name = str(entry.get("class-name", index))
-        if name.upper() == "BACKGROUND" or (index == "0" and background is None
-                                             and "BACKGROUND" not in str(cmap).upper()):
+    # The class named BACKGROUND is the background; without one, class 0 is.
+    named = [k for k, e in cmap.items() if str(e.get("class-name", "")).upper() == "BACKGROUND"]
+    back = named[0] if named else ("0" if "0" in cmap else None)
+    for index, entry in cmap.items():
+        if index == back:
             background = entry["hex-color"]
         else:
-            colours[name] = entry["hex-color"]
+            colours[str(entry.get("class-name", index))] = entry["hex-color"]
     path = _local(ctx, value) if isinstance(value, str) else None
     if path is None:
         unconverted[_NO_PNG] = unconverted.get(_NO_PNG, 0) + 1
@@ -215,6 +217,8 @@ def _segmentation(ctx: _Context, obj: _Object, attr: str, value: Any, meta: Mapp
                                   max_pixels=ctx.max_pixels)
     except MaskError as exc:
         raise exc.located(file=str(path), row=row, field=attr) from None
+    except ConfigError as exc:  # the background colour the manifest gives is not a colour
+        raise ctx.fail(row, f"{attr}{_META}.internal-color-map", str(exc)) from None
     obj.width, obj.height = result.width, result.height
     confidence = {str(e.get("class-name")): e.get("confidence") for e in cmap.values()}
     return [Label(attr, "mask", part.category, bbox=part.bbox, mask=part.rle,
