@@ -204,14 +204,32 @@ def test_prolific_surveys_link_by_prolific_pid_without_being_told(project: Proje
         tracework.ingest_qualtrics(project, SURVEY)          # MTurk has no such default
 
 
-def test_reimport_adds_nothing_and_pay_is_recorded(project: Project) -> None:
+def test_rewards_in_another_currency_than_the_projects_are_refused(project: Project) -> None:
+    with pytest.raises(InputError) as caught:
+        tracework.ingest_prolific(project, OLDER)
+    assert (caught.value.field, caught.value.row) == ("Reward", None)
+    assert "in GBP, the project pays in USD" in str(caught.value)
+    assert _count(project, submissions) == 0 and _count(project, imports) == 0
+
+
+def test_reimport_adds_nothing_and_pay_is_recorded(tmp_path: Path) -> None:
+    project = tracework.init(tmp_path / "gbp", name="Pounds", actor="tester", currency="GBP",
+                             categories=[Category("Body", "#1f77b4")])
+    try:
+        _reimport_and_pay(project)
+    finally:
+        project.close()
+
+
+def _reimport_and_pay(project: Project) -> None:
     first = tracework.ingest_prolific(project, OLDER, demographics=OLDER)
     again = tracework.ingest_prolific(project, OLDER, demographics=OLDER)
     assert first.added == 2 and again.repeated and again.added == 0
     assert again.demographics is not None and again.demographics.repeated
     assert _count(project, submissions) == 2 and _count(project, responses) == 2
     with project.store.read() as conn:
-        assert conn.execute(select(bonuses.c.amount_cents)).scalars().all() == [50]
+        assert [tuple(r) for r in conn.execute(
+            select(bonuses.c.amount_cents, bonuses.c.currency))] == [(50, "GBP")]
         assert conn.execute(select(submissions.c.reward_cents)).scalars().all() == [250, 250]
 
 

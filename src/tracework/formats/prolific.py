@@ -217,6 +217,7 @@ class ProlificFile(PlatformFile):
     raw ids, for the vault only), so ingest can withdraw their answers."""
 
     revoked: frozenset[str] = frozenset()
+    currency: str | None = None       # of the Reward/Bonus cells, when they name one
 
 
 def _works(reader: _Reader, key: str, tally: _Tally) -> Iterator[Work]:
@@ -290,7 +291,8 @@ def read_prolific(path: str | PathLike[str], *, study: str | None = None,
                      "none of their answers are kept; their submissions are kept for the "
                      "labour record.")
     return ProlificFile(platform=PLATFORM, batches=[Batch(key=key, title=f"Prolific study {key}")],
-                        works=works, notes=notes, revoked=frozenset(tally.revoked_ids))
+                        works=works, notes=notes, revoked=frozenset(tally.revoked_ids),
+                        currency=reader.currency)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from tracework.core import ledger
+from tracework.core.errors import InputError
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.privacy import ensure_worker, set_consent, stash_identifying
 from tracework.core.project import Project
@@ -94,8 +95,16 @@ def ingest_prolific(project: Project, submissions: Path | str, *,
             demo = prolific.read_demographics(demographics, **settings)
     parsed: list[prolific.ProlificFile] = []
 
+    pay = project.config.get("pay", {})
+    currency = str(pay.get("currency", "USD")) if isinstance(pay, dict) else "USD"
+
     def read(path: Path) -> PlatformFile:
         found = prolific.read_prolific(path, study=study, **settings)
+        if found.currency is not None and found.currency != currency:
+            raise InputError(f"rewards are in {found.currency}, the project pays in {currency}",
+                             file=str(path), field="Reward",
+                             hint=f"Set currency = \"{found.currency}\" under [pay] in "
+                                  "tracework.toml if the project pays in it.")
         parsed.append(found)
         return found
 
