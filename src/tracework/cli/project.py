@@ -324,14 +324,15 @@ def ingest_prolific(ctx: click.Context, submissions: Path, demographics: Path | 
     PROLIFIC_PID: to the vault), status (APPROVED, AWAITING REVIEW, REJECTED, RETURNED,
     TIMED-OUT, SCREENED OUT; in-progress rows are left out and counted), started and
     completed times, time taken (Prolific's own measure), reward and bonus where the export
-    has them. Columns about the participants are never kept with the submissions.
+    has them (in the project's currency, or the import is refused). Columns about the
+    participants are never kept with the submissions.
 
     With --demographics they become survey answers, which stay inside the project unless the
     worker consents to publish. DATA_EXPIRED cells are unknown, not values. A participant
     with CONSENT_REVOKED in any cell has their consent set to none and none of their answers
     kept: any survey response already stored for them is removed; their submissions stay.
-    Link a Qualtrics survey with `tracework ingest qualtrics survey.csv --platform prolific
-    --worker-column PROLIFIC_PID`.
+    Link a Qualtrics survey through its PROLIFIC_PID field with `tracework ingest qualtrics
+    survey.csv --platform prolific`.
 
     \b
     Examples:
