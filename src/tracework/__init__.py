@@ -25,7 +25,13 @@ from tracework.core.errors import (
 from tracework.core.project import Category, Project, init, open_project
 from tracework.core.status import StatusReport, log, status, verify
 from tracework.dataset import ExportReport, export_coco, export_yolo
-from tracework.ingest import ImportReport, ingest_mturk, ingest_qualtrics
+from tracework.ingest import (
+    ImportReport,
+    ingest_cvat,
+    ingest_labelstudio,
+    ingest_mturk,
+    ingest_qualtrics,
+)
 from tracework.ingest.crowd import ingest_groundtruth, ingest_toloka
 from tracework.ingest.prolific import ingest_prolific
 
@@ -47,7 +53,9 @@ __all__ = [
     "TraceworkError",
     "export_coco",
     "export_yolo",
+    "ingest_cvat",
     "ingest_groundtruth",
+    "ingest_labelstudio",
     "ingest_mturk",
     "ingest_prolific",
     "ingest_qualtrics",

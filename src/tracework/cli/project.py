@@ -17,6 +17,7 @@ from tracework.core.project import Category
 from tracework.core.settings import SETTINGS, setting
 from tracework.formats.coco import Segmentation
 from tracework.formats.yolo import Task
+from tracework.ingest.platforms import PlatformReport
 
 __all__ = ["cli"]
 
@@ -45,12 +46,16 @@ _SETTINGS_HELP = "\n".join(f"  {s.name}: {s.help} (default {s.default!r})" for s
                    "TRACEWORK_DATABASE_URL. Default: the project's SQLite file.")
 @click.option("--actor", default=None, help="Name recorded in the change log for what you do "
               "now. Env: TRACEWORK_ACTOR. Default: your login name.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="A dask.distributed scheduler for the heavy work (mask decoding at ingest, "
+                   "the group audits' permutation tests). Env: TRACEWORK_SCHEDULER; also "
+                   "tracework.toml [compute] scheduler. Default: this machine.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Any setting for this run (see `tracework settings`).")
 @click.version_option(tracework.__version__, prog_name="tracework")
 @click.pass_context
 def cli(ctx: click.Context, project_dir: Path, database_url: str | None, actor: str | None,
-        sets: tuple[str, ...]) -> None:
+        scheduler: str | None, sets: tuple[str, ...]) -> None:
     """tracework: every label carries its maker.
 
     A provenance and labour ledger for human-annotated datasets: ingest the raw records of
@@ -74,6 +79,8 @@ def cli(ctx: click.Context, project_dir: Path, database_url: str | None, actor: 
         settings["database_url"] = database_url
     if actor is not None:
         settings["actor"] = actor
+    if scheduler is not None:
+        settings["scheduler"] = scheduler
     ctx.obj = {"project_dir": project_dir, "settings": settings, "project_obj": None}
 
 
@@ -117,7 +124,15 @@ def init(ctx: click.Context, directory: Path, name: str | None, categories: tupl
 
 @cli.group(cls=Group)
 def ingest() -> None:
-    """Import raw records of annotation work (one transaction per file; re-importing adds nothing)."""
+    """Import raw records of annotation work (one transaction per file; re-importing adds nothing).
+
+    \b
+    Examples:
+      tracework ingest mturk Batch_5012345_batch_results.csv --images frames/
+      tracework ingest qualtrics survey.csv --worker-column workerId
+      tracework ingest labelstudio project-7-at-2024-05-02-10-11-3f2a.json
+      tracework ingest cvat annotations.xml --images images/
+    """
 
 
 def _print_report(report: tracework.ImportReport) -> None:
@@ -236,30 +251,86 @@ def ingest_qualtrics(ctx: click.Context, file: Path, worker_column: str | None,
     echo_json(report.as_dict()) if as_json else _print_report(report)
 
 
-def _print_platform(report: Any) -> None:
-    """A platform import's report: counts, how work was attributed, and what the file cannot
-    tell (its notes)."""
-    if report.repeated:
+def _print_platform_report(report: tracework.ImportReport) -> None:
+    if report.repeated or not isinstance(report, PlatformReport):
         _print_report(report)
-        for note in report.notes or []:
-            click.echo(note)
         return
     click.echo(f"Imported {report.file} ({report.kind}, sha256 {report.sha256[:12]}…)")
-    rows: list[tuple[str, Any]] = [("rows read", report.rows), ("added", report.added),
+    rows: list[tuple[str, Any]] = [("records read", report.rows), ("added", report.added),
                                    ("new workers", report.workers_new),
                                    ("annotations", report.annotations)]
     rows += [(f"  {k}", v) for k, v in sorted(report.by_category.items())]
     rows += [(f"attributed to {k.replace('_', ' ')}", v)
              for k, v in sorted((report.attributed or {}).items())]
+    if report.platform_behind:
+        rows.append(("platform behind (decision kept)", report.platform_behind))
     rows += [("status changes", report.status_changes), ("conflicts", report.conflicts),
              ("ledger entries", report.ledger_entries), ("ledger head", report.ledger_head)]
     table(rows)
     for tag, n in sorted(report.kept_raw.items()):
-        click.echo(f"{n} × {tag}: kept raw, not converted")
+        click.echo(f"{n} result{'s' if n != 1 else ''} of type {tag} kept raw, not converted")
     for note in report.notes or []:
-        click.echo(f"Note: {note}")
+        click.echo(note)
     if report.conflicts:
-        click.echo("Conflicting rows were recorded, not applied: see `tracework conflicts list`.")
+        click.echo("Conflicting records were recorded, not applied: see `tracework conflicts list`.")
+
+
+@ingest.command("labelstudio")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def ingest_labelstudio(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """A Label Studio JSON export (Export → JSON).
+
+    Not JSON_MIN, which leaves out who made each annotation and when. One submission per
+    annotation of each task. The annotator (completed_by: a user id, or a user object with
+    e-mail and names), the e-mails of drafts and created_username go to the vault;
+    everything else sees pseudonyms. lead_time is kept as active seconds.
+    Skipped annotations (was_cancelled) are Returned: time spent, unpaid. Enterprise reviews
+    make a submission Approved or Rejected, the comment its reason. A draft never submitted
+    is Abandoned work of its user. Rectangles (rotation kept, box made axis-aligned),
+    polygons, key points and brush masks become annotations in pixels; choices and text are
+    kept; other result types are counted and kept raw. Labels must be in the project's
+    taxonomy. Model predictions are not imported (the report says how many).
+
+    \b
+    Example:
+      tracework ingest labelstudio project-7-at-2024-05-02-10-11-3f2a.json
+    """
+    project = project_of(ctx)
+    report = _with_progress("ingest", lambda p: tracework.ingest_labelstudio(
+        project, file, progress=p))
+    echo_json(report.as_dict()) if as_json else _print_platform_report(report)
+
+
+@ingest.command("cvat")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--images", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Folder holding the task images (the export's images/ folder), to record "
+                   "each asset's SHA-256.")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def ingest_cvat(ctx: click.Context, file: Path, images: Path | None, as_json: bool) -> None:
+    """A CVAT for images 1.1 XML file (annotations.xml).
+
+    The annotations.xml of a task, job or project export. One submission per image. CVAT
+    records no author per shape, only who a job is assigned to: an image's labels are
+    attributed to the assignee of the job whose frames hold it, or to the job itself when
+    the file names none (a task export names no job assignee); the report says so. The
+    task owner and task assignee are not stored. Boxes (rotation kept), polygons,
+    polylines, points, masks (CVAT's RLE placed on the full image) and tags become
+    annotations with occluded, z_order, source and attribute values; skeletons, ellipses
+    and cuboids are counted and kept raw. Labels must be in the project's taxonomy. No time
+    or pay is in the file. A file with a DOCTYPE is refused.
+
+    \b
+    Example:
+      tracework ingest cvat task_42_annotations/annotations.xml --images task_42_annotations/images
+    """
+    project = project_of(ctx)
+    report = _with_progress("ingest", lambda p: tracework.ingest_cvat(
+        project, file, images_dir=images, progress=p))
+    echo_json(report.as_dict()) if as_json else _print_platform_report(report)
 
 
 @ingest.command("groundtruth")
@@ -302,7 +373,13 @@ def ingest_groundtruth(ctx: click.Context, manifest: Path, responses: Path | Non
     report = _with_progress("ingest", lambda p: tracework.ingest_groundtruth(
         project, manifest, responses=responses, images=images,
         label_attribute=label_attribute, progress=p))
-    echo_json(report.as_dict()) if as_json else _print_platform(report)
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    _print_platform_report(report)
+    if report.repeated:
+        for note in report.notes or []:
+            click.echo(note)
 
 
 @ingest.command("prolific")
@@ -347,7 +424,7 @@ def ingest_prolific(ctx: click.Context, submissions: Path, demographics: Path | 
         data["demographics"] = report.demographics.as_dict() if report.demographics else None
         echo_json(data)
         return
-    _print_platform(report)
+    _print_platform_report(report)
     if report.demographics is not None:
         demo = report.demographics
         if demo.repeated:
@@ -391,7 +468,7 @@ def ingest_toloka(ctx: click.Context, file: Path, images: Path | None, pool: str
     project = project_of(ctx)
     report = _with_progress("ingest", lambda p: tracework.ingest_toloka(
         project, file, images=images, pool=pool, progress=p))
-    echo_json(report.as_dict()) if as_json else _print_platform(report)
+    echo_json(report.as_dict()) if as_json else _print_platform_report(report)
 
 
 @cli.command()
@@ -492,7 +569,9 @@ _status_option = click.option(
 _batch_option = click.option("--batch", "batches", multiple=True, metavar="BATCH",
                              help="Only this batch (id or platform batch key); repeatable.")
 _category_option = click.option("--category", "categories", multiple=True, metavar="NAME",
-                                help="Only this category; repeatable.")
+                                help="Only this category; repeatable. An old name (renamed, "
+                                     "merged, split) selects where its labels are now, with "
+                                     "a note.")
 _layer_option = click.option(
     "--layer", type=click.Choice(["individual", "aggregate", "both"]), default="individual",
     show_default=True, help="Each worker's labels, the aggregated labels of `tracework "
@@ -504,6 +583,8 @@ _images_option = click.option(
 
 
 def _print_export(report: Any, as_json: bool) -> None:
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -534,6 +615,11 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
     """COCO to OUT/annotations.json; each annotation has an `attributes` object with its
     provenance (worker pseudonym, submission, batch, review status, taxonomy version, time on
     task and its kind, reward; survey answers only with the worker's publish consent).
+
+    Every label is exported under the taxonomy in force, with the category it was made with
+    (`original_category`), the one it is under now (`current_category`) and the changes
+    between (`category_history`); labels of a category split without a rule are under
+    "NAME (retired)" (see `tracework taxonomy pending`).
 
     \b
     Examples:

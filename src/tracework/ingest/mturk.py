@@ -18,8 +18,8 @@ import hashlib
 import json
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 from sqlalchemy import Connection, insert, select, update
 
 from tracework.core import ledger
+from tracework.core.compute import executor, scheduler_address
 from tracework.core.errors import InputError, MaskError
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.privacy import ensure_worker
@@ -46,9 +47,11 @@ from tracework.ingest.common import (
     ImportReport,
     Progress,
     already_imported,
+    check_labels,
     count,
     file_errors,
     finish_import,
+    guard_transaction,
     iso,
     redact,
     start_import,
@@ -57,6 +60,7 @@ from tracework.ingest.common import (
 __all__ = ["GEOMETRY_KINDS", "MTURK_TIME_KIND", "ingest_mturk"]
 
 MTURK_TIME_KIND = "wall_clock_accept_to_submit"
+DASK_WINDOW = 256
 
 #: Annotation kinds that carry a taxonomy category and a geometry.
 GEOMETRY_KINDS = ("mask", "bbox", "polygon")
@@ -91,36 +95,8 @@ class _MaskJob:
     result: masks.MaskResult | None = None
 
 
-class _Immediate(Executor):
-    """Runs jobs in this process: for one-core runs and tiny files, where a pool costs more."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        fut: Future[Any] = Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # delivered to the caller through the future
-            fut.set_exception(exc)
-        return fut
-
-
 def _mask_field(seg: mturk.Segmentation) -> str:
     return f"{mturk.ANSWER_PREFIX}{seg.name}.labeledImage.pngImageData"
-
-
-def _category_names(project: Project) -> set[str]:
-    return {c.name for c in project.categories}
-
-
-def _check_labels(project: Project, labels: Iterable[str], path: Path, row: int,
-                  field_name: str) -> None:
-    known = _category_names(project)
-    unknown = sorted(set(labels) - known)
-    if unknown:
-        raise InputError(
-            f"label(s) {', '.join(map(repr, unknown))} are not in the project's taxonomy "
-            f"({', '.join(sorted(known)) or 'no categories yet'})", file=str(path), row=row,
-            field=field_name,
-            hint="Add the categories to [taxonomy] in tracework.toml, then import again.")
 
 
 def _mask_options(project: Project) -> dict[str, Any]:
@@ -151,9 +127,12 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
             report.repeated = True
             return report
     processes = _processes(project)
-    pool: Executor = ProcessPoolExecutor(processes) if processes > 1 else _Immediate()
-    try:
+    # In flight at once: enough to keep every decoder busy (a cluster has many), few enough
+    # that memory stays bounded.
+    window = DASK_WINDOW if scheduler_address(project) else max(4, processes * 4)
+    with executor(project, processes=processes) as pool:
         with project.store.write() as conn, file_errors(path):
+            guard_transaction(conn)
             if already_imported(conn, sha):
                 report.repeated = True
                 return report
@@ -166,19 +145,16 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
             with mturk.read_batch(path, max_field_bytes=project.settings["max_field_bytes"],
                                   max_pixels=project.settings["max_pixels"],
                                   max_columns=project.settings["max_columns"]) as batch:
-                _run_pipeline(batch, pool, writer, project, path, processes, progress)
+                _run_pipeline(batch, pool, writer, project, path, window, progress)
             finish_import(conn, log, import_id, report)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
     return report
 
 
 def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_MturkWriter",
-                  project: Project, path: Path, processes: int,
+                  project: Project, path: Path, limit: int,
                   progress: Progress | None) -> None:
     options = _mask_options(project)
     window: deque[tuple[mturk.Assignment, list[_MaskJob]]] = deque()
-    limit = max(4, processes * 4)
     seen: dict[str, int] = {}
     for a in batch:
         first = seen.setdefault(a.assignment_id, a.row)
@@ -188,7 +164,7 @@ def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_M
         jobs = []
         for el in a.elements:
             if isinstance(el, mturk.Segmentation):
-                _check_labels(project, el.colours, path, a.row,
+                check_labels(project, writer.conn, el.colours, path, a.row,
                               f"{mturk.ANSWER_PREFIX}{el.name}.labelMappings")
                 size = (el.width, el.height) if el.width and el.height else None
                 fut = pool.submit(masks.decode_mask_cell, el.png_base64, el.colours,
@@ -336,7 +312,7 @@ class _MturkWriter:
                        "area": float(part.area)}
         for el in a.elements:
             if isinstance(el, mturk.BoundingBoxes):
-                _check_labels(self.project, (b.label for b in el.boxes), self.path, a.row,
+                check_labels(self.project, self.conn, (b.label for b in el.boxes), self.path, a.row,
                               f"{mturk.ANSWER_PREFIX}{el.name}.boundingBoxes")
                 for box in el.boxes:
                     yield {**base, "element": el.name, "kind": "bbox", "category": box.label,
@@ -344,7 +320,7 @@ class _MturkWriter:
                            "bbox_y": box.top, "bbox_w": box.width, "bbox_h": box.height,
                            "area": float(box.width * box.height)}
             elif isinstance(el, mturk.Polygons):
-                _check_labels(self.project, (p.label for p in el.polygons), self.path, a.row,
+                check_labels(self.project, self.conn, (p.label for p in el.polygons), self.path, a.row,
                               f"{mturk.ANSWER_PREFIX}{el.name}.polygons")
                 for poly in el.polygons:
                     yield {**base, **self._polygon_row(el, poly, a.row)}
