@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from tests.platform_support import (
+
+import tracework
+from platform_support import (
     DATA,
     bytes_outside_vault,
     export_everything,
@@ -28,8 +30,6 @@ from tests.platform_support import (
     vault_ids,
     vault_values,
 )
-
-import tracework
 from tracework.core.errors import InputError
 from tracework.core.project import Category, Project
 from tracework.core.store.schema import imports, submissions, vault, workers

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Table, func, select
-from tests.platform_support import (
+
+import tracework
+from platform_support import (
     DATA,
     bytes_outside_vault,
     export_everything,
     run_installed,
     vault_ids,
 )
-
-import tracework
 from tracework.core.errors import InputError
 from tracework.core.ledger import LedgerWriter
 from tracework.core.privacy import pseudonym, set_consent

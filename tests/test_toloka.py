@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from tests.platform_support import (
+
+import tracework
+from platform_support import (
     DATA,
     bytes_outside_vault,
     export_everything,
     run_installed,
     vault_ids,
 )
-
-import tracework
 from tracework.core.errors import InputError
 from tracework.core.project import Category, Project
 from tracework.core.store.schema import annotations, imports, submissions
