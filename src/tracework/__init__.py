@@ -32,6 +32,8 @@ from tracework.ingest import (
     ingest_mturk,
     ingest_qualtrics,
 )
+from tracework.ingest.crowd import ingest_groundtruth, ingest_toloka
+from tracework.ingest.prolific import ingest_prolific
 
 __all__ = [
     "__version__",
@@ -52,9 +54,12 @@ __all__ = [
     "export_coco",
     "export_yolo",
     "ingest_cvat",
+    "ingest_groundtruth",
     "ingest_labelstudio",
     "ingest_mturk",
+    "ingest_prolific",
     "ingest_qualtrics",
+    "ingest_toloka",
     "init",
     "log",
     "open_project",

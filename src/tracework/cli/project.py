@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -171,8 +171,10 @@ def _print_report(report: tracework.ImportReport) -> None:
                    "typed into answers replaced by pseudonyms (the typed text is in the vault).")
 
 
-def _with_progress(label: str, run: Callable[[Progress], tracework.ImportReport]
-                   ) -> tracework.ImportReport:
+_Report = TypeVar("_Report", bound=tracework.ImportReport)
+
+
+def _with_progress(label: str, run: Callable[[Progress], _Report]) -> _Report:
     with Progress(label, unit="rows") as progress:
         return run(progress)
 
@@ -210,8 +212,9 @@ def ingest_mturk(ctx: click.Context, file: Path, images: Path | None, as_json: b
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--worker-column", default=None,
               help="Embedded-data column holding the platform worker id (e.g. workerId, "
-                   "PROLIFIC_PID). Typed ids are trimmed, taken out of pasted links and "
-                   "case-folded for platforms whose ids ignore case.")
+                   "PROLIFIC_PID; with --platform prolific PROLIFIC_PID is the default). "
+                   "Typed ids are trimmed, taken out of pasted links and case-folded for "
+                   "platforms whose ids ignore case.")
 @click.option("--link-by-code", default=None, metavar="SURVEY_COLUMN=BATCH_ANSWER_FIELD",
               help="Also link a response to the one worker whose submission answered the "
                    "same completion code, e.g. MTurkCode=Answer.surveycode.")
@@ -342,6 +345,144 @@ def ingest_cvat(ctx: click.Context, file: Path, images: Path | None, as_json: bo
     project = project_of(ctx)
     report = _with_progress("ingest", lambda p: tracework.ingest_cvat(
         project, file, images_dir=images, progress=p))
+    echo_json(report.as_dict()) if as_json else _print_platform_report(report)
+
+
+@ingest.command("groundtruth")
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--responses", type=click.Path(file_okay=False, path_type=Path),
+              help="The job's worker responses: its folder, its annotations/ or "
+                   "annotations/worker-response/ folder (iteration-N/<object>/<time>.json). "
+                   "Without them the labels are attributed to the job, not to people.")
+@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder holding the semantic-segmentation label maps (the PNGs the "
+                   "'-ref' attributes name), found by file name, to turn them into masks.")
+@click.option("--label-attribute", default=None, metavar="NAME",
+              help="The label attribute (job) the worker responses belong to, when the "
+                   "manifest went through several jobs.")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def ingest_groundtruth(ctx: click.Context, manifest: Path, responses: Path | None,
+                       images: Path | None, label_attribute: str | None, as_json: bool) -> None:
+    """A SageMaker Ground Truth output manifest (manifests/output/output.manifest).
+
+    Each label attribute of each line is kept with its job (job-name) as the batch:
+    bounding boxes (pixels, class-map names, per-box confidence), semantic segmentation
+    (masks per class from the label map PNG, with --images), image and text classification,
+    label verification with the workers' feedback, multi-label classification. Other task
+    types are kept raw and counted.
+
+    The manifest names no worker: without --responses every label is attributed to its job
+    and the report says so. With the job's worker response files each worker's answer is its
+    own submission: workerId and identity data (sub, issuer, user pool: to the vault, never
+    elsewhere), accept and submit times, active time (timeSpentInSeconds), and the labels it
+    drew; the manifest's consolidated label of those objects is not stored again. Ground
+    Truth's files hold no pay and no review.
+
+    \b
+    Examples:
+      tracework ingest groundtruth output.manifest
+      tracework ingest groundtruth output.manifest --responses identify-mice/ --images labels/
+    """
+    project = project_of(ctx)
+    report = _with_progress("ingest", lambda p: tracework.ingest_groundtruth(
+        project, manifest, responses=responses, images=images,
+        label_attribute=label_attribute, progress=p))
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    _print_platform_report(report)
+    if report.repeated:
+        for note in report.notes or []:
+            click.echo(note)
+
+
+@ingest.command("prolific")
+@click.argument("submissions", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--demographics", type=click.Path(dir_okay=False, path_type=Path),
+              help="The study's demographic export: its columns about the participants "
+                   "become survey answers linked to each participant (the same file as "
+                   "SUBMISSIONS is fine).")
+@click.option("--study", default=None, metavar="ID",
+              help="The study the submissions belong to (default: the id in a "
+                   "prolific_export_<id>.csv name, else the file name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def ingest_prolific(ctx: click.Context, submissions: Path, demographics: Path | None,
+                    study: str | None, as_json: bool) -> None:
+    """A Prolific submissions export (CSV), with its demographic export if given.
+
+    One submission per row: the participant id (Participant id, participant_id or
+    PROLIFIC_PID: to the vault), status (APPROVED, AWAITING REVIEW, REJECTED, RETURNED,
+    TIMED-OUT, SCREENED OUT; in-progress rows are left out and counted), started and
+    completed times, time taken (Prolific's own measure), reward and bonus where the export
+    has them (in the project's currency, or the import is refused). Columns about the
+    participants are never kept with the submissions.
+
+    With --demographics they become survey answers, which stay inside the project unless the
+    worker consents to publish. DATA_EXPIRED cells are unknown, not values. A participant
+    with CONSENT_REVOKED in any cell has their consent set to none and none of their answers
+    kept: any survey response already stored for them is removed; their submissions stay.
+    Link a Qualtrics survey through its PROLIFIC_PID field with `tracework ingest qualtrics
+    survey.csv --platform prolific`.
+
+    \b
+    Examples:
+      tracework ingest prolific prolific_export_65f0aa01b2c3d4e5f6071800.csv
+      tracework ingest prolific submissions.csv --demographics prolific_export_65f0….csv
+    """
+    project = project_of(ctx)
+    report = _with_progress("ingest", lambda p: tracework.ingest_prolific(
+        project, submissions, demographics=demographics, study=study, progress=p))
+    if as_json:
+        data = report.as_dict()
+        data["demographics"] = report.demographics.as_dict() if report.demographics else None
+        echo_json(data)
+        return
+    _print_platform_report(report)
+    if report.demographics is not None:
+        demo = report.demographics
+        if demo.repeated:
+            click.echo(f"{demo.file}: demographics already imported; nothing added.")
+        else:
+            table([("demographic rows read", demo.rows), ("responses added", demo.added),
+                   ("unchanged", demo.unchanged), ("conflicts", demo.conflicts),
+                   ("DATA_EXPIRED cells (unknown)", report.expired_cells)])
+    if report.revoked:
+        click.echo(f"{report.revoked} participant(s) revoked consent: consent set to none, "
+                   f"{report.responses_dropped} stored response(s) removed.")
+
+
+@ingest.command("toloka")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--images", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the task images (by file name): their sizes turn Toloka's "
+                   "relative image-annotation shapes into pixels. Without it shapes are kept "
+                   "raw and counted.")
+@click.option("--pool", default=None, metavar="ID",
+              help="The pool the file belongs to (default: the id in ASSIGNMENT:link, else "
+                   "the file name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def ingest_toloka(ctx: click.Context, file: Path, images: Path | None, pool: str | None,
+                  as_json: bool) -> None:
+    """A Toloka results file ("Download results" on the pool page, TSV).
+
+    INPUT:, OUTPUT:, GOLDEN:, HINT: and ASSIGNMENT: columns; blank separator lines, CRLF
+    and JSON in cells are read. Each task (row) becomes one submission, because each has its
+    own input image; a task suite's status, times and review apply to all its tasks, and its
+    reward (ASSIGNMENT:reward) and duration are divided evenly among them, so every worker's
+    totals are the suite's. ACCEPT:verdict (+/-) and ACCEPT:comment are the review and its
+    reason. Statuses: SUBMITTED, APPROVED/ACCEPTED, REJECTED, SKIPPED (returned, unpaid),
+    EXPIRED (abandoned); ACTIVE rows are left out and counted. Worker ids go to the vault.
+
+    \b
+    Examples:
+      tracework ingest toloka assignments_from_pool_36502786.tsv --images frames/
+    """
+    project = project_of(ctx)
+    report = _with_progress("ingest", lambda p: tracework.ingest_toloka(
+        project, file, images=images, pool=pool, progress=p))
     echo_json(report.as_dict()) if as_json else _print_platform_report(report)
 
 

@@ -134,7 +134,7 @@ class Table:
     def __init__(self, path: str | PathLike[str], *, max_field_bytes: int, header_rows: int,
                  delimiter: str | None, check_header: HeaderCheck | None,
                  ragged: bool = False, duplicate_names: bool = False,
-                 max_columns: int = DEFAULT_MAX_COLUMNS) -> None:
+                 max_columns: int = DEFAULT_MAX_COLUMNS, blank_lines: bool = False) -> None:
         if max_field_bytes < 1:
             raise ValueError("max_field_bytes must be positive")
         if header_rows < 1:
@@ -148,6 +148,7 @@ class Table:
         self.encoding = "utf-8"
         self._header_rows = header_rows
         self._ragged, self._duplicate_names = ragged, duplicate_names
+        self._blank_lines = blank_lines
         self.max_columns = max_columns
         self._previous_limit = csv.field_size_limit()
         self._file: BinaryIO = _open_binary(path)
@@ -354,6 +355,13 @@ class Table:
         if record is None:
             return None
         line, cells = record
+        if self._blank_lines:
+            # Separator lines: empty, or only delimiters (a row of empty cells).
+            while not any(cells):
+                record = self._next_record()
+                if record is None:
+                    return None
+                line, cells = record
         if not cells:
             # Blank lines may only trail the data.
             blank_line = line
@@ -404,7 +412,7 @@ def open_table(path: str | PathLike[str], *, max_field_bytes: int = DEFAULT_MAX_
                header_rows: int = 1, delimiter: str | None = None,
                check_header: HeaderCheck | None = None, ragged: bool = False,
                duplicate_names: bool = False,
-               max_columns: int = DEFAULT_MAX_COLUMNS) -> Table:
+               max_columns: int = DEFAULT_MAX_COLUMNS, blank_lines: bool = False) -> Table:
     """Open a CSV or TSV file for streaming; see the module docstring for what is checked.
 
     ``header_rows`` > 1 keeps rows 2.. of the header in ``extra_header_rows`` (Qualtrics writes
@@ -415,10 +423,14 @@ def open_table(path: str | PathLike[str], *, max_field_bytes: int = DEFAULT_MAX_
     them (a format that knows which trailing cells may be left out); ``duplicate_names`` lets
     a header repeat a name, for a format that tells such columns apart by other header rows;
     a header of more than ``max_columns`` columns is refused before any work per column.
+    ``blank_lines`` skips blank lines and rows of empty cells anywhere in the data (Toloka
+    puts them between task suites); they are not counted as data rows, and the physical
+    line each record starts on stays the file's.
     """
     return Table(path, max_field_bytes=max_field_bytes, header_rows=header_rows,
                  delimiter=delimiter, check_header=check_header, ragged=ragged,
-                 duplicate_names=duplicate_names, max_columns=max_columns)
+                 duplicate_names=duplicate_names, max_columns=max_columns,
+                 blank_lines=blank_lines)
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:

@@ -5,6 +5,10 @@ By id: the worker id the respondent typed (or the platform passed in the link), 
 By code: a completion code in the survey (``MTurkCode``) equals an answer field of exactly one
 worker's submissions (``Answer.surveycode``). A code found in several workers' submissions is
 ambiguous and links nobody.
+
+Some platforms pass their worker id into the survey link under a name of their own: a Prolific
+study link carries ``PROLIFIC_PID`` (``{{%PROLIFIC_PID%}}``), so a survey of Prolific
+participants links by that embedded field unless told otherwise (:data:`ID_FIELDS`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from sqlalchemy import Connection, select
 from tracework.core.store.schema import submissions
 from tracework.formats.mturk import ANSWER_PREFIX
 
-__all__ = ["CodeIndex", "LinkBy", "Linked", "parse_link_by_code"]
+__all__ = ["ID_FIELDS", "CodeIndex", "LinkBy", "Linked", "parse_link_by_code"]
 
 LinkBy = Literal["id", "code", "none"]
+
+#: The survey field a platform's own study links fill with the worker id.
+ID_FIELDS = {"prolific": "PROLIFIC_PID"}
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from tracework.ingest.common import (
     redact,
     start_import,
 )
-from tracework.ingest.linking import CodeIndex, Linked, parse_link_by_code
+from tracework.ingest.linking import ID_FIELDS, CodeIndex, Linked, parse_link_by_code
 from tracework.ingest.survey_questions import record_questions
 from tracework.ingest.typed_ids import TypedIds, hash_form, vault_rows
 
@@ -114,6 +114,8 @@ def ingest_qualtrics(project: Project, path: Path | str, *, worker_column: str |
     ``spam``); ``date_format`` reads dates a spreadsheet re-saved (``%m/%d/%Y %H:%M``).
     """
     path = Path(path)
+    if worker_column is None and link_by_code is None:
+        worker_column = ID_FIELDS.get(platform)
     if worker_column is None and link_by_code is None:
         raise InputError("say how responses link to workers: a worker column, a completion "
                          "code, or both", field="--worker-column",
