@@ -42,7 +42,7 @@ def _quiet_coco(path: Path) -> COCO:
 
 def test_coco_loads_and_masks_equal_ingest(loaded: Project, files: Any, tmp_path: Path) -> None:
     report = tracework.export_coco(loaded, tmp_path / "coco", status="all",
-                                   images_dir=files.images_dir)
+                                   segmentation="rle", images_dir=files.images_dir)
     coco = _quiet_coco(tmp_path / "coco" / "annotations.json")
     assert len(coco.getImgIds()) == report.images == truth(files)["counts"]["frames"]
     assert report.images_copied == report.images
@@ -236,7 +236,7 @@ def test_coco_document_has_every_required_part(loaded: Project, files: Any,
     from tracework.core import __version__
     from tracework.core.store.schema import batches
 
-    tracework.export_coco(loaded, tmp_path / "coco", status="all")
+    tracework.export_coco(loaded, tmp_path / "coco", status="all", segmentation="rle")
     doc = json.loads((tmp_path / "coco" / "annotations.json").read_text())
     assert set(doc) == {"info", "licenses", "categories", "images", "annotations"}
     assert doc["licenses"] == [{"id": 1, "name": "CC-BY-4.0", "url": ""}]

@@ -129,8 +129,9 @@ def credits_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[str, 
 @click.option("--images", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Folder of the task images to include (checked against the SHA-256 "
                    "recorded at ingest).")
-@click.option("--segmentation", type=click.Choice(["rle", "polygon"]), default="rle",
-              show_default=True, help="COCO masks as exact RLE or as polygons.")
+@click.option("--segmentation", type=click.Choice(["polygon", "rle"]), default="polygon",
+              show_default=True, help="COCO masks as polygons (area and bbox stay the exact "
+                                      "mask's) or as exact RLE.")
 @click.option("--yolo-task", type=click.Choice(["detect", "segment"]), default="segment",
               show_default=True, help="YOLO box rows or polygon rows.")
 @click.option("--replace", is_flag=True, help="Overwrite an earlier bundle in OUT.")

@@ -15,7 +15,7 @@ import tracework
 from tracework.cli.common import Group, Progress, echo_json, project_of, settings_from, table
 from tracework.core.project import Category
 from tracework.core.settings import SETTINGS, setting
-from tracework.formats.coco import Segmentation
+from tracework.formats.coco import LAYOUTS, SEGMENTATIONS, Layout, Segmentation
 from tracework.formats.yolo import Task
 
 __all__ = ["cli"]
@@ -361,15 +361,23 @@ def _print_export(report: Any, as_json: bool) -> None:
 @_status_option
 @_batch_option
 @_category_option
-@click.option("--segmentation", type=click.Choice(["rle", "polygon"]), default="rle",
-              show_default=True, help="Masks as exact RLE (string counts) or as polygons.")
+@click.option("--segmentation", type=click.Choice(SEGMENTATIONS), default="polygon",
+              show_default=True,
+              help="Masks as polygons (area and bbox stay the exact mask's) or as exact RLE "
+                   "(string counts). Crowd regions are RLE with iscrowd 1 either way.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="tracework", show_default=True,
+              help="tracework: OUT/annotations.json and OUT/images/. datumaro: "
+                   "OUT/annotations/instances_SPLIT.json and OUT/images/SPLIT/, as Datumaro "
+                   "and CVAT lay out COCO.")
+@click.option("--split", default="default", show_default=True, metavar="NAME",
+              help="Split name in the datumaro layout.")
 @_images_option
 @_layer_option
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 @click.pass_context
 def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[str, ...],
-                    categories: tuple[str, ...], segmentation: Segmentation, images: Path | None,
-                    layer: str, as_json: bool) -> None:
+                    categories: tuple[str, ...], segmentation: Segmentation, layout: Layout,
+                    split: str, images: Path | None, layer: str, as_json: bool) -> None:
     """COCO to OUT/annotations.json; each annotation has an `attributes` object with its
     provenance (worker pseudonym, submission, batch, review status, taxonomy version, time on
     task and its kind, reward; survey answers only with the worker's publish consent).
@@ -378,10 +386,11 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
     Examples:
       tracework export coco out/coco
       tracework export coco out/coco --status all --category Body --images frames/
+      tracework export coco out/coco --segmentation rle --layout datumaro --split train
     """
     report = tracework.export_coco(project_of(ctx), out, status=status, batches=batches,
                                    categories=categories, segmentation=segmentation,
-                                   images_dir=images, layer=layer)
+                                   images_dir=images, layer=layer, layout=layout, split=split)
     _print_export(report, as_json)
 
 

@@ -112,13 +112,18 @@ def _check_out(out: Path) -> Path:
 
 def export_coco(project: Project, out: Path | str, *, status: str = "approved",
                 batches: Collection[str] = (), categories: Collection[str] = (),
-                segmentation: coco.Segmentation = "rle",
-                images_dir: Path | str | None = None, layer: str = "individual") -> ExportReport:
+                segmentation: coco.Segmentation = "polygon",
+                images_dir: Path | str | None = None, layer: str = "individual",
+                layout: coco.Layout = "tracework", split: str = "default") -> ExportReport:
     """Write ``OUT/annotations.json`` (COCO) and, given the task images, ``OUT/images/``.
 
+    ``segmentation``: masks as polygons (default; ``area`` and ``bbox`` stay the mask's) or as
+    exact RLE; crowd regions are RLE either way. ``layout="datumaro"`` writes
+    ``OUT/annotations/instances_<split>.json`` and ``OUT/images/<split>/`` instead.
     ``layer``: "individual" (each worker's labels), "aggregate" (the aggregated labels of
     `tracework aggregate`, marked ``"layer": "aggregate"``) or "both"."""
     out = _check_out(Path(out))
+    ann_rel, images_rel = coco.layout_paths(layout, _split_name(split))
     data = select_dataset(project, status=status, batches_=batches, categories=categories,
                           layer=layer)
     meta = project.config.get("project", {})
@@ -127,13 +132,21 @@ def export_coco(project: Project, out: Path | str, *, status: str = "approved",
     report = ExportReport("coco", str(out), ledger_head=data.ledger_head)
     for im in doc["images"]:
         im["file_name"] = safe_name(im["file_name"], f"image_{im['id']}")
-    write_atomic(out / "annotations.json", json.dumps(doc, ensure_ascii=False, indent=1))
-    report.files.append("annotations.json")
-    _copy_images(data.images, Path(images_dir) if images_dir else None, out / "images", report)
+    write_atomic(out / ann_rel, json.dumps(doc, ensure_ascii=False, indent=1))
+    report.files.append(ann_rel)
+    _copy_images(data.images, Path(images_dir) if images_dir else None, out / images_rel, report)
     report.images, report.annotations = len(data.images), len(data.annotations)
     report.workers = len(data.workers)
     report.workers_with_published_answers = len(data.published_answers)
     return report
+
+
+def _split_name(split: str) -> str:
+    name = safe_name(split, "")
+    if not name or name != split:
+        raise InputError(f"a split name takes only letters, digits, '.', '_' and '-': {split!r}",
+                         field="--split")
+    return name
 
 
 def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect",

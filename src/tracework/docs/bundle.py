@@ -80,7 +80,7 @@ def _prepare(out: Path, replace: bool) -> None:
 
 def export_bundle(project: Project, out: Path | str, *, status: str = "approved",
                   batches: Collection[str] = (), categories: Collection[str] = (),
-                  images_dir: Path | str | None = None, segmentation: coco.Segmentation = "rle",
+                  images_dir: Path | str | None = None, segmentation: coco.Segmentation = "polygon",
                   yolo_task: yolo.Task = "segment", replace: bool = False) -> BundleReport:
     """Write the dataset (COCO, YOLO), its documentation and its change log into ``out``."""
     out = Path(out)

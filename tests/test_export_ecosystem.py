@@ -1,0 +1,146 @@
+"""Exports read back by the loaders people use: pycocotools, Datumaro, Ultralytics, `datasets`,
+polars, mlcroissant. Each test counts what the loader found against what tracework wrote."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from sqlalchemy import select
+
+import tracework
+from builders import small_files
+from tracework.core.model import Annotation, Category, Dataset, Image
+from tracework.core.project import Project
+from tracework.core.store.schema import annotations
+from tracework.formats import coco, masks
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return small_files(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture
+def loaded(sqlite_project: Project, files: Any) -> Project:
+    tracework.ingest_mturk(sqlite_project, files.batch_csv, images_dir=files.images_dir)
+    tracework.ingest_qualtrics(sqlite_project, files.survey_csv, worker_column="workerId",
+                               consent_column="Q11")
+    return sqlite_project
+
+
+def _quiet_coco(path: Path) -> COCO:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return COCO(str(path))
+
+
+def _stored_masks(project: Project) -> dict[int, Any]:
+    with project.store.read() as conn:
+        return {r.id: r for r in conn.execute(select(annotations)
+                                              .where(annotations.c.kind == "mask"))}
+
+
+# -- COCO --------------------------------------------------------------------------------------
+
+def test_coco_default_is_polygons_with_the_masks_area_and_box(loaded: Project,
+                                                              tmp_path: Path) -> None:
+    report = tracework.export_coco(loaded, tmp_path / "coco", status="all")
+    gt = _quiet_coco(tmp_path / "coco" / "annotations.json")
+    anns = gt.loadAnns(gt.getAnnIds())
+    stored = _stored_masks(loaded)
+    assert len(anns) == report.annotations == len(stored) == 72
+    for ann in anns:
+        row = stored[ann["id"]]
+        assert ann["iscrowd"] == 0
+        assert isinstance(ann["segmentation"], list) and ann["segmentation"]
+        assert all(len(p) >= 6 and len(p) % 2 == 0 for p in ann["segmentation"])
+        # area and bbox are the exact mask's, not the traced polygon's
+        assert ann["area"] == row.area
+        assert ann["bbox"] == [row.bbox_x, row.bbox_y, row.bbox_w, row.bbox_h]
+        exact = masks.rle_to_mask({"size": [row.height, row.width], "counts": row.rle_counts})
+        drawn = gt.annToMask(ann)
+        # tracing fills holes but never leaves the mask's pixels out
+        assert not np.any(exact.astype(bool) & ~drawn.astype(bool))
+    assert sum(len(a["segmentation"]) for a in anns) == 94   # pieces of the 72 masks
+
+
+def test_coco_rle_on_request_is_exact(loaded: Project, tmp_path: Path) -> None:
+    tracework.export_coco(loaded, tmp_path / "coco", status="all", segmentation="rle")
+    gt = _quiet_coco(tmp_path / "coco" / "annotations.json")
+    stored = _stored_masks(loaded)
+    for ann in gt.loadAnns(gt.getAnnIds()):
+        row = stored[ann["id"]]
+        assert ann["segmentation"] == {"size": [108, 160], "counts": row.rle_counts}
+        assert ann["iscrowd"] == 0
+
+
+def _one_mask_dataset(crowd: bool) -> Dataset:
+    mask = np.zeros((10, 12), dtype=np.uint8)
+    mask[2:5, 3:9] = 1
+    encoded = mask_utils.encode(np.asfortranarray(mask))
+    rle = {"size": [10, 12], "counts": encoded["counts"].decode("ascii")}
+    attrs: dict[str, Any] = {"worker": "w_a"}
+    if crowd:
+        attrs["crowd"] = True
+    ann = Annotation(1, 1, "Body", "mask", (3.0, 2.0, 6.0, 3.0), 18.0, rle, "w_a", attrs)
+    return Dataset("t", [Category("Body", "#1f77b4")], [Image(1, "a.png", 12, 10, "", None)],
+                   [ann], {}, ["w_a"], "head", 1)
+
+
+@pytest.mark.parametrize("segmentation", coco.SEGMENTATIONS)
+def test_coco_crowd_regions_are_rle_either_way(segmentation: coco.Segmentation,
+                                               tmp_path: Path) -> None:
+    doc = coco.to_coco(_one_mask_dataset(crowd=True), info={}, segmentation=segmentation)
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    gt = _quiet_coco(tmp_path / "a.json")
+    [ann] = gt.loadAnns(gt.getAnnIds(iscrowd=True))
+    assert ann["iscrowd"] == 1 and isinstance(ann["segmentation"], dict)
+    assert int(gt.annToMask(ann).sum()) == 18
+    plain = coco.to_coco(_one_mask_dataset(crowd=False), info={}, segmentation="polygon")
+    assert plain["annotations"][0]["iscrowd"] == 0
+    assert plain["annotations"][0]["segmentation"] == [[3.0, 2.0, 3.0, 5.0, 9.0, 5.0, 9.0, 2.0]]
+
+
+def test_coco_datumaro_layout_read_by_datumaro(loaded: Project, files: Any,
+                                               tmp_path: Path) -> None:
+    out = tmp_path / "dm"
+    report = tracework.export_coco(loaded, out, status="all", layout="datumaro", split="train",
+                                   images_dir=files.images_dir)
+    assert report.files == ["annotations/instances_train.json"]
+    doc = json.loads((out / "annotations" / "instances_train.json").read_text())
+    assert sorted(p.name for p in (out / "images" / "train").iterdir()) == sorted(
+        im["file_name"] for im in doc["images"])
+    assert not (out / "annotations.json").exists()
+    datumaro = pytest.importorskip("datumaro", reason="Datumaro is installed by `make test`")
+    from datumaro.components.environment import Environment
+
+    assert Environment().detect_dataset(str(out)) == ["coco_instances"]
+    ds = datumaro.Dataset.import_from(str(out), "coco_instances")
+    assert list(ds.subsets()) == ["train"]
+    assert len(ds) == report.images == 6
+    by_id = {a["id"]: a for a in doc["annotations"]}
+    boxes = [(item, a) for item in ds for a in item.annotations if a.type.name == "bbox"]
+    pieces = [a for item in ds for a in item.annotations if a.type.name == "polygon"]
+    assert len(boxes) == report.annotations == 72 and len(pieces) == 94
+    for item, box in boxes:
+        ann = by_id[box.id]
+        assert Path(item.media.path).parent == out / "images" / "train"
+        assert box.attributes["worker"] == ann["attributes"]["worker"]
+        assert box.attributes["submission"] == ann["attributes"]["submission"]
+        assert [box.x, box.y, box.w, box.h] == pytest.approx(ann["bbox"])
+        assert len([p for p in pieces if p.group == box.group == ann["id"]]) == len(
+            ann["segmentation"])
+
+
+def test_coco_split_name_is_checked(loaded: Project, tmp_path: Path) -> None:
+    from tracework.core.errors import InputError
+
+    with pytest.raises(InputError, match="split name"):
+        tracework.export_coco(loaded, tmp_path / "dm", layout="datumaro", split="../x")
