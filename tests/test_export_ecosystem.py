@@ -20,7 +20,7 @@ from builders import small_files
 from tracework.core.model import Annotation, Category, Dataset, Image
 from tracework.core.project import Project
 from tracework.core.store.schema import annotations
-from tracework.formats import coco, masks
+from tracework.formats import coco, masks, yolo
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +144,64 @@ def test_coco_split_name_is_checked(loaded: Project, tmp_path: Path) -> None:
 
     with pytest.raises(InputError, match="split name"):
         tracework.export_coco(loaded, tmp_path / "dm", layout="datumaro", split="../x")
+
+
+# -- YOLO --------------------------------------------------------------------------------------
+
+def test_joined_pieces_fill_the_pieces_pixels() -> None:
+    from tracework.formats.yolo import join_pieces
+
+    pieces = [[1.0, 1.0, 1.0, 4.0, 4.0, 4.0, 4.0, 1.0], [10.0, 1.0, 10.0, 3.0, 13.0, 3.0, 13.0, 1.0],
+              [2.0, 8.0, 2.0, 11.0, 6.0, 11.0, 6.0, 8.0]]
+    joined = join_pieces(pieces)
+    apart = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(pieces, 14, 16)))
+    together = mask_utils.decode(mask_utils.frPyObjects([joined], 14, 16)[0])
+    assert int(apart.sum()) == 9 + 6 + 12
+    assert not np.any(apart & ~together)                    # every piece's pixel is kept
+    assert int(together.sum()) - int(apart.sum()) <= 8      # the bridges add at most a line
+    assert join_pieces(pieces[:1]) == pieces[0]
+
+
+@pytest.fixture
+def ultralytics_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ultralytics writes its settings file at import; keep it out of the user's home.
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "ultralytics-settings"))
+    pytest.importorskip("ultralytics", reason="Ultralytics is installed by `make test`")
+
+
+@pytest.mark.parametrize("task", ["segment", "detect"])
+def test_yolo_rows_and_provenance_stay_one_to_one_in_ultralytics(
+        loaded: Project, files: Any, tmp_path: Path, ultralytics_home: None,
+        task: yolo.Task) -> None:
+    from ultralytics.data import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    out = tmp_path / "yolo"
+    report = tracework.export_yolo(loaded, out, task=task, status="all",
+                                   images_dir=files.images_dir)
+    assert (out / "classes.txt").read_text().splitlines() == [
+        "Body", "Left_Button", "Right_Button", "Scroll_Wheel", "Cable"]
+    data = check_det_dataset(str(out / "data.yaml"))
+    assert data["nc"] == 5 and data["names"][4] == "Cable"
+    ds = YOLODataset(img_path=data["train"], data=data, task=task, augment=False, imgsz=160)
+    provenance = [json.loads(line) for line in (out / "provenance.jsonl").read_text().splitlines()]
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for p in provenance:
+        by_file.setdefault(p["label_file"], []).append(p)
+    stored = _stored_masks(loaded)
+    names = data["names"]
+    loaded_rows = 0
+    for label in ds.labels:
+        rows = sorted(by_file[f"labels/train/{Path(label['im_file']).stem}.txt"],
+                      key=lambda p: p["line"])
+        assert [p["line"] for p in rows] == list(range(1, len(label["cls"]) + 1))
+        for k, prov in enumerate(rows):
+            row = stored[prov["annotation"]]
+            assert names[int(label["cls"][k][0])] == row.category == prov["category"]
+            assert prov["submission"] == row.submission_id
+            x, y, w, h = row.bbox_x, row.bbox_y, row.bbox_w, row.bbox_h
+            assert label["bboxes"][k] == pytest.approx(
+                [(x + w / 2) / 160, (y + h / 2) / 108, w / 160, h / 108], abs=1e-5)
+        loaded_rows += len(label["cls"])
+    assert len(ds.labels) == report.images
+    assert loaded_rows == len(provenance) == report.label_rows == report.annotations == 72

@@ -19,12 +19,12 @@ from typing import Any
 
 from tracework.core.errors import InputError
 from tracework.core.files import copy_atomic, safe_name, write_atomic
-from tracework.core.model import Dataset, Image
+from tracework.core.model import Annotation, Dataset, Image
 from tracework.core.project import Project
 from tracework.dataset.select import select_dataset
 from tracework.formats import coco, yolo
 
-__all__ = ["ExportReport", "export_coco", "export_yolo"]
+__all__ = ["ExportReport", "export_coco", "export_yolo", "yolo_label_groups"]
 
 
 
@@ -40,6 +40,8 @@ class ExportReport:
     images_copied: int = 0
     images_missing: list[str] = field(default_factory=list)
     ledger_head: str = ""
+    label_rows: int = 0           # YOLO: rows written, one per annotation with a shape
+    label_files_split: int = 0    # YOLO: images given per-worker files to keep rows distinct
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -157,30 +159,31 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
 
     ``per_worker`` gives every (image, worker) pair its own image copy and label file, so
     each file holds one person's labels; otherwise an image's file holds the labels of
-    everyone who labelled it, told apart by ``provenance.jsonl``. ``layer`` as for
-    :func:`export_coco` (aggregated rows are marked in ``provenance.jsonl``).
+    everyone who labelled it, told apart by ``provenance.jsonl``, except where two rows would
+    be identical (see :func:`yolo_label_groups`). Line N of ``provenance.jsonl``'s entries for
+    a label file is row N of that file, one row per annotation, as Ultralytics' loader reads
+    it. ``layer`` as for :func:`export_coco` (aggregated rows are marked in
+    ``provenance.jsonl``).
     """
     out = _check_out(Path(out))
     data = select_dataset(project, status=status, batches_=batches, categories=categories,
                           layer=layer)
-    class_ids = data.category_index()
-    by_image: dict[tuple[int, str], list[Any]] = defaultdict(list)
-    for ann in data.annotations:
-        by_image[(ann.image_id, ann.worker if per_worker else "")].append(ann)
     images = {im.id: im for im in data.images}
     report = ExportReport("yolo", str(out), ledger_head=data.ledger_head)
     provenance: list[str] = []
     names: dict[tuple[int, str], str] = {}
-    for (image_id, worker), anns in sorted(by_image.items()):
+    groups = yolo_label_groups(data, task=task, per_worker=per_worker)
+    if not per_worker:
+        report.label_files_split = len({image_id for image_id, key in groups if key})
+    for (image_id, worker), lines in sorted(groups.items()):
         image = images[image_id]
         base = safe_name(image.file_name, f"image_{image_id}")
         stem, dot, ext = base.rpartition(".")
         if not dot:
             stem, ext = base, "jpg"
-        if per_worker:
+        if worker:
             stem = f"{stem}__{safe_name(worker)}"
         names[(image_id, worker)] = f"{stem}.{ext}"
-        lines = yolo.label_lines(image, anns, class_ids, task)
         label_rel = f"labels/train/{stem}.txt"
         write_atomic(out / label_rel, "".join(line + "\n" for line, _ in lines))
         report.files.append(label_rel)
@@ -200,15 +203,59 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
     }
     write_atomic(out / "workers.json", json.dumps(workers_doc, ensure_ascii=False, indent=1))
     write_atomic(out / "data.yaml", yolo.data_yaml([c.name for c in data.categories]))
+    write_atomic(out / "classes.txt", yolo.classes_txt([c.name for c in data.categories]))
     manifest = _info(project, data, f"yolo-{task}")
     write_atomic(out / "tracework.json", json.dumps(manifest, ensure_ascii=False, indent=1))
-    report.files += ["provenance.jsonl", "workers.json", "data.yaml", "tracework.json"]
+    report.files += ["provenance.jsonl", "workers.json", "data.yaml", "classes.txt",
+                     "tracework.json"]
     if images_dir is not None:
         src_dir = Path(images_dir)
         for (image_id, _worker), name in sorted(names.items()):
             _copy_images([images[image_id]], src_dir, out / "images" / "train", report,
                          {image_id: name})
     report.images, report.annotations = len(names), len(data.annotations)
+    report.label_rows = len(provenance)
     report.workers = len(data.workers)
     report.workers_with_published_answers = len(data.published_answers)
     return report
+
+
+YoloGroups = dict[tuple[int, str], list[tuple[str, Annotation]]]
+
+
+def yolo_label_groups(data: Dataset, *, task: yolo.Task = "detect",
+                      per_worker: bool = False) -> YoloGroups:
+    """The YOLO label files to write, keyed by (image id, file suffix), with their rows.
+
+    An image's rows share one file (suffix ``""``) unless two of them would be identical:
+    Ultralytics' loader keeps one of identical rows and reorders the rest, which would leave
+    provenance lines pointing at labels it dropped. Such an image gets one file (and one image
+    copy) per worker instead, suffixed with the pseudonym, and per submission if one worker's
+    rows still collide. ``per_worker`` splits every image by worker.
+    """
+    class_ids = data.category_index()
+    images = {im.id: im for im in data.images}
+    by_image: dict[int, list[Annotation]] = defaultdict(list)
+    for ann in data.annotations:
+        by_image[ann.image_id].append(ann)
+    out: YoloGroups = {}
+    for image_id, anns in by_image.items():
+        lines = yolo.label_lines(images[image_id], anns, class_ids, task)
+        if not per_worker and _distinct(lines):
+            out[(image_id, "")] = lines
+            continue
+        by_worker: dict[str, list[tuple[str, Annotation]]] = defaultdict(list)
+        for line in lines:
+            by_worker[line[1].worker].append(line)
+        for worker, rows in by_worker.items():
+            if _distinct(rows):
+                out[(image_id, worker)] = rows
+                continue
+            for line in rows:
+                key = f"{worker}__s{line[1].attributes.get('submission', line[1].id)}"
+                out.setdefault((image_id, key), []).append(line)
+    return out
+
+
+def _distinct(lines: list[tuple[str, Annotation]]) -> bool:
+    return len({text for text, _ in lines}) == len(lines)
