@@ -84,7 +84,8 @@ def test_demo_bundle_is_complete_and_every_file_hashed(demo_run: DemoReport,
     assert expected_top <= files
     assert {f.split("/")[0] for f in files} == expected_top | {"coco", "yolo", "records"}
     truth = _demo_truth(demo_run)
-    assert sum(f.startswith("coco/images/") for f in files) == truth["counts"]["frames"] == 6
+    assert sum(f.startswith("yolo/images/train/") for f in files) == truth["counts"]["frames"] == 6
+    assert not [f for f in files if f.startswith("coco/images/")]     # one copy of each image
     doc = json.loads((out / "croissant.json").read_text())
     listed = {d["@id"]: d["sha256"] for d in doc["distribution"] if d["@type"] == "cr:FileObject"}
     assert set(listed) == files - {"croissant.json"}
@@ -100,7 +101,8 @@ def test_demo_bundle_is_complete_and_every_file_hashed(demo_run: DemoReport,
     # Every COCO file of the bundle is there in full: images, labels, per-label provenance.
     coco = json.loads((out / "coco" / "annotations.json").read_text())
     assert len(coco["images"]) == 6 and len(coco["annotations"]) == report.annotations > 0
-    assert {f"coco/images/{im['file_name']}" for im in coco["images"]} <= files
+    assert {f"yolo/images/train/{im['file_name']}" for im in coco["images"]} <= files
+    assert coco["info"]["tracework"]["images"] == "../yolo/images/train"
     yolo_labels = {f for f in files if f.startswith("yolo/labels/")}
     assert len(yolo_labels) == 6
     # What the COCO file carries of the survey, per label, is stated in the documentation.

@@ -205,3 +205,27 @@ def test_yolo_rows_and_provenance_stay_one_to_one_in_ultralytics(
         loaded_rows += len(label["cls"])
     assert len(ds.labels) == report.images
     assert loaded_rows == len(provenance) == report.label_rows == report.annotations == 72
+
+
+def test_yolo_merge_keeps_one_copy_and_lists_every_maker(loaded: Project, files: Any,
+                                                         tmp_path: Path,
+                                                         ultralytics_home: None) -> None:
+    from ultralytics.data import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    out = tmp_path / "yolo"
+    report = tracework.export_yolo(loaded, out, task="detect", status="all",
+                                   images_dir=files.images_dir, identical="merge")
+    assert report.images == report.images_copied == 6 and report.label_files_split == 0
+    data = check_det_dataset(str(out / "data.yaml"))
+    ds = YOLODataset(img_path=data["train"], data=data, task="detect", augment=False, imgsz=160)
+    provenance = [json.loads(line) for line in (out / "provenance.jsonl").read_text().splitlines()]
+    rows = sum(len(label["cls"]) for label in ds.labels)
+    assert rows == len(provenance) == report.label_rows == 72 - report.rows_shared
+    assert report.rows_shared == 21       # boxes two careful workers drew alike
+    listed = [p["annotation"] for p in provenance] + [
+        s["annotation"] for p in provenance for s in p.get("same_row", [])]
+    assert sorted(listed) == sorted(_stored_masks(loaded))
+    for p in provenance:
+        for same in p.get("same_row", []):
+            assert same["worker"] != p["worker"] and same["category"] == p["category"]

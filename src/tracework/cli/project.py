@@ -15,6 +15,7 @@ import tracework
 from tracework.cli.common import Group, Progress, echo_json, project_of, settings_from, table
 from tracework.core.project import Category
 from tracework.core.settings import SETTINGS, setting
+from tracework.dataset.export import Identical
 from tracework.formats.coco import LAYOUTS, SEGMENTATIONS, Layout, Segmentation
 from tracework.formats.yolo import Task
 
@@ -351,6 +352,12 @@ def _print_export(report: Any, as_json: bool) -> None:
             ("workers", report.workers),
             ("  with published answers", report.workers_with_published_answers),
             ("images copied", report.images_copied), ("ledger head", report.ledger_head)])
+    if report.rows_shared:
+        click.echo(f"  {report.rows_shared} annotation(s) share an identical row with another "
+                   "(listed under same_row in provenance.jsonl)")
+    if report.label_files_split:
+        click.echo(f"  {report.label_files_split} image(s) split into per-worker label files: "
+                   "two workers' rows on them were identical")
     if report.images_missing:
         click.echo(f"  {len(report.images_missing)} image file(s) not found under --images, "
                    f"e.g. {report.images_missing[0]}")
@@ -402,17 +409,30 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
 @_batch_option
 @_category_option
 @click.option("--per-worker", is_flag=True,
-              help="One image copy and label file per (image, worker) instead of per image.")
+              help="One image copy and label file per (image, worker) for every image. "
+                   "Without it an image's file holds every worker's rows, except that an "
+                   "image where two rows would be identical is split by worker anyway "
+                   "(Ultralytics drops identical rows).")
+@click.option("--identical", type=click.Choice(["split", "merge"]), default="split",
+              show_default=True,
+              help="Where two workers' rows on an image are identical: split the image into "
+                   "per-worker files (one image copy each), or write the row once and list "
+                   "every annotation it stands for under same_row in provenance.jsonl (one "
+                   "copy of each image).")
 @_images_option
 @_layer_option
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 @click.pass_context
 def export_yolo_cmd(ctx: click.Context, out: Path, task: Task, status: str,
                     batches: tuple[str, ...], categories: tuple[str, ...], per_worker: bool,
-                    images: Path | None, layer: str, as_json: bool) -> None:
-    """YOLO (Ultralytics layout) to OUT: data.yaml, images/train, labels/train, plus
-    provenance.jsonl (every label row → annotation, worker pseudonym, submission) and
+                    identical: Identical, images: Path | None, layer: str,
+                    as_json: bool) -> None:
+    """YOLO (Ultralytics layout) to OUT: data.yaml, classes.txt, images/train, labels/train,
+    plus provenance.jsonl (every label row → annotation, worker pseudonym, submission) and
     workers.json (consented survey answers per worker).
+
+    One row per annotation: a mask in several pieces becomes one polygon through all of them,
+    so Ultralytics' loader reads exactly the rows provenance.jsonl lists.
 
     \b
     Examples:
@@ -421,7 +441,8 @@ def export_yolo_cmd(ctx: click.Context, out: Path, task: Task, status: str,
     """
     report = tracework.export_yolo(project_of(ctx), out, task=task, status=status,
                                    batches=batches, categories=categories,
-                                   per_worker=per_worker, images_dir=images, layer=layer)
+                                   per_worker=per_worker, images_dir=images, layer=layer,
+                                   identical=identical)
     _print_export(report, as_json)
 
 

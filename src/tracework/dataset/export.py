@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tracework.core.errors import InputError
 from tracework.core.files import copy_atomic, safe_name, write_atomic
@@ -24,7 +24,7 @@ from tracework.core.project import Project
 from tracework.dataset.select import select_dataset
 from tracework.formats import coco, yolo
 
-__all__ = ["ExportReport", "export_coco", "export_yolo", "yolo_label_groups"]
+__all__ = ["ExportReport", "Identical", "export_coco", "export_yolo", "yolo_label_groups"]
 
 
 
@@ -42,6 +42,7 @@ class ExportReport:
     ledger_head: str = ""
     label_rows: int = 0           # YOLO: rows written, one per annotation with a shape
     label_files_split: int = 0    # YOLO: images given per-worker files to keep rows distinct
+    rows_shared: int = 0          # YOLO, identical="merge": annotations on another's row
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -116,14 +117,17 @@ def export_coco(project: Project, out: Path | str, *, status: str = "approved",
                 batches: Collection[str] = (), categories: Collection[str] = (),
                 segmentation: coco.Segmentation = "polygon",
                 images_dir: Path | str | None = None, layer: str = "individual",
-                layout: coco.Layout = "tracework", split: str = "default") -> ExportReport:
+                layout: coco.Layout = "tracework", split: str = "default",
+                images_at: str = "") -> ExportReport:
     """Write ``OUT/annotations.json`` (COCO) and, given the task images, ``OUT/images/``.
 
     ``segmentation``: masks as polygons (default; ``area`` and ``bbox`` stay the mask's) or as
     exact RLE; crowd regions are RLE either way. ``layout="datumaro"`` writes
     ``OUT/annotations/instances_<split>.json`` and ``OUT/images/<split>/`` instead.
-    ``layer``: "individual" (each worker's labels), "aggregate" (the aggregated labels of
-    `tracework aggregate`, marked ``"layer": "aggregate"``) or "both"."""
+    ``images_at`` records in ``info`` where the images are, relative to the annotation file,
+    when they are not copied beside it. ``layer``: "individual" (each worker's labels),
+    "aggregate" (the aggregated labels of `tracework aggregate`, marked
+    ``"layer": "aggregate"``) or "both"."""
     out = _check_out(Path(out))
     ann_rel, images_rel = coco.layout_paths(layout, _split_name(split))
     data = select_dataset(project, status=status, batches_=batches, categories=categories,
@@ -131,6 +135,8 @@ def export_coco(project: Project, out: Path | str, *, status: str = "approved",
     meta = project.config.get("project", {})
     doc = coco.to_coco(data, info=_info(project, data, "coco"), segmentation=segmentation,
                        license_name=str(meta.get("license", "")))
+    if images_at:
+        doc["info"]["tracework"]["images"] = images_at
     report = ExportReport("coco", str(out), ledger_head=data.ledger_head)
     for im in doc["images"]:
         im["file_name"] = safe_name(im["file_name"], f"image_{im['id']}")
@@ -154,13 +160,16 @@ def _split_name(split: str) -> str:
 def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect",
                 status: str = "approved", batches: Collection[str] = (),
                 categories: Collection[str] = (), per_worker: bool = False,
-                images_dir: Path | str | None = None, layer: str = "individual") -> ExportReport:
+                images_dir: Path | str | None = None, layer: str = "individual",
+                identical: Identical = "split") -> ExportReport:
     """Write a YOLO dataset: data.yaml, images/train, labels/train, and the provenance sidecars.
 
     ``per_worker`` gives every (image, worker) pair its own image copy and label file, so
     each file holds one person's labels; otherwise an image's file holds the labels of
     everyone who labelled it, told apart by ``provenance.jsonl``, except where two rows would
-    be identical (see :func:`yolo_label_groups`). Line N of ``provenance.jsonl``'s entries for
+    be identical (see :func:`yolo_label_groups`; ``identical="merge"`` instead writes such a
+    row once and lists every annotation it stands for under ``same_row`` on its provenance
+    line, so each image has one copy). Line N of ``provenance.jsonl``'s entries for
     a label file is row N of that file, one row per annotation, as Ultralytics' loader reads
     it. ``layer`` as for :func:`export_coco` (aggregated rows are marked in
     ``provenance.jsonl``).
@@ -172,7 +181,7 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
     report = ExportReport("yolo", str(out), ledger_head=data.ledger_head)
     provenance: list[str] = []
     names: dict[tuple[int, str], str] = {}
-    groups = yolo_label_groups(data, task=task, per_worker=per_worker)
+    groups = yolo_label_groups(data, task=task, per_worker=per_worker, identical=identical)
     if not per_worker:
         report.label_files_split = len({image_id for image_id, key in groups if key})
     for (image_id, worker), lines in sorted(groups.items()):
@@ -185,14 +194,13 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
             stem = f"{stem}__{safe_name(worker)}"
         names[(image_id, worker)] = f"{stem}.{ext}"
         label_rel = f"labels/train/{stem}.txt"
-        write_atomic(out / label_rel, "".join(line + "\n" for line, _ in lines))
+        rows = dict.fromkeys(text for text, _ in lines)     # distinct, in order
+        write_atomic(out / label_rel, "".join(text + "\n" for text in rows))
         report.files.append(label_rel)
-        for number, (_, ann) in enumerate(lines, 1):
-            # Survey answers live once per worker in workers.json, not on every row.
-            attrs = {k: v for k, v in ann.attributes.items() if k != "survey"}
+        for number, entry in enumerate(_provenance_rows(lines), 1):
             provenance.append(json.dumps({
                 "label_file": label_rel, "line": number, "image": names[(image_id, worker)],
-                "annotation": ann.id, "category": ann.category, **attrs}, ensure_ascii=False))
+                **entry}, ensure_ascii=False))
     write_atomic(out / "provenance.jsonl", "".join(p + "\n" for p in provenance))
     workers_doc = {
         "about": "Workers who made these labels, by pseudonym. Survey answers appear only for "
@@ -215,23 +223,27 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
                          {image_id: name})
     report.images, report.annotations = len(names), len(data.annotations)
     report.label_rows = len(provenance)
+    report.rows_shared = sum(len(v) for v in groups.values()) - len(provenance)
     report.workers = len(data.workers)
     report.workers_with_published_answers = len(data.published_answers)
     return report
 
 
 YoloGroups = dict[tuple[int, str], list[tuple[str, Annotation]]]
+Identical = Literal["split", "merge"]
 
 
-def yolo_label_groups(data: Dataset, *, task: yolo.Task = "detect",
-                      per_worker: bool = False) -> YoloGroups:
+def yolo_label_groups(data: Dataset, *, task: yolo.Task = "detect", per_worker: bool = False,
+                      identical: Identical = "split") -> YoloGroups:
     """The YOLO label files to write, keyed by (image id, file suffix), with their rows.
 
     An image's rows share one file (suffix ``""``) unless two of them would be identical:
     Ultralytics' loader keeps one of identical rows and reorders the rest, which would leave
     provenance lines pointing at labels it dropped. Such an image gets one file (and one image
     copy) per worker instead, suffixed with the pseudonym, and per submission if one worker's
-    rows still collide. ``per_worker`` splits every image by worker.
+    rows still collide. ``per_worker`` splits every image by worker. ``identical="merge"``
+    keeps one file per image and writes identical rows once: the row's annotations are then
+    listed together (see :func:`export_yolo`).
     """
     class_ids = data.category_index()
     images = {im.id: im for im in data.images}
@@ -241,6 +253,9 @@ def yolo_label_groups(data: Dataset, *, task: yolo.Task = "detect",
     out: YoloGroups = {}
     for image_id, anns in by_image.items():
         lines = yolo.label_lines(images[image_id], anns, class_ids, task)
+        if identical == "merge" and not per_worker:
+            out[(image_id, "")] = lines
+            continue
         if not per_worker and _distinct(lines):
             out[(image_id, "")] = lines
             continue
@@ -255,6 +270,24 @@ def yolo_label_groups(data: Dataset, *, task: yolo.Task = "detect",
                 key = f"{worker}__s{line[1].attributes.get('submission', line[1].id)}"
                 out.setdefault((image_id, key), []).append(line)
     return out
+
+
+def _provenance_rows(lines: list[tuple[str, Annotation]]) -> list[dict[str, Any]]:
+    """One provenance entry per distinct row, in row order; an annotation whose row repeats an
+    earlier one is listed under that row's ``same_row`` (only ``identical="merge"`` leaves
+    repeats in a file)."""
+    entries: list[dict[str, Any]] = []
+    first: dict[str, dict[str, Any]] = {}
+    for text, ann in lines:
+        # Survey answers live once per worker in workers.json, not on every row.
+        attrs = {k: v for k, v in ann.attributes.items() if k != "survey"}
+        entry = {"annotation": ann.id, "category": ann.category, **attrs}
+        if text in first:
+            first[text].setdefault("same_row", []).append(entry)
+            continue
+        first[text] = entry
+        entries.append(entry)
+    return entries
 
 
 def _distinct(lines: list[tuple[str, Annotation]]) -> bool:

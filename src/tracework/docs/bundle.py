@@ -3,8 +3,9 @@
 ::
 
     OUT/
-      coco/annotations.json (+ coco/images/ given the task images)
-      yolo/ (data.yaml, labels/, provenance.jsonl, workers.json, images/ given the images)
+      coco/annotations.json                              its images are yolo/images/train/
+      yolo/ (data.yaml, classes.txt, labels/, provenance.jsonl, workers.json, and given the
+            task images images/train/, the one copy of each image)
       records/annotations.jsonl, records/images.jsonl   one row per label / image
       DATASHEET.md, DATASHEET.html                       the datasheet
       README.md                                          the dataset card
@@ -87,10 +88,12 @@ def export_bundle(project: Project, out: Path | str, *, status: str = "approved"
     _prepare(out, replace)
     data = select_dataset(project, status=status, batches_=batches, categories=categories)
     facts = gather(project, data)
+    # One copy of each image, in YOLO's place for it; the COCO file names the same files.
     c = export_coco(project, out / "coco", status=status, batches=batches,
-                    categories=categories, segmentation=segmentation, images_dir=images_dir)
+                    categories=categories, segmentation=segmentation,
+                    images_at="../yolo/images/train" if images_dir is not None else "")
     y = export_yolo(project, out / "yolo", task=yolo_task, status=status, batches=batches,
-                    categories=categories, images_dir=images_dir)
+                    categories=categories, images_dir=images_dir, identical="merge")
     if {c.ledger_head, y.ledger_head} != {facts.ledger_head}:
         raise ConflictError("the project changed while the bundle was written",
                             hint="Run the export again when no one is changing the project.")
@@ -106,7 +109,7 @@ def export_bundle(project: Project, out: Path | str, *, status: str = "approved"
     export_croissant(project, out / CROISSANT_FILE, facts=facts)
     report = BundleReport(str(out), images=len(data.images), annotations=len(data.annotations),
                           workers=facts.contributors, credited=len(facts.credits.names),
-                          images_copied=c.images_copied, images_missing=c.images_missing,
+                          images_copied=y.images_copied, images_missing=y.images_missing,
                           ledger_head=facts.ledger_head, ledger_redacted=led.redacted)
     report.files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     return report
