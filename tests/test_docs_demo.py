@@ -82,7 +82,8 @@ def test_demo_bundle_is_complete_and_every_file_hashed(demo_run: DemoReport,
     expected_top = {"croissant.json", "README.md", "DATASHEET.md", "DATASHEET.html",
                     "CREDITS.md", "credits.json", "ledger.jsonl", "ledger-head.json"}
     assert expected_top <= files
-    assert {f.split("/")[0] for f in files} == expected_top | {"coco", "yolo", "records"}
+    assert {f.split("/")[0] for f in files} == expected_top | {"coco", "yolo", "parquet",
+                                                              "records"}
     truth = _demo_truth(demo_run)
     assert sum(f.startswith("yolo/images/train/") for f in files) == truth["counts"]["frames"] == 6
     assert not [f for f in files if f.startswith("coco/images/")]     # one copy of each image
@@ -308,11 +309,14 @@ def test_demo_card_metadata_parses_with_huggingface_hub(demo_bundle: Any) -> Non
     assert data.task_categories == ["image-segmentation"]
     assert data.task_ids == ["semantic-segmentation"]
     assert data.size_categories == ["n<1K"]
-    # In a bundle the card points the Hub at the per-label records, which are there.
-    (config,) = data.configs
-    assert config["config_name"] == "annotations"
-    (split,) = config["data_files"]
-    assert (out / split["path"]).is_file()
+    # In a bundle the card points the Hub at the images with their labels (the default) and
+    # at the per-label records, which are there.
+    images, records = data.configs
+    assert (images["config_name"], images["default"]) == ("images", True)
+    assert records["config_name"] == "annotations"
+    for config in (images, records):
+        (split,) = config["data_files"]
+        assert (out / split["path"]).is_file()
     # The annotation sections are filled from the records.
     assert "#### Who are the annotators?" in card.text
     assert "10 crowdworkers recruited on Amazon Mechanical Turk" in card.text

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import tracework
 from builders import small_files
@@ -229,3 +229,117 @@ def test_yolo_merge_keeps_one_copy_and_lists_every_maker(loaded: Project, files:
     for p in provenance:
         for same in p.get("same_row", []):
             assert same["worker"] != p["worker"] and same["category"] == p["category"]
+
+
+# -- Parquet -----------------------------------------------------------------------------------
+
+def test_parquet_reads_in_datasets_with_an_image_column(loaded: Project, files: Any,
+                                                        tmp_path: Path) -> None:
+    datasets = pytest.importorskip("datasets", reason="`datasets` is in the test extra")
+    import PIL.Image
+
+    out = tmp_path / "pq"
+    report = tracework.export_parquet(loaded, out, status="all", images_dir=files.images_dir)
+    assert report.files == ["data/train-00000-of-00001.parquet", "tracework.json"]
+    assert report.images == report.images_copied == 6
+    ds = datasets.load_dataset("parquet", data_files=str(out / report.files[0]), split="train",
+                               cache_dir=str(tmp_path / "hf-cache"))
+    assert isinstance(ds.features["image"], datasets.Image)
+    assert ds.features["objects"].feature["category_id"].names == [
+        "Body", "Left_Button", "Right_Button", "Scroll_Wheel", "Cable"]
+    assert len(ds) == 6
+    stored = _stored_masks(loaded)
+    seen = 0
+    for row in ds:
+        image = row["image"]
+        assert isinstance(image, PIL.Image.Image) and image.size == (row["width"], row["height"])
+        assert image.size == (160, 108)
+        assert (files.images_dir / row["file_name"]).is_file()
+        for obj in row["objects"]:
+            r = stored[obj["annotation"]]
+            assert obj["category"] == r.category
+            assert obj["segmentation"] == r.rle_counts
+            assert obj["bbox"] == [r.bbox_x, r.bbox_y, r.bbox_w, r.bbox_h]
+            assert obj["submission"] == r.submission_id
+            assert json.loads(obj["provenance"])["worker"] == obj["worker"]
+            seen += 1
+    assert seen == report.annotations == 72
+
+
+def test_parquet_reads_in_polars_one_row_per_label(loaded: Project, files: Any,
+                                                   tmp_path: Path) -> None:
+    import polars as pl
+
+    out = tmp_path / "pq"
+    tracework.export_parquet(loaded, out, status="all", images_dir=files.images_dir)
+    frame = pl.read_parquet(out / "data" / "train-00000-of-00001.parquet")
+    assert frame.height == 6
+    assert frame["image"].struct.field("bytes")[0] == (
+        files.images_dir / frame["file_name"][0]).read_bytes()
+    labels = frame.select("image_id", "objects").explode("objects").unnest("objects")
+    assert labels.height == 72
+    per_worker = labels.group_by("worker").len().sort("worker")
+    with loaded.store.read() as conn:
+        from tracework.core.store.schema import submissions
+
+        expected = dict(conn.execute(
+            select(submissions.c.worker, func.count()).select_from(annotations)
+            .join(submissions).group_by(submissions.c.worker)).all())
+    assert dict(zip(per_worker["worker"], per_worker["len"])) == expected
+    assert set(labels["time_kind"]) == {"wall_clock_accept_to_submit"}
+    assert set(labels["reward_cents"]) == {15}
+
+
+def test_parquet_without_images_keeps_the_path(loaded: Project, tmp_path: Path) -> None:
+    import polars as pl
+
+    report = tracework.export_parquet(loaded, tmp_path / "pq", status="all")
+    frame = pl.read_parquet(tmp_path / "pq" / "data" / "train-00000-of-00001.parquet")
+    assert report.images_copied == 0
+    assert frame["image"].struct.field("bytes").null_count() == 6
+    assert sorted(frame["image"].struct.field("path")) == sorted(frame["file_name"])
+
+
+# -- the bundle --------------------------------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")   # inside mlcroissant's RDF library
+def test_bundle_one_copy_each_image_and_readers_find_everything(
+        loaded: Project, files: Any, tmp_path: Path, ultralytics_home: None) -> None:
+    import fnmatch
+
+    from tracework import docs
+
+    out = tmp_path / "bundle"
+    report = docs.export_bundle(loaded, out, status="all", images_dir=files.images_dir)
+    images = [f for f in report.files if f.lower().endswith((".jpg", ".jpeg", ".png"))]
+    assert sorted(images) == sorted(f"yolo/images/train/{p.name}"
+                                    for p in files.images_dir.iterdir())
+    assert len(images) == report.images == report.images_copied == 6
+    doc = json.loads((out / "croissant.json").read_text())
+    [fileset] = [d for d in doc["distribution"] if d["@type"] == "cr:FileSet"]
+    matched = [f for f in report.files if any(fnmatch.fnmatch(f, g) for g in fileset["includes"])]
+    assert len(matched) == 6
+
+    # mlcroissant reads both RAI fields it spells its own way, with the vocabulary's values.
+    mlc = pytest.importorskip("mlcroissant")
+    meta = mlc.Dataset(str(out / "croissant.json")).metadata
+    assert meta.data_manipulation_protocol == doc["rai:dataManipulationProtocol"]
+    assert [d.isoformat() for d in meta.data_collection_timeframe] == [
+        d.replace("Z", "+00:00") for d in doc["rai:dataCollectionTimeframe"]]
+
+    # `datasets` on the bundle folder: the card's default config has the image column.
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf-cache"))
+    assert isinstance(ds.features["image"], datasets.Image) and len(ds) == 6
+    assert sum(len(r["objects"]) for r in ds) == report.annotations == 72
+
+    # The bundle's YOLO: one file per image, rows and provenance lines one-to-one.
+    from ultralytics.data import YOLODataset
+    from ultralytics.data.utils import check_det_dataset
+
+    data = check_det_dataset(str(out / "yolo" / "data.yaml"))
+    yolo_ds = YOLODataset(img_path=data["train"], data=data, task="segment", augment=False,
+                          imgsz=160)
+    provenance = (out / "yolo" / "provenance.jsonl").read_text().splitlines()
+    assert len(yolo_ds.labels) == 6
+    assert sum(len(label["cls"]) for label in yolo_ds.labels) == len(provenance)

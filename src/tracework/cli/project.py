@@ -446,6 +446,36 @@ def export_yolo_cmd(ctx: click.Context, out: Path, task: Task, status: str,
     _print_export(report, as_json)
 
 
+@export.command("parquet")
+@click.argument("out", type=click.Path(path_type=Path))
+@_status_option
+@_batch_option
+@_category_option
+@_images_option
+@_layer_option
+@click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
+@click.pass_context
+def export_parquet_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[str, ...],
+                       categories: tuple[str, ...], images: Path | None, layer: str,
+                       as_json: bool) -> None:
+    """Parquet to OUT/data/train-00000-of-00001.parquet, laid out as Hugging Face `datasets`
+    stores images: one row per image with an `image` column (the file's bytes, given
+    --images, and its name) and an `objects` list, one entry per label with its category,
+    box, area, exact mask (COCO RLE counts) and provenance (worker pseudonym, submission,
+    batch, review status, taxonomy version, time on task and its kind, reward). Survey
+    answers are not in it. `datasets.load_dataset("parquet", data_files=...)` reads `image`
+    as an image; polars and pyarrow read the file as it is.
+
+    \b
+    Examples:
+      tracework export parquet out/parquet --images frames/
+      tracework export parquet out/parquet --status all --category Body --images frames/
+    """
+    report = tracework.export_parquet(project_of(ctx), out, status=status, batches=batches,
+                                      categories=categories, images_dir=images, layer=layer)
+    _print_export(report, as_json)
+
+
 @cli.command("demo")
 @click.argument("directory", required=False, default="demo-out",
                 type=click.Path(file_okay=False, path_type=Path))

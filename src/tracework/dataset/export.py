@@ -24,7 +24,8 @@ from tracework.core.project import Project
 from tracework.dataset.select import select_dataset
 from tracework.formats import coco, yolo
 
-__all__ = ["ExportReport", "Identical", "export_coco", "export_yolo", "yolo_label_groups"]
+__all__ = ["PARQUET_FILE", "ExportReport", "Identical", "export_coco", "export_parquet", "export_yolo",
+           "yolo_label_groups"]
 
 
 
@@ -292,3 +293,57 @@ def _provenance_rows(lines: list[tuple[str, Annotation]]) -> list[dict[str, Any]
 
 def _distinct(lines: list[tuple[str, Annotation]]) -> bool:
     return len({text for text, _ in lines}) == len(lines)
+
+
+PARQUET_FILE = "data/train-00000-of-00001.parquet"
+
+
+def export_parquet(project: Project, out: Path | str, *, status: str = "approved",
+                   batches: Collection[str] = (), categories: Collection[str] = (),
+                   images_dir: Path | str | None = None,
+                   layer: str = "individual") -> ExportReport:
+    """Write ``OUT/data/train-00000-of-00001.parquet``: one row per image, with the image's
+    bytes (given the task images) and its labels, each with its provenance (see
+    :mod:`tracework.formats.parquet`), plus ``OUT/tracework.json``.
+
+    ``datasets.load_dataset("parquet", data_files=...)`` reads ``image`` as an image;
+    polars and pyarrow read the same file.
+    """
+    from tracework.formats import parquet
+
+    out = _check_out(Path(out))
+    data = select_dataset(project, status=status, batches_=batches, categories=categories,
+                          layer=layer)
+    report = ExportReport("parquet", str(out), ledger_head=data.ledger_head)
+    src_dir = Path(images_dir) if images_dir is not None else None
+
+    def image_bytes(image: Image) -> bytes | None:
+        path = _checked_image(src_dir, image, report) if src_dir is not None else None
+        if path is None:
+            return None
+        report.images_copied += 1
+        return path.read_bytes()
+
+    table = parquet.to_table(data, image_bytes,
+                             lambda im: safe_name(im.file_name, f"image_{im.id}"))
+    # Written whole from memory so that the file lands atomically, as every export does.
+    write_atomic(out / PARQUET_FILE, parquet.to_bytes(table))
+    write_atomic(out / "tracework.json",
+                 json.dumps(_info(project, data, "parquet"), ensure_ascii=False, indent=1))
+    report.files += [PARQUET_FILE, "tracework.json"]
+    report.images, report.annotations = len(data.images), len(data.annotations)
+    report.workers = len(data.workers)
+    report.workers_with_published_answers = len(data.published_answers)
+    return report
+
+
+def _checked_image(images_dir: Path, image: Image, report: ExportReport) -> Path | None:
+    src = _find_image(images_dir, image)
+    if src is None:
+        report.images_missing.append(image.file_name)
+        return None
+    if image.sha256 is not None and _sha256(src) != image.sha256:
+        raise InputError(f"{image.file_name} differs from the image recorded at ingest "
+                         f"(sha256 {image.sha256[:12]}…)", file=str(src),
+                         hint="Point --images at the original task images.")
+    return src

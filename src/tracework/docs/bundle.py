@@ -6,6 +6,8 @@
       coco/annotations.json                              its images are yolo/images/train/
       yolo/ (data.yaml, classes.txt, labels/, provenance.jsonl, workers.json, and given the
             task images images/train/, the one copy of each image)
+      parquet/data/train-00000-of-00001.parquet          each image with its labels, for
+                                                         `datasets` (the card's default config)
       records/annotations.jsonl, records/images.jsonl   one row per label / image
       DATASHEET.md, DATASHEET.html                       the datasheet
       README.md                                          the dataset card
@@ -29,7 +31,7 @@ from typing import Any
 
 from tracework.core.errors import ConflictError, InputError
 from tracework.core.project import Project
-from tracework.dataset.export import export_coco, export_yolo
+from tracework.dataset.export import export_coco, export_parquet, export_yolo
 from tracework.dataset.select import select_dataset
 from tracework.docs.card import export_card
 from tracework.docs.credits import export_credits
@@ -94,7 +96,9 @@ def export_bundle(project: Project, out: Path | str, *, status: str = "approved"
                     images_at="../yolo/images/train" if images_dir is not None else "")
     y = export_yolo(project, out / "yolo", task=yolo_task, status=status, batches=batches,
                     categories=categories, images_dir=images_dir, identical="merge")
-    if {c.ledger_head, y.ledger_head} != {facts.ledger_head}:
+    pq = export_parquet(project, out / "parquet", status=status, batches=batches,
+                        categories=categories, images_dir=images_dir)
+    if {c.ledger_head, y.ledger_head, pq.ledger_head} != {facts.ledger_head}:
         raise ConflictError("the project changed while the bundle was written",
                             hint="Run the export again when no one is changing the project.")
     export_datasheet(project, out / "DATASHEET.md", html=True, facts=facts)
