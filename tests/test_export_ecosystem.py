@@ -343,3 +343,69 @@ def test_bundle_one_copy_each_image_and_readers_find_everything(
     provenance = (out / "yolo" / "provenance.jsonl").read_text().splitlines()
     assert len(yolo_ds.labels) == 6
     assert sum(len(label["cls"]) for label in yolo_ds.labels) == len(provenance)
+
+
+# -- Label Studio ------------------------------------------------------------------------------
+
+def test_label_studio_imports_the_default_coco(loaded: Project, tmp_path: Path) -> None:
+    """Label Studio's COCO importer reads polygons (its RLE branch fails on iscrowd 0)."""
+    pytest.importorskip("label_studio_converter", reason="label-studio-converter is in the "
+                                                         "test extra")
+    from label_studio_converter.imports.coco import convert_coco_to_ls
+
+    tracework.export_coco(loaded, tmp_path / "coco", status="all")
+    with contextlib.redirect_stdout(io.StringIO()):
+        convert_coco_to_ls(str(tmp_path / "coco" / "annotations.json"),
+                           str(tmp_path / "ls.json"))
+    tasks = json.loads((tmp_path / "ls.json").read_text())
+    results = [r for t in tasks for a in t["annotations"] for r in a["result"]]
+    assert len(tasks) == 6
+    assert sum(r["type"] == "rectanglelabels" for r in results) == 72
+    assert sum(r["type"] == "polygonlabels" for r in results) == 72
+
+
+def test_label_studio_export_reads_back_with_pseudonyms(loaded: Project, files: Any,
+                                                        tmp_path: Path) -> None:
+    pytest.importorskip("label_studio_converter")
+    from label_studio_converter import Converter
+
+    out = tmp_path / "ls"
+    report = tracework.export_labelstudio(loaded, out, status="all",
+                                          images_dir=files.images_dir)
+    assert report.files == ["tasks.json", "label_config.xml", "tracework.json"]
+    text = (out / "tasks.json").read_text()
+    tasks = json.loads(text)
+    stored = _stored_masks(loaded)
+    with loaded.store.read() as conn:
+        from tracework.core.store.schema import submissions
+
+        subs = {r.id: r for r in conn.execute(select(submissions))}
+    assert len(tasks) == 6
+    objects = [a for t in tasks for a in t["annotations"]]
+    assert len(objects) == len({a["tracework"]["submission"] for a in objects}) == 18
+    for a in objects:
+        sub = subs[a["id"]]
+        assert a["completed_by"] == sub.worker and a["completed_by"].startswith("w_")
+        assert a["lead_time"] == sub.work_time_s
+        assert sorted(a["tracework"]["annotations"]) == sorted(
+            k for k, r in stored.items() if r.submission_id == sub.id)
+    from builders import truth
+
+    raw_ids = set(truth(files)["workers"])
+    assert not [r for r in raw_ids if r in text]
+    # Label Studio's own converter takes the export to COCO and YOLO.
+    converter = Converter(config=str(out / "label_config.xml"), project_dir=str(out),
+                          download_resources=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        converter.convert_to_coco(str(out / "tasks.json"), str(tmp_path / "back"),
+                                  is_dir=False)
+    back = json.loads((tmp_path / "back" / "result.json").read_text())
+    # The converter writes an image entry per annotation object: 18 for the 6 images.
+    assert len(back["images"]) == 18
+    assert {im["file_name"] for im in back["images"]} == {
+        f"/data/local-files/?d={p.name}" for p in files.images_dir.iterdir()}
+    assert sorted(c["name"] for c in back["categories"]) == sorted(
+        ["Body", "Left_Button", "Right_Button", "Scroll_Wheel", "Cable"])
+    pieces = sum(len(masks.polygons({"size": [r.height, r.width], "counts": r.rle_counts}))
+                 for r in stored.values())
+    assert len(back["annotations"]) == pieces == 94

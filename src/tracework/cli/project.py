@@ -476,6 +476,40 @@ def export_parquet_cmd(ctx: click.Context, out: Path, status: str, batches: tupl
     _print_export(report, as_json)
 
 
+@export.command("labelstudio")
+@click.argument("out", type=click.Path(path_type=Path))
+@_status_option
+@_batch_option
+@_category_option
+@click.option("--image-url", default="/data/local-files/?d=", show_default=True,
+              metavar="PREFIX",
+              help="Put before each image file name in the tasks' data.image (the default "
+                   "suits Label Studio's local-files storage; give your storage's URL).")
+@_images_option
+@_layer_option
+@click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
+@click.pass_context
+def export_labelstudio_cmd(ctx: click.Context, out: Path, status: str,
+                           batches: tuple[str, ...], categories: tuple[str, ...],
+                           image_url: str, images: Path | None, layer: str,
+                           as_json: bool) -> None:
+    """Label Studio JSON to OUT/tasks.json, with OUT/label_config.xml to create the project
+    with: one task per image, one annotation per submission, `completed_by` the worker's
+    pseudonym (never a platform id), `lead_time` the time on task, masks as polygon results
+    and boxes as rectangles, each annotation's provenance in its `tracework` object. Survey
+    answers are not in it.
+
+    \b
+    Examples:
+      tracework export labelstudio out/ls --images frames/
+      tracework export labelstudio out/ls --status all --image-url https://example.org/img/
+    """
+    report = tracework.export_labelstudio(project_of(ctx), out, status=status,
+                                          batches=batches, categories=categories,
+                                          image_url=image_url, images_dir=images, layer=layer)
+    _print_export(report, as_json)
+
+
 @cli.command("demo")
 @click.argument("directory", required=False, default="demo-out",
                 type=click.Path(file_okay=False, path_type=Path))

@@ -9,8 +9,15 @@ May import: :mod:`tracework.core` and :mod:`tracework.formats`.
 from __future__ import annotations
 
 from tracework.core.model import LAYERS, STATUSES, Annotation, Dataset, Image
-from tracework.dataset.export import ExportReport, export_coco, export_parquet, export_yolo
+from tracework.dataset.export import (
+           ExportReport,
+           export_coco,
+           export_labelstudio,
+           export_parquet,
+           export_yolo,
+)
 from tracework.dataset.select import select_dataset
 
 __all__ = ["LAYERS", "STATUSES", "Annotation", "Dataset", "ExportReport", "Image",
-           "export_coco", "export_parquet", "export_yolo", "select_dataset"]
+           "export_coco", "export_labelstudio", "export_parquet", "export_yolo",
+           "select_dataset"]

@@ -24,8 +24,8 @@ from tracework.core.project import Project
 from tracework.dataset.select import select_dataset
 from tracework.formats import coco, yolo
 
-__all__ = ["PARQUET_FILE", "ExportReport", "Identical", "export_coco", "export_parquet", "export_yolo",
-           "yolo_label_groups"]
+__all__ = ["PARQUET_FILE", "ExportReport", "Identical", "export_coco", "export_labelstudio",
+           "export_parquet", "export_yolo", "yolo_label_groups"]
 
 
 
@@ -347,3 +347,36 @@ def _checked_image(images_dir: Path, image: Image, report: ExportReport) -> Path
                          f"(sha256 {image.sha256[:12]}…)", file=str(src),
                          hint="Point --images at the original task images.")
     return src
+
+
+def export_labelstudio(project: Project, out: Path | str, *, status: str = "approved",
+                       batches: Collection[str] = (), categories: Collection[str] = (),
+                       image_url: str = "/data/local-files/?d=",
+                       images_dir: Path | str | None = None,
+                       layer: str = "individual") -> ExportReport:
+    """Write ``OUT/tasks.json`` (Label Studio's JSON export: one task per image, one
+    annotation object per submission, ``completed_by`` the worker's pseudonym) and
+    ``OUT/label_config.xml`` (the labelling interface to create the project with), and given
+    the task images, ``OUT/images/``. ``image_url`` is put before each file name in
+    ``data.image``: the default suits Label Studio's local-files storage.
+    """
+    from tracework.formats import labelstudio
+
+    out = _check_out(Path(out))
+    data = select_dataset(project, status=status, batches_=batches, categories=categories,
+                          layer=layer)
+    report = ExportReport("labelstudio", str(out), ledger_head=data.ledger_head)
+    names = {im.id: safe_name(im.file_name, f"image_{im.id}") for im in data.images}
+    tasks = labelstudio.to_tasks(data, image_url, names)
+    write_atomic(out / "tasks.json", json.dumps(tasks, ensure_ascii=False, indent=1))
+    write_atomic(out / "label_config.xml",
+                 labelstudio.label_config([(c.name, c.colour) for c in data.categories]))
+    write_atomic(out / "tracework.json",
+                 json.dumps(_info(project, data, "labelstudio"), ensure_ascii=False, indent=1))
+    report.files += ["tasks.json", "label_config.xml", "tracework.json"]
+    _copy_images(data.images, Path(images_dir) if images_dir else None, out / "images", report,
+                 names)
+    report.images, report.annotations = len(data.images), len(data.annotations)
+    report.workers = len(data.workers)
+    report.workers_with_published_answers = 0   # survey answers do not travel to Label Studio
+    return report
