@@ -409,3 +409,54 @@ def test_label_studio_export_reads_back_with_pseudonyms(loaded: Project, files: 
     pieces = sum(len(masks.polygons({"size": [r.height, r.width], "counts": r.rle_counts}))
                  for r in stored.values())
     assert len(back["annotations"]) == pieces == 94
+
+
+# -- the commands ------------------------------------------------------------------------------
+
+def _tracework(*args: str) -> Any:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    command = (shutil.which("tracework", path=str(Path(sys.executable).parent))
+               or shutil.which("tracework"))
+    assert command is not None
+    env = {**os.environ, "TRACEWORK_ACTOR": "tester"}
+    env.pop("TRACEWORK_DEBUG", None)
+    return subprocess.run([command, *args], env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+def test_export_commands_through_the_installed_command(loaded: Project, files: Any,
+                                                       tmp_path: Path) -> None:
+    root = str(loaded.root)
+    images = str(files.images_dir)
+    done = _tracework("-p", root, "export", "coco", str(tmp_path / "dm"), "--status", "all",
+                      "--layout", "datumaro", "--split", "train", "--images", images, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["files"] == ["annotations/instances_train.json"]
+    assert len(list((tmp_path / "dm" / "images" / "train").iterdir())) == 6
+    done = _tracework("-p", root, "export", "parquet", str(tmp_path / "pq"), "--status", "all",
+                      "--images", images, "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["images_copied"] == 6
+    done = _tracework("-p", root, "export", "labelstudio", str(tmp_path / "ls"),
+                      "--status", "all")
+    assert done.returncode == 0, done.stderr
+    assert "Exported LABELSTUDIO" in done.stdout
+    done = _tracework("-p", root, "export", "yolo", str(tmp_path / "y"), "--status", "all")
+    assert done.returncode == 0, done.stderr
+    assert "4 image(s) split into per-worker label files" in done.stdout
+    done = _tracework("-p", root, "export", "yolo", str(tmp_path / "y2"), "--status", "all",
+                      "--identical", "merge")
+    assert "21 annotation(s) share an identical row" in done.stdout
+    from tracework.core.errors import InputError
+
+    done = _tracework("-p", root, "export", "coco", str(tmp_path / "bad"), "--layout",
+                      "datumaro", "--split", "a/b")
+    assert done.returncode == InputError.exit_code
+    assert "split name" in done.stderr and "Traceback" not in done.stderr
+    for command in ("coco", "yolo", "parquet", "labelstudio"):
+        helped = _tracework("export", command, "--help")
+        assert helped.returncode == 0 and "Examples:" in helped.stdout, command
