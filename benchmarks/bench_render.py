@@ -37,7 +37,7 @@ from tracework.render.frames import FrameRenderer, FrameStyle, painter_for
 from tracework.render.overlay import Palette, Shape
 from tracework.render.pipeline import ordered_map
 from tracework.render.records import Contribution
-from tracework.render.video import H264Writer, to_i420
+from tracework.render.video import H264Writer, matrix_for, to_i420
 
 W, H = 1920, 1080
 
@@ -94,10 +94,12 @@ def run_tracework(items: list, categories: list, out: Path) -> float:
         image, c = item
         if not hasattr(local, "canvas"):
             local.canvas = np.empty((H, W, 3), np.uint8)
-        return to_i420(renderer.frame(image, [c], out=local.canvas))
+        return to_i420(renderer.frame(image, [c], out=local.canvas), matrix)
 
+    # The colour matrix render_video uses at this size (BT.709 for HD), tagged as such.
+    matrix = matrix_for((W, H))
     start = time.perf_counter()
-    with H264Writer(out, (W, H), 30) as writer:
+    with H264Writer(out, (W, H), 30, matrix=matrix) as writer:
         for i420 in ordered_map(draw, items, workers=2):
             writer.write(i420)
     return len(items) / (time.perf_counter() - start)

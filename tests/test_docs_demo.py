@@ -82,9 +82,11 @@ def test_demo_bundle_is_complete_and_every_file_hashed(demo_run: DemoReport,
     expected_top = {"croissant.json", "README.md", "DATASHEET.md", "DATASHEET.html",
                     "CREDITS.md", "credits.json", "ledger.jsonl", "ledger-head.json"}
     assert expected_top <= files
-    assert {f.split("/")[0] for f in files} == expected_top | {"coco", "yolo", "records"}
+    assert {f.split("/")[0] for f in files} == expected_top | {"coco", "yolo", "parquet",
+                                                              "records"}
     truth = _demo_truth(demo_run)
-    assert sum(f.startswith("coco/images/") for f in files) == truth["counts"]["frames"] == 6
+    assert sum(f.startswith("yolo/images/train/") for f in files) == truth["counts"]["frames"] == 6
+    assert not [f for f in files if f.startswith("coco/images/")]     # one copy of each image
     doc = json.loads((out / "croissant.json").read_text())
     listed = {d["@id"]: d["sha256"] for d in doc["distribution"] if d["@type"] == "cr:FileObject"}
     assert set(listed) == files - {"croissant.json"}
@@ -100,7 +102,8 @@ def test_demo_bundle_is_complete_and_every_file_hashed(demo_run: DemoReport,
     # Every COCO file of the bundle is there in full: images, labels, per-label provenance.
     coco = json.loads((out / "coco" / "annotations.json").read_text())
     assert len(coco["images"]) == 6 and len(coco["annotations"]) == report.annotations > 0
-    assert {f"coco/images/{im['file_name']}" for im in coco["images"]} <= files
+    assert {f"yolo/images/train/{im['file_name']}" for im in coco["images"]} <= files
+    assert coco["info"]["tracework"]["images"] == "../yolo/images/train"
     yolo_labels = {f for f in files if f.startswith("yolo/labels/")}
     assert len(yolo_labels) == 6
     # What the COCO file carries of the survey, per label, is stated in the documentation.
@@ -306,11 +309,14 @@ def test_demo_card_metadata_parses_with_huggingface_hub(demo_bundle: Any) -> Non
     assert data.task_categories == ["image-segmentation"]
     assert data.task_ids == ["semantic-segmentation"]
     assert data.size_categories == ["n<1K"]
-    # In a bundle the card points the Hub at the per-label records, which are there.
-    (config,) = data.configs
-    assert config["config_name"] == "annotations"
-    (split,) = config["data_files"]
-    assert (out / split["path"]).is_file()
+    # In a bundle the card points the Hub at the images with their labels (the default) and
+    # at the per-label records, which are there.
+    images, records = data.configs
+    assert (images["config_name"], images["default"]) == ("images", True)
+    assert records["config_name"] == "annotations"
+    for config in (images, records):
+        (split,) = config["data_files"]
+        assert (out / split["path"]).is_file()
     # The annotation sections are filled from the records.
     assert "#### Who are the annotators?" in card.text
     assert "10 crowdworkers recruited on Amazon Mechanical Turk" in card.text

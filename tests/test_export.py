@@ -42,7 +42,7 @@ def _quiet_coco(path: Path) -> COCO:
 
 def test_coco_loads_and_masks_equal_ingest(loaded: Project, files: Any, tmp_path: Path) -> None:
     report = tracework.export_coco(loaded, tmp_path / "coco", status="all",
-                                   images_dir=files.images_dir)
+                                   segmentation="rle", images_dir=files.images_dir)
     coco = _quiet_coco(tmp_path / "coco" / "annotations.json")
     assert len(coco.getImgIds()) == report.images == truth(files)["counts"]["frames"]
     assert report.images_copied == report.images
@@ -236,7 +236,7 @@ def test_coco_document_has_every_required_part(loaded: Project, files: Any,
     from tracework.core import __version__
     from tracework.core.store.schema import batches
 
-    tracework.export_coco(loaded, tmp_path / "coco", status="all")
+    tracework.export_coco(loaded, tmp_path / "coco", status="all", segmentation="rle")
     doc = json.loads((tmp_path / "coco" / "annotations.json").read_text())
     assert set(doc) == {"info", "licenses", "categories", "images", "annotations"}
     assert doc["licenses"] == [{"id": 1, "name": "CC-BY-4.0", "url": ""}]
@@ -317,7 +317,7 @@ def test_yolo_segment_rows_cover_every_traceable_mask(loaded: Project, tmp_path:
 def test_yolo_shared_label_files_read_back_with_the_same_boxes(loaded: Project, files: Any,
                                                                 tmp_path: Path) -> None:
     """Without --per-worker an image's file holds every worker's rows; provenance tells them
-    apart, line by line."""
+    apart, line by line. An image where two workers drew the same box is split by worker."""
     import supervision as sv
 
     out = tmp_path / "yolo"
@@ -325,7 +325,10 @@ def test_yolo_shared_label_files_read_back_with_the_same_boxes(loaded: Project, 
     ds = sv.DetectionDataset.from_yolo(images_directory_path=str(out / "images" / "train"),
                                        annotations_directory_path=str(out / "labels" / "train"),
                                        data_yaml_path=str(out / "data.yaml"))
-    assert len(ds) == report.images == truth(files)["counts"]["frames"]
+    frames = truth(files)["counts"]["frames"]
+    assert report.label_files_split == 4
+    assert len(ds) == report.images == (frames - 4) + 12   # 4 frames split among 3 workers each
+    assert len({Path(p).stem.split("__")[0] for p in ds.image_paths}) == frames
     provenance = [json.loads(line) for line in (out / "provenance.jsonl").read_text().splitlines()]
     with loaded.store.read() as conn:
         stored = {r.id: r for r in conn.execute(

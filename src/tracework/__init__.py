@@ -24,7 +24,13 @@ from tracework.core.errors import (
 )
 from tracework.core.project import Category, Project, init, open_project
 from tracework.core.status import StatusReport, log, status, verify
-from tracework.dataset import ExportReport, export_coco, export_yolo
+from tracework.dataset import (
+    ExportReport,
+    export_coco,
+    export_labelstudio,
+    export_parquet,
+    export_yolo,
+)
 from tracework.ingest import (
     ImportReport,
     ingest_cvat,
@@ -52,6 +58,8 @@ __all__ = [
     "StatusReport",
     "TraceworkError",
     "export_coco",
+    "export_labelstudio",
+    "export_parquet",
     "export_yolo",
     "ingest_cvat",
     "ingest_groundtruth",

@@ -129,8 +129,9 @@ def credits_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[str, 
 @click.option("--images", type=click.Path(file_okay=False, exists=True, path_type=Path),
               help="Folder of the task images to include (checked against the SHA-256 "
                    "recorded at ingest).")
-@click.option("--segmentation", type=click.Choice(["rle", "polygon"]), default="rle",
-              show_default=True, help="COCO masks as exact RLE or as polygons.")
+@click.option("--segmentation", type=click.Choice(["polygon", "rle"]), default="polygon",
+              show_default=True, help="COCO masks as polygons (area and bbox stay the exact "
+                                      "mask's) or as exact RLE.")
 @click.option("--yolo-task", type=click.Choice(["detect", "segment"]), default="segment",
               show_default=True, help="YOLO box rows or polygon rows.")
 @click.option("--replace", is_flag=True, help="Overwrite an earlier bundle in OUT.")
@@ -139,8 +140,14 @@ def credits_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[str, 
 def bundle_cmd(ctx: click.Context, out: Path, images: Path | None, segmentation: Segmentation,
                yolo_task: Task, replace: bool, status: str, batches: tuple[str, ...],
                categories: tuple[str, ...], as_json: bool) -> None:
-    """Everything to publish, in the new folder OUT: COCO, YOLO, Croissant (every file listed
+    """Everything to publish, in the new folder OUT: COCO, YOLO, Parquet (each image with its
+    labels, what `datasets.load_dataset(OUT)` reads by default), Croissant (every file listed
     with its SHA-256), datasheet, dataset card, credits, and the change log with its head.
+
+    Each image file is there once, in yolo/images/train/ (the COCO file names the same
+    files; the Parquet file holds the images' bytes, as `datasets` needs them inline); where
+    two workers' YOLO rows on an image are identical the row is written once and its
+    provenance line lists both.
 
     \b
     Example:

@@ -15,7 +15,8 @@ import tracework
 from tracework.cli.common import Group, Progress, echo_json, project_of, settings_from, table
 from tracework.core.project import Category
 from tracework.core.settings import SETTINGS, setting
-from tracework.formats.coco import Segmentation
+from tracework.dataset.export import Identical
+from tracework.formats.coco import LAYOUTS, SEGMENTATIONS, Layout, Segmentation
 from tracework.formats.yolo import Task
 from tracework.ingest.platforms import PlatformReport
 
@@ -608,6 +609,12 @@ def _print_export(report: Any, as_json: bool) -> None:
             ("workers", report.workers),
             ("  with published answers", report.workers_with_published_answers),
             ("images copied", report.images_copied), ("ledger head", report.ledger_head)])
+    if report.rows_shared:
+        click.echo(f"  {report.rows_shared} annotation(s) share an identical row with another "
+                   "(listed under same_row in provenance.jsonl)")
+    if report.label_files_split:
+        click.echo(f"  {report.label_files_split} image(s) split into per-worker label files: "
+                   "two workers' rows on them were identical")
     if report.images_missing:
         click.echo(f"  {len(report.images_missing)} image file(s) not found under --images, "
                    f"e.g. {report.images_missing[0]}")
@@ -618,15 +625,23 @@ def _print_export(report: Any, as_json: bool) -> None:
 @_status_option
 @_batch_option
 @_category_option
-@click.option("--segmentation", type=click.Choice(["rle", "polygon"]), default="rle",
-              show_default=True, help="Masks as exact RLE (string counts) or as polygons.")
+@click.option("--segmentation", type=click.Choice(SEGMENTATIONS), default="polygon",
+              show_default=True,
+              help="Masks as polygons (area and bbox stay the exact mask's) or as exact RLE "
+                   "(string counts). Crowd regions are RLE with iscrowd 1 either way.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="tracework", show_default=True,
+              help="tracework: OUT/annotations.json and OUT/images/. datumaro: "
+                   "OUT/annotations/instances_SPLIT.json and OUT/images/SPLIT/, as Datumaro "
+                   "and CVAT lay out COCO.")
+@click.option("--split", default="default", show_default=True, metavar="NAME",
+              help="Split name in the datumaro layout.")
 @_images_option
 @_layer_option
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 @click.pass_context
 def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[str, ...],
-                    categories: tuple[str, ...], segmentation: Segmentation, images: Path | None,
-                    layer: str, as_json: bool) -> None:
+                    categories: tuple[str, ...], segmentation: Segmentation, layout: Layout,
+                    split: str, images: Path | None, layer: str, as_json: bool) -> None:
     """COCO to OUT/annotations.json; each annotation has an `attributes` object with its
     provenance (worker pseudonym, submission, batch, review status, taxonomy version, time on
     task and its kind, reward; survey answers only with the worker's publish consent).
@@ -640,10 +655,11 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
     Examples:
       tracework export coco out/coco
       tracework export coco out/coco --status all --category Body --images frames/
+      tracework export coco out/coco --segmentation rle --layout datumaro --split train
     """
     report = tracework.export_coco(project_of(ctx), out, status=status, batches=batches,
                                    categories=categories, segmentation=segmentation,
-                                   images_dir=images, layer=layer)
+                                   images_dir=images, layer=layer, layout=layout, split=split)
     _print_export(report, as_json)
 
 
@@ -655,17 +671,30 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
 @_batch_option
 @_category_option
 @click.option("--per-worker", is_flag=True,
-              help="One image copy and label file per (image, worker) instead of per image.")
+              help="One image copy and label file per (image, worker) for every image. "
+                   "Without it an image's file holds every worker's rows, except that an "
+                   "image where two rows would be identical is split by worker anyway "
+                   "(Ultralytics drops identical rows).")
+@click.option("--identical", type=click.Choice(["split", "merge"]), default="split",
+              show_default=True,
+              help="Where two workers' rows on an image are identical: split the image into "
+                   "per-worker files (one image copy each), or write the row once and list "
+                   "every annotation it stands for under same_row in provenance.jsonl (one "
+                   "copy of each image).")
 @_images_option
 @_layer_option
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 @click.pass_context
 def export_yolo_cmd(ctx: click.Context, out: Path, task: Task, status: str,
                     batches: tuple[str, ...], categories: tuple[str, ...], per_worker: bool,
-                    images: Path | None, layer: str, as_json: bool) -> None:
-    """YOLO (Ultralytics layout) to OUT: data.yaml, images/train, labels/train, plus
-    provenance.jsonl (every label row → annotation, worker pseudonym, submission) and
+                    identical: Identical, images: Path | None, layer: str,
+                    as_json: bool) -> None:
+    """YOLO (Ultralytics layout) to OUT: data.yaml, classes.txt, images/train, labels/train,
+    plus provenance.jsonl (every label row → annotation, worker pseudonym, submission) and
     workers.json (consented survey answers per worker).
+
+    One row per annotation: a mask in several pieces becomes one polygon through all of them,
+    so Ultralytics' loader reads exactly the rows provenance.jsonl lists.
 
     \b
     Examples:
@@ -674,7 +703,72 @@ def export_yolo_cmd(ctx: click.Context, out: Path, task: Task, status: str,
     """
     report = tracework.export_yolo(project_of(ctx), out, task=task, status=status,
                                    batches=batches, categories=categories,
-                                   per_worker=per_worker, images_dir=images, layer=layer)
+                                   per_worker=per_worker, images_dir=images, layer=layer,
+                                   identical=identical)
+    _print_export(report, as_json)
+
+
+@export.command("parquet")
+@click.argument("out", type=click.Path(path_type=Path))
+@_status_option
+@_batch_option
+@_category_option
+@_images_option
+@_layer_option
+@click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
+@click.pass_context
+def export_parquet_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[str, ...],
+                       categories: tuple[str, ...], images: Path | None, layer: str,
+                       as_json: bool) -> None:
+    """Parquet to OUT/data/train-00000-of-00001.parquet, laid out as Hugging Face `datasets`
+    stores images: one row per image with an `image` column (the file's bytes, given
+    --images, and its name) and an `objects` list, one entry per label with its category,
+    box, area, exact mask (COCO RLE counts) and provenance (worker pseudonym, submission,
+    batch, review status, taxonomy version, time on task and its kind, reward). Survey
+    answers are not in it. `datasets.load_dataset("parquet", data_files=...)` reads `image`
+    as an image; polars and pyarrow read the file as it is.
+
+    \b
+    Examples:
+      tracework export parquet out/parquet --images frames/
+      tracework export parquet out/parquet --status all --category Body --images frames/
+    """
+    report = tracework.export_parquet(project_of(ctx), out, status=status, batches=batches,
+                                      categories=categories, images_dir=images, layer=layer)
+    _print_export(report, as_json)
+
+
+@export.command("labelstudio")
+@click.argument("out", type=click.Path(path_type=Path))
+@_status_option
+@_batch_option
+@_category_option
+@click.option("--image-url", default="/data/local-files/?d=", show_default=True,
+              metavar="PREFIX",
+              help="Put before each image file name in the tasks' data.image (the default "
+                   "suits Label Studio's local-files storage; give your storage's URL).")
+@_images_option
+@_layer_option
+@click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
+@click.pass_context
+def export_labelstudio_cmd(ctx: click.Context, out: Path, status: str,
+                           batches: tuple[str, ...], categories: tuple[str, ...],
+                           image_url: str, images: Path | None, layer: str,
+                           as_json: bool) -> None:
+    """Label Studio JSON to OUT/tasks.json, with OUT/label_config.xml to create the project
+    with: one task per image, one annotation per submission, `completed_by` the worker's
+    pseudonym (never a platform id), `lead_time` the time on task, masks as polygon results
+    and boxes as rectangles, each annotation's provenance in its `tracework` object. Survey
+    answers are not in it.
+
+    \b
+    Examples:
+      tracework export labelstudio out/ls --images frames/
+      tracework export labelstudio out/ls --status all --image-url https://example.org/img/
+    """
+    report = tracework.export_labelstudio(project_of(ctx), out, status=status,
+                                          batches=batches, categories=categories,
+                                          image_url=image_url, images_dir=images, layer=layer)
     _print_export(report, as_json)
 
 

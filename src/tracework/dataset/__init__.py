@@ -1,7 +1,7 @@
 """The dataset a project exports: :func:`select_dataset` reads the canonical
 :class:`~tracework.core.model.Dataset` (each annotation with its provenance, consented answers
 only, the aggregated layer when asked for), and :mod:`~tracework.dataset.export` writes COCO
-and YOLO from it, atomically, with a manifest of the ledger head and the settings used.
+YOLO and Parquet from it, atomically, with a manifest of the ledger head and the settings used.
 
 May import: :mod:`tracework.core` and :mod:`tracework.formats`.
 """
@@ -9,8 +9,15 @@ May import: :mod:`tracework.core` and :mod:`tracework.formats`.
 from __future__ import annotations
 
 from tracework.core.model import LAYERS, STATUSES, Annotation, Dataset, Image
-from tracework.dataset.export import ExportReport, export_coco, export_yolo
+from tracework.dataset.export import (
+           ExportReport,
+           export_coco,
+           export_labelstudio,
+           export_parquet,
+           export_yolo,
+)
 from tracework.dataset.select import select_dataset
 
 __all__ = ["LAYERS", "STATUSES", "Annotation", "Dataset", "ExportReport", "Image",
-           "export_coco", "export_yolo", "select_dataset"]
+           "export_coco", "export_labelstudio", "export_parquet", "export_yolo",
+           "select_dataset"]

@@ -15,16 +15,17 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tracework.core.errors import InputError
 from tracework.core.files import copy_atomic, safe_name, write_atomic
-from tracework.core.model import Dataset, Image
+from tracework.core.model import Annotation, Dataset, Image
 from tracework.core.project import Project
 from tracework.dataset.select import select_dataset
 from tracework.formats import coco, yolo
 
-__all__ = ["ExportReport", "export_coco", "export_yolo"]
+__all__ = ["PARQUET_FILE", "ExportReport", "Identical", "export_coco", "export_labelstudio",
+           "export_parquet", "export_yolo", "yolo_label_groups"]
 
 
 
@@ -41,6 +42,9 @@ class ExportReport:
     images_missing: list[str] = field(default_factory=list)
     ledger_head: str = ""
     notes: list[str] = field(default_factory=list)      # see Dataset.notes
+    label_rows: int = 0           # YOLO: rows written, one per annotation with a shape
+    label_files_split: int = 0    # YOLO: images given per-worker files to keep rows distinct
+    rows_shared: int = 0          # YOLO, identical="merge": annotations on another's row
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -113,71 +117,92 @@ def _check_out(out: Path) -> Path:
 
 def export_coco(project: Project, out: Path | str, *, status: str = "approved",
                 batches: Collection[str] = (), categories: Collection[str] = (),
-                segmentation: coco.Segmentation = "rle",
-                images_dir: Path | str | None = None, layer: str = "individual") -> ExportReport:
+                segmentation: coco.Segmentation = "polygon",
+                images_dir: Path | str | None = None, layer: str = "individual",
+                layout: coco.Layout = "tracework", split: str = "default",
+                images_at: str = "") -> ExportReport:
     """Write ``OUT/annotations.json`` (COCO) and, given the task images, ``OUT/images/``.
 
-    ``layer``: "individual" (each worker's labels), "aggregate" (the aggregated labels of
-    `tracework aggregate`, marked ``"layer": "aggregate"``) or "both"."""
+    ``segmentation``: masks as polygons (default; ``area`` and ``bbox`` stay the mask's) or as
+    exact RLE; crowd regions are RLE either way. ``layout="datumaro"`` writes
+    ``OUT/annotations/instances_<split>.json`` and ``OUT/images/<split>/`` instead.
+    ``images_at`` records in ``info`` where the images are, relative to the annotation file,
+    when they are not copied beside it. ``layer``: "individual" (each worker's labels),
+    "aggregate" (the aggregated labels of `tracework aggregate`, marked
+    ``"layer": "aggregate"``) or "both"."""
     out = _check_out(Path(out))
+    ann_rel, images_rel = coco.layout_paths(layout, _split_name(split))
     data = select_dataset(project, status=status, batches_=batches, categories=categories,
                           layer=layer)
     meta = project.config.get("project", {})
     doc = coco.to_coco(data, info=_info(project, data, "coco"), segmentation=segmentation,
                        license_name=str(meta.get("license", "")))
+    if images_at:
+        doc["info"]["tracework"]["images"] = images_at
     report = ExportReport("coco", str(out), ledger_head=data.ledger_head, notes=data.notes)
     for im in doc["images"]:
         im["file_name"] = safe_name(im["file_name"], f"image_{im['id']}")
-    write_atomic(out / "annotations.json", json.dumps(doc, ensure_ascii=False, indent=1))
-    report.files.append("annotations.json")
-    _copy_images(data.images, Path(images_dir) if images_dir else None, out / "images", report)
+    write_atomic(out / ann_rel, json.dumps(doc, ensure_ascii=False, indent=1))
+    report.files.append(ann_rel)
+    _copy_images(data.images, Path(images_dir) if images_dir else None, out / images_rel, report)
     report.images, report.annotations = len(data.images), len(data.annotations)
     report.workers = len(data.workers)
     report.workers_with_published_answers = len(data.published_answers)
     return report
 
 
+def _split_name(split: str) -> str:
+    name = safe_name(split, "")
+    if not name or name != split:
+        raise InputError(f"a split name takes only letters, digits, '.', '_' and '-': {split!r}",
+                         field="--split")
+    return name
+
+
 def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect",
                 status: str = "approved", batches: Collection[str] = (),
                 categories: Collection[str] = (), per_worker: bool = False,
-                images_dir: Path | str | None = None, layer: str = "individual") -> ExportReport:
+                images_dir: Path | str | None = None, layer: str = "individual",
+                identical: Identical = "split") -> ExportReport:
     """Write a YOLO dataset: data.yaml, images/train, labels/train, and the provenance sidecars.
 
     ``per_worker`` gives every (image, worker) pair its own image copy and label file, so
     each file holds one person's labels; otherwise an image's file holds the labels of
-    everyone who labelled it, told apart by ``provenance.jsonl``. ``layer`` as for
-    :func:`export_coco` (aggregated rows are marked in ``provenance.jsonl``).
+    everyone who labelled it, told apart by ``provenance.jsonl``, except where two rows would
+    be identical (see :func:`yolo_label_groups`; ``identical="merge"`` instead writes such a
+    row once and lists every annotation it stands for under ``same_row`` on its provenance
+    line, so each image has one copy). Line N of ``provenance.jsonl``'s entries for
+    a label file is row N of that file, one row per annotation, as Ultralytics' loader reads
+    it. ``layer`` as for :func:`export_coco` (aggregated rows are marked in
+    ``provenance.jsonl``).
     """
     out = _check_out(Path(out))
     data = select_dataset(project, status=status, batches_=batches, categories=categories,
                           layer=layer)
-    class_ids = data.category_index()
-    by_image: dict[tuple[int, str], list[Any]] = defaultdict(list)
-    for ann in data.annotations:
-        by_image[(ann.image_id, ann.worker if per_worker else "")].append(ann)
     images = {im.id: im for im in data.images}
     report = ExportReport("yolo", str(out), ledger_head=data.ledger_head, notes=data.notes)
     provenance: list[str] = []
     names: dict[tuple[int, str], str] = {}
-    for (image_id, worker), anns in sorted(by_image.items()):
+    groups = yolo_label_groups(data, task=task, per_worker=per_worker, identical=identical)
+    if not per_worker:
+        report.label_files_split = len({image_id for image_id, key in groups if key})
+    for (image_id, worker), lines in sorted(groups.items()):
         image = images[image_id]
         base = safe_name(image.file_name, f"image_{image_id}")
         stem, dot, ext = base.rpartition(".")
         if not dot:
             stem, ext = base, "jpg"
-        if per_worker:
+        if worker:
             stem = f"{stem}__{safe_name(worker)}"
         names[(image_id, worker)] = f"{stem}.{ext}"
-        lines = yolo.label_lines(image, anns, class_ids, task)
         label_rel = f"labels/train/{stem}.txt"
-        write_atomic(out / label_rel, "".join(line + "\n" for line, _ in lines))
+        rows = dict.fromkeys(text for text, _ in lines)     # distinct, in order
+        write_atomic(out / label_rel, "".join(text + "\n" for text in rows))
         report.files.append(label_rel)
-        for number, (_, ann) in enumerate(lines, 1):
-            # Survey answers live once per worker in workers.json, not on every row.
-            attrs = {k: v for k, v in ann.attributes.items() if k != "survey"}
+        for number, entry in enumerate(_provenance_rows(lines), 1):
             provenance.append(json.dumps({
                 "label_file": label_rel, "line": number, "image": names[(image_id, worker)],
-                "annotation": ann.id, "category": ann.category, **attrs}, ensure_ascii=False))
+                **entry}, ensure_ascii=False))
     write_atomic(out / "provenance.jsonl", "".join(p + "\n" for p in provenance))
     workers_doc = {
         "about": "Workers who made these labels, by pseudonym. Survey answers appear only for "
@@ -188,15 +213,171 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
     }
     write_atomic(out / "workers.json", json.dumps(workers_doc, ensure_ascii=False, indent=1))
     write_atomic(out / "data.yaml", yolo.data_yaml([c.name for c in data.categories]))
+    write_atomic(out / "classes.txt", yolo.classes_txt([c.name for c in data.categories]))
     manifest = _info(project, data, f"yolo-{task}")
     write_atomic(out / "tracework.json", json.dumps(manifest, ensure_ascii=False, indent=1))
-    report.files += ["provenance.jsonl", "workers.json", "data.yaml", "tracework.json"]
+    report.files += ["provenance.jsonl", "workers.json", "data.yaml", "classes.txt",
+                     "tracework.json"]
     if images_dir is not None:
         src_dir = Path(images_dir)
         for (image_id, _worker), name in sorted(names.items()):
             _copy_images([images[image_id]], src_dir, out / "images" / "train", report,
                          {image_id: name})
     report.images, report.annotations = len(names), len(data.annotations)
+    report.label_rows = len(provenance)
+    report.rows_shared = sum(len(v) for v in groups.values()) - len(provenance)
     report.workers = len(data.workers)
     report.workers_with_published_answers = len(data.published_answers)
+    return report
+
+
+YoloGroups = dict[tuple[int, str], list[tuple[str, Annotation]]]
+Identical = Literal["split", "merge"]
+
+
+def yolo_label_groups(data: Dataset, *, task: yolo.Task = "detect", per_worker: bool = False,
+                      identical: Identical = "split") -> YoloGroups:
+    """The YOLO label files to write, keyed by (image id, file suffix), with their rows.
+
+    An image's rows share one file (suffix ``""``) unless two of them would be identical:
+    Ultralytics' loader keeps one of identical rows and reorders the rest, which would leave
+    provenance lines pointing at labels it dropped. Such an image gets one file (and one image
+    copy) per worker instead, suffixed with the pseudonym, and per submission if one worker's
+    rows still collide. ``per_worker`` splits every image by worker. ``identical="merge"``
+    keeps one file per image and writes identical rows once: the row's annotations are then
+    listed together (see :func:`export_yolo`).
+    """
+    class_ids = data.category_index()
+    images = {im.id: im for im in data.images}
+    by_image: dict[int, list[Annotation]] = defaultdict(list)
+    for ann in data.annotations:
+        by_image[ann.image_id].append(ann)
+    out: YoloGroups = {}
+    for image_id, anns in by_image.items():
+        lines = yolo.label_lines(images[image_id], anns, class_ids, task)
+        if identical == "merge" and not per_worker:
+            out[(image_id, "")] = lines
+            continue
+        if not per_worker and _distinct(lines):
+            out[(image_id, "")] = lines
+            continue
+        by_worker: dict[str, list[tuple[str, Annotation]]] = defaultdict(list)
+        for line in lines:
+            by_worker[line[1].worker].append(line)
+        for worker, rows in by_worker.items():
+            if _distinct(rows):
+                out[(image_id, worker)] = rows
+                continue
+            for line in rows:
+                key = f"{worker}__s{line[1].attributes.get('submission', line[1].id)}"
+                out.setdefault((image_id, key), []).append(line)
+    return out
+
+
+def _provenance_rows(lines: list[tuple[str, Annotation]]) -> list[dict[str, Any]]:
+    """One provenance entry per distinct row, in row order; an annotation whose row repeats an
+    earlier one is listed under that row's ``same_row`` (only ``identical="merge"`` leaves
+    repeats in a file)."""
+    entries: list[dict[str, Any]] = []
+    first: dict[str, dict[str, Any]] = {}
+    for text, ann in lines:
+        # Survey answers live once per worker in workers.json, not on every row.
+        attrs = {k: v for k, v in ann.attributes.items() if k != "survey"}
+        entry = {"annotation": ann.id, "category": ann.category, **attrs}
+        if text in first:
+            first[text].setdefault("same_row", []).append(entry)
+            continue
+        first[text] = entry
+        entries.append(entry)
+    return entries
+
+
+def _distinct(lines: list[tuple[str, Annotation]]) -> bool:
+    return len({text for text, _ in lines}) == len(lines)
+
+
+PARQUET_FILE = "data/train-00000-of-00001.parquet"
+
+
+def export_parquet(project: Project, out: Path | str, *, status: str = "approved",
+                   batches: Collection[str] = (), categories: Collection[str] = (),
+                   images_dir: Path | str | None = None,
+                   layer: str = "individual") -> ExportReport:
+    """Write ``OUT/data/train-00000-of-00001.parquet``: one row per image, with the image's
+    bytes (given the task images) and its labels, each with its provenance (see
+    :mod:`tracework.formats.parquet`), plus ``OUT/tracework.json``.
+
+    ``datasets.load_dataset("parquet", data_files=...)`` reads ``image`` as an image;
+    polars and pyarrow read the same file.
+    """
+    from tracework.formats import parquet
+
+    out = _check_out(Path(out))
+    data = select_dataset(project, status=status, batches_=batches, categories=categories,
+                          layer=layer)
+    report = ExportReport("parquet", str(out), ledger_head=data.ledger_head, notes=data.notes)
+    src_dir = Path(images_dir) if images_dir is not None else None
+
+    def image_bytes(image: Image) -> bytes | None:
+        path = _checked_image(src_dir, image, report) if src_dir is not None else None
+        if path is None:
+            return None
+        report.images_copied += 1
+        return path.read_bytes()
+
+    table = parquet.to_table(data, image_bytes,
+                             lambda im: safe_name(im.file_name, f"image_{im.id}"))
+    # Written whole from memory so that the file lands atomically, as every export does.
+    write_atomic(out / PARQUET_FILE, parquet.to_bytes(table))
+    write_atomic(out / "tracework.json",
+                 json.dumps(_info(project, data, "parquet"), ensure_ascii=False, indent=1))
+    report.files += [PARQUET_FILE, "tracework.json"]
+    report.images, report.annotations = len(data.images), len(data.annotations)
+    report.workers = len(data.workers)
+    report.workers_with_published_answers = len(data.published_answers)
+    return report
+
+
+def _checked_image(images_dir: Path, image: Image, report: ExportReport) -> Path | None:
+    src = _find_image(images_dir, image)
+    if src is None:
+        report.images_missing.append(image.file_name)
+        return None
+    if image.sha256 is not None and _sha256(src) != image.sha256:
+        raise InputError(f"{image.file_name} differs from the image recorded at ingest "
+                         f"(sha256 {image.sha256[:12]}…)", file=str(src),
+                         hint="Point --images at the original task images.")
+    return src
+
+
+def export_labelstudio(project: Project, out: Path | str, *, status: str = "approved",
+                       batches: Collection[str] = (), categories: Collection[str] = (),
+                       image_url: str = "/data/local-files/?d=",
+                       images_dir: Path | str | None = None,
+                       layer: str = "individual") -> ExportReport:
+    """Write ``OUT/tasks.json`` (Label Studio's JSON export: one task per image, one
+    annotation object per submission, ``completed_by`` the worker's pseudonym) and
+    ``OUT/label_config.xml`` (the labelling interface to create the project with), and given
+    the task images, ``OUT/images/``. ``image_url`` is put before each file name in
+    ``data.image``: the default suits Label Studio's local-files storage.
+    """
+    from tracework.formats import labelstudio_tasks as labelstudio
+
+    out = _check_out(Path(out))
+    data = select_dataset(project, status=status, batches_=batches, categories=categories,
+                          layer=layer)
+    report = ExportReport("labelstudio", str(out), ledger_head=data.ledger_head, notes=data.notes)
+    names = {im.id: safe_name(im.file_name, f"image_{im.id}") for im in data.images}
+    tasks = labelstudio.to_tasks(data, image_url, names)
+    write_atomic(out / "tasks.json", json.dumps(tasks, ensure_ascii=False, indent=1))
+    write_atomic(out / "label_config.xml",
+                 labelstudio.label_config([(c.name, c.colour) for c in data.categories]))
+    write_atomic(out / "tracework.json",
+                 json.dumps(_info(project, data, "labelstudio"), ensure_ascii=False, indent=1))
+    report.files += ["tasks.json", "label_config.xml", "tracework.json"]
+    _copy_images(data.images, Path(images_dir) if images_dir else None, out / "images", report,
+                 names)
+    report.images, report.annotations = len(data.images), len(data.annotations)
+    report.workers = len(data.workers)
+    report.workers_with_published_answers = 0   # survey answers do not travel to Label Studio
     return report

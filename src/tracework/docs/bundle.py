@@ -3,8 +3,11 @@
 ::
 
     OUT/
-      coco/annotations.json (+ coco/images/ given the task images)
-      yolo/ (data.yaml, labels/, provenance.jsonl, workers.json, images/ given the images)
+      coco/annotations.json                              its images are yolo/images/train/
+      yolo/ (data.yaml, classes.txt, labels/, provenance.jsonl, workers.json, and given the
+            task images images/train/, the one copy of each image)
+      parquet/data/train-00000-of-00001.parquet          each image with its labels, for
+                                                         `datasets` (the card's default config)
       records/annotations.jsonl, records/images.jsonl   one row per label / image
       DATASHEET.md, DATASHEET.html                       the datasheet
       README.md                                          the dataset card
@@ -28,7 +31,7 @@ from typing import Any
 
 from tracework.core.errors import ConflictError, InputError
 from tracework.core.project import Project
-from tracework.dataset.export import export_coco, export_yolo
+from tracework.dataset.export import export_coco, export_parquet, export_yolo
 from tracework.dataset.select import select_dataset
 from tracework.docs.card import export_card
 from tracework.docs.credits import export_credits
@@ -80,18 +83,22 @@ def _prepare(out: Path, replace: bool) -> None:
 
 def export_bundle(project: Project, out: Path | str, *, status: str = "approved",
                   batches: Collection[str] = (), categories: Collection[str] = (),
-                  images_dir: Path | str | None = None, segmentation: coco.Segmentation = "rle",
+                  images_dir: Path | str | None = None, segmentation: coco.Segmentation = "polygon",
                   yolo_task: yolo.Task = "segment", replace: bool = False) -> BundleReport:
     """Write the dataset (COCO, YOLO), its documentation and its change log into ``out``."""
     out = Path(out)
     _prepare(out, replace)
     data = select_dataset(project, status=status, batches_=batches, categories=categories)
     facts = gather(project, data)
+    # One copy of each image, in YOLO's place for it; the COCO file names the same files.
     c = export_coco(project, out / "coco", status=status, batches=batches,
-                    categories=categories, segmentation=segmentation, images_dir=images_dir)
+                    categories=categories, segmentation=segmentation,
+                    images_at="../yolo/images/train" if images_dir is not None else "")
     y = export_yolo(project, out / "yolo", task=yolo_task, status=status, batches=batches,
-                    categories=categories, images_dir=images_dir)
-    if {c.ledger_head, y.ledger_head} != {facts.ledger_head}:
+                    categories=categories, images_dir=images_dir, identical="merge")
+    pq = export_parquet(project, out / "parquet", status=status, batches=batches,
+                        categories=categories, images_dir=images_dir)
+    if {c.ledger_head, y.ledger_head, pq.ledger_head} != {facts.ledger_head}:
         raise ConflictError("the project changed while the bundle was written",
                             hint="Run the export again when no one is changing the project.")
     export_datasheet(project, out / "DATASHEET.md", html=True, facts=facts)
@@ -106,7 +113,7 @@ def export_bundle(project: Project, out: Path | str, *, status: str = "approved"
     export_croissant(project, out / CROISSANT_FILE, facts=facts)
     report = BundleReport(str(out), images=len(data.images), annotations=len(data.annotations),
                           workers=facts.contributors, credited=len(facts.credits.names),
-                          images_copied=c.images_copied, images_missing=c.images_missing,
+                          images_copied=y.images_copied, images_missing=y.images_missing,
                           ledger_head=facts.ledger_head, ledger_redacted=led.redacted)
     report.files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     return report

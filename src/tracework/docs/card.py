@@ -16,11 +16,15 @@ import yaml
 
 from tracework.core.files import write_atomic
 from tracework.core.project import Project
+from tracework.dataset.export import PARQUET_FILE
 from tracework.dataset.select import select_dataset
 from tracework.docs import answers as A
 from tracework.docs.croissant import ANNOTATIONS_FILE, DocsReport, target_file
 from tracework.docs.facts import Facts, gather
 from tracework.docs.text import md
+
+# Where a bundle keeps its Parquet export (tracework.docs.bundle writes it there).
+BUNDLE_PARQUET = f"parquet/{PARQUET_FILE}"
 
 __all__ = ["card_metadata", "render_card", "export_card", "yaml_front_matter",
            "size_category", "hub_license"]
@@ -83,7 +87,8 @@ def yaml_front_matter(meta: Mapping[str, Any]) -> str:
     return "---\n" + body + "---\n" if body else "---\n\n---\n"
 
 
-def card_metadata(f: Facts, *, with_data_files: bool = False) -> dict[str, Any]:
+def card_metadata(f: Facts, *, with_data_files: bool = False,
+                  with_images: bool = False) -> dict[str, Any]:
     """The card's YAML metadata."""
     license_id, license_name = hub_license(str(f.meta.get("license") or ""))
     tasks = []
@@ -109,6 +114,12 @@ def card_metadata(f: Facts, *, with_data_files: bool = False) -> dict[str, Any]:
     if with_data_files:
         meta["configs"] = [{"config_name": "annotations",
                             "data_files": [{"split": "train", "path": ANNOTATIONS_FILE}]}]
+    if with_images:
+        # The images with their labels load by default: `load_dataset(folder)` has an image
+        # column; the flat label records stay one config away.
+        meta.setdefault("configs", []).insert(0, {
+            "config_name": "images", "default": True,
+            "data_files": [{"split": "train", "path": BUNDLE_PARQUET}]})
     return meta
 
 
@@ -127,13 +138,14 @@ def _or_tba(text: str) -> str:
     return md(text) if text else f"*{md(A.TO_BE_ANSWERED)}*"
 
 
-def render_card(f: Facts, *, with_data_files: bool = False) -> str:
+def render_card(f: Facts, *, with_data_files: bool = False, with_images: bool = False) -> str:
     """The whole README.md."""
     c = f.chain
     credits = (", ".join(md(n) for n in f.credits.names) + f", and {f.credits.unnamed} more "
                "who chose not to be named." if f.credits.names else
                f"{f.credits.contributors} people; none asked to be credited by name.")
-    lines = [yaml_front_matter(card_metadata(f, with_data_files=with_data_files)),
+    lines = [yaml_front_matter(card_metadata(f, with_data_files=with_data_files,
+                                             with_images=with_images)),
              f"# Dataset card for {md(f.name)}", "",
              md(str(f.meta.get("description") or A.collection(f))), ""]
     lines += _section("Dataset details",
@@ -150,7 +162,10 @@ def render_card(f: Facts, *, with_data_files: bool = False) -> str:
         f"{len(f.data.images)} images, {len(f.data.annotations)} labels. COCO "
         "(coco/annotations.json) and YOLO (yolo/) files; records/annotations.jsonl holds one "
         "row per label with who made it and under what terms; croissant.json describes every "
-        "file with its SHA-256."))
+        "file with its SHA-256.")
+        + (f" {BUNDLE_PARQUET} holds each image with its labels and their provenance "
+           "(`datasets.load_dataset` on this folder reads it, with an image column)."
+           if with_images else ""))
     lines += _section("Dataset creation", level=2)
     lines += _section("Curation rationale", _or_tba(str(c.get("purpose") or "")), level=3)
     lines += _section("Source data", md(A.collection(f)), level=3)
@@ -183,7 +198,8 @@ def export_card(project: Project, out: Path | str, *, status: str = "approved",
         facts = gather(project, select_dataset(project, status=status, batches_=batches,
                                                categories=categories))
     with_data = (target.parent / ANNOTATIONS_FILE).is_file()
-    write_atomic(target, render_card(facts, with_data_files=with_data))
+    with_images = (target.parent / BUNDLE_PARQUET).is_file()
+    write_atomic(target, render_card(facts, with_data_files=with_data, with_images=with_images))
     return DocsReport("card", str(target), files=[target.name], images=len(facts.data.images),
                       annotations=len(facts.data.annotations), workers=facts.contributors,
                       credited=len(facts.credits.names), ledger_head=facts.ledger_head)

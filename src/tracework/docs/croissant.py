@@ -36,7 +36,7 @@ from tracework.dataset.policy import published_demographics
 from tracework.dataset.select import select_dataset
 from tracework.docs import answers
 from tracework.docs.facts import Facts, gather
-from tracework.docs.vocab import CONFORMS_TO, CROISSANT_CONTEXT, RAI_MANY
+from tracework.docs.vocab import CONFORMS_TO, CROISSANT_CONTEXT, MLCROISSANT_SPELLINGS, RAI_MANY
 from tracework.formats import coco
 
 __all__ = ["DocsReport", "croissant_document", "export_croissant", "write_records",
@@ -50,7 +50,7 @@ _MEDIA = {
     ".json": "application/json", ".jsonl": "application/jsonlines", ".md": "text/markdown",
     ".html": "text/html", ".txt": "text/plain", ".yaml": "application/yaml",
     ".yml": "application/yaml", ".csv": "text/csv", ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg", ".png": "image/png",
+    ".jpeg": "image/jpeg", ".png": "image/png", ".parquet": "application/x-parquet",
 }
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
 
@@ -367,6 +367,8 @@ def rai_properties(facts: Facts) -> dict[str, Any]:
         if name not in RAI_MANY and isinstance(value, list):
             value = " ".join(value)
         out[f"rai:{name}"] = value
+        if name in MLCROISSANT_SPELLINGS:
+            out[f"rai:{MLCROISSANT_SPELLINGS[name]}"] = value
     return out
 
 

@@ -2,9 +2,11 @@
 PROV-O and FOAF for per-annotation provenance, and tracework's own extension.
 
 RAI properties are spelled as the RAI vocabulary (``croissant_rai.ttl``) spells them, which
-differs in two places from what one Croissant library writes (``dataCollectionTimeframe``, not
-``…TimeFrame``; ``dataManipulationProtocol``, not ``dataDataManipulationProtocol``); a test
-checks every ``rai:`` key written against :data:`RAI_PROPERTIES`.
+differs in two places from what mlcroissant reads and writes (``dataCollectionTimeframe``, not
+``…TimeFrame``; ``dataManipulationProtocol``, not ``dataDataManipulationProtocol``). Those two
+are written under both spellings, with the same value (:data:`MLCROISSANT_SPELLINGS`), so
+that readers of the vocabulary and mlcroissant's ``Metadata`` both find them; a test checks
+every other ``rai:`` key written against :data:`RAI_PROPERTIES`.
 
 The ``tracework:`` extension
 ----------------------------
@@ -58,6 +60,7 @@ from typing import Any
 __all__ = [
     "CONFORMS_TO",
     "CROISSANT_CONTEXT",
+    "MLCROISSANT_SPELLINGS",
     "RAI_NS",
     "RAI_PROPERTIES",
     "RAI_MANY",
@@ -93,6 +96,12 @@ RAI_PROPERTIES: tuple[str, ...] = (
     "dataLimitations",
     "dataUseCases",
 )
+
+#: Vocabulary spelling -> mlcroissant's spelling, where they differ (mlcroissant 1.1).
+MLCROISSANT_SPELLINGS: dict[str, str] = {
+    "dataCollectionTimeframe": "dataCollectionTimeFrame",
+    "dataManipulationProtocol": "dataDataManipulationProtocol",
+}
 
 #: RAI properties whose cardinality is MANY (the others take one text).
 RAI_MANY: frozenset[str] = frozenset({

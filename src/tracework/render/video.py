@@ -10,16 +10,21 @@ about six times as fast as ``veryfast`` (85 against 13 distinct frames per secon
 about three times as large, still under 1 Mbit/s at 1080p for a slideshow of held frames.
 The video has a constant frame rate (what every player and editor handles): each frame is
 repeated for ``seconds_per_frame``.
+
+Colours are converted with BT.709's matrix for HD sizes (taller than 576 lines) and BT.601's
+for SD, and the stream says which (with BT.709 primaries and transfer, the sRGB frames' own,
+and limited range), so players neither guess nor shift the category colours.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Collection, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -34,14 +39,46 @@ from tracework.render.pipeline import RenderReport, draw_jobs, frame_jobs, rende
 from tracework.render.records import credits, select_contributions
 from tracework.render.text import MissingGlyphs
 
-__all__ = ["PRESETS", "H264Writer", "render_video", "to_i420"]
+__all__ = ["PRESETS", "H264Writer", "Matrix", "matrix_for", "render_video", "to_i420"]
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 
 
-def to_i420(frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """A BGR frame as planar YUV 4:2:0 (what H.264 players expect), via OpenCV's fast path."""
-    return np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420))
+Matrix = Literal["bt601", "bt709"]
+
+# BGR (0-255) -> limited-range Y'CbCr by BT.709's luma weights, as one 3x4 affine matrix.
+_KR, _KB = 0.2126, 0.0722
+_KG = 1.0 - _KR - _KB
+_BT709 = np.array([
+    [219 / 255 * _KB, 219 / 255 * _KG, 219 / 255 * _KR, 16.0],
+    [224 / 255 * 0.5, -224 / 255 * 0.5 * _KG / (1 - _KB), -224 / 255 * 0.5 * _KR / (1 - _KB),
+     128.0],
+    [-224 / 255 * 0.5 * _KB / (1 - _KR), -224 / 255 * 0.5 * _KG / (1 - _KR), 224 / 255 * 0.5,
+     128.0],
+])
+
+
+
+def matrix_for(size: tuple[int, int]) -> Matrix:
+    """BT.709 for HD (taller than 576 lines, as players assume), BT.601 for SD."""
+    return "bt709" if size[1] > 576 else "bt601"
+
+
+def to_i420(frame: NDArray[np.uint8], matrix: Matrix = "bt601") -> NDArray[np.uint8]:
+    """A BGR frame as planar limited-range YUV 4:2:0 (what H.264 players expect).
+
+    BT.601 goes through OpenCV's own conversion. BT.709: luma by one weighted sum at full
+    size, chroma from the frame averaged over 2x2 blocks (the same as averaging the chroma,
+    the conversion being linear), about 25 ms a 1080p frame against OpenCV's 6 ms for BT.601.
+    """
+    if matrix == "bt601":
+        return np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420))
+    h, w = frame.shape[:2]
+    luma = cv2.transform(frame, _BT709[:1])
+    half = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    chroma = cv2.transform(half, _BT709[1:])
+    planes = (luma.ravel(), chroma[:, :, 0].ravel(), chroma[:, :, 1].ravel())
+    return np.concatenate(planes).astype(np.uint8, copy=False).reshape(h * 3 // 2, w)
 
 
 class H264Writer:
@@ -51,7 +88,9 @@ class H264Writer:
     """
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float, *,
-                 preset: str = "ultrafast", crf: int = 23) -> None:
+                 preset: str = "ultrafast", crf: int = 23, matrix: Matrix = "bt601") -> None:
+        """``matrix`` is the one the frames were converted with (:func:`to_i420`): the stream
+        signals it, with BT.709 primaries and transfer and limited range."""
         import av
 
         width, height = size
@@ -78,6 +117,8 @@ class H264Writer:
             raise
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = "yuv420p"
+        self.matrix = matrix
+        _signal_colours(self._stream.codec_context, matrix)
         self._stream.options = {"preset": preset, "crf": str(crf)}
         self._stream.codec_context.time_base = Fraction(1) / rate
         self._pts = 0
@@ -121,6 +162,26 @@ class H264Writer:
             self.close()
         else:
             self.abort()
+
+
+# FFmpeg's AVColorPrimaries / AVColorTransferCharacteristic / AVColorSpace / AVColorRange
+# numbers (libavutil/pixfmt.h), which the codec context takes. PyAV's own Colorspace enum is
+# swscale's numbering, where 5 means BT.601 but reads back as bt470bg.
+_AVCOL_PRI_BT709 = 1
+_AVCOL_TRC_BT709 = 1
+_AVCOL_SPC_BT709 = 1
+_AVCOL_SPC_SMPTE170M = 6
+_AVCOL_RANGE_MPEG = 1
+
+
+def _signal_colours(context: Any, matrix: Matrix) -> None:
+    """Tag the stream with the colours it holds. The frames are sRGB, whose primaries and
+    transfer curve are BT.709's, whatever matrix turned them into Y'CbCr; the range is the
+    limited one both conversions produce."""
+    context.color_primaries = _AVCOL_PRI_BT709
+    context.color_trc = _AVCOL_TRC_BT709
+    context.colorspace = _AVCOL_SPC_BT709 if matrix == "bt709" else _AVCOL_SPC_SMPTE170M
+    context.color_range = _AVCOL_RANGE_MPEG
 
 
 def _ticks(seconds: float, fps: float) -> int:
@@ -176,19 +237,21 @@ def render_video(project: Project, out: Path | str, *, images_dir: Path | str | 
                           size=size, fps=fps, encoder=f"libx264 {preset} crf {crf} (PyAV)",
                           ledger_head=data.ledger_head, notes=data.notes)
     source = Path(images_dir) if images_dir is not None else None
+    matrix = matrix_for(size)
+    convert = functools.partial(to_i420, matrix=matrix)
     try:
-        with H264Writer(out, size, fps, preset=preset, crf=crf) as writer:
+        with H264Writer(out, size, fps, preset=preset, crf=crf, matrix=matrix) as writer:
             if title_seconds:
-                writer.write(to_i420(title), _ticks(title_seconds, fps))
+                writer.write(convert(title), _ticks(title_seconds, fps))
             for _job, i420 in draw_jobs(renderer, jobs, source, layout, workers=workers,
-                                        finish=to_i420):
+                                        finish=convert):
                 writer.write(i420, _ticks(seconds_per_frame, fps))
                 report.frames += 1
                 if progress is not None:
                     progress(report.frames, len(jobs))
             if credits_seconds:
                 for card in closing:
-                    writer.write(to_i420(card), _ticks(credits_seconds / len(closing), fps))
+                    writer.write(convert(card), _ticks(credits_seconds / len(closing), fps))
     except ImportError as exc:
         raise ConfigError(f"video encoding needs PyAV ({exc.name} is missing)",
                           hint="pip install av") from None
@@ -200,7 +263,8 @@ def render_video(project: Project, out: Path | str, *, images_dir: Path | str | 
 def encode_frames(frames: Iterable[NDArray[np.uint8]], out: Path, size: tuple[int, int],
                   fps: float, *, preset: str = "ultrafast", crf: int = 23) -> int:
     """Encode BGR frames (one tick each) to ``out``; returns the number written."""
-    with H264Writer(out, size, fps, preset=preset, crf=crf) as writer:
+    matrix = matrix_for(size)
+    with H264Writer(out, size, fps, preset=preset, crf=crf, matrix=matrix) as writer:
         for frame in frames:
-            writer.write(to_i420(frame))
+            writer.write(to_i420(frame, matrix))
     return writer.frames
