@@ -11,6 +11,7 @@ Every command line verb is a function here of the same name::
 from __future__ import annotations
 
 from tracework.core import __version__
+from tracework.core.erasure import ErasureReport, erase_worker
 from tracework.core.errors import (
     ConfigError,
     ConflictError,
@@ -22,6 +23,7 @@ from tracework.core.errors import (
     StoreError,
     TraceworkError,
 )
+from tracework.core.privacy import ConsentChange, consent_set
 from tracework.core.project import Category, Project, init, open_project
 from tracework.core.status import StatusReport, log, status, verify
 from tracework.dataset import ExportReport, export_coco, export_yolo
@@ -30,6 +32,8 @@ from tracework.ingest import ImportReport, ingest_mturk, ingest_qualtrics
 __all__ = [
     "__version__",
     "Category",
+    "ConsentChange",
+    "ErasureReport",
     "ConfigError",
     "ConflictError",
     "InputError",
@@ -43,6 +47,8 @@ __all__ = [
     "Project",
     "StatusReport",
     "TraceworkError",
+    "consent_set",
+    "erase_worker",
     "export_coco",
     "export_yolo",
     "ingest_mturk",

@@ -148,6 +148,12 @@ def _print_report(report: tracework.ImportReport) -> None:
         click.echo(f"{n} answer{'s' if n != 1 else ''} of element {tag} kept raw, not converted")
     if report.conflicts:
         click.echo("Conflicting rows were recorded, not applied: see `tracework conflicts list`.")
+    if report.erased_unlinked:
+        click.echo(f"{report.erased_unlinked} row(s) came under the id of an erased worker: stored "
+                   "under a new pseudonym that links to nobody.")
+    if report.erased_refused:
+        click.echo(f"{report.erased_refused} row(s) of erased workers were not stored (their "
+                   "content was erased).")
 
 
 def _with_progress(label: str, run: Callable[[Progress], tracework.ImportReport]

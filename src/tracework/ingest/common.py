@@ -31,6 +31,11 @@ class ImportReport:
     answers with no labelled pixel. ``excluded`` counts survey responses left out by response
     type (preview, test, spam); ``linked_by_id``/``linked_by_code``/``unlinked`` say how each
     response found its worker's submissions, and ``unlinked_reasons`` why not.
+
+    A row under the raw id of an erased worker is never tied to that person again:
+    ``erased_unlinked`` counts new work stored under a fresh pseudonym that links to nobody,
+    ``erased_refused`` the rows not stored at all (survey responses of an erased worker, rows
+    of work already stored for them, whose content was erased).
     """
 
     file: str
@@ -55,6 +60,8 @@ class ImportReport:
     unlinked: int = 0
     unlinked_reasons: dict[str, int] = field(default_factory=dict)
     consent_changes: int = 0
+    erased_unlinked: int = 0
+    erased_refused: int = 0
     tolerated_pixels: int = 0
     ledger_entries: int = 0
     ledger_head: str = ""
@@ -106,6 +113,9 @@ def finish_import(conn: Connection, log: LedgerWriter, import_id: int,
         summary["empty_masks"] = report.empty_masks
     if report.excluded:
         summary["excluded"] = dict(sorted(report.excluded.items()))
+    if report.erased_unlinked or report.erased_refused:
+        summary["erased_workers"] = {"unlinked": report.erased_unlinked,
+                                     "refused": report.erased_refused}
     log.append("import.finish", f"import:{import_id}", new=summary)
     log.flush()
     report.ledger_entries = log.appended
