@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 import tracework
-from builders import edited_batch, read_rows, small_files, truth
+from builders import edited_batch, small_files, truth
 from conftest import MOUSE
 from tracework.core import ledger
 from tracework.core.erasure import erase_worker
