@@ -353,3 +353,36 @@ def test_old_entries_with_clear_words_are_listed(sqlite_project: Project, tmp_pa
     out = tmp_path / "published"
     export_ledger(sqlite_project, out)
     assert "Old Clear Name" not in (out / "ledger.jsonl").read_text(encoding="utf-8")
+
+
+def test_erasure_on_each_database(project: Project, tmp_path: Path) -> None:
+    """The same erasure on SQLite and PostgreSQL (where the touched tables get VACUUM FULL):
+    no text column of any table holds the worker's raw id or answers afterwards."""
+    from sqlalchemy import String, Text
+
+    from tracework.core.store import schema
+
+    files = small_files(tmp_path / "gen")
+    tracework.ingest_mturk(project, files.batch_csv)
+    tracework.ingest_qualtrics(project, files.survey_csv, worker_column="workerId",
+                               consent_column="Q11")
+    token = pseudonym(project.secret, "mturk", VICTIM)
+    with project.store.read() as conn:
+        rid = conn.execute(select(responses.c.id).where(responses.c.worker == token)).scalar_one()
+        city = json.loads(conn.execute(select(answers.c.value).where(
+            answers.c.response_id == rid, answers.c.question == "Q4")).scalar_one())
+    assert city == "USA"
+    report = erase_worker(project, token, reason="asked")
+    assert (report.submissions_kept, report.deleted["vault"], report.deleted["responses"],
+            report.compacted) == (4, 1, 1, True)
+    found = []
+    with project.store.read() as conn:
+        for table in schema.metadata.sorted_tables:
+            cols = [c for c in table.columns if isinstance(c.type, (String, Text))]
+            for row in conn.execute(select(*cols)) if cols else []:
+                found += [f"{table.name}.{c.name}" for c, v in zip(cols, row, strict=True)
+                          if v is not None and VICTIM in v]
+        theirs = conn.execute(select(func.count()).select_from(answers).where(
+            answers.c.response_id == rid)).scalar_one()
+    assert found == [] and theirs == 0
+    assert tracework.verify(project).ok
