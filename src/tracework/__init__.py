@@ -11,6 +11,7 @@ Every command line verb is a function here of the same name::
 from __future__ import annotations
 
 from tracework.core import __version__
+from tracework.core.erasure import ErasureReport, erase_worker
 from tracework.core.errors import (
     ConfigError,
     ConflictError,
@@ -22,6 +23,7 @@ from tracework.core.errors import (
     StoreError,
     TraceworkError,
 )
+from tracework.core.privacy import ConsentChange, consent_set
 from tracework.core.project import Category, Project, init, open_project
 from tracework.core.status import StatusReport, log, status, verify
 from tracework.dataset import (
@@ -44,6 +46,8 @@ from tracework.ingest.prolific import ingest_prolific
 __all__ = [
     "__version__",
     "Category",
+    "ConsentChange",
+    "ErasureReport",
     "ConfigError",
     "ConflictError",
     "InputError",
@@ -57,6 +61,8 @@ __all__ = [
     "Project",
     "StatusReport",
     "TraceworkError",
+    "consent_set",
+    "erase_worker",
     "export_coco",
     "export_labelstudio",
     "export_parquet",

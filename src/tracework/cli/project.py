@@ -170,6 +170,12 @@ def _print_report(report: tracework.ImportReport) -> None:
     if report.redacted_ids:
         click.echo(f"{report.redacted_ids} worker id{'s' if report.redacted_ids != 1 else ''} "
                    "typed into answers replaced by pseudonyms (the typed text is in the vault).")
+    if report.erased_unlinked:
+        click.echo(f"{report.erased_unlinked} row(s) came under the id of an erased worker: stored "
+                   "under a new pseudonym that links to nobody.")
+    if report.erased_refused:
+        click.echo(f"{report.erased_refused} row(s) of erased workers were not stored (their "
+                   "content was erased).")
 
 
 _Report = TypeVar("_Report", bound=tracework.ImportReport)

@@ -9,32 +9,51 @@ export, a receipt, a note), passed to :func:`verify` as ``expect_head``.
 
 Values are stored as canonical JSON text and hashed as stored, so SQLite and PostgreSQL verify
 the same bytes.
+
+Personal values (a credit name, a note's text, a dispute message, feedback typed to a worker)
+never enter an entry in the clear. A writer wraps them in :class:`Private`; the entry then holds
+a salted commitment ``{"commit": "sha256:<hex>"}`` (SHA-256 over 32 random salt bytes and the
+value's canonical JSON) and the salt and the value go to ``ledger_private``, tagged with the
+worker they belong to. The chain verifies from the entries alone, in the project and in a
+published log; :func:`reveal` puts the values back for the people allowed to read them; erasing
+a worker deletes their private rows, after which a commitment opens to nothing and, salted,
+cannot be guessed from a list of names either. :func:`verify` also checks that every private
+row still opens its commitment.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
 from tracework.core.errors import LedgerError
+from tracework.core.store import chunks
 from tracework.core.store.schema import ledger, ledger_head
+from tracework.core.store.tables_privacy import ledger_private
 
 __all__ = [
+    "ERASED",
     "GENESIS",
     "Entry",
     "LedgerWriter",
+    "Private",
     "Verification",
     "canonical",
+    "commitment_of",
     "entries",
     "entry_hash",
     "head",
+    "is_commitment",
+    "is_commitment_text",
     "now",
+    "reveal",
     "verify",
 ]
 
@@ -57,6 +76,47 @@ def canonical(value: Any) -> str:
     if value is None:
         return "null"
     return _CANONICAL.encode(value)
+
+
+@dataclass(frozen=True)
+class Private:
+    """A personal value for a ledger entry: the entry holds a salted commitment to it, the value
+    itself goes to ``ledger_private`` under ``worker`` (None: nobody's, kept until the project
+    is deleted)."""
+
+    value: Any
+    worker: str | None = None
+
+
+#: What :func:`reveal` shows for a commitment whose value was erased.
+ERASED = {"erased": True}
+
+
+def commitment_of(salt_hex: str, value_text: str) -> str:
+    """The commitment to a value's canonical JSON text under a salt (hex)."""
+    digest = hashlib.sha256(bytes.fromhex(salt_hex) + value_text.encode("utf-8")).hexdigest()
+    return f"sha256:{digest}"
+
+
+def is_commitment(value: Any) -> bool:
+    return (isinstance(value, dict) and len(value) == 1 and isinstance(value.get("commit"), str)
+            and value["commit"].startswith("sha256:"))
+
+
+def _commit_reason(text: str) -> str | None:
+    """The commitment a stored reason holds, or None for a reason in the clear."""
+    if not text.startswith('{"commit":"sha256:'):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return str(value["commit"]) if is_commitment(value) else None
+
+
+def is_commitment_text(reason: str) -> bool:
+    """Whether a stored reason is a commitment rather than a reason in the clear."""
+    return _commit_reason(reason) is not None
 
 
 @dataclass(frozen=True)
@@ -117,15 +177,34 @@ class LedgerWriter:
         else:
             self.seq, self.hash = row.seq, row.hash
         self._pending: list[dict[str, Any]] = []
+        self._private: list[dict[str, Any]] = []
         self.appended = 0
 
+    def _seal(self, value: Any, part: str) -> Any:
+        """``value`` with every :class:`Private` inside it replaced by its commitment."""
+        if isinstance(value, Private):
+            salt = secrets.token_hex(32)
+            text = canonical(value.value)
+            commit = commitment_of(salt, text)
+            self._private.append({"commit": commit, "seq": self.seq, "part": part,
+                                  "salt": salt, "value": text, "worker": value.worker})
+            return {"commit": commit}
+        if isinstance(value, dict):
+            return {k: self._seal(v, part) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._seal(v, part) for v in value]
+        return value
+
     def append(self, action: str, target: str, *, field: str = "", old: Any = None,
-               new: Any = None, reason: str = "", actor: str | None = None) -> str:
-        """Add one entry; returns its hash."""
+               new: Any = None, reason: str | Private = "", actor: str | None = None) -> str:
+        """Add one entry; returns its hash. ``old``, ``new`` (anywhere inside) and ``reason``
+        may be :class:`Private`: the entry then holds a commitment, not the value."""
         self.seq += 1
         ts = now()
         who = actor if actor is not None else self.actor
-        old_text, new_text = canonical(old), canonical(new)
+        old_text, new_text = canonical(self._seal(old, "old")), canonical(self._seal(new, "new"))
+        if isinstance(reason, Private):
+            reason = canonical(self._seal(reason, "reason"))
         digest = _entry_hash(self.hash, self.seq, ts, who, action, target, field, old_text,
                              new_text, reason)
         self._pending.append({
@@ -143,6 +222,9 @@ class LedgerWriter:
         if self._pending:
             self.conn.execute(insert(ledger), self._pending)
             self._pending = []
+        if self._private:
+            self.conn.execute(insert(ledger_private), self._private)
+            self._private = []
         self.conn.execute(update(ledger_head).where(ledger_head.c.id == 1)
                           .values(seq=self.seq, hash=self.hash))
 
@@ -182,6 +264,58 @@ def entries(conn: Connection, *, target: str | None = None, actor: str | None = 
         yield Entry(**row._mapping)
 
 
+def _private_values(conn: Connection, commits: Iterable[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for part in chunks(sorted(set(commits))):
+        for row in conn.execute(select(ledger_private.c.commit, ledger_private.c.value)
+                                .where(ledger_private.c.commit.in_(part))):
+            found[row.commit] = json.loads(row.value)
+    return found
+
+
+def _commits_in(value: Any) -> Iterator[str]:
+    if is_commitment(value):
+        yield value["commit"]
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _commits_in(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _commits_in(v)
+
+
+def _opened(value: Any, found: dict[str, Any]) -> Any:
+    if is_commitment(value):
+        return found.get(value["commit"], ERASED)
+    if isinstance(value, dict):
+        return {k: _opened(v, found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_opened(v, found) for v in value]
+    return value
+
+
+def reveal(conn: Connection, items: Iterable[Entry]) -> list[Entry]:
+    """The entries as people allowed to read the project see them: each commitment replaced by
+    its value from ``ledger_private``, or by ``{"erased": true}`` once erased. A revealed entry
+    no longer matches its hash; verify the stored entries, never these."""
+    items = list(items)
+    parsed = [(json.loads(e.old), json.loads(e.new), _commit_reason(e.reason)) for e in items]
+    wanted = [c for old, new, why in parsed
+              for c in [*_commits_in(old), *_commits_in(new), *([why] if why else [])]]
+    if not wanted:
+        return items
+    found = _private_values(conn, wanted)
+    out = []
+    for e, (old, new, why) in zip(items, parsed, strict=True):
+        reason = e.reason
+        if why is not None:
+            opened = found.get(why)
+            reason = "[erased]" if opened is None else str(opened)
+        out.append(replace(e, old=canonical(_opened(old, found)),
+                           new=canonical(_opened(new, found)), reason=reason))
+    return out
+
+
 @dataclass(frozen=True)
 class Verification:
     ok: bool
@@ -204,6 +338,19 @@ def verify(conn: Connection, *, expect_head: str | None = None) -> Verification:
         return Verification(False, count, prev,
                             f"the log ends at entry {count} but its head record says entry "
                             f"{stored.seq}: entries were removed from the end", count + 1)
+    return _check_private(conn, outcome)
+
+
+def _check_private(conn: Connection, outcome: Verification) -> Verification:
+    """Every kept personal value still opens the commitment its entry holds."""
+    with conn.execution_options(yield_per=5000).execute(
+            select(ledger_private).order_by(ledger_private.c.seq)) as rows:
+        for row in rows:
+            if commitment_of(row.salt, row.value) != row.commit:
+                return Verification(False, outcome.entries, outcome.head,
+                                    f"the private value of entry {row.seq} ({row.part}) was "
+                                    "altered: it no longer opens the entry's commitment",
+                                    int(row.seq))
     return outcome
 
 

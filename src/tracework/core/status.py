@@ -136,11 +136,14 @@ def _unconverted(conn: Any) -> tuple[dict[str, int], int]:
 def log(project: Project, *, target: str | None = None, actor: str | None = None,
         action: str | None = None, since: str | None = None, until: str | None = None,
         limit: int | None = None, newest_first: bool = False) -> list[_ledger.Entry]:
-    """Ledger entries, filtered. A target or action ending in ``*`` matches as a prefix."""
+    """Ledger entries, filtered. A target or action ending in ``*`` matches as a prefix.
+
+    Personal values come back as the project holds them (an erased one as ``{"erased": true}``),
+    not as the commitments the entries store: these are for reading, not for verifying."""
     with project.store.read() as conn:
-        return list(_ledger.entries(conn, target=target, actor=actor, action=action,
-                                    since=since, until=until, limit=limit,
-                                    newest_first=newest_first))
+        return _ledger.reveal(conn, _ledger.entries(conn, target=target, actor=actor,
+                                                    action=action, since=since, until=until,
+                                                    limit=limit, newest_first=newest_first))
 
 
 def verify(project: Project, *, expect_head: str | None = None) -> _ledger.Verification:

@@ -12,6 +12,11 @@ survey-response entries that name a worker who does not consent to their answers
 linked to their work. Such an entry lists which parts were
 left out (``"redacted": ["new", "reason"]``); its hash can only be recomputed from the
 project's own log, not from the published one.
+
+Entries written since the log commits to personal values hold a salted commitment
+(``{"commit": "sha256:…"}``) where a name or a person's words would be: they are published
+whole, so anyone can recompute their hashes from the published log alone, and the commitment
+says nothing about the value (the salt stays in the project, and goes with an erasure).
 """
 
 from __future__ import annotations
@@ -78,8 +83,16 @@ def _unlinked_response(entry: ledger.Entry, linkable: set[str]) -> bool:
     return worker is not None and worker not in linkable
 
 
+def _sealed(entry: ledger.Entry) -> bool:
+    """An entry whose personal values are commitments: nothing in it needs withholding."""
+    return ('{"commit":"sha256:' in entry.old or '{"commit":"sha256:' in entry.new
+            or ledger.is_commitment_text(entry.reason))
+
+
 def _public(entry: ledger.Entry, linkable: set[str]) -> dict[str, Any]:
     out = entry.as_dict()
+    if _sealed(entry):
+        return out
     values, reason = _PUBLIC.get(entry.action, (False, False))
     if values and _unlinked_response(entry, linkable):
         values = False
@@ -114,7 +127,8 @@ def export_ledger(project: Project, folder: Path) -> LedgerExport:
         "how_to_check": "Each entry's prev_hash is the previous entry's hash; the last hash is "
                         "the head. Entries without 'redacted' can be recomputed: SHA-256 over "
                         "prev_hash and the JSON array [seq, ts, actor, action, target, field, "
-                        "old, new, reason] (old/new as canonical JSON text). Compare the head "
+                        "old, new, reason] (old/new as canonical JSON text); a personal value "
+                        "appears as its salted commitment {\"commit\": \"sha256:…\"}. Compare the head "
                         "with `tracework verify --expect-head HEAD` on the project."},
         indent=1) + "\n")
     return LedgerExport(seq, head, redacted)

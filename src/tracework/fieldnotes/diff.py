@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from tracework.core.errors import InputError
+from tracework.core.ledger import Entry, reveal
 from tracework.core.project import Project
 from tracework.core.store.schema import ledger
 
@@ -217,10 +218,10 @@ def diff_ledger(project: Project, seq1: int, seq2: int) -> DiffResult:
         if seq2 > (head or 0):
             raise InputError(f"the ledger ends at entry {head or 0}, not {seq2}",
                              field="--ledger")
-        query = (select(ledger.c.action, ledger.c.target, ledger.c.field, ledger.c.old,
-                        ledger.c.new)
-                 .where(ledger.c.seq > seq1, ledger.c.seq <= seq2).order_by(ledger.c.seq))
-        for e in conn.execute(query):
+        query = (select(ledger).where(ledger.c.seq > seq1, ledger.c.seq <= seq2)
+                 .order_by(ledger.c.seq))
+        # Staff read the project's own values here, not the commitments the entries hold.
+        for e in reveal(conn, (Entry(**r._mapping) for r in conn.execute(query))):
             if e.action.endswith(".create"):
                 created.append(e.target)
                 continue

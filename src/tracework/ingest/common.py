@@ -38,6 +38,11 @@ class ImportReport:
     response found its worker's submissions, and ``unlinked_reasons`` why not;
     ``free_text_questions`` the survey questions this import found to hold free text;
     ``redacted_ids`` the worker ids found typed inside answers and replaced by pseudonyms.
+
+    A row under the raw id of an erased worker is never tied to that person again:
+    ``erased_unlinked`` counts new work stored under a fresh pseudonym that links to nobody,
+    ``erased_refused`` the rows not stored at all (survey responses of an erased worker, rows
+    of work already stored for them, whose content was erased).
     """
 
     file: str
@@ -64,6 +69,8 @@ class ImportReport:
     consent_changes: int = 0
     free_text_questions: list[str] = field(default_factory=list)
     redacted_ids: int = 0
+    erased_unlinked: int = 0
+    erased_refused: int = 0
     tolerated_pixels: int = 0
     ledger_entries: int = 0
     ledger_head: str = ""
@@ -129,6 +136,9 @@ def finish_import(conn: Connection, log: LedgerWriter, import_id: int,
         summary["empty_masks"] = report.empty_masks
     if report.excluded:
         summary["excluded"] = dict(sorted(report.excluded.items()))
+    if report.erased_unlinked or report.erased_refused:
+        summary["erased_workers"] = {"unlinked": report.erased_unlinked,
+                                     "refused": report.erased_refused}
     log.append("import.finish", f"import:{import_id}", new=summary)
     log.flush()
     report.ledger_entries = log.appended

@@ -31,8 +31,14 @@ from sqlalchemy import Connection, insert, select, update
 from tracework.core import ledger
 from tracework.core.compute import executor, scheduler_address
 from tracework.core.errors import InputError, MaskError
-from tracework.core.ledger import LedgerWriter, canonical
-from tracework.core.privacy import ensure_worker, stash_identifying
+from tracework.core.ledger import LedgerWriter, Private, canonical
+from tracework.core.privacy import (
+    ensure_worker,
+    is_erased,
+    pseudonym,
+    stash_identifying,
+    unlinked_worker,
+)
 from tracework.core.project import Project
 from tracework.core.store import inserted_id
 from tracework.core.store.schema import (
@@ -193,6 +199,8 @@ class _MturkWriter:
         self.batches: dict[str, int] = {}
         self.known_workers: dict[str, str] = {}
         self.typed = TypedIds(conn, "mturk")
+        self.erased: dict[str, bool] = {}
+        self.unlinked: set[str] = set()
 
     def _batch_id(self, a: mturk.Assignment) -> int:
         if a.batch_key in self.batches:
@@ -215,7 +223,21 @@ class _MturkWriter:
         self.batches[a.batch_key] = batch_id
         return batch_id
 
+    def _is_erased(self, token: str) -> bool:
+        if token not in self.erased:
+            self.erased[token] = is_erased(self.conn, token)
+        return self.erased[token]
+
     def _worker(self, a: mturk.Assignment) -> str:
+        if a.worker_id not in self.known_workers:
+            mine = pseudonym(self.project.secret, "mturk", a.worker_id)
+            if self._is_erased(mine):
+                # The worker asked to be forgotten: new work under their id is stored, and
+                # paid, but under a pseudonym that nothing links to them (no vault row).
+                self.known_workers[a.worker_id] = unlinked_worker(
+                    self.conn, self.log, "mturk", reason=f"{self.path.name}: work under the "
+                    "id of an erased worker, stored without a link to the person")
+                self.unlinked.add(self.known_workers[a.worker_id])
         token, created = ensure_worker(self.conn, self.log, self.project.secret, "mturk",
                                        a.worker_id, self.known_workers)
         self.report.workers_new += int(created)
@@ -230,7 +252,17 @@ class _MturkWriter:
             except MaskError as exc:
                 raise exc.located(file=str(self.path), row=a.row,
                                   field=_mask_field(job.element)) from None
+        existing = self.conn.execute(select(submissions).where(
+            (submissions.c.platform == "mturk")
+            & (submissions.c.assignment_id == a.assignment_id))).first()
+        if existing is not None and self._is_erased(str(existing.worker)):
+            # Work of an erased worker, already kept as an anonymous labour fact: its incoming
+            # text would bring back what the erasure removed.
+            self.report.erased_refused += 1
+            return
         token = self._worker(a)
+        if token in self.unlinked:
+            self.report.erased_unlinked += 1
         self.typed.add(a.worker_id, token)
         # Ids typed inside any text are replaced before anything is stored or hashed; the
         # image data of masks is no one's typing.
@@ -240,9 +272,6 @@ class _MturkWriter:
         content_fields = {k: v for k, v in cells.items() if k not in mturk.NON_CONTENT_COLUMNS}
         content_sha = hashlib.sha256(
             canonical(hash_form(content_fields, typed)).encode("utf-8")).hexdigest()
-        existing = self.conn.execute(select(submissions).where(
-            (submissions.c.platform == "mturk")
-            & (submissions.c.assignment_id == a.assignment_id))).first()
         if existing is None:
             self._insert(a, jobs, token, content_sha, cells, typed)
         elif existing.content_sha256 == content_sha:
@@ -390,9 +419,13 @@ class _MturkWriter:
                               vault_rows({"RequesterFeedback": a.requester_feedback}))
         for key in new:
             if old[key] != new[key]:
+                # Feedback is typed to a person: the entry commits to it, never holds it.
+                private = key == "requester_feedback"
                 self.log.append("submission.status" if key == "status" else "submission.update",
-                                f"submission:{existing.id}", field=key, old=old[key],
-                                new=new[key], reason=f"platform download {self.path.name}")
+                                f"submission:{existing.id}", field=key,
+                                old=Private(old[key], existing.worker) if private else old[key],
+                                new=Private(new[key], existing.worker) if private else new[key],
+                                reason=f"platform download {self.path.name}")
         self.report.status_changes += 1
 
     def _conflict(self, a: mturk.Assignment, existing: Any, content_sha: str,

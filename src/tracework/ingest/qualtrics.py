@@ -8,6 +8,13 @@ an answer of exactly one worker's submissions. Response types that are nobody's 
 answers or embedded data are replaced by pseudonyms before anything is stored
 (:mod:`tracework.ingest.typed_ids`), and each question is judged free text or not
 (:mod:`tracework.ingest.survey_questions`).
+
+Consent follows the newest word: a response's consent answers apply unless a stored response
+of the same worker ended later; a re-imported response whose consent answers changed (a "Yes"
+now "No") applies them, with their ledger entries, instead of becoming a conflict, unless the
+stored copy ended later. When nothing else changed the stored response takes the new answers
+(a ``response.update`` entry); other changes are still a conflict. A response under the id of
+an erased worker is not stored at all, and counted (``erased_refused``).
 """
 
 from __future__ import annotations
@@ -19,12 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from tracework.core import ledger
 from tracework.core.errors import ConfigError, InputError
 from tracework.core.ledger import LedgerWriter, canonical
-from tracework.core.privacy import Scope, ensure_worker, pseudonym, set_consent, stash_identifying
+from tracework.core.privacy import (
+    Scope,
+    ensure_worker,
+    is_erased,
+    pseudonym,
+    set_consent,
+    stash_identifying,
+)
 from tracework.core.project import Project
 from tracework.core.store import inserted_id
 from tracework.core.store.schema import answers, conflicts, responses, submissions
@@ -89,6 +103,14 @@ def _consent_scopes(project: Project, response: qualtrics.SurveyResponse,
     if bad:
         raise ConfigError(f"tracework.toml [consent]: unknown scope(s) {sorted(bad)}")
     return granted, name
+
+
+def _consent_columns(project: Project, consent_column: str | None) -> set[str]:
+    """The columns whose answers say something about consent."""
+    cfg = project.consent_config()
+    names = set(dict(cfg.get("columns", {})))
+    names |= {n for n in (consent_column, cfg.get("credit_name_column")) if n}
+    return names
 
 
 @dataclass
@@ -205,6 +227,11 @@ class _ResponseWriter:
         typed = resp.worker_key or ""
         normal = normalise_worker_id(self.options.platform, typed) if typed.strip() else ""
         linked = self._link(normal, resp)
+        mine = pseudonym(self.project.secret, self.options.platform, normal) if normal else None
+        if any(w is not None and is_erased(self.conn, w) for w in (mine, linked.worker)):
+            # The answers of a worker who asked to be forgotten are not taken in again.
+            self.report.erased_refused += 1
+            return
         token = linked.worker
         if linked.by != "code" and normal:
             token = ensure_worker(self.conn, self.log, self.project.secret,
@@ -239,18 +266,26 @@ class _ResponseWriter:
         else:
             self.report.unlinked += 1
             count(self.report.unlinked_reasons, linked.reason)
-        if token is not None:
-            decided = _consent_scopes(self.project, resp, self.options.consent_column)
-            if decided is not None:
-                scopes, name = decided
-                if name is not None and self.typed.scrub(name) != name:
-                    # A worker id typed as the name to be credited by: a raw id would be
-                    # published in the credits; no name is taken, and no credit by name.
-                    name = None
-                    scopes.discard("credit")
-                if set_consent(self.conn, self.log, token, scopes, credit_name=name,
-                               reason=f"survey response {resp.response_id}"):
-                    self.report.consent_changes += 1
+        if token is not None and not self._newer_stored(token, rid, iso(resp.end)):
+            self._apply_consent(resp, token, f"survey response {resp.response_id}")
+
+    def _newer_stored(self, token: str, rid: int, end: str | None) -> bool:
+        """Whether another stored response of the worker ended after ``end``."""
+        newest = self.conn.execute(select(func.max(responses.c.end_time)).where(
+            responses.c.worker == token, responses.c.id != rid)).scalar()
+        return newest is not None and end is not None and str(newest) > end
+
+    def _apply_consent(self, resp: qualtrics.SurveyResponse, token: str, reason: str) -> None:
+        decided = _consent_scopes(self.project, resp, self.options.consent_column)
+        if decided is not None:
+            scopes, name = decided
+            if name is not None and self.typed.scrub(name) != name:
+                # A worker id typed as the name to be credited by: a raw id would be
+                # published in the credits; no name is taken, and no credit by name.
+                name = None
+                scopes.discard("credit")
+            if set_consent(self.conn, self.log, token, scopes, credit_name=name, reason=reason):
+                self.report.consent_changes += 1
 
     def _scrubbed(self, answer: qualtrics.Answer) -> qualtrics.Answer:
         value = answer.value
@@ -269,6 +304,18 @@ class _ResponseWriter:
         target = f"response:{existing.id}"
         stored = json.loads(existing.raw)
         changed = sorted(k for k in set(values) | set(stored) if values.get(k) != stored.get(k))
+        about_consent = set(changed) & _consent_columns(self.project, self.options.consent_column)
+        end = iso(resp.end)
+        if (about_consent and existing.worker is not None
+                and not (end is not None and existing.end_time is not None
+                         and str(existing.end_time) > end)
+                and not self._newer_stored(str(existing.worker), int(existing.id), end)):
+            self._apply_consent(resp, str(existing.worker),
+                                f"survey response {resp.response_id} re-imported from "
+                                f"{self.path.name} row {resp.row}: consent answer changed")
+            if set(changed) == about_consent:
+                self._replace(resp, existing, values, content_sha)
+                return
         kept = {"content": values, "content_sha256": content_sha,
                 "answers": answer_rows(int(existing.id), found, self.labels)}
         self.conn.execute(insert(conflicts).values(
@@ -278,6 +325,20 @@ class _ResponseWriter:
         self.log.append("response.conflict", target, old=stored_sha, new=content_sha,
                         reason=f"{self.path.name} row {resp.row} differs; stored answers kept")
         self.report.conflicts += 1
+
+    def _replace(self, resp: qualtrics.SurveyResponse, existing: Any, values: dict[str, str],
+                 content_sha: str) -> None:
+        """The stored response takes the re-imported answers (only consent answers differ)."""
+        rid = int(existing.id)
+        self.conn.execute(update(responses).where(responses.c.id == rid).values(
+            raw=canonical(values), content_sha256=content_sha, end_time=iso(resp.end)))
+        self.conn.execute(delete(answers).where(answers.c.response_id == rid))
+        rows = answer_rows(rid, resp.answers, self.labels)
+        if rows:
+            self.conn.execute(insert(answers), rows)
+        self.log.append("response.update", f"response:{rid}", field="content_sha256",
+                        old=existing.content_sha256, new=content_sha,
+                        reason=f"{self.path.name} row {resp.row}: only consent answers changed")
 
     def _insert(self, resp: qualtrics.SurveyResponse, token: str | None, content: str,
                 content_sha: str, found: dict[str, qualtrics.Answer]) -> int:

@@ -16,7 +16,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, insert, select, update
 
 from tracework.core.errors import ConflictError, InputError
-from tracework.core.ledger import LedgerWriter, now
+from tracework.core.ledger import LedgerWriter, Private, now
 from tracework.core.project import Project
 from tracework.core.store import inserted_id
 from tracework.core.store.schema import reviews, submissions
@@ -209,10 +209,13 @@ def apply_choice(conn: Connection, log: LedgerWriter, sid: int, choice: Choice, 
     log.append("review.decide", f"submission:{sid}", new={
         "review": review_id, "decision": choice.decision, "reason_code": choice.reason_code,
         "rule": choice.rule, "good_faith": choice.good_faith, "redecide": decided},
-        reason=choice.reason_text, actor=reviewer)
+        reason=Private(choice.reason_text, row.worker) if choice.reason_text else "",
+        actor=reviewer)
     if row.status != new_status:
         log.append("submission.status", f"submission:{sid}", field="status", old=row.status,
-                   new=new_status, reason=choice.reason_text or choice.decision, actor=reviewer)
+                   new=new_status, reason=(Private(choice.reason_text, row.worker)
+                                           if choice.reason_text else choice.decision),
+                   actor=reviewer)
     _close_proposals(conn, log, sid, choice, review_id)
     return DecisionResult(sid, choice.decision, row.status, new_status, review_id,
                           choice.reason_code, choice.reason_text, choice.rule,

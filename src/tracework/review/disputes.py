@@ -16,7 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, insert, select, update
 
 from tracework.core.errors import ConflictError, InputError
-from tracework.core.ledger import LedgerWriter
+from tracework.core.ledger import LedgerWriter, Private
 from tracework.core.ledger import now as _now
 from tracework.core.project import Project
 from tracework.core.store import inserted_id
@@ -89,7 +89,8 @@ def contest(project: Project, submission: int | str, message: str, *, channel: s
         log = LedgerWriter(conn, project.actor)
         log.append("review.contest", f"submission:{sid}", new={
             "dispute": dispute_id, "worker": row.worker, "channel": channel,
-            "message": text, "window_ends": ends}, reason=f"contested by worker {row.worker}")
+            "message": Private(text, row.worker), "window_ends": ends},
+            reason=f"contested by worker {row.worker}")
         log.flush()
         return ContestResult(sid, dispute_id, row.worker, ends, left, log.hash)
 
@@ -194,7 +195,7 @@ def resolve(project: Project, submission: int | str, outcome: Outcome, reason: s
             payment=method, bonus_token=token))
         log.append("review.resolve", f"submission:{sid}", new={
             "dispute": int(dispute.id), "outcome": state, "payment": method,
-            "bonus_token": token, "window_ends": ends}, reason=text)
+            "bonus_token": token, "window_ends": ends}, reason=Private(text, row.worker))
         log.flush()
         return ResolveResult(sid, int(dispute.id), state, method, token, cents, decided, ends,
                              left, log.hash)

@@ -5,6 +5,13 @@ transaction with ``BEGIN IMMEDIATE`` (so two writers queue on the busy timeout i
 failing half-way with ``database is locked``) and on PostgreSQL retries serialisation failures
 and deadlocks a bounded number of times. An import is one such transaction: nothing partial is
 ever stored.
+
+Deleted data does not linger: SQLite connections run with ``secure_delete`` on (freed pages are
+overwritten with zeros), and :meth:`Store.compact` checkpoints the write-ahead log, truncating
+it, and rebuilds the file, so an erased value is in neither the database file nor its
+``-wal``. On PostgreSQL :meth:`Store.compact` runs ``VACUUM FULL`` on the tables it is given,
+which rewrites them; the server's own write-ahead log segments and base backups keep old row
+versions until they are recycled, which only the server's administrator can hasten.
 """
 
 from __future__ import annotations
@@ -105,6 +112,8 @@ class Store:
             cur.execute("PRAGMA journal_mode = WAL")
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
+            # Freed pages are zeroed, so a deleted value is not left readable in the file.
+            cur.execute("PRAGMA secure_delete = ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -167,6 +176,33 @@ class Store:
         # Other driver messages may quote statement parameters (worker data): not shown.
         return StoreError(f"database error ({type(exc.orig).__name__})",
                           hint="Check that the database is reachable and writable.")
+
+    def compact(self, tables: Iterable[str] = ()) -> None:
+        """Leave no copy of deleted rows in the store's files: on SQLite checkpoint the WAL
+        (TRUNCATE) and VACUUM the whole file; on PostgreSQL ``VACUUM FULL`` each of ``tables``.
+        Runs outside any transaction, after the deleting one has committed."""
+        names = sorted(set(tables))
+        known = set(schema.metadata.tables)
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValueError(f"not tables of the store: {unknown}")
+        try:
+            with self.engine.connect() as conn:
+                if self.is_sqlite:
+                    raw = conn.connection.dbapi_connection
+                    if raw is None:
+                        raise RuntimeError("no database connection")
+                    cur = raw.cursor()
+                    cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    cur.execute("VACUUM")
+                    cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    cur.close()
+                    return
+                auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+                for name in names:
+                    auto.exec_driver_sql(f'VACUUM FULL "{name}"')
+        except DatabaseError as exc:
+            raise self._store_error(exc) from exc
 
     # -- schema ------------------------------------------------------------------------------
 

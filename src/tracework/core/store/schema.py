@@ -27,6 +27,7 @@ from tracework.core.store import (  # noqa: F401
     tables_audit,
     tables_docs,
     tables_notes,
+    tables_privacy,
     tables_render,
     tables_review,
     tables_survey,
