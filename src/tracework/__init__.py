@@ -15,6 +15,7 @@ from tracework.core.errors import (
     ConfigError,
     ConflictError,
     InputError,
+    IntegrityError,
     LedgerError,
     MaskError,
     NotFound,
@@ -23,7 +24,7 @@ from tracework.core.errors import (
     TraceworkError,
 )
 from tracework.core.project import Category, Project, init, open_project
-from tracework.core.status import StatusReport, log, status, verify
+from tracework.core.status import StatusReport, log, seal_existing, status, verify
 from tracework.dataset import ExportReport, export_coco, export_yolo
 from tracework.ingest import ImportReport, ingest_mturk, ingest_qualtrics
 
@@ -33,6 +34,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "InputError",
+    "IntegrityError",
     "LedgerError",
     "MaskError",
     "NotFound",
@@ -50,6 +52,7 @@ __all__ = [
     "init",
     "log",
     "open_project",
+    "seal_existing",
     "status",
     "verify",
 ]

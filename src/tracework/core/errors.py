@@ -14,6 +14,7 @@ not user errors: they are left as ordinary Python exceptions.
     ├── NotFound                       exit 5   HTTP 404   an id that names nothing
     ├── ConflictError                  exit 6   HTTP 409   two writers on one record, a re-decision
     ├── LedgerError                    exit 7   HTTP 500   the change log does not verify
+    │   └── IntegrityError             exit 7   HTTP 500   a table disagrees with the log
     └── StoreError                     exit 8   HTTP 503   the database cannot be used
 
 Messages never contain a raw platform worker id: code that raises with worker data passes the
@@ -33,6 +34,7 @@ __all__ = [
     "NotFound",
     "ConflictError",
     "LedgerError",
+    "IntegrityError",
     "StoreError",
 ]
 
@@ -144,6 +146,18 @@ class LedgerError(TraceworkError):
     """The change log fails verification."""
 
     exit_code = 7
+
+
+class IntegrityError(LedgerError):
+    """A data table no longer holds what tracework wrote (a row edited, inserted or deleted
+    outside it). Names the table, the row's key and, where known, the columns."""
+
+    def __init__(self, message: str, *, table: str | None = None, key: str | None = None,
+                 columns: tuple[str, ...] = (), hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.table = table
+        self.key = key
+        self.columns = columns
 
 
 class StoreError(TraceworkError):

@@ -22,6 +22,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, insert, select, update
 
+from tracework.core import integrity
 from tracework.core.ledger import LedgerWriter, now
 from tracework.core.store.schema import vault, vault_values, workers
 
@@ -64,6 +65,7 @@ def ensure_worker(conn: Connection, log: LedgerWriter, secret: bytes, platform: 
         conn.execute(insert(workers).values(pseudonym=token, platform=platform, created_at=at,
                                             consent_link=False, consent_publish=False,
                                             consent_credit=False, erased=False))
+        integrity.seal(conn, "workers", [token])
         log.append("worker.create", f"worker:{token}", new={"platform": platform})
     if known is not None:
         known[platform_id] = token
@@ -96,6 +98,7 @@ def set_consent(conn: Connection, log: LedgerWriter, worker: str, granted: Itera
                    new=name, reason=reason)
     if changes:
         conn.execute(update(workers).where(workers.c.pseudonym == worker).values(**changes))
+        integrity.seal(conn, "workers", [worker])
     return bool(changes)
 
 
