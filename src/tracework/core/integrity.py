@@ -33,7 +33,7 @@ import json
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import (
@@ -181,23 +181,43 @@ def attach(store: Store, secret: bytes) -> None:
 def _row_digest(key: bytes, table: str, ident: str, seq: int, row: Mapping[str, Any]) -> str:
     # NULL columns are left out, so a column added later (NULL in old rows) keeps old seals valid.
     values = {c: v for c, v in row.items() if v is not None}
-    body = canonical([table, ident, seq, values]).encode("utf-8")
-    return hashlib.blake2b(body, key=key, digest_size=32).hexdigest()
+    h = _row_hasher(key).copy()
+    h.update(canonical([table, ident, seq, values]).encode("utf-8"))
+    return str(h.hexdigest())
 
 
-def _col_digest(key: bytes, table: str, ident: str, column: str, value: Any) -> str:
-    body = canonical([table, ident, column, value]).encode("utf-8")
-    return hashlib.blake2b(body, key=key, digest_size=_COL_HEX // 2).hexdigest()
+@lru_cache(maxsize=8)
+def _row_hasher(key: bytes) -> Any:
+    return hashlib.blake2b(key=key, digest_size=32)
 
 
-def _cols(key: bytes, table: str, ident: str, row: Mapping[str, Any]) -> str:
-    return "".join(_col_digest(key, table, ident, c, v) for c, v in row.items())
+@lru_cache(maxsize=8)
+def _col_hasher(key: bytes) -> Any:
+    # Keying BLAKE2b costs more than hashing a cell: copy a keyed state instead.
+    return hashlib.blake2b(key=key, digest_size=_COL_HEX // 2)
 
 
-def _changed_columns(key: bytes, table: str, ident: str, row: Mapping[str, Any],
-                     stored: str) -> list[str]:
+def _col_digest(key: bytes, column: str, value: Any) -> str:
+    # Only to name the column that changed (the row digest is the proof): repr is exact for
+    # the str, int, float, bool and None a row holds, and cheaper than JSON per cell.
+    h = _col_hasher(key).copy()
+    h.update(f"{column}\x1f{value!r}".encode())
+    return str(h.hexdigest())
+
+
+def _cols(key: bytes, row: Mapping[str, Any]) -> str:
+    base = _col_hasher(key)
+    out = []
+    for column, value in row.items():
+        h = base.copy()
+        h.update(f"{column}\x1f{value!r}".encode())
+        out.append(h.hexdigest())
+    return "".join(out)
+
+
+def _changed_columns(key: bytes, row: Mapping[str, Any], stored: str) -> list[str]:
     kept = {stored[i:i + _COL_HEX] for i in range(0, len(stored), _COL_HEX)}
-    return [c for c, v in row.items() if _col_digest(key, table, ident, c, v) not in kept]
+    return [c for c, v in row.items() if _col_digest(key, c, v) not in kept]
 
 
 def _head_mac(key: bytes, seq: int, hash_: str, totals: str, legacy: bool) -> str:
@@ -270,7 +290,7 @@ def _seal_table(conn: Connection, key: bytes, name: str, keys: Mapping[str, str 
             ident = str(values[pk.name])
             digest = _row_digest(key, name, ident, seq, values)
             fresh.append({"tbl": name, "key": ident, "seq": seq, "digest": digest,
-                          "cols": _cols(key, name, ident, values), "reason": keys[ident]})
+                          "cols": _cols(key, values), "reason": keys[ident]})
             delta += int(digest, 16)
         if fresh:
             conn.execute(insert(row_seals), fresh)
@@ -395,13 +415,13 @@ def _check_table(conn: Connection, key: bytes, name: str, table: Table, head_seq
     width = len(names)
     join = table.outerjoin(row_seals, and_(row_seals.c.tbl == name,
                                            row_seals.c.key == cast(pk, Text)))
-    query = (select(table, row_seals.c.seq, row_seals.c.digest, row_seals.c.cols)
+    query = (select(table, row_seals.c.seq, row_seals.c.digest)
              .select_from(join).order_by(pk))
     count, total = 0, 0
     with conn.execution_options(yield_per=_STREAM).execute(query) as result:
         for row in result:
             values = dict(zip(names, row[:width], strict=True))
-            sealed_at, digest, cols = row[width], row[width + 1], row[width + 2]
+            sealed_at, digest = row[width], row[width + 1]
             ident = str(values[pk.name])
             if digest is None:
                 if collect is not None:
@@ -411,7 +431,9 @@ def _check_table(conn: Connection, key: bytes, name: str, table: Table, head_seq
                              "tracework", count, 0, table=name, key=ident,
                              hint=_LEGACY_HINT if legacy else _EDIT_HINT)
             if sealed_at > head_seq or _row_digest(key, name, ident, sealed_at, values) != digest:
-                changed = _changed_columns(key, name, ident, values, cols)
+                cols = conn.execute(select(row_seals.c.cols).where(
+                    row_seals.c.tbl == name, row_seals.c.key == ident)).scalar_one()
+                changed = _changed_columns(key, values, cols)
                 what = (f"column {', '.join(changed)} differs" if changed
                         else "its values differ")
                 return _fail(f"table {name}, row {ident}: {what} from what tracework wrote "
