@@ -249,11 +249,17 @@ def _mac_ok(key: bytes, state: Any) -> bool:
 
 def _finish(conn: Connection, *, key: bytes) -> None:
     pending = _PENDING.pop(conn, None)
-    seq, hash_ = _ledger_head(conn)
+    if pending is None:
+        # Most writes that seal nothing (a web session) also leave the log alone: no lock.
+        state = _state(conn, lock=False)
+        if state is not None and (state.seq, state.hash) == _ledger_head(conn):
+            return
     state = _state(conn, lock=True)
     if state is None:
         conn.execute(insert(seal_head).values(id=1, totals="{}", legacy=False))
         state = _state(conn, lock=True)
+    # Read under the lock: a concurrent writer's log entries are committed by now.
+    seq, hash_ = _ledger_head(conn)
     if pending is None and state.seq == seq and state.hash == hash_:
         return
     # A seal record altered outside tracework stays visibly broken: never re-MAC'd over.
