@@ -379,3 +379,17 @@ def test_a_decision_seals_the_review_and_the_submission_on_each_database(
         tracework.verify(project)
     assert (caught.value.table, caught.value.key, caught.value.columns) == \
         ("submissions", str(sid), ("status",))
+
+
+def test_seal_existing_on_each_database(noted: Project) -> None:
+    with noted.store.engine.begin() as conn:
+        conn.execute(text("DELETE FROM row_seals"))
+        conn.execute(text("UPDATE seal_head SET seq = NULL, hash = NULL, totals = '{}', "
+                          "legacy = :yes, mac = NULL"), {"yes": True})
+    with pytest.raises(IntegrityError, match="never been sealed"):
+        tracework.verify(noted)
+    assert tracework.seal_existing(noted) == {"taxonomy_versions": 1, "taxonomy_changes": 1,
+                                              "notes": 3}
+    assert tracework.verify(noted).rows == 5
+    with pytest.raises(IntegrityError, match="sealed since they were created"):
+        tracework.seal_existing(noted)

@@ -424,7 +424,7 @@ def _check_table(conn: Connection, key: bytes, name: str, table: Table, head_seq
     query = (select(table, row_seals.c.seq, row_seals.c.digest)
              .select_from(join).order_by(pk))
     count, total = 0, 0
-    with conn.execution_options(yield_per=_STREAM).execute(query) as result:
+    with conn.execute(query, execution_options={"yield_per": _STREAM}) as result:
         for row in result:
             values = dict(zip(names, row[:width], strict=True))
             sealed_at, digest = row[width], row[width + 1]
