@@ -40,6 +40,7 @@ GET  /static/{path}                           200   200   200   200   200   200
 GET  /openapi.json                            login 200   200   200   404   404
 GET  /                                        login 200   200   200   404   404
 GET  /audit                                   login 200   200   200   404   404
+POST /audit/refresh                           login 303   303   303   404   404
 GET  /queue                                   login 200   200   200   404   404
 GET  /submissions/{sid}                       login 200   200   200   404   404
 GET  /annotations/{aid}/mask.png              login 200   200   200   404   404
@@ -437,8 +438,19 @@ def test_audit_page_shows_the_audit_figures(world: World) -> None:
     from tracework.audit.labour import labour_audit
 
     expected = labour_audit(world.project)
-    client = client_as(world.app(), "auditor", world)
-    data = client.get("/audit.json").json()["audit"]["blocks"]
+    app = world.app()
+    client = client_as(app, "auditor", world)
+    before = client.get("/audit.json").json()["audit"]
+    assert before["missing"] is True and before["blocks"] == []
+    assert "not been computed yet" in client.get("/audit").text
+    token = client.get("/audit.json").json()["csrf_token"]
+    r = client.post("/audit/refresh", headers={"accept": "application/json",
+                                               "x-csrf-token": token})
+    assert r.status_code == 200 and r.json()["started"] is True
+    app.state.web.background.wait(120)
+    after = client.get("/audit.json").json()["audit"]
+    assert after["missing"] is False and all(c["current"] for c in after["computed"])
+    data = after["blocks"]
     pay = dict(map(tuple, next(b for b in data if b["title"] == "Pay and time")["rows"]))
     assert pay["submissions"] == expected.submissions
     assert pay["rejected"] == expected.rejected and pay["approved"] == expected.approved

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
+from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,8 +41,9 @@ from sqlalchemy import Connection, select
 
 from tracework.audit import records
 from tracework.audit.agreement import LabelRow, mask_pairs, read_annotations
-from tracework.audit.stats import holm, permutation_test
+from tracework.audit.stats import PermutationTest, holm, permutation_test
 from tracework.audit.suppress import Suppression, suppress_counts
+from tracework.core.compute import executor
 from tracework.core.errors import InputError
 from tracework.core.project import Project
 from tracework.core.store.schema import answers, workers
@@ -236,7 +238,8 @@ def group_audit(project: Project, by: str, *, status: str = "all", permutations:
     table = suppress_counts(dict(counts), k)
     values = _per_worker_values(anns, weights, class_anns)
     cells, rows, shown = _cells(values, membership, table, k)
-    tests = _tests(shown, membership, permutations, seed, alpha)
+    with executor(project) as ex:
+        tests = _tests(shown, membership, permutations, seed, alpha, ex)
     return GroupAudit(
         attribute=by, question=question, min_cell=k, workers_linked=table.total,
         workers_not_linked=len(with_work) - len(membership),
@@ -273,8 +276,10 @@ def _cells(values: dict[tuple[str, str], dict[str, tuple[float, list[int]]]],
 
 
 def _tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict[str, str],
-           permutations: int, seed: int, alpha: float) -> list[GroupTest]:
-    raw: list[tuple[list[tuple[str, float, float]], str, str, Any]] = []
+           permutations: int, seed: int, alpha: float, ex: Executor) -> list[GroupTest]:
+    """Every comparison's permutation test, submitted together to ``ex`` (this process, or a
+    Dask cluster: each test is seeded on its own, so where it runs changes nothing)."""
+    planned: list[tuple[list[tuple[str, float, float]], str, str, Future[PermutationTest]]] = []
     for (metric, category), per_worker in sorted(shown.items()):
         order = sorted(per_worker)                   # row order never matters
         x = np.array([per_worker[w] for w in order])
@@ -286,11 +291,13 @@ def _tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict[str,
         # from both sides.
         for group in present[:1] if len(present) == 2 else present:
             inside = np.array([g == group for g in groups])
-            result = permutation_test(x, inside, permutations=permutations, seed=seed)
+            result = ex.submit(permutation_test, x, inside, permutations=permutations,
+                               seed=seed)
             sides = [(group, float(x[inside].mean()), float(x[~inside].mean()))]
             if len(present) == 2:
                 sides.append((present[1], sides[0][2], sides[0][1]))
-            raw.append((sides, metric, category, result))
+            planned.append((sides, metric, category, result))
+    raw = [(sides, metric, category, fut.result()) for sides, metric, category, fut in planned]
     adjusted: list[float] = [1.0] * len(raw)
     for metric in sorted({r[1] for r in raw}):
         family = [i for i, r in enumerate(raw) if r[1] == metric]

@@ -15,12 +15,14 @@ import click
 
 from tracework.cli import audit, conflicts, docs, fieldnotes, render, review, web
 from tracework.cli.project import cli
+from tracework.core.processes import Terminated, stop_children, terminate_as_interrupt
 
-__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_USAGE", "cli", "main"]
+__all__ = ["EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "cli", "main"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
+EXIT_TERMINATED = 143      # 128 + SIGTERM, as a shell reports a command a signal stopped
 
 
 def _register_rooms() -> None:
@@ -39,7 +41,13 @@ _register_rooms()
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit status; no stack trace reaches a user unless
-    ``TRACEWORK_DEBUG`` is set."""
+    ``TRACEWORK_DEBUG`` is set. SIGTERM stops a command as Ctrl-C does (roll back, stop the
+    worker processes) and exits 143."""
+    with terminate_as_interrupt():
+        return _run(argv)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     try:
         # Outside standalone mode click returns the code a command exited with (our group
         # exits with a TraceworkError's code) instead of calling sys.exit itself.
@@ -50,10 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("interrupted; nothing partial was stored", err=True)
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns an interrupt into Abort, keeping the interrupt as the cause.
+        stopped = exc if isinstance(exc, KeyboardInterrupt) else exc.__cause__
+        stop_children()
+        if isinstance(stopped, Terminated):
+            click.echo("stopped (SIGTERM); nothing partial was stored", err=True)
+            return EXIT_TERMINATED
         click.echo("interrupted; nothing partial was stored", err=True)
         return EXIT_INTERRUPTED
     except Exception as exc:

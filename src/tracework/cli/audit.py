@@ -8,6 +8,7 @@ import click
 
 from tracework.audit import aggregate, agreement_audit, group_audit, labour_audit
 from tracework.cli.common import Group, echo_json, project_of, table
+from tracework.render.html_report import refresh_audits
 
 COMMANDS: list[click.Command] = []
 
@@ -30,6 +31,30 @@ def _num(value: float | None, digits: int = 3) -> str:
 @click.group(cls=Group)
 def audit() -> None:
     """Audit pay and unpaid time, agreement, and labelling by annotator group."""
+
+
+@audit.command("refresh")
+@_json_option
+@click.pass_context
+def refresh_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Compute and store the audits that `tracework report` and the web /audit page show.
+
+    Results are kept in the store with the ledger head they rest on: while nothing changes
+    they are read, not recomputed; after any change the next report recomputes them. The web
+    page never computes inside a request: it shows the stored results and their age, and
+    this command (or the page's refresh button) brings them up to date.
+
+    \b
+    Examples:
+      tracework audit refresh
+      tracework audit refresh --json
+    """
+    taken = refresh_audits(project_of(ctx))
+    if as_json:
+        echo_json({"seconds": taken})
+        return
+    for name, seconds in taken.items():
+        click.echo(f"{name}: " + ("already current" if seconds == 0.0 else f"{seconds:.2f} s"))
 
 
 @audit.command("labour")

@@ -45,12 +45,16 @@ _SETTINGS_HELP = "\n".join(f"  {s.name}: {s.help} (default {s.default!r})" for s
                    "TRACEWORK_DATABASE_URL. Default: the project's SQLite file.")
 @click.option("--actor", default=None, help="Name recorded in the change log for what you do "
               "now. Env: TRACEWORK_ACTOR. Default: your login name.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="A dask.distributed scheduler for the heavy work (mask decoding at ingest, "
+                   "the group audits' permutation tests). Env: TRACEWORK_SCHEDULER; also "
+                   "tracework.toml [compute] scheduler. Default: this machine.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Any setting for this run (see `tracework settings`).")
 @click.version_option(tracework.__version__, prog_name="tracework")
 @click.pass_context
 def cli(ctx: click.Context, project_dir: Path, database_url: str | None, actor: str | None,
-        sets: tuple[str, ...]) -> None:
+        scheduler: str | None, sets: tuple[str, ...]) -> None:
     """tracework: every label carries its maker.
 
     A provenance and labour ledger for human-annotated datasets: ingest the raw records of
@@ -74,6 +78,8 @@ def cli(ctx: click.Context, project_dir: Path, database_url: str | None, actor: 
         settings["database_url"] = database_url
     if actor is not None:
         settings["actor"] = actor
+    if scheduler is not None:
+        settings["scheduler"] = scheduler
     ctx.obj = {"project_dir": project_dir, "settings": settings, "project_obj": None}
 
 

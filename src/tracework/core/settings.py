@@ -90,6 +90,10 @@ SETTINGS: tuple[Setting, ...] = (
             "0 (default) refuses any unknown colour.", float),
     Setting("processes", 0,
             "Processes used to decode masks; 0 means one per core.", int),
+    Setting("scheduler", "",
+            "A dask.distributed scheduler (tcp://HOST:8786) that decodes masks at ingest and "
+            "runs the group audits' permutation tests; empty runs them on this machine. Also "
+            "read from tracework.toml [compute] scheduler.", str),
     Setting("min_cell", 5,
             "Smallest group size published in aggregates (k of small-cell suppression).", int),
 )

@@ -29,7 +29,6 @@ import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -38,6 +37,8 @@ from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
+
+from tracework.core.processes import process_pool
 
 __all__ = [
     "BATCH_ID",
@@ -1073,7 +1074,7 @@ def _frame_results(jobs: Sequence[_FrameJob], processes: int) -> Iterator[_Frame
     # spawn, not fork: forking a process that may hold threads (OpenCV's, a web server's) can
     # deadlock, and Python 3.12 warns about it.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(processes, mp_context=context, initializer=_quiet_worker) as pool:
+    with process_pool(processes, mp_context=context, initializer=_quiet_worker) as pool:
         yield from pool.map(_frame_job, jobs)
 
 

@@ -71,6 +71,7 @@ __all__ = [
     "png_size",
     "polygons",
     "rasterise_polygons",
+    "rle_geometry",
     "rle_to_mask",
 ]
 
@@ -618,3 +619,15 @@ def rasterise_polygons(polys: list[list[float]], width: int, height: int, *,
         {"size": [height, width],
          "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts},
         (x, y, w, h), int(_coco.area(rle)))
+
+
+def rle_geometry(rle: Mapping[str, Any]) -> tuple[tuple[int, int], tuple[float, float, float, float],
+                                                   int]:
+    """A COCO RLE's size (height, width), bounding box (x, y, w, h) and pixel area, as
+    pycocotools computes them."""
+    height, width = (int(v) for v in rle["size"])
+    counts = rle["counts"]
+    obj = {"size": [height, width],
+           "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
+    x, y, w, h = (float(v) for v in _coco.toBbox(obj))
+    return (height, width), (x, y, w, h), int(_coco.area(obj))

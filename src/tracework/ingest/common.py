@@ -1,12 +1,14 @@
-"""What every import shares: its report, its record in ``imports``, and the file checks."""
+"""What every import shares: its report, its record in ``imports``, the file checks and the
+asset rows."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -14,10 +16,11 @@ from tracework.core import integrity, ledger
 from tracework.core.errors import InputError
 from tracework.core.ledger import LedgerWriter
 from tracework.core.store import inserted_id
-from tracework.core.store.schema import imports
+from tracework.core.store.schema import assets, imports
+from tracework.formats.csvio import sha256_file
 
-__all__ = ["ImportReport", "Progress", "already_imported", "count", "file_errors",
-           "finish_import", "iso", "redact", "start_import"]
+__all__ = ["Assets", "ImportReport", "Progress", "already_imported", "asset_file_name", "count",
+           "file_errors", "finish_import", "guard_transaction", "iso", "redact", "start_import"]
 
 Progress = Callable[[int], None]
 
@@ -80,6 +83,20 @@ def file_errors(path: Path) -> Iterator[None]:
         raise InputError("cannot be read (permission denied)", file=str(path)) from None
 
 
+# An import's transaction that has gone quiet this long is one whose command died: PostgreSQL
+# ends it and releases the ledger head's lock for the next writer. A live import sends a
+# statement every row, far more often.
+IDLE_IN_TRANSACTION = "60s"
+
+
+def guard_transaction(conn: Connection) -> None:
+    """On PostgreSQL, end this import's transaction if its command stops talking to the
+    server (killed, hung) instead of holding its locks until the connection times out."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            f"SET LOCAL idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION}'")
+
+
 def already_imported(conn: Connection, sha: str) -> bool:
     return conn.execute(select(imports.c.id).where(imports.c.sha256 == sha)).first() is not None
 
@@ -126,3 +143,40 @@ def redact(cells: dict[str, str], secrets: str | set[str], token: str) -> dict[s
 
 def iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def asset_file_name(uri: str) -> str:
+    name = PurePosixPath(unquote(urlparse(uri).path)).name or uri
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
+    return safe.strip(".") or "asset"
+
+
+class Assets:
+    """Finds or creates asset rows; hashes the local file when an images folder is given."""
+
+    def __init__(self, conn: Connection, log: LedgerWriter, images_dir: Path | None) -> None:
+        self.conn, self.log, self.images_dir = conn, log, images_dir
+        self.cache: dict[str, int] = {}
+
+    def get(self, uri: str, width: int | None, height: int | None) -> int:
+        if uri in self.cache:
+            return self.cache[uri]
+        row = self.conn.execute(select(assets.c.id).where(assets.c.uri == uri)).first()
+        if row is not None:
+            self.cache[uri] = int(row.id)
+            return int(row.id)
+        file_name = asset_file_name(uri)
+        digest = None
+        if self.images_dir is not None:
+            local = (self.images_dir / file_name)
+            if local.is_file() and local.resolve().is_relative_to(self.images_dir.resolve()):
+                digest = sha256_file(local)
+        result = self.conn.execute(insert(assets).values(
+            uri=uri, file_name=file_name, sha256=digest, width=width, height=height))
+        asset_id = inserted_id(result)
+        integrity.seal(self.conn, "assets", [asset_id])
+        self.log.append("asset.create", f"asset:{asset_id}",
+                        new={"file_name": file_name, "sha256": digest, "width": width,
+                             "height": height})
+        self.cache[uri] = asset_id
+        return asset_id

@@ -18,16 +18,17 @@ import hashlib
 import json
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from sqlalchemy import Connection, insert, select, update
 
 from tracework.core import integrity, ledger
+from tracework.core.compute import executor, scheduler_address
 from tracework.core.errors import InputError, MaskError
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.privacy import ensure_worker
@@ -35,7 +36,6 @@ from tracework.core.project import Project
 from tracework.core.store import inserted_id
 from tracework.core.store.schema import (
     annotations,
-    assets,
     batches,
     conflicts,
     submissions,
@@ -43,12 +43,14 @@ from tracework.core.store.schema import (
 from tracework.formats import masks, mturk
 from tracework.formats.csvio import sha256_file
 from tracework.ingest.common import (
+    Assets,
     ImportReport,
     Progress,
     already_imported,
     count,
     file_errors,
     finish_import,
+    guard_transaction,
     iso,
     redact,
     start_import,
@@ -57,6 +59,7 @@ from tracework.ingest.common import (
 __all__ = ["GEOMETRY_KINDS", "MTURK_TIME_KIND", "ingest_mturk"]
 
 MTURK_TIME_KIND = "wall_clock_accept_to_submit"
+DASK_WINDOW = 256
 
 #: Annotation kinds that carry a taxonomy category and a geometry.
 GEOMETRY_KINDS = ("mask", "bbox", "polygon")
@@ -84,60 +87,11 @@ def _asset_uri(a: mturk.Assignment) -> str:
     return f"mturk-hit:{a.hit_id}"
 
 
-def _asset_file_name(uri: str) -> str:
-    name = PurePosixPath(unquote(urlparse(uri).path)).name or uri
-    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)
-    return safe.strip(".") or "asset"
-
-
-class _Assets:
-    """Finds or creates asset rows; hashes the local file when an images folder is given."""
-
-    def __init__(self, conn: Connection, log: LedgerWriter, images_dir: Path | None) -> None:
-        self.conn, self.log, self.images_dir = conn, log, images_dir
-        self.cache: dict[str, int] = {}
-
-    def get(self, uri: str, width: int | None, height: int | None) -> int:
-        if uri in self.cache:
-            return self.cache[uri]
-        row = self.conn.execute(select(assets.c.id).where(assets.c.uri == uri)).first()
-        if row is not None:
-            self.cache[uri] = int(row.id)
-            return int(row.id)
-        file_name = _asset_file_name(uri)
-        digest = None
-        if self.images_dir is not None:
-            local = (self.images_dir / file_name)
-            if local.is_file() and local.resolve().is_relative_to(self.images_dir.resolve()):
-                digest = sha256_file(local)
-        result = self.conn.execute(insert(assets).values(
-            uri=uri, file_name=file_name, sha256=digest, width=width, height=height))
-        asset_id = inserted_id(result)
-        integrity.seal(self.conn, "assets", [asset_id])
-        self.log.append("asset.create", f"asset:{asset_id}",
-                        new={"file_name": file_name, "sha256": digest, "width": width,
-                             "height": height})
-        self.cache[uri] = asset_id
-        return asset_id
-
-
 @dataclass
 class _MaskJob:
     element: mturk.Segmentation
     future: Future[masks.MaskResult] | None
     result: masks.MaskResult | None = None
-
-
-class _Immediate(Executor):
-    """Runs jobs in this process: for one-core runs and tiny files, where a pool costs more."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        fut: Future[Any] = Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # delivered to the caller through the future
-            fut.set_exception(exc)
-        return fut
 
 
 def _mask_field(seg: mturk.Segmentation) -> str:
@@ -188,9 +142,12 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
             report.repeated = True
             return report
     processes = _processes(project)
-    pool: Executor = ProcessPoolExecutor(processes) if processes > 1 else _Immediate()
-    try:
+    # In flight at once: enough to keep every decoder busy (a cluster has many), few enough
+    # that memory stays bounded.
+    window = DASK_WINDOW if scheduler_address(project) else max(4, processes * 4)
+    with executor(project, processes=processes) as pool:
         with project.store.write() as conn, file_errors(path):
+            guard_transaction(conn)
             if already_imported(conn, sha):
                 report.repeated = True
                 return report
@@ -203,19 +160,16 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
             with mturk.read_batch(path, max_field_bytes=project.settings["max_field_bytes"],
                                   max_pixels=project.settings["max_pixels"],
                                   max_columns=project.settings["max_columns"]) as batch:
-                _run_pipeline(batch, pool, writer, project, path, processes, progress)
+                _run_pipeline(batch, pool, writer, project, path, window, progress)
             finish_import(conn, log, import_id, report)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
     return report
 
 
 def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_MturkWriter",
-                  project: Project, path: Path, processes: int,
+                  project: Project, path: Path, limit: int,
                   progress: Progress | None) -> None:
     options = _mask_options(project)
     window: deque[tuple[mturk.Assignment, list[_MaskJob]]] = deque()
-    limit = max(4, processes * 4)
     seen: dict[str, int] = {}
     for a in batch:
         first = seen.setdefault(a.assignment_id, a.row)
@@ -248,7 +202,7 @@ class _MturkWriter:
                  report: ImportReport) -> None:
         self.project, self.conn, self.log, self.path = project, conn, log, path
         self.import_id, self.version, self.report = import_id, version, report
-        self.assets = _Assets(conn, log, images)
+        self.assets = Assets(conn, log, images)
         self.batches: dict[str, int] = {}
         self.known_workers: dict[str, str] = {}
 

@@ -35,6 +35,7 @@ from tracework.ingest.common import (
     count,
     file_errors,
     finish_import,
+    guard_transaction,
     iso,
     redact,
     start_import,
@@ -128,6 +129,7 @@ def ingest_qualtrics(project: Project, path: Path | str, *, worker_column: str |
             report.repeated = True
             return report
     with project.store.write() as conn, file_errors(path):
+        guard_transaction(conn)
         if already_imported(conn, sha):
             report.repeated = True
             return report

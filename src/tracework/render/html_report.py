@@ -30,8 +30,9 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from tracework import review
-from tracework.audit.agreement import agreement_audit
-from tracework.audit.groups import group_audit
+from tracework.audit.agreement import AgreementAudit, agreement_audit
+from tracework.audit.cache import CacheMode, NotComputed, cached
+from tracework.audit.groups import GroupAudit, group_audit
 from tracework.audit.labour import LabourAudit, labour_audit
 from tracework.core import ledger
 from tracework.core.errors import ConfigError, InputError
@@ -42,7 +43,8 @@ from tracework.render import svg
 from tracework.render.cards import value_chain_lines
 from tracework.render.records import credits
 
-__all__ = ["ReportResult", "Section", "report", "report_html", "report_sections"]
+__all__ = ["ReportResult", "Section", "agreement", "groups", "labour", "refresh_audits", "report",
+           "report_html", "report_sections"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATE_COLOURS = {"approved": "#2e8b57", "rejected": "#c0392b", "rework": "#e69f00",
@@ -150,9 +152,28 @@ def _time_section(labour: LabourAudit) -> Section:
                                 "kind": labour.time_kind.replace("_", " ")})
 
 
-def _agreement_section(project: Project) -> Section:
+def labour(project: Project, mode: CacheMode = "current") -> LabourAudit:
+    """The labour audit the report shows, from the store while the ledger has not moved."""
+    return cached(project, "labour", {}, LabourAudit, lambda: labour_audit(project),
+                  mode=mode).value
+
+
+def agreement(project: Project, mode: CacheMode = "current") -> AgreementAudit:
+    """The agreement audit the report shows, from the store while the ledger has not moved."""
+    return cached(project, "agreement", {}, AgreementAudit, lambda: agreement_audit(project),
+                  mode=mode).value
+
+
+def groups(project: Project, by: str, mode: CacheMode = "current") -> GroupAudit:
+    """The group audit by ``by`` the report shows (its permutation tests are the report's
+    slowest part), from the store while the ledger has not moved."""
+    return cached(project, "groups", {"by": by}, GroupAudit, lambda: group_audit(project, by),
+                  mode=mode).value
+
+
+def _agreement_section(project: Project, mode: CacheMode) -> Section:
     title = "Agreement per category"
-    audit = agreement_audit(project)
+    audit = agreement(project, mode)
     colours = {c.name: c.colour for c in project.categories}
     masks = [svg.Bar(a.category, a.mean_iou, colours.get(a.category, "#3b6ea5"),
                      f"{a.pairs} pairs on {a.assets} images") for a in audit.masks]
@@ -181,14 +202,17 @@ def _group_attributes(project: Project) -> list[str]:
     return sorted(attributes) if isinstance(attributes, dict) else []
 
 
-def _groups_section(project: Project) -> Section:
+def _groups_section(project: Project, mode: CacheMode) -> Section:
     title = "Group audits"
     audits: list[dict[str, Any]] = []
     for by in _group_attributes(project):
         try:
-            audit = group_audit(project, by)
+            audit = groups(project, by, mode)
         except InputError as exc:
             audits.append({"by": by, "error": exc.message})
+            continue
+        except NotComputed:
+            audits.append({"by": by, "error": "not computed yet: run `tracework audit refresh`"})
             continue
         metrics: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
         for cell in audit.cells:
@@ -233,19 +257,39 @@ def _header(project: Project) -> dict[str, Any]:
             "generated": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def report_sections(project: Project) -> dict[str, Section]:
+def report_sections(project: Project, mode: CacheMode = "current") -> dict[str, Section]:
     """The report's sections by key, each with its figures and inline SVG charts; the web
-    dashboard shows the same."""
-    labour = labour_audit(project)
+    dashboard shows the same. The audits come from the store (:mod:`tracework.audit.cache`):
+    ``mode="latest"`` never computes one and raises ``NotComputed`` for an audit never run."""
+    work = labour(project, mode)
     return {
         "review": _review_section(project),
-        "pay": _pay_section(labour),
-        "time": _time_section(labour),
-        "agreement": _agreement_section(project),
-        "groups": _groups_section(project),
+        "pay": _pay_section(work),
+        "time": _time_section(work),
+        "agreement": _agreement_section(project, mode),
+        "groups": _groups_section(project, mode),
         "notes": _notes_section(project),
         "taxonomy": _taxonomy_section(project),
     }
+
+
+def refresh_audits(project: Project) -> dict[str, float]:
+    """Compute and store every audit the report and the web page show, at today's ledger
+    head; the seconds each took (0.0 for one already current)."""
+    taken: dict[str, float] = {}
+    work = cached(project, "labour", {}, LabourAudit, lambda: labour_audit(project))
+    taken["labour"] = 0.0 if work.hit else work.seconds
+    agree = cached(project, "agreement", {}, AgreementAudit, lambda: agreement_audit(project))
+    taken["agreement"] = 0.0 if agree.hit else agree.seconds
+    for by in _group_attributes(project):
+        def run(by: str = by) -> GroupAudit:
+            return group_audit(project, by)
+        try:
+            group = cached(project, "groups", {"by": by}, GroupAudit, run)
+        except InputError:
+            continue
+        taken[f"groups:{by}"] = 0.0 if group.hit else group.seconds
+    return taken
 
 
 def _environment() -> Environment:

@@ -10,8 +10,10 @@ application/json``, the JSON document ``{"ok": true, ...data}``. Errors are
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,7 @@ class Web:
     csrf_key: bytes
     env: jinja2.Environment
     limiter: Limiter = field(default_factory=Limiter)
+    background: Background = field(default_factory=lambda: Background())
 
     @classmethod
     def build(cls, project: Project, config: WebConfig) -> Web:
@@ -102,6 +105,46 @@ class Web:
         env.filters["duration"] = _duration
         env.filters["urlq"] = lambda v: quote(str(v), safe="")
         return cls(project, config, csrf_key(project.secret), env)
+
+
+class Background:
+    """One job at a time off the request path (the audits' refresh): a second start while one
+    runs is a no-op, so a user clicking twice never doubles the work."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.last_error = ""
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, job: Callable[[], object]) -> bool:
+        """Run ``job`` in a thread; False when one is already running."""
+        with self._lock:
+            if self.running:
+                return False
+
+            def run() -> None:
+                try:
+                    job()
+                    self.last_error = ""
+                except TraceworkError as exc:
+                    self.last_error = exc.message
+                except Exception:  # reported on the page, logged with its trace for the admin
+                    logging.getLogger("tracework.web").exception("background job failed")
+                    self.last_error = "the refresh failed; see the server's log"
+
+            self._thread = threading.Thread(target=run, name="tracework-audit-refresh",
+                                            daemon=True)
+            self._thread.start()
+            return True
+
+    def wait(self, timeout: float | None = None) -> None:
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
 
 
 def _money(cents: Any) -> str:

@@ -14,13 +14,12 @@ from typing import Any
 from markupsafe import Markup
 
 from tracework import review
-from tracework.audit.agreement import agreement_audit
-from tracework.audit.labour import labour_audit
+from tracework.audit.cache import NotComputed, stored
 from tracework.core.errors import NotFound
 from tracework.core.project import Project
 from tracework.fieldnotes import notes, taxonomy
 from tracework.pay import receipts
-from tracework.render.html_report import report_sections
+from tracework.render.html_report import agreement, labour, refresh_audits, report_sections
 from tracework.review.common import as_decision
 from tracework.review.disputes import as_outcome
 from tracework.review.queue import decisions_in_force
@@ -187,10 +186,20 @@ class _Rooms:
 
     def audit_figures(self, project: Project) -> dict[str, Any]:
         """The audits' headline figures, as titled key/value tables (aggregates only: no
-        per-worker rows leave the audit room through this page)."""
+        per-worker rows leave the audit room through this page), from the stored results:
+        never computed here (``tracework audit refresh`` or the page's refresh does that).
+        ``computed`` says when each stored result was made and whether it is still current;
+        ``missing`` that an audit was never run."""
+        results = [dataclasses.asdict(s) for s in stored(project)]
+        try:
+            sources = ((labour(project, "latest"), "Pay and time"),
+                       (agreement(project, "latest"), "Agreement"))
+            charts = self.report_charts(project)
+        except NotComputed:
+            return {"blocks": [], "charts": [], "missing": True, "computed": results}
         blocks = []
-        for audit, title in ((labour_audit, "Pay and time"), (agreement_audit, "Agreement")):
-            data = audit(project).as_dict()
+        for audit, title in sources:
+            data = audit.as_dict()
             rows = [(k, _figure(v)) for k, v in data.items()
                     if isinstance(v, (str, int, float, bool)) or v is None]
             for key, value in data.get("rejection_reasons", {}).items():
@@ -201,13 +210,16 @@ class _Rooms:
                     rows.append((f"mask {numbers[0][0]}: {item['category']}",
                                  _figure(numbers[0][1])))
             blocks.append({"title": title, "rows": rows})
-        return {"blocks": blocks, "charts": self.report_charts(project)}
+        return {"blocks": blocks, "charts": charts, "missing": False, "computed": results}
+
+    def refresh_audits(self, project: Project) -> dict[str, float]:
+        return refresh_audits(project)
 
     def report_charts(self, project: Project) -> list[dict[str, Any]]:
         """The charts of ``tracework report`` (inline SVG drawn and escaped by the render
         room), section by section, so the page and the report show the same figures."""
         out = []
-        for key, section in report_sections(project).items():
+        for key, section in report_sections(project, "latest").items():
             if not section.available:
                 continue
             for name in ("chart", "reasons_chart", "masks", "boxes"):

@@ -13,7 +13,7 @@ from tracework.core.status import log as ledger_log
 from tracework.core.status import status as project_status
 from tracework.web import queries
 from tracework.web.auth import StaffUser
-from tracework.web.core import render, web_of
+from tracework.web.core import done, render, web_of
 from tracework.web.media import find_image, mask_png
 from tracework.web.rooms import rooms
 
@@ -58,10 +58,22 @@ def dashboard(request: Request, user: StaffUser) -> Response:
     return render(request, "dashboard.html", {"status": report.as_dict()})
 
 
-@router.get("/audit", summary="The audits' figures: pay and time, agreement")
+@router.get("/audit", summary="The audits' figures: pay and time, agreement (as last computed)")
 def audit(request: Request, user: StaffUser) -> Response:
-    # Its own page: the audits read every submission, too slow to run on each dashboard view.
-    return render(request, "audit.html", {"audit": rooms.audit_figures(web_of(request).project)})
+    # Read from the stored results only: the audits read every submission and run permutation
+    # tests, never inside a request. The refresh below runs them in the background.
+    web = web_of(request)
+    figures = rooms.audit_figures(web.project)
+    figures["refreshing"] = web.background.running
+    figures["refresh_error"] = web.background.last_error
+    return render(request, "audit.html", {"audit": figures})
+
+
+@router.post("/audit/refresh", summary="Recompute the audits in the background")
+def audit_refresh(request: Request, user: StaffUser) -> Response:
+    web = web_of(request)
+    started = web.background.start(lambda: rooms.refresh_audits(web.project))
+    return done(request, "/audit", {"started": started, "running": True})
 
 
 @router.get("/queue", summary="Review queue: submissions, 50 a page")

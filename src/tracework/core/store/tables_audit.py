@@ -12,7 +12,7 @@ from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table,
 
 from tracework.core.store.tables_base import metadata
 
-__all__ = ["aggregation_runs", "aggregate_labels", "aggregate_workers"]
+__all__ = ["aggregation_runs", "aggregate_labels", "aggregate_workers", "audit_results"]
 
 aggregation_runs = Table(
     "aggregation_runs",
@@ -66,4 +66,23 @@ aggregate_workers = Table(
     Column("confusion", Text),                             # JSON {"classes", "matrix"[observed][true]}
     Index("ix_aggregate_workers_run", "run_id"),
     Index("ix_aggregate_workers_worker", "worker"),
+)
+
+
+# The last result of each audit, by what it was asked (``key``: the audit, its parameters, the
+# project's configuration and the shape of the result) and the ledger head it was computed at.
+# Derived data: recomputed from the tables at will, never part of the ledger.
+audit_results = Table(
+    "audit_results",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),            # labour | agreement | groups …
+    Column("key", String(64), nullable=False),
+    Column("params", Text, nullable=False),                # canonical JSON, for people
+    Column("ledger_seq", Integer, nullable=False),
+    Column("ledger_head", String(64), nullable=False),
+    Column("computed_at", String(32), nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("result", Text, nullable=False),                # the audit as JSON
+    Index("ix_audit_results_key", "key", "ledger_head"),
 )

@@ -1,0 +1,201 @@
+"""Dataset-team scale: seconds and peak memory of every heavy step, per project size.
+
+For each size (annotations; default 1e4 and 1e5, add 1e6 with ``--sizes 1e4,1e5,1e6``) a
+synthetic team project (benchmarks/teamscale.py: boxes, heavy-tailed worker activity, a linked
+survey) goes through, each step in a fresh process so that its peak RSS is its own: ingest of
+the batch and the survey; the ingest floor (a bare executemany of the same rows and their
+hashed ledger entries into the same kind of database); review (approve the unflagged); the
+audits (first computation, then a read of the stored results); the report; export coco; export
+bundle; and, served from the stored audits, the web ``/audit`` and ``/dataset`` latency (p99 of
+30 requests each, in process). Printed side by side, with the targets of the scale issue:
+
+- peak RSS at the largest size at most 1.3x that at the one before, for exports, review, audits;
+- ingest within 4x of the floor;
+- ``/audit`` p99 under 300 ms after the first computation.
+
+    python benchmarks/bench_scale.py [--sizes 1e4,1e5] [--database-url postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import teamscale
+
+CHILD = textwrap.dedent('''
+    import hashlib, json, resource, statistics, sys, time
+    from pathlib import Path
+    import tracework
+    from tracework.core.project import Category
+    stage, root, batch, survey, url = sys.argv[1:6]
+    sys.path.insert(0, sys.argv[6])
+    import teamscale
+    cats = [Category(n, c) for n, c in teamscale.CATEGORIES.items()]
+    cli = {"actor": "bench", "database_url": url or None}
+
+    def project():
+        return tracework.open_project(root, cli=cli)
+
+    t = time.perf_counter()
+    extra = {}
+    if stage == "ingest":
+        p = tracework.init(root, categories=cats, actor="bench", database_url=url or None)
+        toml = Path(root) / "tracework.toml"
+        p.close()
+        toml.write_text(toml.read_text() + "\\n[survey.attributes]\\ngender = \\"Q2\\"\\n")
+        p = project()
+        t = time.perf_counter()
+        r = tracework.ingest_mturk(p, batch)
+        tracework.ingest_qualtrics(p, survey, worker_column="workerId", consent_column="Q11")
+        extra = {"rows": r.added, "annotations": r.annotations}
+    elif stage == "floor":
+        import csv
+        from sqlalchemy import insert
+        from tracework.core.store.schema import batches, imports, ledger, submissions, annotations, workers
+        p = tracework.init(root, categories=cats, actor="bench", database_url=url or None)
+        t = time.perf_counter()
+        prev, seq, entries, subs, anns, seen = "0" * 64, 0, [], [], [], {}
+        def entry(action, target, new):
+            global prev, seq
+            seq += 1
+            body = json.dumps([seq, "2026-01-01T00:00:00Z", "bench", action, target, "", "null",
+                               json.dumps(new, sort_keys=True), ""])
+            prev = hashlib.sha256(prev.encode() + body.encode()).hexdigest()
+            entries.append({"seq": seq, "ts": "2026-01-01T00:00:00Z", "actor": "bench",
+                            "action": action, "target": target, "field": "", "old": "null",
+                            "new": json.dumps(new, sort_keys=True), "reason": "", "prev_hash": "",
+                            "hash": prev})
+        with open(batch, newline="", encoding="utf-8") as fh:
+            for n, row in enumerate(csv.DictReader(fh), 1):
+                w = row["WorkerId"]
+                if w not in seen:
+                    seen[w] = "w_" + hashlib.sha256(w.encode()).hexdigest()[:12]
+                    entry("worker.create", "worker:" + seen[w], {"platform": "mturk"})
+                subs.append({"id": n, "platform": "mturk", "assignment_id": row["AssignmentId"],
+                             "task_id": row["HITId"], "batch_id": 1, "asset_id": None,
+                             "worker": seen[w], "status": "Submitted",
+                             "work_time_s": float(row["WorkTimeInSeconds"]),
+                             "time_kind": "wall", "content_sha256": "0" * 64,
+                             "answer": "{}", "raw": json.dumps(row), "import_id": 1, "row": n,
+                             "tolerated_pixels": 0, "requester_feedback": ""})
+                entry("submission.create", f"submission:{n}", {"assignment_id": row["AssignmentId"]})
+                for b in json.loads(row["Answer.annotatedResult.boundingBoxes"]):
+                    anns.append({"submission_id": n, "worker": seen[w], "element": "annotatedResult",
+                                 "kind": "bbox", "category": b["label"], "taxonomy_version": 1,
+                                 "bbox_x": b["left"], "bbox_y": b["top"], "bbox_w": b["width"],
+                                 "bbox_h": b["height"], "area": float(b["width"] * b["height"])})
+                    entry("annotation.create", f"annotation:{len(anns)}", {"category": b["label"]})
+        with p.store.write() as conn:
+            conn.execute(insert(imports).values(id=1, sha256="0" * 64, kind="mturk", file_name="b",
+                         size=0, rows=0, added=0, changed=0, conflicts=0, actor="b", imported_at="x"))
+            conn.execute(insert(batches).values(id=1, platform="mturk", batch_key="b", title="",
+                         description="", keywords="", import_id=1))
+            conn.execute(insert(workers), [{"pseudonym": v, "platform": "mturk", "created_at": "x",
+                         "consent_link": False, "consent_publish": False, "consent_credit": False,
+                         "erased": False} for v in seen.values()])
+            conn.execute(insert(submissions), subs)
+            conn.execute(insert(annotations), anns)
+            base = 1 + (conn.exec_driver_sql("select count(*) from ledger").scalar() or 0)
+            for e in entries:
+                e["seq"] += base
+            conn.execute(insert(ledger), entries)
+    elif stage == "review":
+        from tracework import review
+        r = review.approve_unflagged(project())
+        extra = {"approved": getattr(r, "approved", None)}
+    elif stage == "audits":
+        from tracework.render.html_report import refresh_audits
+        p = project()
+        first = refresh_audits(p)
+        t2 = time.perf_counter()
+        again = refresh_audits(p)
+        extra = {"first_s": round(t2 - t, 3), "cached_s": round(time.perf_counter() - t2, 3)}
+    elif stage == "report":
+        from tracework.render import report
+        report(project(), Path(root).parent / "report.html")
+    elif stage == "coco":
+        r = tracework.export_coco(project(), Path(root).parent / "coco", status="all")
+        extra = {"annotations": r.annotations}
+    elif stage == "bundle":
+        from tracework.docs.bundle import export_bundle
+        export_bundle(project(), Path(root).parent / "bundle", status="all", replace=True)
+    elif stage == "web":
+        from fastapi.testclient import TestClient
+        from tracework.web import users
+        from tracework.web.app import create_app
+        p = project()
+        users.user_add(p, "owner", "owner", "a long enough password 1")
+        client = TestClient(create_app(p, allowed_hosts=("testserver",)))
+        client.post("/login", data={"name": "owner", "password": "a long enough password 1"})
+        for path in ("/audit", "/dataset"):
+            times = []
+            for _ in range(30):
+                s = time.perf_counter()
+                assert client.get(path).status_code == 200
+                times.append(time.perf_counter() - s)
+            times.sort()
+            extra[path] = round(times[int(0.99 * (len(times) - 1))] * 1000, 1)
+    seconds = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": round(seconds, 3), "peak_mib": round(peak, 1), **extra}))
+''')
+
+STAGES = ("ingest", "floor", "review", "audits", "report", "coco", "bundle", "web")
+
+
+def _run(stage: str, root: Path, files: teamscale.TeamFiles, url: str) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, stage, str(root), str(files.batch_csv),
+         str(files.survey_csv), url, str(Path(__file__).parent)],
+        capture_output=True, text=True)
+    if done.returncode != 0:
+        print(done.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"stage {stage} failed")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1e4,1e5")
+    parser.add_argument("--database-url", default="",
+                        help="Run on PostgreSQL (one fresh schema per size is up to you).")
+    args = parser.parse_args()
+    sizes = [int(float(s)) for s in args.sizes.split(",")]
+    results: dict[int, dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            work = Path(tmp) / f"n{size}"
+            files = teamscale.generate(work / "files", annotations=size)
+            print(f"== {size:,} annotations: {files.submissions:,} submissions, "
+                  f"{files.workers:,} workers", flush=True)
+            results[size] = {}
+            for stage in STAGES:
+                root = work / ("floor" if stage == "floor" else "proj")
+                results[size][stage] = _run(stage, root, files, args.database_url)
+                print(f"  {stage:8s} {json.dumps(results[size][stage])}", flush=True)
+    print("\nstep       " + "".join(f"{s:>22,}" for s in sizes))
+    for stage in STAGES:
+        cells = "".join(f"{results[s][stage]['seconds']:>10.2f} s {results[s][stage]['peak_mib']:>7.0f} MiB"
+                        for s in sizes)
+        print(f"{stage:10s} {cells}")
+    big, small = sizes[-1], sizes[-2] if len(sizes) > 1 else sizes[-1]
+    print()
+    for stage in ("review", "audits", "coco", "bundle"):
+        ratio = results[big][stage]["peak_mib"] / results[small][stage]["peak_mib"]
+        print(f"peak memory {stage} at {big:,} / at {small:,}: {ratio:.2f}x (target <= 1.3x)")
+    floor = results[big]["ingest"]["seconds"] / results[big]["floor"]["seconds"]
+    print(f"ingest at {big:,}: {floor:.1f}x the bare executemany floor (target <= 4x)")
+    print(f"/audit p99 at {big:,}: {results[big]['web']['/audit']} ms (target < 300 ms); "
+          f"/dataset p99 {results[big]['web']['/dataset']} ms")
+
+
+if __name__ == "__main__":
+    main()
