@@ -20,6 +20,8 @@ from sqlalchemy import select, text, update
 
 import tracework
 import tracework.demo
+from builders import small_files
+from test_platforms_ingest import _file, _reader, _works
 from tracework import review
 from tracework.core import integrity
 from tracework.core.errors import IntegrityError, LedgerError
@@ -27,6 +29,7 @@ from tracework.core.project import Project
 from tracework.core.store.schema import workers
 from tracework.core.store.tables_integrity import row_seals
 from tracework.fieldnotes import notes as fieldnotes
+from tracework.ingest.platforms import ingest_platform
 
 BIN = Path(sys.executable).parent
 TRACEWORK = shutil.which("tracework", path=str(BIN)) or shutil.which("tracework")
@@ -362,7 +365,6 @@ def test_an_edit_is_named_on_each_database(noted: Project) -> None:
 
 def test_a_decision_seals_the_review_and_the_submission_on_each_database(
         project: Project, tmp_path: Path) -> None:
-    from builders import small_files
     files = small_files(tmp_path / "files", frames=2, workers=3)
     tracework.ingest_mturk(project, files.batch_csv)
     review.propose(project)
@@ -393,3 +395,20 @@ def test_seal_existing_on_each_database(noted: Project) -> None:
     assert tracework.verify(noted).rows == 5
     with pytest.raises(IntegrityError, match="sealed since they were created"):
         tracework.seal_existing(noted)
+
+
+def test_the_platform_importer_seals_what_it_writes(project: Project, tmp_path: Path) -> None:
+    ingest_platform(project, _file(tmp_path, "a.json", "[1]"), "labelstudio",
+                    lambda p: _reader(_works()))
+    ingest_platform(project, _file(tmp_path, "b.json", "[2]"), "labelstudio",
+                    lambda p: _reader(_works("Approved")))
+    ingest_platform(project, _file(tmp_path, "c.json", "[3]"), "labelstudio",
+                    lambda p: _reader(_works("Approved", box_x=12.0)))
+    # 2 workers (a person, a job), 3 imports, 1 batch, 1 asset, 2 submissions, 6 annotations,
+    # 1 conflict, 1 bonus, taxonomy version 1 and its change record.
+    assert tracework.verify(project).rows == 19
+    with project.store.engine.begin() as conn:
+        conn.execute(text("UPDATE bonuses SET state = 'planned'"))
+    with pytest.raises(IntegrityError) as caught:
+        tracework.verify(project)
+    assert (caught.value.table, caught.value.columns) == ("bonuses", ("state",))
