@@ -26,7 +26,13 @@ from tracework.core.errors import (
 from tracework.core.project import Category, Project, init, open_project
 from tracework.core.status import StatusReport, log, seal_existing, status, verify
 from tracework.dataset import ExportReport, export_coco, export_yolo
-from tracework.ingest import ImportReport, ingest_mturk, ingest_qualtrics
+from tracework.ingest import (
+    ImportReport,
+    ingest_cvat,
+    ingest_labelstudio,
+    ingest_mturk,
+    ingest_qualtrics,
+)
 
 __all__ = [
     "__version__",
@@ -47,6 +53,8 @@ __all__ = [
     "TraceworkError",
     "export_coco",
     "export_yolo",
+    "ingest_cvat",
+    "ingest_labelstudio",
     "ingest_mturk",
     "ingest_qualtrics",
     "init",

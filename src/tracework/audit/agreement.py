@@ -29,9 +29,9 @@ from sqlalchemy import Connection
 from tracework.audit import records
 from tracework.audit.alpha import alpha_from_codes
 from tracework.audit.stats import quantiles
-from tracework.core.errors import InputError
 from tracework.core.project import Project
 from tracework.core.store.schema import annotations, submissions
+from tracework.core.taxonomy import Resolver
 
 __all__ = ["AgreementAudit", "CategoryAgreement", "ClassAgreement", "PairIoU",
            "agreement_audit", "box_pair_iou", "mask_pairs"]
@@ -89,6 +89,7 @@ class AgreementAudit:
     overall_alpha: float | None
     pairs: list[PairIoU] = field(default_factory=list)
     class_rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)    # old category names a filter resolved
 
     def as_dict(self, *, explain: bool = False) -> dict[str, Any]:
         data = asdict(self)
@@ -114,21 +115,35 @@ class LabelRow:
 
 
 def read_annotations(conn: Connection, *, status: str = "all", kinds: Collection[str],
-                     categories: Collection[str] = (), batch_keys: Collection[str] = ()
-                     ) -> list[LabelRow]:
+                     categories: Collection[str] = (), batch_keys: Collection[str] = (),
+                     resolver: Resolver | None = None) -> list[LabelRow]:
+    """Labels of ``kinds``; a mask's, box's or polygon's category resolved to the taxonomy in
+    force (``categories`` filters by the resolved names; old names resolve as well)."""
     cols = [annotations.c.id, annotations.c.submission_id, annotations.c.worker,
             annotations.c.asset_id, annotations.c.element, annotations.c.kind,
-            annotations.c.category, annotations.c.rle_counts, annotations.c.height,
-            annotations.c.width, annotations.c.bbox_x, annotations.c.bbox_y,
-            annotations.c.bbox_w, annotations.c.bbox_h, annotations.c.area,
-            submissions.c.task_id]
+            annotations.c.category, annotations.c.taxonomy_version, annotations.c.rle_counts,
+            annotations.c.height, annotations.c.width, annotations.c.bbox_x,
+            annotations.c.bbox_y, annotations.c.bbox_w, annotations.c.bbox_h,
+            annotations.c.area, submissions.c.task_id]
     query = (records.submissions_query(cols, batch_keys=batch_keys, status=status)
              .join(annotations, annotations.c.submission_id == submissions.c.id)
              .where(annotations.c.kind.in_(list(kinds))))
-    if categories:
+    geometry = {"mask", "bbox", "polygon"}
+    resolver = resolver if resolver is not None or not geometry & set(kinds) else \
+        Resolver.of(conn)
+    wanted: set[str] | None = None
+    if categories and resolver is not None:
+        wanted = set(resolver.choose(categories)[0])
+        query = query.where(annotations.c.category.in_(sorted(resolver.sources(wanted))))
+    elif categories:
         query = query.where(annotations.c.category.in_(list(categories)))
     out = []
     for r in conn.execute(query.order_by(annotations.c.id)):
+        category = r.category
+        if resolver is not None and r.kind in geometry and category is not None:
+            category = resolver.resolve(category, int(r.taxonomy_version)).current
+            if wanted is not None and category not in wanted:
+                continue
         rle = None
         if r.kind == "mask":
             rle = {"size": [int(r.height), int(r.width)], "counts": r.rle_counts.encode("ascii")}
@@ -136,7 +151,7 @@ def read_annotations(conn: Connection, *, status: str = "all", kinds: Collection
         if r.kind == "bbox":
             box = (float(r.bbox_x), float(r.bbox_y), float(r.bbox_w), float(r.bbox_h))
         out.append(LabelRow(int(r.id), int(r.submission_id), r.worker, int(r.asset_id or 0),
-                        r.element, r.kind, r.category, rle, box, r.task_id,
+                        r.element, r.kind, category, rle, box, r.task_id,
                         float(r.area or 0.0)))
     return out
 
@@ -289,14 +304,11 @@ def agreement_audit(project: Project, *, status: str = "all",
                     categories: Collection[str] = (), batches: Collection[str] = ()
                     ) -> AgreementAudit:
     """Pairwise IoU per category (masks, boxes) and Krippendorff's alpha per question."""
-    known = {c.name for c in project.categories}
-    unknown = sorted(set(categories) - known)
-    if unknown:
-        raise InputError(f"unknown category {', '.join(unknown)}; the taxonomy has "
-                         f"{', '.join(sorted(known))}", field="--category")
     with project.store.read() as conn:
+        resolver = Resolver.of(conn, project)
+        notes = resolver.choose(categories)[1]
         geo = read_annotations(conn, status=status, kinds=("mask", "bbox"),
-                               categories=categories, batch_keys=batches)
+                               categories=categories, batch_keys=batches, resolver=resolver)
         classes = read_annotations(conn, status=status, kinds=("class",), batch_keys=batches)
     masks = list(mask_pairs(geo))
     boxes = [p for p in _box_pairs(geo) if not np.isnan(p.iou)]
@@ -310,6 +322,6 @@ def agreement_audit(project: Project, *, status: str = "all",
         overall_box_iou=float(np.mean([p.iou for p in boxes])) if boxes else None,
         mean_of_category_mask_iou=float(np.mean(category_means)) if category_means else None,
         classifications=class_results, overall_alpha=overall_alpha,
-        pairs=masks + boxes, class_rows=class_rows)
+        pairs=masks + boxes, class_rows=class_rows, notes=notes)
 
 

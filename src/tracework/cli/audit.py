@@ -138,6 +138,8 @@ def agreement_cmd(ctx: click.Context, status: str, categories: tuple[str, ...],
     """
     result = agreement_audit(project_of(ctx), status=status, categories=categories,
                              batches=batches)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         echo_json(result.as_dict(explain=explain))
         return

@@ -169,10 +169,18 @@ def taxonomy() -> None:
     input: a hand edit of them is recorded as a version ("tracework.toml changed"); these
     commands do not rewrite the file. Annotations keep the version they were made under.
 
+    No label is lost: exports, renders and audits follow the recorded changes from each
+    label's version to the taxonomy in force (a rename to the new name, a merge to the merged
+    category, a split to its --map-to rule or a later `taxonomy map`). Labels of a category
+    split without a rule, or retired, stay under "NAME (retired)" and are listed by
+    `taxonomy pending`. Old names still work as --category filters, with a note.
+
     \b
     Examples:
       tracework taxonomy split Body --into Top_Shell --into Base=#17becf \\
           --reason "workers asked whether it is one part" --answers 4 --answers 9
+      tracework taxonomy pending
+      tracework taxonomy map Body Base --reason "the old outlines follow the base"
       tracework taxonomy history
       tracework taxonomy diff 1 3
     """
@@ -350,21 +358,55 @@ def _parts(values: tuple[str, ...]) -> list[tuple[str, str | None]]:
 @click.argument("name")
 @click.option("--into", "into", multiple=True, required=True, metavar="NEW[=#RRGGBB]",
               help="A new category (and its colour); repeat for each.")
+@click.option("--map-to", "map_to", metavar="NEW",
+              help="The rule for the labels already made with NAME: they all belong to NEW "
+                   "(one of --into), and are exported under it. Recorded with the version. "
+                   "Without it they are exported as \"NAME (retired)\" and listed by "
+                   "`taxonomy pending` for relabelling.")
 @_reason
 @_answers
 @_author
 @click.pass_context
-def taxonomy_split(ctx: click.Context, name: str, into: tuple[str, ...], reason: str,
-                   answers: tuple[int, ...], author: str | None) -> None:
+def taxonomy_split(ctx: click.Context, name: str, into: tuple[str, ...], map_to: str | None,
+                   reason: str, answers: tuple[int, ...], author: str | None) -> None:
     """Split category NAME into new ones; NAME is retired, its annotations keep their version.
+
+    Old labels of NAME cannot tell which new category they are: they are exported as
+    "NAME (retired)" and listed by `tracework taxonomy pending`, unless --map-to says they all
+    belong to one of the new categories.
+
+    \b
+    Examples:
+      tracework taxonomy split Body --into Top_Shell=#1f77b4 --into Base=#17becf \\
+          --reason "workers asked whether it is one part or two" --answers 4
+      tracework taxonomy split Body --into Top_Shell --into Base --map-to Base \\
+          --reason "the old outlines follow the base"
+    """
+    _done(tax_lib.split(project_of(ctx), name, _parts(into), map_to=map_to, reason=reason,
+                        answers=answers, author=author))
+
+
+@taxonomy.command("map")
+@click.argument("old")
+@click.argument("new")
+@_reason
+@_answers
+@_author
+@click.pass_context
+def taxonomy_map(ctx: click.Context, old: str, new: str, reason: str, answers: tuple[int, ...],
+                 author: str | None) -> None:
+    """The rule that the labels left under retired category OLD all belong to NEW (a category
+    in force): exports show them under NEW from now on, each keeping OLD as its original
+    category. Recorded as a version; the categories do not change.
+
+    For a split decided without --map-to, after looking at `tracework taxonomy pending`.
 
     \b
     Example:
-      tracework taxonomy split Body --into Top_Shell=#1f77b4 --into Base=#17becf \\
-          --reason "workers asked whether it is one part or two" --answers 4
+      tracework taxonomy map Body Base --reason "checked: the old outlines follow the base"
     """
-    _done(tax_lib.split(project_of(ctx), name, _parts(into), reason=reason, answers=answers,
-                        author=author))
+    _done(tax_lib.map_labels(project_of(ctx), old, new, reason=reason, answers=answers,
+                             author=author))
 
 
 @taxonomy.command("retire")
@@ -405,6 +447,39 @@ def taxonomy_redefine(ctx: click.Context, name: str, colour: str | None,
     """
     _done(tax_lib.redefine(project_of(ctx), name, colour=colour, description=description,
                            guideline=guideline, reason=reason, answers=answers, author=author))
+
+
+@taxonomy.command("pending")
+@_json
+@click.pass_context
+def taxonomy_pending(ctx: click.Context, as_json: bool) -> None:
+    """Labels waiting for relabelling: made under a category that was split without a
+    --map-to rule, or retired. Exports keep them under "NAME (retired)"; nothing is dropped.
+
+    Lists each label (annotation, asset, submission, worker pseudonym, review status), the
+    category and version it was made under, and the changes that left it without a category.
+
+    \b
+    Examples:
+      tracework taxonomy pending
+      tracework taxonomy pending --json
+    """
+    labels = tax_lib.pending(project_of(ctx))
+    if as_json:
+        echo_json([p.as_dict() for p in labels])
+        return
+    if not labels:
+        click.echo("no label waits for relabelling: every label has a category in force")
+        return
+    counts: dict[str, int] = {}
+    for p in labels:
+        counts[p.current_category] = counts.get(p.current_category, 0) + 1
+    click.echo(f"{len(labels)} label(s) wait for relabelling: "
+               + ", ".join(f"{n} {name!r}" for name, n in counts.items()))
+    for p in labels:
+        click.echo(f"  annotation {p.annotation} on {p.file_name or p.asset} (submission "
+                   f"{p.submission}, {p.worker}, {p.review_status}): {p.original_category} "
+                   f"of version {p.taxonomy_version}, {p.why}")
 
 
 @taxonomy.command("flags-from-survey")

@@ -17,6 +17,7 @@ from tracework.core.project import Category
 from tracework.core.settings import SETTINGS, setting
 from tracework.formats.coco import Segmentation
 from tracework.formats.yolo import Task
+from tracework.ingest.platforms import PlatformReport
 
 __all__ = ["cli"]
 
@@ -123,7 +124,15 @@ def init(ctx: click.Context, directory: Path, name: str | None, categories: tupl
 
 @cli.group(cls=Group)
 def ingest() -> None:
-    """Import raw records of annotation work (one transaction per file; re-importing adds nothing)."""
+    """Import raw records of annotation work (one transaction per file; re-importing adds nothing).
+
+    \b
+    Examples:
+      tracework ingest mturk Batch_5012345_batch_results.csv --images frames/
+      tracework ingest qualtrics survey.csv --worker-column workerId
+      tracework ingest labelstudio project-7-at-2024-05-02-10-11-3f2a.json
+      tracework ingest cvat annotations.xml --images images/
+    """
 
 
 def _print_report(report: tracework.ImportReport) -> None:
@@ -237,6 +246,88 @@ def ingest_qualtrics(ctx: click.Context, file: Path, worker_column: str | None,
         multi_select=multi_select, link_by_code=link_by_code, date_format=date_format,
         progress=p))
     echo_json(report.as_dict()) if as_json else _print_report(report)
+
+
+def _print_platform_report(report: tracework.ImportReport) -> None:
+    if report.repeated or not isinstance(report, PlatformReport):
+        _print_report(report)
+        return
+    click.echo(f"Imported {report.file} ({report.kind}, sha256 {report.sha256[:12]}…)")
+    rows: list[tuple[str, Any]] = [("records read", report.rows), ("added", report.added),
+                                   ("new workers", report.workers_new),
+                                   ("annotations", report.annotations)]
+    rows += [(f"  {k}", v) for k, v in sorted(report.by_category.items())]
+    rows += [(f"attributed to {k.replace('_', ' ')}", v)
+             for k, v in sorted((report.attributed or {}).items())]
+    if report.platform_behind:
+        rows.append(("platform behind (decision kept)", report.platform_behind))
+    rows += [("status changes", report.status_changes), ("conflicts", report.conflicts),
+             ("ledger entries", report.ledger_entries), ("ledger head", report.ledger_head)]
+    table(rows)
+    for tag, n in sorted(report.kept_raw.items()):
+        click.echo(f"{n} result{'s' if n != 1 else ''} of type {tag} kept raw, not converted")
+    for note in report.notes or []:
+        click.echo(note)
+    if report.conflicts:
+        click.echo("Conflicting records were recorded, not applied: see `tracework conflicts list`.")
+
+
+@ingest.command("labelstudio")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def ingest_labelstudio(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """A Label Studio JSON export (Export → JSON).
+
+    Not JSON_MIN, which leaves out who made each annotation and when. One submission per
+    annotation of each task. The annotator (completed_by: a user id, or a user object with
+    e-mail and names), the e-mails of drafts and created_username go to the vault;
+    everything else sees pseudonyms. lead_time is kept as active seconds.
+    Skipped annotations (was_cancelled) are Returned: time spent, unpaid. Enterprise reviews
+    make a submission Approved or Rejected, the comment its reason. A draft never submitted
+    is Abandoned work of its user. Rectangles (rotation kept, box made axis-aligned),
+    polygons, key points and brush masks become annotations in pixels; choices and text are
+    kept; other result types are counted and kept raw. Labels must be in the project's
+    taxonomy. Model predictions are not imported (the report says how many).
+
+    \b
+    Example:
+      tracework ingest labelstudio project-7-at-2024-05-02-10-11-3f2a.json
+    """
+    project = project_of(ctx)
+    report = _with_progress("ingest", lambda p: tracework.ingest_labelstudio(
+        project, file, progress=p))
+    echo_json(report.as_dict()) if as_json else _print_platform_report(report)
+
+
+@ingest.command("cvat")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--images", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Folder holding the task images (the export's images/ folder), to record "
+                   "each asset's SHA-256.")
+@click.option("--json", "as_json", is_flag=True, help="Print the import report as JSON.")
+@click.pass_context
+def ingest_cvat(ctx: click.Context, file: Path, images: Path | None, as_json: bool) -> None:
+    """A CVAT for images 1.1 XML file (annotations.xml).
+
+    The annotations.xml of a task, job or project export. One submission per image. CVAT
+    records no author per shape, only who a job is assigned to: an image's labels are
+    attributed to the assignee of the job whose frames hold it, or to the job itself when
+    the file names none (a task export names no job assignee); the report says so. The
+    task owner and task assignee are not stored. Boxes (rotation kept), polygons,
+    polylines, points, masks (CVAT's RLE placed on the full image) and tags become
+    annotations with occluded, z_order, source and attribute values; skeletons, ellipses
+    and cuboids are counted and kept raw. Labels must be in the project's taxonomy. No time
+    or pay is in the file. A file with a DOCTYPE is refused.
+
+    \b
+    Example:
+      tracework ingest cvat task_42_annotations/annotations.xml --images task_42_annotations/images
+    """
+    project = project_of(ctx)
+    report = _with_progress("ingest", lambda p: tracework.ingest_cvat(
+        project, file, images_dir=images, progress=p))
+    echo_json(report.as_dict()) if as_json else _print_platform_report(report)
 
 
 @cli.command()
@@ -372,7 +463,9 @@ _status_option = click.option(
 _batch_option = click.option("--batch", "batches", multiple=True, metavar="BATCH",
                              help="Only this batch (id or platform batch key); repeatable.")
 _category_option = click.option("--category", "categories", multiple=True, metavar="NAME",
-                                help="Only this category; repeatable.")
+                                help="Only this category; repeatable. An old name (renamed, "
+                                     "merged, split) selects where its labels are now, with "
+                                     "a note.")
 _layer_option = click.option(
     "--layer", type=click.Choice(["individual", "aggregate", "both"]), default="individual",
     show_default=True, help="Each worker's labels, the aggregated labels of `tracework "
@@ -384,6 +477,8 @@ _images_option = click.option(
 
 
 def _print_export(report: Any, as_json: bool) -> None:
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -414,6 +509,11 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
     """COCO to OUT/annotations.json; each annotation has an `attributes` object with its
     provenance (worker pseudonym, submission, batch, review status, taxonomy version, time on
     task and its kind, reward; survey answers only with the worker's publish consent).
+
+    Every label is exported under the taxonomy in force, with the category it was made with
+    (`original_category`), the one it is under now (`current_category`) and the changes
+    between (`category_history`); labels of a category split without a rule are under
+    "NAME (retired)" (see `tracework taxonomy pending`).
 
     \b
     Examples:

@@ -62,6 +62,8 @@ _layout_option = click.option("--layout", type=click.Choice(["per-worker", "grid
 
 
 def _print(report: Any, as_json: bool) -> None:
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     if as_json:
         echo_json(report.as_dict())
         return

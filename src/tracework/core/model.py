@@ -54,6 +54,9 @@ class Dataset:
     ledger_head: str
     ledger_entries: int
     filters: dict[str, Any] = field(default_factory=dict)
+    # What the user should know about the selection: old category names a filter resolved,
+    # labels exported under a retired category.
+    notes: list[str] = field(default_factory=list)
 
     def category_index(self) -> dict[str, int]:
         return {c.name: i for i, c in enumerate(self.categories)}

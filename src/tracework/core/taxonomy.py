@@ -7,20 +7,24 @@ edits the file afterwards, only that edit (categories added, removed, recoloured
 is applied on top of the versions in the store and recorded as a version whose reason is
 ``tracework.toml changed``. The changes people make by command (add, rename, merge, split,
 retire, redefine) live in :mod:`tracework.fieldnotes.taxonomy`.
+
+A label keeps the version it was made under. :class:`Resolver` is the one place that says where
+such a label stands in the taxonomy in force, by following the recorded changes; exports,
+renders, audits and the ``--category`` filters all ask it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select
 
 from tracework.core import integrity, ledger
-from tracework.core.errors import ConfigError, NotFound
+from tracework.core.errors import ConfigError, InputError, NotFound
 from tracework.core.store.schema import taxonomy_versions
 from tracework.core.store.tables_notes import taxonomy_changes, taxonomy_sync
 
@@ -29,8 +33,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CATEGORY_FIELDS",
+    "RETIRED_MARK",
     "TOML_REASON",
     "Category",
+    "Resolved",
+    "Resolver",
+    "Step",
     "Taxonomy",
     "current",
     "entries_from_toml",
@@ -284,3 +292,222 @@ def sync_toml(project: Project, conn: Connection, log: ledger.LedgerWriter | Non
     return tax.version
 
 
+
+
+# -- resolving old labels to the taxonomy in force --------------------------------------------
+
+RETIRED_MARK = " (retired)"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One recorded change a label's category went through on its way to the taxonomy in force."""
+
+    version: int
+    change: str                        # the version's change: rename, merge, split, retire...
+    to: str = ""                       # the category after the step ("" when it was retired)
+    into: tuple[str, ...] = ()         # a split's new categories
+
+    def text(self) -> str:
+        at = f"in version {self.version}"
+        if self.change == "split":
+            parts = ", ".join(self.into)
+            return (f"split into {parts} {at}, its labels mapped to {self.to} by the split's rule"
+                    if self.to else f"split into {parts} {at}")
+        if not self.to:
+            return f"retired {at}" + (" (tracework.toml changed)" if self.change == "toml" else "")
+        if self.change == "rename":
+            return f"renamed {self.to} {at}"
+        if self.change == "merge":
+            return f"merged into {self.to} {at}"
+        if self.change == "map":
+            return f"mapped to {self.to} {at} by a rule"
+        if self.change in ("add", "toml") and not self.into:
+            return f"brought back {at}"
+        return f"replaced by {self.to} {at}"
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where a label made under one version stands in the taxonomy in force."""
+
+    original: str                      # the category it was made with
+    version: int                       # the version it was made under
+    current: str                       # a category in force, or "<name> (retired)"
+    retired: bool = False              # no category in force holds it: waiting to be relabelled
+    steps: tuple[Step, ...] = ()
+
+    def history(self) -> list[str]:
+        return [s.text() for s in self.steps]
+
+    def describe(self) -> str:
+        """The changes followed, in words, e.g. "renamed Cord in version 3"."""
+        return ", then ".join(self.history()) or "unchanged"
+
+
+def _dimmed(colour: str) -> str:
+    # A retired category is drawn halfway to grey, so it never reads as the one that replaced
+    # it (a split's new category may reuse the old colour).
+    channels = [int(colour[i:i + 2], 16) for i in (1, 3, 5)] if _COLOUR.match(colour) else [0] * 3
+    return "#" + "".join(f"{(c + 0x80) // 2:02x}" for c in channels)
+
+
+class Resolver:
+    """Maps a label's (category, version made under) to the taxonomy in force, following the
+    recorded changes: a rename to the new name, a merge to the merged category, a split to the
+    category its rule names (``taxonomy split --map-to``, or a later ``taxonomy map``) or else
+    to ``"<name> (retired)"``, as a retirement does. Built once per export, render or audit from the stored versions
+    (and an edit of tracework.toml not yet recorded); the one place labels are resolved.
+    """
+
+    def __init__(self, versions: Sequence[Taxonomy]) -> None:
+        self.versions = sorted(versions, key=lambda t: t.version)
+        self.newest = self.versions[-1] if self.versions else Taxonomy(version=0, entries=[])
+        self._by_number = {t.version: t for t in self.versions}
+        self._active = {c.name: c for c in self.newest.active()}
+        self._cache: dict[tuple[str, int], Resolved] = {}
+
+    @classmethod
+    def of(cls, conn: Connection, project: Project | None = None) -> Resolver:
+        """From the store's versions; with ``project``, an unrecorded edit of its file too."""
+        rows = conn.execute(select(taxonomy_versions).order_by(taxonomy_versions.c.version))
+        versions = [_row_taxonomy(conn, r) for r in rows.all()]
+        if project is not None:
+            pending = in_force(project, conn)
+            if not versions or pending.version > versions[-1].version:
+                versions.append(pending)
+        return cls(versions)
+
+    def active(self) -> list[Category]:
+        """The categories in force, in order."""
+        return list(self._active.values())
+
+    def in_force(self, name: str) -> bool:
+        return name in self._active
+
+    def resolve(self, name: str, version: int) -> Resolved:
+        """Where a label of category ``name`` made under ``version`` stands now."""
+        key = (name, version)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = self._walk(name, version)
+        return found
+
+    def _walk(self, original: str, made_under: int) -> Resolved:
+        start = self._by_number.get(made_under)
+        item = start.get(original) if start is not None else None
+        name, retired = original, item is None or bool(item["retired"])
+        steps: list[Step] = []
+        for tax in self.versions:
+            if tax.version <= made_under:
+                continue
+            item = tax.get(name)
+            if item is None:
+                continue
+            if retired:
+                rule = tax.details.get("map_to") if (
+                    tax.change == "map" and tax.details.get("from") == name) else None
+                if rule:
+                    retired, name = False, str(rule)
+                    steps.append(Step(tax.version, "map", name))
+                elif not item["retired"]:
+                    retired = False
+                    steps.append(Step(tax.version, tax.change, name))
+                continue
+            if not item["retired"]:
+                continue
+            replaced = [str(n) for n in item["replaced_by"]]
+            rule = tax.details.get("map_to") if (
+                tax.change == "split" and tax.details.get("from") == name) else None
+            if len(replaced) == 1:
+                steps.append(Step(tax.version, tax.change, replaced[0]))
+                name = replaced[0]
+            elif rule and str(rule) in replaced:
+                steps.append(Step(tax.version, "split", str(rule), tuple(replaced)))
+                name = str(rule)
+            else:
+                retired = True
+                steps.append(Step(tax.version, "split" if len(replaced) > 1 else tax.change,
+                                  "", tuple(replaced)))
+        retired = retired or name not in self._active
+        return Resolved(original, made_under, f"{name}{RETIRED_MARK}" if retired else name,
+                        retired, tuple(steps))
+
+    def resolve_name(self, name: str) -> Resolved:
+        """Where category ``name`` stands now, from the newest version it was in force in."""
+        if name in self._active:
+            return Resolved(name, self.newest.version, name)
+        last = next((t.version for t in reversed(self.versions)
+                     if (e := t.get(name)) is not None and not e["retired"]), None)
+        if last is None:
+            if name.endswith(RETIRED_MARK) and self._known(name.removesuffix(RETIRED_MARK)):
+                return Resolved(name, self.newest.version, name, True)
+            raise NotFound(f"category {name!r} is in no version of the taxonomy")
+        return self.resolve(name, last)
+
+    def _known(self, name: str) -> bool:
+        return any(t.get(name) is not None for t in self.versions)
+
+    def category(self, current: str) -> Category:
+        """The category a resolved name stands for (a retired one: dimmed, described)."""
+        found = self._active.get(current)
+        if found is not None:
+            return found
+        name = current.removesuffix(RETIRED_MARK)
+        item = next((e for t in reversed(self.versions) if (e := t.get(name)) is not None),
+                    None)
+        colour = str(item["colour"]) if item else ""
+        return Category(current, _dimmed(colour),
+                        f"labels made under {name}, no longer in force; not yet relabelled")
+
+    def categories(self, currents: Iterable[str]) -> list[Category]:
+        """``currents`` as categories: those in force in taxonomy order, then retired ones."""
+        wanted = set(currents)
+        retired = sorted(n for n in wanted if n not in self._active)
+        return [c for n, c in self._active.items() if n in wanted] + \
+            [self.category(n) for n in retired]
+
+    def sources(self, currents: Collection[str]) -> set[str]:
+        """Every category name whose labels may resolve into ``currents`` (a superset)."""
+        wanted = set(currents)
+        names = {str(e["name"]) for t in self.versions for e in t.entries}
+        found = set(wanted)
+        for name in names:
+            for t in self.versions:
+                if t.get(name) is not None and self.resolve(name, t.version).current in wanted:
+                    found.add(name)
+                    break
+        return found
+
+    def choose(self, wanted: Collection[str], option: str = "--category"
+               ) -> tuple[list[str], list[str]]:
+        """The resolved categories a filter names, and a note for each old name.
+
+        No filter chooses every category in force (retired ones join when labels use them).
+        A name no version knows is refused, naming the categories in force.
+        """
+        if not wanted:
+            return list(self._active), []
+        chosen: list[str] = []
+        notes: list[str] = []
+        unknown: list[str] = []
+        for name in wanted:
+            try:
+                found = self.resolve_name(name)
+            except NotFound:
+                unknown.append(name)
+                continue
+            if found.current != name:
+                tail = (f"its labels are exported as {found.current!r} until relabelled "
+                        "(see `tracework taxonomy pending`)" if found.retired
+                        else f"selecting {found.current}")
+                notes.append(f"{option} {name}: {found.describe()}; {tail}")
+            if found.current not in chosen:
+                chosen.append(found.current)
+        if unknown:
+            raise InputError(
+                f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}: in "
+                f"no version of the taxonomy (in force: {', '.join(self._active) or 'none'})",
+                field=option, hint="See `tracework taxonomy show --retired` and "
+                                   "`tracework taxonomy history`.")
+        return chosen, notes

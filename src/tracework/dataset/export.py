@@ -40,6 +40,7 @@ class ExportReport:
     images_copied: int = 0
     images_missing: list[str] = field(default_factory=list)
     ledger_head: str = ""
+    notes: list[str] = field(default_factory=list)      # see Dataset.notes
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -124,7 +125,7 @@ def export_coco(project: Project, out: Path | str, *, status: str = "approved",
     meta = project.config.get("project", {})
     doc = coco.to_coco(data, info=_info(project, data, "coco"), segmentation=segmentation,
                        license_name=str(meta.get("license", "")))
-    report = ExportReport("coco", str(out), ledger_head=data.ledger_head)
+    report = ExportReport("coco", str(out), ledger_head=data.ledger_head, notes=data.notes)
     for im in doc["images"]:
         im["file_name"] = safe_name(im["file_name"], f"image_{im['id']}")
     write_atomic(out / "annotations.json", json.dumps(doc, ensure_ascii=False, indent=1))
@@ -155,7 +156,7 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
     for ann in data.annotations:
         by_image[(ann.image_id, ann.worker if per_worker else "")].append(ann)
     images = {im.id: im for im in data.images}
-    report = ExportReport("yolo", str(out), ledger_head=data.ledger_head)
+    report = ExportReport("yolo", str(out), ledger_head=data.ledger_head, notes=data.notes)
     provenance: list[str] = []
     names: dict[tuple[int, str], str] = {}
     for (image_id, worker), anns in sorted(by_image.items()):

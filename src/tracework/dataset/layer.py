@@ -15,12 +15,15 @@ from sqlalchemy import Connection, func, select
 from tracework.core.model import Annotation
 from tracework.core.store.schema import annotations, batches, submissions
 from tracework.core.store.tables_audit import aggregate_labels, aggregation_runs
+from tracework.core.taxonomy import Resolver
 
 __all__ = ["aggregate_annotations"]
 
 
-def aggregate_annotations(conn: Connection, categories: Collection[str],
+def aggregate_annotations(conn: Connection, resolver: Resolver, categories: Collection[str] | None,
                           batch_keys: Collection[str] = ()) -> list[Annotation]:
+    """The newest mask run's labels, each category resolved to the taxonomy in force (a run
+    keeps the names it was made with); ``categories``: the resolved ones to keep (None: all)."""
     run = conn.execute(select(aggregation_runs).where(aggregation_runs.c.kind == "mask")
                        .order_by(aggregation_runs.c.id.desc()).limit(1)).first()
     if run is None:
@@ -38,17 +41,21 @@ def aggregate_annotations(conn: Connection, categories: Collection[str],
     for r in conn.execute(select(aggregate_labels)
                           .where(aggregate_labels.c.run_id == run.id)
                           .where(aggregate_labels.c.kind == "mask")
-                          .where(aggregate_labels.c.category.in_(list(categories)))
                           .order_by(aggregate_labels.c.asset_id, aggregate_labels.c.id)):
+        found = resolver.resolve_name(str(r.category))
+        if categories is not None and found.current not in categories:
+            continue
         subs = json.loads(r.submissions)
         if allowed is not None and not allowed.intersection(subs):
             continue
         attributes = {"layer": "aggregate", "method": run.method, "run": int(run.id),
                       "aggregate_id": int(r.id), "params": params,
                       "workers": json.loads(r.workers), "submissions": subs,
-                      "confidence": r.confidence, "created_at": run.created_at}
+                      "confidence": r.confidence, "created_at": run.created_at,
+                      "original_category": r.category, "current_category": found.current,
+                      "category_history": found.history()}
         out.append(Annotation(
-            id=offset + int(r.id), image_id=int(r.asset_id), category=r.category, kind="mask",
+            id=offset + int(r.id), image_id=int(r.asset_id), category=found.current, kind="mask",
             bbox=(float(r.bbox_x), float(r.bbox_y), float(r.bbox_w), float(r.bbox_h)),
             area=float(r.area), rle={"size": [r.height, r.width], "counts": r.rle_counts},
             worker="aggregate", attributes=attributes))

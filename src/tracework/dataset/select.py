@@ -29,6 +29,7 @@ from tracework.core.store.schema import (
     submissions,
     workers,
 )
+from tracework.core.taxonomy import Resolved, Resolver
 
 __all__ = ["select_dataset"]
 
@@ -87,15 +88,9 @@ def select_dataset(project: Project, *, status: str = "approved",
         raise InputError(f"unknown layer {layer!r}; choose one of {', '.join(LAYERS)}",
                          field="--layer")
     wanted_status = _status_values(status)
-    taxonomy = project.categories
-    known = {c.name for c in taxonomy}
-    unknown = sorted(set(categories) - known)
-    if unknown:
-        raise InputError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} "
-                         f"{', '.join(unknown)}; the taxonomy has {', '.join(sorted(known))}",
-                         field="--category")
-    chosen = [c for c in taxonomy if not categories or c.name in categories]
     with project.store.read() as conn:
+        resolver = Resolver.of(conn, project)
+        chosen, notes = resolver.choose(categories)
         query = (select(annotations, submissions.c.assignment_id, submissions.c.status,
                         submissions.c.work_time_s, submissions.c.time_kind,
                         submissions.c.reward_cents, submissions.c.task_id,
@@ -104,27 +99,33 @@ def select_dataset(project: Project, *, status: str = "approved",
                  .join(submissions, annotations.c.submission_id == submissions.c.id)
                  .join(batches, submissions.c.batch_id == batches.c.id)
                  .where(annotations.c.kind.in_(["mask", "bbox", "polygon"]))
-                 .where(annotations.c.category.in_([c.name for c in chosen]))
                  .order_by(annotations.c.asset_id, annotations.c.id))
+        if categories:
+            query = query.where(annotations.c.category.in_(sorted(resolver.sources(chosen))))
         if wanted_status is not None:
             query = query.where(submissions.c.status.in_(wanted_status))
         if batches_:
             keys = [str(b) for b in batches_]
             ids = [int(b) for b in keys if b.isdigit()]
             query = query.where(batches.c.batch_key.in_(keys) | batches.c.id.in_(ids))
-        rows = conn.execute(query).all() if layer != "aggregate" else []
+        wanted = set(chosen) if categories else None
+        rows = []
+        for r in conn.execute(query).all() if layer != "aggregate" else []:
+            found = resolver.resolve(r.category, r.taxonomy_version)
+            if wanted is None or found.current in wanted:
+                rows.append((r, found))
         merged = []
         if layer != "individual":
             from tracework.dataset.layer import aggregate_annotations
 
-            merged = aggregate_annotations(conn, [c.name for c in chosen], batches_)
-        asset_ids = sorted({r.asset_id for r in rows if r.asset_id is not None}
+            merged = aggregate_annotations(conn, resolver, wanted, batches_)
+        asset_ids = sorted({r.asset_id for r, _ in rows if r.asset_id is not None}
                            | {a.image_id for a in merged})
         images = [Image(a.id, a.file_name, int(a.width or 0), int(a.height or 0), a.uri,
                         a.sha256)
                   for a in conn.execute(select(assets).where(assets.c.id.in_(asset_ids))
                                         .order_by(assets.c.id))]
-        contributing = sorted({r.worker for r in rows}
+        contributing = sorted({r.worker for r, _ in rows}
                               | {w for a in merged for w in a.attributes["workers"]})
         published = _published_answers(project, conn, contributing)
         seq, head = ledger.head(conn)
@@ -133,17 +134,29 @@ def select_dataset(project: Project, *, status: str = "approved",
         for ann in anns:
             ann.attributes["layer"] = "individual"
     anns += merged
+    used = {a.category for a in anns}
+    shown = resolver.categories(chosen if categories else chosen + sorted(used))
     filters: dict[str, Any] = {"status": status, "batches": list(batches_),
-                               "categories": [c.name for c in chosen]}
+                               "categories": [c.name for c in shown]}
+    if notes:
+        filters["category_notes"] = list(notes)
     if layer != "individual":
         filters["layer"] = layer
-    return Dataset(name=project.name, categories=chosen, images=images, annotations=anns,
+    retired = sorted(n for n in used if not resolver.in_force(n))
+    if retired:
+        count = sum(1 for a in anns if a.category in retired)
+        notes.append(f"{count} label{'s' if count != 1 else ''} made under categories no longer "
+                     f"in force {'are' if count != 1 else 'is'} exported as "
+                     f"{', '.join(map(repr, retired))}; `tracework taxonomy pending` lists them "
+                     "for relabelling")
+    return Dataset(name=project.name, categories=shown, images=images, annotations=anns,
                    published_answers=published, workers=contributing, ledger_head=head,
-                   ledger_entries=seq, filters=filters)
+                   ledger_entries=seq, filters=filters, notes=notes)
 
 
-def _annotations(rows: Sequence[Any], published: dict[str, dict[str, Any]]) -> Iterator[Annotation]:
-    for r in rows:
+def _annotations(rows: Sequence[tuple[Any, Resolved]],
+                 published: dict[str, dict[str, Any]]) -> Iterator[Annotation]:
+    for r, found in rows:
         attributes: dict[str, Any] = {
             "worker": r.worker,
             "submission": r.submission_id,
@@ -154,6 +167,9 @@ def _annotations(rows: Sequence[Any], published: dict[str, dict[str, Any]]) -> I
             "platform": r.platform,
             "review_status": r.status.lower(),
             "taxonomy_version": r.taxonomy_version,
+            "original_category": found.original,
+            "current_category": found.current,
+            "category_history": found.history(),
             "time_on_task_s": r.work_time_s,
             "time_kind": r.time_kind,
             "reward_cents": r.reward_cents,
@@ -165,7 +181,7 @@ def _annotations(rows: Sequence[Any], published: dict[str, dict[str, Any]]) -> I
             rle = {"size": [r.height, r.width], "counts": r.rle_counts}
         polygon = json.loads(r.value) if r.kind == "polygon" and r.value else None
         yield Annotation(
-            id=r.id, image_id=r.asset_id, category=r.category, kind=r.kind,
+            id=r.id, image_id=r.asset_id, category=found.current, kind=r.kind,
             bbox=(float(r.bbox_x), float(r.bbox_y), float(r.bbox_w), float(r.bbox_h)),
             area=float(r.area), rle=rle, worker=r.worker, attributes=attributes,
             polygon=polygon)

@@ -1,7 +1,7 @@
 """The versioned taxonomy: every change of the label schema is a version with author and reason.
 
 The store is the source of truth once a project exists. Commands (:func:`add`, :func:`rename`,
-:func:`merge`, :func:`split`, :func:`retire`, :func:`redefine`) write new versions to the store
+:func:`merge`, :func:`split`, :func:`map_labels`, :func:`retire`, :func:`redefine`) write new versions to the store
 and leave ``tracework.toml`` alone (rewriting it would lose people's comments). The file's
 ``[[taxonomy.categories]]`` stay an input: the store remembers what the file said when it last
 took it in, and when a person edits the file afterwards, only that edit (categories added,
@@ -11,7 +11,10 @@ by the file still holding the old name, and an edit of the file is never lost.
 
 A version lists every category it knows, retired ones included (``retired`` with the names that
 replaced them), so history and old annotations stay readable. Annotations keep the version in
-force when they were made; a new version changes none of them.
+force when they were made; a new version changes none of them. Where an old label stands now is
+said by :class:`tracework.core.taxonomy.Resolver`; a split's rule (``map_to``, or a later
+:func:`map_labels`) is what lets it follow a split, and :func:`pending` lists the labels no
+category in force holds.
 
 A version can cite the workers' flags (notes on categories) it answered; they are then marked
 answered by that version.
@@ -46,6 +49,7 @@ from tracework.core.taxonomy import (
 __all__ = [
     "CHANGES",
     "FlagReport",
+    "PendingLabel",
     "Taxonomy",
     "TaxonomyDiff",
     "add",
@@ -54,7 +58,9 @@ __all__ = [
     "history",
     "in_force",
     "known_names",
+    "map_labels",
     "merge",
+    "pending",
     "redefine",
     "rename",
     "retire",
@@ -63,7 +69,7 @@ __all__ = [
     "version",
 ]
 
-CHANGES = ("init", "toml", "add", "rename", "merge", "split", "retire", "redefine")
+CHANGES = ("init", "toml", "add", "rename", "merge", "split", "map", "retire", "redefine")
 # Colours offered when a command adds a category without one: distinct, readable on masks.
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896",
@@ -228,11 +234,23 @@ def merge(project: Project, sources: Sequence[str], into: str, *, colour: str | 
 
 
 def split(project: Project, source: str, into: Sequence[tuple[str, str | None]], *,
-          reason: str, answers: Sequence[int] = (), author: str | None = None) -> Taxonomy:
-    """Split a category into new ones (name, colour or None for a free one); it is retired."""
+          reason: str, map_to: str | None = None, answers: Sequence[int] = (),
+          author: str | None = None) -> Taxonomy:
+    """Split a category into new ones (name, colour or None for a free one); it is retired.
+
+    The labels already made with it cannot say which new category they belong to. Without
+    ``map_to`` they are exported under ``"<source> (retired)"`` and listed by :func:`pending`
+    for relabelling; ``map_to`` (one of the new names) is the requester's rule that they all
+    belong to that one, recorded with the version (its details, and so its ledger entry).
+    """
     def edit(entries: list[dict[str, Any]]) -> dict[str, Any]:
         if len(into) < 2:
             raise InputError("a split needs at least two new categories", field="--into")
+        if map_to is not None and map_to not in [n for n, _ in into]:
+            raise InputError(f"--map-to {map_to!r} is not one of the new categories "
+                             f"({', '.join(n for n, _ in into)})", field="--map-to",
+                             hint="Name one of the --into categories, or leave --map-to out "
+                                  "to relabel the old labels (see `taxonomy pending`).")
         item = _require(entries, source)
         item.update(retired=True, replaced_by=[n for n, _ in into])
         at = entries.index(item) + 1
@@ -243,9 +261,28 @@ def split(project: Project, source: str, into: Sequence[tuple[str, str | None]],
             entries.insert(at, entry(name, chosen))
             at += 1
             made.append({"name": name, "colour": chosen})
-        return {"from": source, "into": made}
+        return {"from": source, "into": made, **({"map_to": map_to} if map_to else {})}
 
     return _change(project, "split", edit, reason=reason, answers=answers, author=author)
+
+
+def map_labels(project: Project, source: str, to: str, *, reason: str,
+               answers: Sequence[int] = (), author: str | None = None) -> Taxonomy:
+    """The rule, decided after a split or retirement, that the labels left under ``source``
+    (``"<source> (retired)"``, listed by :func:`pending`) all belong to category ``to``.
+
+    Recorded as a version (change ``map``) whose categories are unchanged; the rule is in its
+    details and ledger entry. Labels made with other categories are not touched.
+    """
+    def edit(entries: list[dict[str, Any]]) -> dict[str, Any]:
+        item = _require(entries, source, active=False)
+        if not item["retired"]:
+            raise ConflictError(f"category {source!r} is in force: its labels need no rule",
+                                hint="Rename or merge it instead.")
+        _require(entries, to)
+        return {"from": source, "map_to": to}
+
+    return _change(project, "map", edit, reason=reason, answers=answers, author=author)
 
 
 def retire(project: Project, name: str, *, reason: str, answers: Sequence[int] = (),
@@ -292,6 +329,62 @@ def diff(project: Project, old: int, new: int) -> TaxonomyDiff:
         retired=[n for n in was if n not in now], changed=changed,
         steps=[{"version": s.version, "change": s.change, "details": s.details,
                 "author": s.author, "reason": s.reason, "answers": s.answers} for s in steps])
+
+
+# -- labels waiting for relabelling --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PendingLabel:
+    """A label whose category is no longer in force, and no recorded rule maps it."""
+
+    annotation: int
+    asset: int | None
+    file_name: str
+    submission: int
+    worker: str                      # pseudonym
+    review_status: str
+    original_category: str
+    taxonomy_version: int            # the version it was made under
+    current_category: str            # "<name> (retired)"
+    why: str                         # the changes that left it without a category
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def pending(project: Project) -> list[PendingLabel]:
+    """Every label (mask, box, polygon) made under a category that was split without a rule or
+    retired: exported under ``"<name> (retired)"`` until someone relabels it."""
+    from tracework.core.store.schema import annotations, assets, submissions
+    from tracework.core.taxonomy import Resolver
+
+    kinds = ["mask", "bbox", "polygon"]
+    with project.store.read() as conn:
+        resolver = Resolver.of(conn, project)
+        pairs = conn.execute(select(annotations.c.category, annotations.c.taxonomy_version)
+                             .where(annotations.c.kind.in_(kinds))
+                             .where(annotations.c.category.is_not(None)).distinct()).all()
+        stranded = {(str(c), int(v)) for c, v in pairs if resolver.resolve(str(c), int(v)).retired}
+        if not stranded:
+            return []
+        rows = conn.execute(
+            select(annotations.c.id, annotations.c.asset_id, annotations.c.submission_id,
+                   annotations.c.worker, annotations.c.category, annotations.c.taxonomy_version,
+                   submissions.c.status, assets.c.file_name)
+            .join(submissions, submissions.c.id == annotations.c.submission_id)
+            .outerjoin(assets, assets.c.id == annotations.c.asset_id)
+            .where(annotations.c.kind.in_(kinds))
+            .where(annotations.c.category.in_(sorted({c for c, _ in stranded})))
+            .order_by(annotations.c.asset_id, annotations.c.id)).all()
+    out = []
+    for r in rows:
+        if (r.category, r.taxonomy_version) not in stranded:
+            continue
+        found = resolver.resolve(r.category, r.taxonomy_version)
+        out.append(PendingLabel(int(r.id), r.asset_id, r.file_name or "", int(r.submission_id),
+                                r.worker, str(r.status).lower(), found.original,
+                                found.version, found.current, found.describe()))
+    return out
 
 
 # -- workers' flags ---------------------------------------------------------------------------

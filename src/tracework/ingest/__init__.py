@@ -14,8 +14,11 @@ from tracework.ingest.conflicts import (
     resolve_conflict,
     show_conflict,
 )
+from tracework.ingest.cvat import ingest_cvat
+from tracework.ingest.labelstudio import ingest_labelstudio
 from tracework.ingest.mturk import MTURK_TIME_KIND, ingest_mturk
 from tracework.ingest.qualtrics import ingest_qualtrics
 
-__all__ = ["MTURK_TIME_KIND", "Conflict", "ImportReport", "ingest_mturk", "ingest_qualtrics",
+__all__ = ["MTURK_TIME_KIND", "Conflict", "ImportReport", "ingest_cvat", "ingest_labelstudio",
+           "ingest_mturk", "ingest_qualtrics",
            "list_conflicts", "resolve_conflict", "show_conflict"]

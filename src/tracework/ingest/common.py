@@ -3,7 +3,7 @@ asset rows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -13,13 +13,15 @@ from urllib.parse import unquote, urlparse
 from sqlalchemy import Connection, insert, select, update
 
 from tracework.core import integrity, ledger
-from tracework.core.errors import InputError
+from tracework.core.errors import InputError, NotFound
 from tracework.core.ledger import LedgerWriter
+from tracework.core.project import Project
 from tracework.core.store import inserted_id
 from tracework.core.store.schema import assets, imports
+from tracework.core.taxonomy import Resolver
 from tracework.formats.csvio import sha256_file
 
-__all__ = ["Assets", "ImportReport", "Progress", "already_imported", "asset_file_name", "count",
+__all__ = ["Assets", "ImportReport", "Progress", "already_imported", "asset_file_name", "check_labels", "count",
            "file_errors", "finish_import", "guard_transaction", "iso", "redact", "start_import"]
 
 Progress = Callable[[int], None]
@@ -180,3 +182,41 @@ class Assets:
                              "height": height})
         self.cache[uri] = asset_id
         return asset_id
+
+
+def _category_names(project: Project) -> set[str]:
+    return {c.name for c in project.categories}
+
+
+def _label_hint(conn: Connection, unknown: list[str]) -> str:
+    """What would make the labels importable, from the recorded versions (the store's taxonomy
+    is the one in force: editing tracework.toml does not bring back what a command changed)."""
+    resolver = Resolver.of(conn)
+    parts = []
+    for name in unknown:
+        try:
+            found = resolver.resolve_name(name)
+        except NotFound:
+            parts.append(f"{name!r} is in no version of the taxonomy")
+            continue
+        if found.retired:
+            parts.append(f"{name!r} was {found.describe()}")
+        else:
+            parts.append(f"{name!r} was {found.describe()}: label with {found.current!r}")
+    first = unknown[0]
+    return ("; ".join(parts) + ". To accept the label(s) as they are, add each to the taxonomy "
+            f"in force, e.g. `tracework taxonomy add {first} --reason \"...\"`, then import "
+            "again.")
+
+
+def check_labels(project: Project, conn: Connection, labels: Iterable[str], path: Path,
+                 row: int, field_name: str) -> None:
+    """Refuse labels not in the taxonomy in force, saying what became of each and which
+    command would accept them."""
+    known = _category_names(project)
+    unknown = sorted(set(labels) - known)
+    if unknown:
+        raise InputError(
+            f"label(s) {', '.join(map(repr, unknown))} are not in the project's taxonomy in "
+            f"force ({', '.join(sorted(known)) or 'no categories yet'})", file=str(path),
+            row=row, field=field_name, hint=_label_hint(conn, unknown))

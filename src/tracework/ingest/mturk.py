@@ -47,6 +47,7 @@ from tracework.ingest.common import (
     ImportReport,
     Progress,
     already_imported,
+    check_labels,
     count,
     file_errors,
     finish_import,
@@ -96,22 +97,6 @@ class _MaskJob:
 
 def _mask_field(seg: mturk.Segmentation) -> str:
     return f"{mturk.ANSWER_PREFIX}{seg.name}.labeledImage.pngImageData"
-
-
-def _category_names(project: Project) -> set[str]:
-    return {c.name for c in project.categories}
-
-
-def _check_labels(project: Project, labels: Iterable[str], path: Path, row: int,
-                  field_name: str) -> None:
-    known = _category_names(project)
-    unknown = sorted(set(labels) - known)
-    if unknown:
-        raise InputError(
-            f"label(s) {', '.join(map(repr, unknown))} are not in the project's taxonomy "
-            f"({', '.join(sorted(known)) or 'no categories yet'})", file=str(path), row=row,
-            field=field_name,
-            hint="Add the categories to [taxonomy] in tracework.toml, then import again.")
 
 
 def _mask_options(project: Project) -> dict[str, Any]:
@@ -179,7 +164,7 @@ def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_M
         jobs = []
         for el in a.elements:
             if isinstance(el, mturk.Segmentation):
-                _check_labels(project, el.colours, path, a.row,
+                check_labels(project, writer.conn, el.colours, path, a.row,
                               f"{mturk.ANSWER_PREFIX}{el.name}.labelMappings")
                 size = (el.width, el.height) if el.width and el.height else None
                 fut = pool.submit(masks.decode_mask_cell, el.png_base64, el.colours,
@@ -330,7 +315,7 @@ class _MturkWriter:
                        "area": float(part.area)}
         for el in a.elements:
             if isinstance(el, mturk.BoundingBoxes):
-                _check_labels(self.project, (b.label for b in el.boxes), self.path, a.row,
+                check_labels(self.project, self.conn, (b.label for b in el.boxes), self.path, a.row,
                               f"{mturk.ANSWER_PREFIX}{el.name}.boundingBoxes")
                 for box in el.boxes:
                     yield {**base, "element": el.name, "kind": "bbox", "category": box.label,
@@ -338,7 +323,7 @@ class _MturkWriter:
                            "bbox_y": box.top, "bbox_w": box.width, "bbox_h": box.height,
                            "area": float(box.width * box.height)}
             elif isinstance(el, mturk.Polygons):
-                _check_labels(self.project, (p.label for p in el.polygons), self.path, a.row,
+                check_labels(self.project, self.conn, (p.label for p in el.polygons), self.path, a.row,
                               f"{mturk.ANSWER_PREFIX}{el.name}.polygons")
                 for poly in el.polygons:
                     yield {**base, **self._polygon_row(el, poly, a.row)}

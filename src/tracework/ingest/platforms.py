@@ -49,6 +49,7 @@ from tracework.ingest.common import (
     ImportReport,
     Progress,
     already_imported,
+    check_labels,
     count,
     file_errors,
     finish_import,
@@ -75,12 +76,13 @@ class PlatformReport(ImportReport):
 
 
 def ingest_platform(project: Project, path: Path | str, kind: str, read: Reader, *,
-                    progress: Progress | None = None) -> PlatformReport:
+                    progress: Progress | None = None,
+                    images_dir: Path | None = None) -> PlatformReport:
     """Import one platform file read by ``read``. One transaction; idempotent per file.
 
     ``kind`` names the reader (``labelstudio``, ``cvat`` …) in the imports table and the
     report. Errors the reader raises (:class:`InputError` naming file, row and field) leave
-    the store as it was.
+    the store as it was. With ``images_dir``, each asset's local file there is hashed.
     """
     path = Path(path)
     with file_errors(path):
@@ -101,7 +103,8 @@ def ingest_platform(project: Project, path: Path | str, kind: str, read: Reader,
         log.append("import.start", f"import:{import_id}",
                    new={"kind": kind, "file": path.name, "sha256": sha})
         parsed = read(path)
-        writer = _Writer(project, conn, log, path, import_id, version, parsed, report)
+        writer = _Writer(project, conn, log, path, import_id, version, parsed, report,
+                         images_dir)
         for work in parsed.works:
             writer.write(work)
             if progress:
@@ -114,7 +117,7 @@ def ingest_platform(project: Project, path: Path | str, kind: str, read: Reader,
 class _Writer:
     def __init__(self, project: Project, conn: Connection, log: LedgerWriter, path: Path,
                  import_id: int, version: int, parsed: model.PlatformFile,
-                 report: PlatformReport) -> None:
+                 report: PlatformReport, images_dir: Path | None = None) -> None:
         self.project, self.conn, self.log, self.path = project, conn, log, path
         self.import_id, self.version, self.report = import_id, version, report
         self.platform = parsed.platform
@@ -123,8 +126,7 @@ class _Writer:
         self.known: dict[str, str] = {}
         self.stashed: set[str] = set()
         self.jobs: set[str] = set()
-        self.assets = Assets(conn, log, None)
-        self.known_categories = {c.name for c in project.categories}
+        self.assets = Assets(conn, log, images_dir)
         pay = project.config.get("pay", {})
         self.currency = str(pay.get("currency", "USD")) if isinstance(pay, dict) else "USD"
 
@@ -191,16 +193,10 @@ class _Writer:
         if work.status not in model.STATUSES:
             raise InputError(f"status {work.status!r} is not one of {', '.join(model.STATUSES)}",
                              file=str(self.path), row=work.row, field="status")
-        unknown = sorted({lb.category for lb in work.labels
-                          if lb.kind in _TAXONOMY_KINDS and lb.category is not None}
-                         - self.known_categories)
-        if unknown:
-            raise InputError(
-                f"label(s) {', '.join(map(repr, unknown))} are not in the project's taxonomy "
-                f"({', '.join(sorted(self.known_categories)) or 'no categories yet'})",
-                file=str(self.path), row=work.row, field="labels",
-                hint=f"Add them with `tracework taxonomy add {unknown[0]}` (or to [taxonomy] "
-                     "in tracework.toml), then import again.")
+        check_labels(self.project, self.conn,
+                     (lb.category for lb in work.labels
+                      if lb.kind in _TAXONOMY_KINDS and lb.category is not None),
+                     self.path, work.row, "labels")
 
     def write(self, work: model.Work) -> None:
         self.report.rows += 1

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from tracework.core.errors import InputError
-from tracework.core.project import Project
+from tracework.core.project import Category, Project
 from tracework.render import overlay
 from tracework.render.fonts import Weight, font_stack
 from tracework.render.records import Contribution
@@ -186,8 +186,12 @@ class FrameRenderer:
     @classmethod
     def for_project(cls, project: Project, style: FrameStyle | None = None,
                     missing: MissingGlyphs = "error",
-                    font_dirs: Sequence[Path | str] = ()) -> FrameRenderer:
-        palette = overlay.Palette.of([(c.name, c.colour) for c in project.categories])
+                    font_dirs: Sequence[Path | str] = (),
+                    categories: Sequence[Category] | None = None) -> FrameRenderer:
+        """``categories``: those drawn (default: the taxonomy in force); a selection's
+        dataset names the retired ones its old labels are shown under too."""
+        shown = project.categories if categories is None else categories
+        palette = overlay.Palette.of([(c.name, c.colour) for c in shown])
         return cls(palette, painter_for(missing, font_dirs), style or FrameStyle())
 
     def check_text(self, c: Contribution) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from tracework.core.errors import InputError
 from tracework.core.files import safe_name, write_atomic
-from tracework.core.project import Project
+from tracework.core.project import Category, Project
 from tracework.render.frames import FrameRenderer, FrameStyle, Layout
 from tracework.render.records import Contribution, Selection, load_image, select_contributions
 from tracework.render.text import MissingGlyphs
@@ -60,6 +60,7 @@ class RenderReport:
     fps: float | None = None
     encoder: str | None = None
     ledger_head: str = ""
+    notes: list[str] = field(default_factory=list)      # the selection's (Dataset.notes)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -115,11 +116,13 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], *, workers: int | None
 
 
 def renderer_for(project: Project, size: tuple[int, int], missing_glyphs: MissingGlyphs,
-                 font_dirs: Sequence[Path | str] = ()) -> FrameRenderer:
+                 font_dirs: Sequence[Path | str] = (),
+                 categories: Sequence[Category] | None = None) -> FrameRenderer:
     cfg = project.config.get("render", {})
     dirs = list(font_dirs) + [str(d) for d in (cfg.get("font_dirs", []) if isinstance(cfg, dict)
                                                else [])]
-    return FrameRenderer.for_project(project, FrameStyle(size=size), missing_glyphs, dirs)
+    return FrameRenderer.for_project(project, FrameStyle(size=size), missing_glyphs, dirs,
+                                     categories)
 
 
 class _Images:
@@ -189,12 +192,14 @@ def render_frames(project: Project, out: Path | str, *, images_dir: Path | str |
         raise InputError("the frames folder exists and is not a folder", file=str(out))
     selection = select_contributions(project, status=status, batches=batches,
                                      categories=categories)
-    renderer = renderer_for(project, size, missing_glyphs, font_dirs)
+    renderer = renderer_for(project, size, missing_glyphs, font_dirs,
+                            selection.dataset.categories)
     jobs = frame_jobs(selection, layout)
     report = RenderReport("frames", str(out), assets=len(selection.by_asset),
                           contributions=len(selection.contributions),
                           workers=len(selection.dataset.workers), size=size,
-                          ledger_head=selection.dataset.ledger_head)
+                          ledger_head=selection.dataset.ledger_head,
+                          notes=selection.dataset.notes)
     source = Path(images_dir) if images_dir is not None else None
     for job, png in draw_jobs(renderer, jobs, source, layout, workers=workers,
                               finish=_png):

@@ -96,7 +96,8 @@ def render_sheet(project: Project, out: Path | str, *, images_dir: Path | str | 
                          f"{MAX_SHEET_PIXELS:,}",
                          hint="Choose fewer assets (--batch, --category, --status) or a "
                               "smaller --thumb.")
-    renderer = renderer_for(project, (1920, 1080), missing_glyphs, font_dirs)
+    renderer = renderer_for(project, (1920, 1080), missing_glyphs, font_dirs,
+                            selection.dataset.categories)
     renderer = FrameRenderer(renderer.palette, renderer.painter,
                              FrameStyle(size=(thumb_width * 4, thumb_h * 4)))
     for shown in selection.contributions:
@@ -124,7 +125,8 @@ def render_sheet(project: Project, out: Path | str, *, images_dir: Path | str | 
     write_atomic(out, png.tobytes())
     return RenderReport("sheet", str(out), frames=1, assets=len(selection.by_asset),
                         contributions=len(selection.contributions), workers=len(data.workers),
-                        size=(width, height), files=[out.name], ledger_head=data.ledger_head)
+                        size=(width, height), files=[out.name], ledger_head=data.ledger_head,
+                        notes=data.notes)
 
 
 def _cell(canvas: NDArray[np.uint8], renderer: FrameRenderer, image: NDArray[np.uint8],

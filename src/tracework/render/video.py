@@ -160,7 +160,8 @@ def render_video(project: Project, out: Path | str, *, images_dir: Path | str | 
     if not selection.by_asset:
         raise InputError("nothing to render: no annotations match the selection",
                          hint="Try --status all, or check `tracework status`.")
-    renderer = renderer_for(project, size, missing_glyphs, font_dirs)
+    renderer = renderer_for(project, size, missing_glyphs, font_dirs,
+                            selection.dataset.categories)
     jobs = frame_jobs(selection, layout)
     data = selection.dataset
     summary = (f"{len(selection.by_asset)} images labelled in {len(selection.contributions)} "
@@ -171,7 +172,7 @@ def render_video(project: Project, out: Path | str, *, images_dir: Path | str | 
     report = RenderReport("video", str(out), assets=len(selection.by_asset),
                           contributions=len(selection.contributions), workers=len(data.workers),
                           size=size, fps=fps, encoder=f"libx264 {preset} crf {crf} (PyAV)",
-                          ledger_head=data.ledger_head)
+                          ledger_head=data.ledger_head, notes=data.notes)
     source = Path(images_dir) if images_dir is not None else None
     try:
         with H264Writer(out, size, fps, preset=preset, crf=crf) as writer:
