@@ -16,6 +16,7 @@ from tracework.core.errors import (
     ConfigError,
     ConflictError,
     InputError,
+    IntegrityError,
     LedgerError,
     MaskError,
     NotFound,
@@ -25,7 +26,7 @@ from tracework.core.errors import (
 )
 from tracework.core.privacy import ConsentChange, consent_set
 from tracework.core.project import Category, Project, init, open_project
-from tracework.core.status import StatusReport, log, status, verify
+from tracework.core.status import StatusReport, log, seal_existing, status, verify
 from tracework.dataset import (
     ExportReport,
     export_coco,
@@ -51,6 +52,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "InputError",
+    "IntegrityError",
     "LedgerError",
     "MaskError",
     "NotFound",
@@ -77,6 +79,7 @@ __all__ = [
     "init",
     "log",
     "open_project",
+    "seal_existing",
     "status",
     "verify",
 ]

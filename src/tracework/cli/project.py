@@ -570,14 +570,49 @@ def log_cmd(ctx: click.Context, target: str | None, who: str | None, action: str
 @click.option("--expect-head", metavar="HASH",
               help="A head hash recorded earlier (an export, a receipt): fails if the log no "
                    "longer contains it, which catches truncation and rewriting.")
+@click.option("--chain-only", is_flag=True,
+              help="Check the log's hash chain only, not the tables against it.")
+@click.option("--seal-existing", is_flag=True,
+              help="Once, for a project made before tracework sealed its tables: seal the "
+                   "rows it holds now (after checking them yourself), with a ledger entry "
+                   "saying so. Refused on a project sealed from the start.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-def verify(ctx: click.Context, expect_head: str | None) -> None:
-    """Recompute the change log's hash chain and print its head.
+def verify(ctx: click.Context, expect_head: str | None, chain_only: bool, seal_existing: bool,
+           as_json: bool) -> None:
+    """Prove that the change log and the tables it describes are intact.
 
-    Fails (exit 7) naming the first entry that was edited, deleted or moved.
+    Recomputes the log's hash chain, then reads every table that carries the project's record
+    (workers, submissions, annotations, responses and answers, reviews, proposals, disputes,
+    bonuses, notes, taxonomy versions, imports, batches, assets, conflicts) in key order
+    and checks each row against the keyed seal tracework wrote with it, and the seal record
+    against the log's head.
+
+    Fails (exit 7) naming the first log entry that was edited, deleted or moved, or the first
+    table row edited, inserted or deleted outside tracework: its table, its key and the
+    columns that differ.
+
+    \b
+    Examples:
+      tracework verify
+      tracework verify --expect-head 3f2a…   # the head printed in an export's manifest
+      tracework verify --chain-only          # the log alone, faster on a large project
+      tracework verify --seal-existing       # once, after upgrading an older project
     """
-    result = tracework.verify(project_of(ctx), expect_head=expect_head)
+    project = project_of(ctx)
+    if seal_existing:
+        counts = tracework.seal_existing(project)
+        click.echo(f"sealed {sum(counts.values())} existing rows"
+                   + (f" ({', '.join(f'{n} {t}' for t, n in counts.items())})" if counts else ""))
+    result = tracework.verify(project, expect_head=expect_head, data=not chain_only)
+    if as_json:
+        echo_json({"ok": True, "entries": result.entries, "head": result.head,
+                   "rows": result.rows, "tables": result.tables,
+                   "data_checked": result.data_checked})
+        return
     click.echo(f"ok: {result.entries} entries verify; head {result.head}")
+    if result.data_checked:
+        click.echo(f"ok: {result.rows} rows in {result.tables} tables agree with the log")
 
 
 @cli.group(cls=Group)

@@ -42,7 +42,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, delete, or_, select, update
 
-from tracework.core import ledger
+from tracework.core import integrity, ledger
 from tracework.core.errors import ConflictError, InputError, NotFound
 from tracework.core.project import Project
 from tracework.core.store import chunks
@@ -91,21 +91,26 @@ class ErasureReport:
 class _Rows:
     """Every row change of an erasure goes through :meth:`change`, which counts it."""
 
-    def __init__(self, conn: Connection, report: ErasureReport) -> None:
-        self.conn, self.report = conn, report
+    def __init__(self, conn: Connection, report: ErasureReport, worker: str = "") -> None:
+        self.conn, self.report, self.worker = conn, report, worker
         self.touched: set[str] = set()
 
     def change(self, table: Table, where: ColumnElement[bool],
                values: dict[str, Any] | None = None) -> int:
-        """Delete the rows ``where`` selects (``values`` None) or set ``values`` on them."""
+        """Delete the rows ``where`` selects (``values`` None) or set ``values`` on them, and
+        reseal them (a deleted row's seal goes), so ``tracework verify`` still passes."""
+        sealed = table.name in integrity.SEALED
+        if sealed:
+            (pk,) = table.primary_key.columns
+            keys = list(self.conn.execute(select(pk).where(where)).scalars())
         if values is None:
             n = self.conn.execute(delete(table).where(where)).rowcount
             tally = self.report.deleted
         else:
             n = self.conn.execute(update(table).where(where).values(**values)).rowcount
             tally = self.report.cleared
-        # Per-row integrity seals: reseal the changed rows of `table` here (deleted rows drop
-        # their seal) once tracework.core.integrity is on main.
+        if sealed and keys:
+            integrity.reseal(self.conn, table.name, keys, f"worker.erase {self.worker}")
         if n:
             tally[table.name] = tally.get(table.name, 0) + n
             self.touched.add(table.name)
@@ -131,7 +136,7 @@ def erase_worker(project: Project, worker: str, *, reason: str) -> ErasureReport
         if row.erased:
             raise ConflictError(f"worker {worker} was already erased")
         report = ErasureReport(worker)
-        rows = _Rows(conn, report)
+        rows = _Rows(conn, report, worker)
         sids = [int(r.id) for r in conn.execute(
             select(submissions.c.id).where(submissions.c.worker == worker))]
         report.submissions_kept = len(sids)

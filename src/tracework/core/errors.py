@@ -14,7 +14,8 @@ not user errors: they are left as ordinary Python exceptions.
     ├── NotFound                       exit 5   HTTP 404   an id that names nothing
     ├── ConflictError                  exit 6   HTTP 409   two writers on one record, a re-decision
     ├── LedgerError                    exit 7   HTTP 500   the change log does not verify
-    │   └── BundleError                exit 7   HTTP 500   a published bundle fails inspection
+    │   ├── BundleError                exit 7   HTTP 500   a published bundle fails inspection
+    │   └── IntegrityError             exit 7   HTTP 500   a table disagrees with the log
     └── StoreError                     exit 8   HTTP 503   the database cannot be used
 
 Messages never contain a raw platform worker id: code that raises with worker data passes the
@@ -35,6 +36,7 @@ __all__ = [
     "ConflictError",
     "LedgerError",
     "BundleError",
+    "IntegrityError",
     "StoreError",
 ]
 
@@ -151,6 +153,18 @@ class LedgerError(TraceworkError):
 class BundleError(LedgerError):
     """A published bundle does not hold what its own metadata says: a file's SHA-256, the
     published change log's chain or head, or a count its datasheet states."""
+
+
+class IntegrityError(LedgerError):
+    """A data table no longer holds what tracework wrote (a row edited, inserted or deleted
+    outside it). Names the table, the row's key and, where known, the columns."""
+
+    def __init__(self, message: str, *, table: str | None = None, key: str | None = None,
+                 columns: tuple[str, ...] = (), hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.table = table
+        self.key = key
+        self.columns = columns
 
 
 class StoreError(TraceworkError):

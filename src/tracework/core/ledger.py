@@ -327,8 +327,10 @@ class Verification:
 
 def verify(conn: Connection, *, expect_head: str | None = None) -> Verification:
     """Recompute the chain. Fails naming the first bad entry; checks a checkpoint if given."""
-    with conn.execution_options(yield_per=5000).execute(
-            select(ledger).order_by(ledger.c.seq)) as rows:
+    # Streamed per statement: Connection.execution_options would change the connection for
+    # every later statement of the transaction (an INSERT on a server-side cursor fails).
+    with conn.execute(select(ledger).order_by(ledger.c.seq),
+                      execution_options={"yield_per": 5000}) as rows:
         outcome = _walk(rows, expect_head)
     if not outcome.ok:
         return outcome

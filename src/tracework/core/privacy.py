@@ -31,6 +31,7 @@ from typing import Literal
 
 from sqlalchemy import Connection, insert, select, update
 
+from tracework.core import integrity
 from tracework.core.errors import ConflictError, InputError, NotFound
 from tracework.core.ledger import LedgerWriter, Private, now
 from tracework.core.project import Project
@@ -82,6 +83,7 @@ def ensure_worker(conn: Connection, log: LedgerWriter, secret: bytes, platform: 
         conn.execute(insert(workers).values(pseudonym=token, platform=platform, created_at=at,
                                             consent_link=False, consent_publish=False,
                                             consent_credit=False, erased=False))
+        integrity.seal(conn, "workers", [token])
         log.append("worker.create", f"worker:{token}", new={"platform": platform})
     if known is not None:
         known[platform_id] = token
@@ -113,6 +115,7 @@ def set_consent(conn: Connection, log: LedgerWriter, worker: str, granted: Itera
         _log_name(log, worker, row.credit_name, name, reason)
     if changes:
         conn.execute(update(workers).where(workers.c.pseudonym == worker).values(**changes))
+        integrity.seal(conn, "workers", [worker])
     return bool(changes)
 
 
@@ -198,6 +201,7 @@ def unlinked_worker(conn: Connection, log: LedgerWriter, platform: str, *, reaso
     conn.execute(insert(workers).values(pseudonym=token, platform=platform, created_at=now(),
                                         consent_link=False, consent_publish=False,
                                         consent_credit=False, erased=False))
+    integrity.seal(conn, "workers", [token])
     log.append("worker.create", f"worker:{token}", new={"platform": platform, "unlinked": True},
                reason=reason)
     return token

@@ -21,7 +21,7 @@ from typing import Any
 import tomlkit
 from sqlalchemy import Connection
 
-from tracework.core import ledger, taxonomy
+from tracework.core import integrity, ledger, taxonomy
 from tracework.core.errors import ConfigError, ProjectNotFound
 from tracework.core.files import PRIVATE_MODE, keep_private
 from tracework.core.settings import Settings, resolve
@@ -291,6 +291,7 @@ def open_project(directory: Path | str = ".", *, cli: Mapping[str, Any] | None =
     store = Store(url)
     project = Project(root=root, config=config, settings=settings, store=store,
                       secret=read_secret(root))
+    integrity.attach(store, project.secret)
     if migrate or not store.is_initialised():
         store.migrate()
         with store.write() as conn:

@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import distinct, func, select
 
+from tracework.core import integrity
 from tracework.core import ledger as _ledger
-from tracework.core.errors import LedgerError
+from tracework.core.errors import IntegrityError, LedgerError
 from tracework.core.project import Project
 from tracework.core.store.schema import (
     annotations,
@@ -21,7 +22,7 @@ from tracework.core.store.schema import (
     workers,
 )
 
-__all__ = ["StatusReport", "status", "log", "verify"]
+__all__ = ["StatusReport", "Verified", "status", "log", "seal_existing", "verify"]
 
 
 @dataclass
@@ -146,11 +147,65 @@ def log(project: Project, *, target: str | None = None, actor: str | None = None
                                                     limit=limit, newest_first=newest_first))
 
 
-def verify(project: Project, *, expect_head: str | None = None) -> _ledger.Verification:
-    """Recompute the ledger's hash chain; raises :class:`LedgerError` naming the first bad entry."""
+@dataclass(frozen=True)
+class Verified(_ledger.Verification):
+    """A verification of the chain and, unless skipped, of the tables against it."""
+
+    rows: int = 0                   # sealed table rows that agree with the log
+    tables: int = 0                 # tables read
+    data_checked: bool = False
+
+
+def verify(project: Project, *, expect_head: str | None = None, data: bool = True) -> Verified:
+    """Recompute the ledger's hash chain, then check that every sealed table row still holds
+    what tracework wrote (see :mod:`tracework.core.integrity`), in one snapshot.
+
+    Raises :class:`LedgerError` naming the first bad entry, or :class:`IntegrityError` naming
+    the first row that disagrees (table, key, columns). ``data=False`` checks the chain only.
+    """
     with project.store.read() as conn:
         result = _ledger.verify(conn, expect_head=expect_head)
-    if not result.ok:
-        raise LedgerError(f"the change log does not verify: {result.problem}",
-                          hint="Compare with a backup or an exported copy of the log.")
-    return result
+        if not result.ok:
+            raise LedgerError(f"the change log does not verify: {result.problem}",
+                              hint="Compare with a backup or an exported copy of the log.")
+        if not data:
+            return Verified(**result.__dict__)
+        found = integrity.check(conn, integrity.seal_key(project.secret),
+                                (result.entries, result.head))
+    if not found.ok:
+        raise IntegrityError(f"the tables disagree with the change log: {found.problem}",
+                             table=found.table, key=found.key, columns=found.columns,
+                             hint=found.hint)
+    return Verified(**result.__dict__, rows=found.rows, tables=found.tables, data_checked=True)
+
+
+def seal_existing(project: Project, *, reason: str = "") -> dict[str, int]:
+    """Seal, once, the rows of a project made before tracework sealed its tables.
+
+    Runs only on such a project (marked by the store's upgrade), after the chain verifies and
+    every row already sealed agrees: it vouches for the rows as they are now, so check them
+    first. One ledger entry ``integrity.seal_existing`` records how many rows of each table
+    were sealed. Returns that count per table.
+    """
+    key = integrity.seal_key(project.secret)
+    with project.store.write() as conn:
+        chain = _ledger.verify(conn)
+        if not chain.ok:
+            raise LedgerError(f"the change log does not verify: {chain.problem}",
+                              hint="Nothing was sealed. Compare with a backup.")
+        if not integrity.is_legacy(conn, key):
+            raise IntegrityError("this project's tables have been sealed since they were "
+                                 "created: rows without a seal were written outside tracework "
+                                 "and are not sealed over", hint="Run `tracework verify` to "
+                                 "see the first such row.")
+        keys, problem = integrity.unsealed(conn, key)
+        if problem is not None:
+            raise IntegrityError(f"nothing was sealed: {problem.problem}", table=problem.table,
+                                 key=problem.key, columns=problem.columns, hint=problem.hint)
+        counts = {name: len(found) for name, found in keys.items()}
+        log = _ledger.LedgerWriter(conn, project.actor)
+        log.append("integrity.seal_existing", "project", new=counts,
+                   reason=reason or "rows written before tracework sealed its tables")
+        log.flush()
+        integrity.mark_sealed_existing(conn, keys, "integrity.seal_existing")
+    return counts

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from tracework.core import ledger
+from tracework.core import integrity, ledger
 from tracework.core.errors import ConfigError, InputError, NotFound
 from tracework.core.store.schema import taxonomy_versions
 from tracework.core.store.tables_notes import taxonomy_changes, taxonomy_sync
@@ -128,6 +128,8 @@ def record_taxonomy(conn: Connection, version: int, categories: list[dict[str, A
     conn.execute(insert(taxonomy_changes).values(
         version=version, change=change, details=ledger.canonical(dict(details or {})),
         answers=ledger.canonical(list(answers))))
+    integrity.seal(conn, "taxonomy_versions", [version])
+    integrity.seal(conn, "taxonomy_changes", [version])
     own = log is None
     writer = ledger.LedgerWriter(conn, author) if log is None else log
     writer.append("taxonomy.version", f"taxonomy:{version}", field=change,

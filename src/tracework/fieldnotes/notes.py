@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, insert, select, update
 
-from tracework.core import ledger, taxonomy
+from tracework.core import integrity, ledger, taxonomy
 from tracework.core.errors import ConfigError, ConflictError, InputError, NotFound
 from tracework.core.privacy import owner_of
 from tracework.core.project import DEFAULT_CONCERNS, Project
@@ -146,6 +146,7 @@ def add_in(conn: Connection, log: ledger.LedgerWriter, project: Project, target:
     note_id = inserted_id(conn.execute(insert(notes).values(
         target=target, concern=concern, text=text, author=author, created_at=at,
         reply_to=reply_to, state="open", state_reason="", source=source)))
+    integrity.seal(conn, "notes", [note_id])
     owner = owner_of(conn, target, author=author, source=source)
     log.append("note.reply" if reply_to else "note.add", target, field=f"note:{note_id}",
                new={"note": note_id, "concern": concern, "text": ledger.Private(text, owner),
@@ -216,6 +217,7 @@ def set_state(conn: Connection, log: ledger.LedgerWriter, note_id: int, state: S
     if version is not None:
         values["answered_by_version"] = version
     conn.execute(update(notes).where(notes.c.id == note_id).values(**values))
+    integrity.seal(conn, "notes", [note_id])
     owner = owner_of(conn, note.target, author=note.author, source=note.source)
     log.append("note.state", f"note:{note_id}", field="state", old=note.state, new=state,
                reason=ledger.Private(reason, owner) if reason else "", actor=by)

@@ -33,8 +33,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select, update
 
+from tracework.core import integrity, taxonomy
 from tracework.core import ledger as _ledger
-from tracework.core import taxonomy
 from tracework.core.errors import ConflictError, InputError, NotFound
 from tracework.core.project import Project
 from tracework.core.store.schema import (
@@ -689,6 +689,7 @@ class _Importer:
         table = annotations if target.startswith("annotation:") else submissions
         self.conn.execute(update(table).where(table.c.id == key)
                           .values({column: change["new"]}))
+        integrity.seal(self.conn, table.name, [key])
         kind = target.split(":", 1)[0]
         self.log.append(f"{kind}.{column}", target, field=column, old=change["old"],
                         new=change["new"], reason=f"edited in workbook {self.book.path.name} "

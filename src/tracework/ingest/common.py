@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 
 from sqlalchemy import Connection, insert, select, update
 
-from tracework.core import ledger
+from tracework.core import integrity, ledger
 from tracework.core.errors import InputError, NotFound
 from tracework.core.ledger import LedgerWriter
 from tracework.core.project import Project
@@ -118,7 +118,9 @@ def start_import(conn: Connection, path: Path, sha: str, kind: str, actor: str) 
     result = conn.execute(insert(imports).values(
         sha256=sha, kind=kind, file_name=path.name, size=path.stat().st_size, rows=0, added=0,
         changed=0, conflicts=0, actor=actor, imported_at=ledger.now()))
-    return inserted_id(result)
+    import_id = inserted_id(result)
+    integrity.seal(conn, "imports", [import_id])
+    return import_id
 
 
 def finish_import(conn: Connection, log: LedgerWriter, import_id: int,
@@ -126,6 +128,7 @@ def finish_import(conn: Connection, log: LedgerWriter, import_id: int,
     conn.execute(update(imports).where(imports.c.id == import_id).values(
         rows=report.rows, added=report.added,
         changed=report.status_changes + report.consent_changes, conflicts=report.conflicts))
+    integrity.seal(conn, "imports", [import_id])
     summary: dict[str, Any] = {
         "file": report.file, "sha256": report.sha256, "rows": report.rows,
         "added": report.added, "status_changes": report.status_changes,
@@ -187,6 +190,7 @@ class Assets:
         result = self.conn.execute(insert(assets).values(
             uri=uri, file_name=file_name, sha256=digest, width=width, height=height))
         asset_id = inserted_id(result)
+        integrity.seal(self.conn, "assets", [asset_id])
         self.log.append("asset.create", f"asset:{asset_id}",
                         new={"file_name": file_name, "sha256": digest, "width": width,
                              "height": height})

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from tracework.core import integrity
 from tracework.core.errors import InputError, NotFound
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.project import Project
@@ -117,6 +118,7 @@ def resolve_conflict(project: Project, conflict_id: int, *, keep: Keep,
             _apply_incoming(conn, log, row.target, json.loads(row.incoming), conflict_id)
         state = f"kept {keep}"
         conn.execute(update(conflicts).where(conflicts.c.id == conflict_id).values(state=state))
+        integrity.seal(conn, "conflicts", [conflict_id])
         log.append("conflict.resolve", f"conflict:{conflict_id}", field="state", old="open",
                    new={"keep": keep, "target": row.target}, reason=reason.strip())
         log.flush()
@@ -136,6 +138,7 @@ def _apply_incoming(conn: Connection, log: LedgerWriter, target: str, kept: dict
         conn.execute(update(submissions).where(submissions.c.id == sub_id).values(
             raw=canonical(kept["raw"]), answer=canonical(kept["answer"]),
             content_sha256=kept["content_sha256"]))
+        integrity.seal(conn, "submissions", [sub_id])
         log.append("submission.update", target, field="content_sha256", old=old,
                    new=kept["content_sha256"], reason=why)
         _replace_annotations(conn, log, sub_id, kept["annotations"], why)
@@ -145,9 +148,12 @@ def _apply_incoming(conn: Connection, log: LedgerWriter, target: str, kept: dict
                        .where(responses.c.id == rid)).scalar_one()
     conn.execute(update(responses).where(responses.c.id == rid).values(
         raw=canonical(kept["content"]), content_sha256=kept["content_sha256"]))
+    integrity.seal(conn, "responses", [rid])
+    integrity.seal_where(conn, "answers", "response_id", [rid])     # the rows deleted here
     conn.execute(delete(answers).where(answers.c.response_id == rid))
     if kept["answers"]:
         conn.execute(insert(answers), kept["answers"])
+    integrity.seal_where(conn, "answers", "response_id", [rid])     # the rows that replace them
     log.append("response.update", target, field="content_sha256", old=old,
                new=kept["content_sha256"], reason=why)
 
@@ -157,11 +163,13 @@ def _replace_annotations(conn: Connection, log: LedgerWriter, sub_id: int,
     gone = [int(r.id) for r in conn.execute(
         select(annotation_rows.c.id).where(annotation_rows.c.submission_id == sub_id))]
     conn.execute(delete(annotation_rows).where(annotation_rows.c.submission_id == sub_id))
+    integrity.seal(conn, "annotations", gone)
     for ann_id in gone:
         log.append("annotation.delete", f"annotation:{ann_id}", reason=why)
     for values in rows:
         new_id = conn.execute(insert(annotation_rows).values(**values)
                               .returning(annotation_rows.c.id)).scalar_one()
+        integrity.seal(conn, "annotations", [int(new_id)])
         log.append("annotation.create", f"annotation:{int(new_id)}",
                    new={"submission": sub_id, "kind": values["kind"],
                         "category": values["category"], "area": values["area"]},

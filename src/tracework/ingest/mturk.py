@@ -28,7 +28,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy import Connection, insert, select, update
 
-from tracework.core import ledger
+from tracework.core import integrity, ledger
 from tracework.core.compute import executor, scheduler_address
 from tracework.core.errors import InputError, MaskError
 from tracework.core.ledger import LedgerWriter, Private, canonical
@@ -215,6 +215,7 @@ class _MturkWriter:
                 auto_approval_delay_s=a.auto_approval_delay_s,
                 created_at=iso(a.creation_time), import_id=self.import_id))
             batch_id = inserted_id(result)
+            integrity.seal(self.conn, "batches", [batch_id])
             self.log.append("batch.create", f"batch:{batch_id}", new={
                 "platform": "mturk", "batch_key": a.batch_key, "title": a.title,
                 "reward_cents": a.reward_cents, "time_allotted_s": a.assignment_duration_s})
@@ -304,6 +305,7 @@ class _MturkWriter:
             tolerated_pixels=tolerated, import_id=self.import_id, row=a.row))
         sub_id = inserted_id(result)
         stash_identifying(self.conn, f"submission:{sub_id}", vault_rows(typed))
+        integrity.seal(self.conn, "submissions", [sub_id])
         self.log.append("submission.create", f"submission:{sub_id}", new={
             "assignment_id": a.assignment_id, "task_id": a.hit_id, "batch": batch_id,
             "asset": asset_id, "worker": token, "status": a.status,
@@ -312,6 +314,7 @@ class _MturkWriter:
         rows = list(self._annotation_rows(a, jobs, sub_id, asset_id, token))
         if rows:
             ids = self._insert_annotations(rows)
+            integrity.seal(self.conn, "annotations", ids)
             for ann_id, row in zip(ids, rows, strict=True):
                 self.log.append("annotation.create", f"annotation:{ann_id}", new={
                     "submission": sub_id, "kind": row["kind"], "category": row["category"],
@@ -417,6 +420,7 @@ class _MturkWriter:
         if feedback != a.requester_feedback and old["requester_feedback"] != feedback:
             stash_identifying(self.conn, f"submission:{existing.id}",
                               vault_rows({"RequesterFeedback": a.requester_feedback}))
+        integrity.seal(self.conn, "submissions", [existing.id])
         for key in new:
             if old[key] != new[key]:
                 # Feedback is typed to a person: the entry commits to it, never holds it.
@@ -442,10 +446,11 @@ class _MturkWriter:
         kept = {"content": incoming, "content_sha256": content_sha, "raw": cells,
                 "answer": self.typed.scrub_value(_answer_summary(a.answer)),
                 "annotations": rows}
-        self.conn.execute(insert(conflicts).values(
+        result = self.conn.execute(insert(conflicts).values(
             target=f"submission:{existing.id}", import_id=self.import_id, row=a.row,
             fields=canonical(changed), incoming=canonical(kept), state="open",
             created_at=ledger.now()))
+        integrity.seal(self.conn, "conflicts", [inserted_id(result)])
         self.log.append("submission.conflict", f"submission:{existing.id}",
                         old=existing.content_sha256, new=content_sha,
                         reason=f"{self.path.name} row {a.row} differs in "

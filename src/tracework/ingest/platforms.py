@@ -26,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from tracework.core import ledger
+from tracework.core import integrity, ledger
 from tracework.core.errors import InputError, MaskError
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.privacy import ensure_worker, pseudonym, stash_identifying
@@ -158,6 +158,7 @@ class _Writer:
             self.conn.execute(insert(workers).values(
                 pseudonym=token, platform=platform, created_at=ledger.now(), consent_link=False,
                 consent_publish=False, consent_credit=False, erased=False))
+            integrity.seal(self.conn, "workers", [token])
             self.log.append("worker.create", f"worker:{token}",
                             new={"platform": platform, "job": batch_key})
         self.jobs.add(token)
@@ -181,6 +182,7 @@ class _Writer:
             auto_approval_delay_s=None, created_at=iso(spec.created_at),
             import_id=self.import_id))
         batch_id = inserted_id(result)
+        integrity.seal(self.conn, "batches", [batch_id])
         self.log.append("batch.create", f"batch:{batch_id}", new={
             "platform": self.platform, "batch_key": key, "title": spec.title,
             "reward_cents": spec.reward_cents, "time_allotted_s": spec.time_allotted_s})
@@ -245,6 +247,7 @@ class _Writer:
                               for lb in labels]),
             raw=canonical(raw), tolerated_pixels=0, import_id=self.import_id, row=work.row))
         sub_id = inserted_id(result)
+        integrity.seal(self.conn, "submissions", [sub_id])
         self.log.append("submission.create", f"submission:{sub_id}", new={
             "assignment_id": work.assignment_id, "task_id": work.task_id, "batch": batch_id,
             "asset": asset_id, "worker": token, "status": status,
@@ -253,10 +256,11 @@ class _Writer:
             "content_sha256": content_sha})
         rows = [self._annotation_row(lb, sub_id, asset_id, token, work) for lb in labels]
         if rows:
-            result_ids = self.conn.execute(
+            ann_ids = [int(r.id) for r in self.conn.execute(
                 insert(annotations).returning(annotations.c.id, sort_by_parameter_order=True),
-                rows)
-            for ann_id, row in zip((int(r.id) for r in result_ids), rows, strict=True):
+                rows)]
+            integrity.seal(self.conn, "annotations", ann_ids)
+            for ann_id, row in zip(ann_ids, rows, strict=True):
                 self.log.append("annotation.create", f"annotation:{ann_id}", new={
                     "submission": sub_id, "kind": row["kind"], "category": row["category"],
                     "area": row["area"], "taxonomy_version": self.version})
@@ -322,10 +326,11 @@ class _Writer:
         """A bonus the platform reports as paid: recorded once (its token is the assignment)."""
         key = f"{self.platform}:{work.assignment_id}:bonus"
         bonus_token = hashlib.sha256(key.encode("utf-8")).hexdigest()
-        self.conn.execute(insert(bonuses).values(
+        result = self.conn.execute(insert(bonuses).values(
             worker=token, submission_id=sub_id, amount_cents=work.bonus_cents,
             currency=self.currency, reason=f"bonus paid on {self.platform}", token=bonus_token,
             state="paid", created_at=ledger.now()))
+        integrity.seal(self.conn, "bonuses", [inserted_id(result)])
         self.log.append("bonus.paid", f"submission:{sub_id}", new={
             "worker": token, "amount_cents": work.bonus_cents, "currency": self.currency,
             "token": bonus_token}, reason=f"reported by {self.path.name}")
@@ -350,6 +355,7 @@ class _Writer:
             return
         self.conn.execute(update(submissions).where(submissions.c.id == existing.id)
                           .values(**new))
+        integrity.seal(self.conn, "submissions", [existing.id])
         for key in new:
             if old[key] != new[key]:
                 self.log.append("submission.status" if key == "status" else "submission.update",
@@ -360,11 +366,12 @@ class _Writer:
     def _conflict(self, work: model.Work, existing: Any, content: dict[str, Any],
                   content_sha: str) -> None:
         stored_sha = str(existing.content_sha256)
-        self.conn.execute(insert(conflicts).values(
+        result = self.conn.execute(insert(conflicts).values(
             target=f"submission:{existing.id}", import_id=self.import_id, row=work.row,
             fields=canonical(["content"]), incoming=canonical(
                 {"content": content, "content_sha256": content_sha}),
             state="open", created_at=ledger.now()))
+        integrity.seal(self.conn, "conflicts", [inserted_id(result)])
         self.log.append("submission.conflict", f"submission:{existing.id}",
                         old=stored_sha, new=content_sha,
                         reason=f"{self.path.name} row {work.row} differs in content; "

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from tracework.core import ledger
+from tracework.core import integrity, ledger
 from tracework.core.errors import ConfigError, InputError
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.privacy import (
@@ -318,10 +318,11 @@ class _ResponseWriter:
                 return
         kept = {"content": values, "content_sha256": content_sha,
                 "answers": answer_rows(int(existing.id), found, self.labels)}
-        self.conn.execute(insert(conflicts).values(
+        result = self.conn.execute(insert(conflicts).values(
             target=target, import_id=self.import_id, row=resp.row,
             fields=canonical(changed), incoming=canonical(kept), state="open",
             created_at=ledger.now()))
+        integrity.seal(self.conn, "conflicts", [inserted_id(result)])
         self.log.append("response.conflict", target, old=stored_sha, new=content_sha,
                         reason=f"{self.path.name} row {resp.row} differs; stored answers kept")
         self.report.conflicts += 1
@@ -348,10 +349,12 @@ class _ResponseWriter:
             duration_s=resp.duration_s, content_sha256=content_sha, raw=content,
             import_id=self.import_id, row=resp.row))
         rid = inserted_id(result)
+        integrity.seal(self.conn, "responses", [rid])
         stash_identifying(self.conn, f"response:{rid}", dict(resp.identifying))
         rows = answer_rows(rid, found, self.labels)
         if rows:
             self.conn.execute(insert(answers), rows)
+            integrity.seal_where(self.conn, "answers", "response_id", [rid])
         self.log.append("response.create", f"response:{rid}", new={
             "response_id": resp.response_id, "worker": token, "answers": len(rows),
             "content_sha256": content_sha})

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, insert, select, update
 
+from tracework.core import integrity
 from tracework.core.errors import ConfigError, InputError, NotFound
 from tracework.core.ledger import LedgerWriter, now
 from tracework.core.project import Project
@@ -301,6 +302,7 @@ def _plan(conn: Connection, log: LedgerWriter, policy: PayPolicy, worker: str, w
         worker=worker, submission_id=w.anchor, amount_cents=item.bonus_cents,
         currency=policy.currency, reason=reason, token=item.token, state="planned",
         created_at=now()))
+    integrity.seal(conn, "bonuses", [inserted_id(result)])
     log.append("bonus.plan", f"bonus:{inserted_id(result)}", new={
         "worker": worker, "submission": w.anchor, "amount_cents": item.bonus_cents,
         "currency": policy.currency, "token": item.token, "target_cents": target,
@@ -435,6 +437,7 @@ def mark_paid(project: Project, *, tokens: Collection[str] = (),
                 if not wanted or r.token in wanted]
         for part in chunks([int(r.id) for r in paid]):
             conn.execute(update(bonuses).where(bonuses.c.id.in_(part)).values(state="paid"))
+            integrity.seal(conn, "bonuses", part)
         for r in paid:
             log.append("bonus.paid", f"bonus:{r.id}", field="state", old="planned",
                        new="paid", reason=f"token {r.token}")

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, insert, select, update
 
+from tracework.core import integrity
 from tracework.core.errors import ConflictError, InputError
 from tracework.core.ledger import LedgerWriter, Private, now
 from tracework.core.project import Project
@@ -105,6 +106,8 @@ def _propose_in(conn: Connection, log: LedgerWriter, cfg: ReviewConfig,
         report.submissions_flagged += int(flagged)
     if rows:
         conn.execute(insert(review_proposals), rows)
+        integrity.seal_where(conn, "review_proposals", "submission_id",
+                             [r["submission_id"] for r in rows])
     report.proposed = len(rows)
     return report
 
@@ -168,6 +171,7 @@ def _close_proposals(conn: Connection, log: LedgerWriter, sid: int, choice: Choi
         state = "accepted" if accepted else "dismissed"
         conn.execute(update(review_proposals).where(review_proposals.c.id == p.id)
                      .values(state=state, review_id=review_id))
+        integrity.seal(conn, "review_proposals", [p.id])
         log.append("review.proposal", f"submission:{sid}", field=f"{p.rule}.state",
                    old="open", new=state, reason=f"decision {review_id}")
 
@@ -200,12 +204,14 @@ def apply_choice(conn: Connection, log: LedgerWriter, sid: int, choice: Choice, 
         reason_text=choice.reason_text, reviewer=reviewer, rule=choice.rule,
         good_faith=choice.good_faith, source=source, created_at=at))
     review_id = inserted_id(result)
+    integrity.seal(conn, "reviews", [review_id])
     new_status = STATUS_OF[choice.decision]
     changed = conn.execute(update(submissions).where(
         submissions.c.id == sid, submissions.c.status == row.status).values(status=new_status))
     if changed.rowcount != 1:
         raise ConflictError(f"submission {sid} changed while it was being decided",
                             hint="Try again.")
+    integrity.seal(conn, "submissions", [sid])
     log.append("review.decide", f"submission:{sid}", new={
         "review": review_id, "decision": choice.decision, "reason_code": choice.reason_code,
         "rule": choice.rule, "good_faith": choice.good_faith, "redecide": decided},

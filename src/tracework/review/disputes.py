@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, insert, select, update
 
+from tracework.core import integrity
 from tracework.core.errors import ConflictError, InputError
 from tracework.core.ledger import LedgerWriter, Private
 from tracework.core.ledger import now as _now
@@ -85,6 +86,7 @@ def contest(project: Project, submission: int | str, message: str, *, channel: s
             message=text, channel=channel, opened_by=project.actor, opened_at=_now(),
             state="open"))
         dispute_id = inserted_id(result)
+        integrity.seal(conn, "review_disputes", [dispute_id])
         ends, left = window(row.submit_time, days, now)
         log = LedgerWriter(conn, project.actor)
         log.append("review.contest", f"submission:{sid}", new={
@@ -145,6 +147,7 @@ def _plan_bonus(conn: Connection, log: LedgerWriter, project: Project, row: Any,
     result = conn.execute(insert(bonuses).values(
         worker=row.worker, submission_id=row.id, amount_cents=amount, currency=currency,
         reason=reason, token=token, state="planned", created_at=_now()))
+    integrity.seal(conn, "bonuses", [inserted_id(result)])
     log.append("bonus.plan", f"bonus:{inserted_id(result)}", new={
         "worker": row.worker, "submission": row.id, "amount_cents": amount,
         "currency": currency, "token": token, "reason": reason},
@@ -193,6 +196,7 @@ def resolve(project: Project, submission: int | str, outcome: Outcome, reason: s
         conn.execute(update(review_disputes).where(review_disputes.c.id == dispute.id).values(
             state=state, resolver=project.actor, resolution=text, resolved_at=_now(),
             payment=method, bonus_token=token))
+        integrity.seal(conn, "review_disputes", [dispute.id])
         log.append("review.resolve", f"submission:{sid}", new={
             "dispute": int(dispute.id), "outcome": state, "payment": method,
             "bonus_token": token, "window_ends": ends}, reason=Private(text, row.worker))

@@ -87,6 +87,9 @@ class Store:
             raise StoreError(f"cannot use database URL: {exc}",
                              hint="Give a URL like postgresql://user@host/db, or none for SQLite.") from None
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # Run inside every write transaction just before it commits (the project seals the
+        # rows the transaction wrote, see core.integrity).
+        self.before_commit: list[Callable[[Connection], None]] = []
         if self.is_sqlite:
             self._keep_file_private(self.engine.url.database)
             self._setup_sqlite(self.engine)
@@ -141,6 +144,8 @@ class Store:
                 conn = conn.execution_options(tracework_write=True)
                 with conn.begin():
                     yield conn
+                    for hook in self.before_commit:
+                        hook(conn)
         except DatabaseError as exc:
             raise self._store_error(exc) from exc
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from tracework.core.store import (  # noqa: F401
     tables_audit,
     tables_docs,
+    tables_integrity,
     tables_notes,
     tables_privacy,
     tables_render,
