@@ -345,8 +345,8 @@ def verify(conn: Connection, *, expect_head: str | None = None) -> Verification:
 
 def _check_private(conn: Connection, outcome: Verification) -> Verification:
     """Every kept personal value still opens the commitment its entry holds."""
-    with conn.execution_options(yield_per=5000).execute(
-            select(ledger_private).order_by(ledger_private.c.seq)) as rows:
+    with conn.execute(select(ledger_private).order_by(ledger_private.c.seq),
+                      execution_options={"yield_per": 5000}) as rows:
         for row in rows:
             if commitment_of(row.salt, row.value) != row.commit:
                 return Verification(False, outcome.entries, outcome.head,

@@ -282,7 +282,7 @@ class _Reader:
             yield from _taxonomy_rows(self.conn)
             return
         query = _query(self.spec).order_by(_key_column(self.spec))
-        with self.conn.execution_options(yield_per=5000).execute(query) as rows:
+        with self.conn.execute(query, execution_options={"yield_per": 5000}) as rows:
             for row in rows:
                 yield self._row(row)
 
