@@ -122,8 +122,11 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     installed command."""
     root = tmp_path_factory.mktemp("erase")
     files = _canary_files(root)
+    # The project publishes free text (of consenting workers), so the export before the
+    # erasure carries the canary worker's city and health text: the check after can fail.
     project = tracework.init(root / "proj", categories=MOUSE, actor="tester",
-                             credit_name_column="Q12")
+                             credit_name_column="Q12", free_text_questions=["Q4", "Q10"],
+                             publish_free_text=True)
     tracework.ingest_mturk(project, files.batch_csv, images_dir=files.images_dir)
     tracework.ingest_qualtrics(project, files.survey_csv, worker_column="workerId",
                                consent_column="Q11")
@@ -134,6 +137,8 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             .order_by(submissions.c.id))]
         labels = conn.execute(select(func.count()).select_from(annotations)
                               .where(annotations.c.worker == token)).scalar_one()
+        others = conn.execute(select(func.count()).select_from(responses)
+                              .where(responses.c.worker != token)).scalar_one()
     decide(project, sids[0], "reject", reason=CANARIES["review reason"], reviewer="tester")
     contest(project, sids[0], CANARIES["dispute message"])
     fieldnotes.add(project, f"worker:{token}", CANARIES["note text"], concern="other")
@@ -147,7 +152,7 @@ def erased(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr
     return {"root": root, "files": files, "token": token, "sids": sids, "labels": labels,
             "before": before, "report": json.loads(done.stdout), "link": link_token,
-            "proj": root / "proj"}
+            "proj": root / "proj", "other_responses": others}
 
 
 def test_every_canary_was_in_the_database_before(erased: dict[str, Any]) -> None:
@@ -216,7 +221,7 @@ def test_labour_facts_and_labels_stay_anonymous(erased: dict[str, Any]) -> None:
     assert in_vault == 8                                   # the other workers' ids
     # What stays private is the erasure's own reason, staff's words about nobody's values.
     assert private_of == 0 and left["ledger_private"] == 1
-    assert left["responses"] == 8 and left["notes"] == 0
+    assert left["responses"] == erased["other_responses"] > 0 and left["notes"] == 0
     assert len(links) == 1 and links[0].revoked_at is not None
     project = tracework.open_project(erased["proj"])
     try:

@@ -333,10 +333,13 @@ class _ResponseWriter:
         rid = int(existing.id)
         self.conn.execute(update(responses).where(responses.c.id == rid).values(
             raw=canonical(values), content_sha256=content_sha, end_time=iso(resp.end)))
+        integrity.seal(self.conn, "responses", [rid])
+        integrity.seal_where(self.conn, "answers", "response_id", [rid])   # their seals go
         self.conn.execute(delete(answers).where(answers.c.response_id == rid))
         rows = answer_rows(rid, resp.answers, self.labels)
         if rows:
             self.conn.execute(insert(answers), rows)
+            integrity.seal_where(self.conn, "answers", "response_id", [rid])
         self.log.append("response.update", f"response:{rid}", field="content_sha256",
                         old=existing.content_sha256, new=content_sha,
                         reason=f"{self.path.name} row {resp.row}: only consent answers changed")
