@@ -53,8 +53,12 @@ def test_demo_cli_at_the_study_size(tmp_path: Path) -> None:
     assert len(coco.getAnnIds()) == st["annotations"]
     yolo = out / "export" / "yolo"
     assert (yolo / "data.yaml").is_file() and (yolo / "provenance.jsonl").is_file()
-    assert len(list((yolo / "labels" / "train").glob("*.txt"))) == 30
-    assert len(list((yolo / "images" / "train").glob("*.jpeg"))) == 30
+    # One label file per image, or per worker (stem__w_…) where two workers' rows on an image
+    # would be identical: every image once, and an image file beside each label file.
+    labels = sorted((yolo / "labels" / "train").glob("*.txt"))
+    images = sorted((yolo / "images" / "train").glob("*.jpeg"))
+    assert len({p.stem.split("__")[0] for p in labels}) == 30
+    assert [p.stem for p in labels] == [p.stem for p in images]
     text = coco_path.read_text()
     assert not [raw for raw in t["workers"] if raw in text]
     project = tracework.open_project(out / "project")

@@ -106,7 +106,7 @@ def test_a_clean_bundle_passes(clean: Path) -> None:
     entries = ledger_lines(clean)
     withheld = sum(1 for e in entries if e.get("redacted"))
     assert lines[0] == (f"files   ok    {listed} of {listed} listed files match their SHA-256; "
-                        "no other file; 6 copied images checked against their hash at ingest")
+                        "no other file; 3 copied images checked against their hash at ingest")
     assert lines[1] == (f"ledger  ok    {len(entries)} entries chained; "
                         f"{len(entries) - withheld} recomputed, {withheld} with withheld values "
                         f"checked by their links only; head {head['head'][:12]}…")
@@ -133,18 +133,18 @@ def test_json_gives_every_verdict(clean: Path) -> None:
 
 
 def test_an_edited_image_is_refused(bundle: Path) -> None:
-    image = bundle / "coco" / "images" / "mouse_0002.jpeg"
+    image = bundle / "yolo" / "images" / "train" / "mouse_0002.jpeg"   # the bundle's one copy
     data = bytearray(image.read_bytes())
     data[len(data) // 2] ^= 0xFF                  # same size, other content
     image.write_bytes(bytes(data))
-    done = refused(bundle, "files", "coco/images/mouse_0002.jpeg does not match its SHA-256 in "
+    done = refused(bundle, "files", "yolo/images/train/mouse_0002.jpeg does not match its SHA-256 in "
                                     "croissant.json: the file was changed")
-    assert "fails the files check: coco/images/mouse_0002.jpeg" in done.stderr
+    assert "fails the files check: yolo/images/train/mouse_0002.jpeg" in done.stderr
     # Rewriting croissant.json to match does not help: the image is not the one ingested.
     forge(bundle)
     recorded = {json.loads(r)["file_name"]: json.loads(r)["sha256"] for r in
                 (bundle / "records" / "images.jsonl").read_text().splitlines()}
-    refused(bundle, "files", "coco/images/mouse_0002.jpeg is not the image recorded at ingest "
+    refused(bundle, "files", "yolo/images/train/mouse_0002.jpeg is not the image recorded at ingest "
                              f"(records/images.jsonl gives its SHA-256 as "
                              f"{recorded['mouse_0002.jpeg'][:12]}…)")
 
