@@ -133,6 +133,9 @@ def ingest() -> None:
       tracework ingest qualtrics survey.csv --worker-column workerId
       tracework ingest labelstudio project-7-at-2024-05-02-10-11-3f2a.json
       tracework ingest cvat annotations.xml --images images/
+      tracework ingest groundtruth output.manifest --responses job-folder/
+      tracework ingest prolific prolific_export_65f0aa01.csv --demographics demographics.csv
+      tracework ingest toloka assignments_from_pool_41.tsv --images frames/
     """
 
 
