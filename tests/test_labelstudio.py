@@ -6,11 +6,6 @@ stores nothing)."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -371,45 +366,6 @@ def test_help_is_complete() -> None:
     for words in ("completed_by", "lead_time", "was_cancelled", "Returned", "Abandoned",
                   "JSON_MIN", "Example:", "tracework ingest labelstudio"):
         assert words in done.stdout
-
-
-KILLED_CHILD = """
-import os, signal, sys
-import tracework
-from tracework.formats.labelstudio import read_labelstudio
-from tracework.ingest.platforms import ingest_platform
-
-def read(path):
-    parsed = read_labelstudio(path)
-    original = parsed.works
-    def works():
-        for n, work in enumerate(original):
-            if n == 4:  # four works written inside the transaction, then killed
-                os.kill(os.getpid(), signal.SIGKILL)
-            yield work
-    parsed.works = works()
-    return parsed
-
-project = tracework.open_project(sys.argv[1])
-ingest_platform(project, sys.argv[2], "labelstudio", read)
-"""
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="needs SIGKILL")
-def test_an_import_killed_midway_stores_nothing_and_a_rerun_completes(
-        project: Project, tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    child = subprocess.run([sys.executable, "-c", KILLED_CHILD, str(project.root), str(EXPORT)],
-                           env=env, capture_output=True, timeout=120, check=False)
-    assert child.returncode == -signal.SIGKILL
-    with sqlite3.connect(project.root / "tracework.db") as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert [db.execute(f"select count(*) from {t}").fetchone()[0]
-                for t in ("submissions", "annotations", "workers", "vault", "imports")] == [
-            0, 0, 0, 0, 0]
-    report = tracework.ingest_labelstudio(project, EXPORT)
-    assert (report.repeated, report.added) == (False, 6)
-    assert tracework.verify(project).ok
 
 
 def test_a_shape_tool_with_a_separate_labels_control(tmp_path: Path) -> None:
