@@ -11,6 +11,17 @@ it is stored. Work the file attributes to no person (a job) is stored under the 
 pseudonym, whose platform is ``<platform>:job`` and which has no vault row: it names a job,
 not a person.
 
+People type ids into free text too: their own, another worker's. Every text stored (label
+values and attributes, the raw record, feedback) also goes through
+:class:`~tracework.ingest.typed_ids.TypedIds`, which knows every platform id and personal value in the vault
+and, from a first pass over the file that keeps only who is in it, every person of this file
+(their platform id and personal values), wherever in the file their own work comes: any of
+these typed anywhere becomes that person's pseudonym, and the text as typed goes to the vault
+(``typed text: …`` of the submission). Tokens only shaped like a platform's ids are replaced
+in free text, not in the raw record (a Prolific submission id has the shape of a participant
+id). The content hash reads every such replacement as ``<worker id>``, as for Mechanical Turk.
+The first pass reads the file once more (its parse, not its writes, is done twice).
+
 A work already stored (same platform and assignment id) is compared by the hash of its content
 (labels and raw record, not its status): the same content with a new status is a status change
 with its ledger entry; different content is recorded as a conflict and the stored value kept,
@@ -38,6 +49,7 @@ from tracework.core.store.schema import (
     bonuses,
     conflicts,
     submissions,
+    vault,
     vault_values,
     workers,
 )
@@ -57,6 +69,7 @@ from tracework.ingest.common import (
     iso,
     start_import,
 )
+from tracework.ingest.typed_ids import TypedIds, hash_text, vault_rows
 
 __all__ = ["JOB_SUFFIX", "PlatformReport", "ingest_platform"]
 
@@ -102,24 +115,49 @@ def ingest_platform(project: Project, path: Path | str, kind: str, read: Reader,
         import_id = start_import(conn, path, sha, kind, project.actor)
         log.append("import.start", f"import:{import_id}",
                    new={"kind": kind, "file": path.name, "sha256": sha})
+        typed = _people_of(conn, project.secret, read(path))
         parsed = read(path)
         writer = _Writer(project, conn, log, path, import_id, version, parsed, report,
-                         images_dir)
+                         typed, images_dir)
         for work in parsed.works:
             writer.write(work)
             if progress:
                 progress(report.rows)
         report.notes = list(parsed.notes)
+        report.redacted_ids = typed.replaced
         finish_import(conn, log, import_id, report)
     return report
+
+
+def _people_of(conn: Connection, secret: bytes, first: model.PlatformFile) -> TypedIds:
+    """The ids and personal values of everyone in the vault and in the file, the file's found
+    in a first pass over it that keeps only its people: a worker may type the id of someone
+    whose own work comes later in the file."""
+    typed = TypedIds(conn, first.platform)
+    for row in conn.execute(select(vault_values.c.owner, vault_values.c.value)
+                            .join(vault, vault.c.pseudonym == vault_values.c.owner)):
+        typed.add(str(row.value), str(row.owner))    # e-mails, user names of the vault
+    seen: set[str] = set()
+    for work in first.works:
+        person = work.worker
+        if person is None or person.platform_id in seen:
+            continue
+        seen.add(person.platform_id)
+        token = pseudonym(secret, first.platform, person.platform_id)
+        for value in (person.platform_id, *person.personal.values()):
+            if value:
+                typed.add(value, token)
+    return typed
 
 
 class _Writer:
     def __init__(self, project: Project, conn: Connection, log: LedgerWriter, path: Path,
                  import_id: int, version: int, parsed: model.PlatformFile,
-                 report: PlatformReport, images_dir: Path | None = None) -> None:
+                 report: PlatformReport, typed: TypedIds,
+                 images_dir: Path | None = None) -> None:
         self.project, self.conn, self.log, self.path = project, conn, log, path
         self.import_id, self.version, self.report = import_id, version, report
+        self.typed = typed
         self.platform = parsed.platform
         self.batch_specs = {b.key: b for b in parsed.batches}
         self.batch_ids: dict[str, int] = {}
@@ -210,25 +248,32 @@ class _Writer:
         attributed = self.report.attributed if self.report.attributed is not None else {}
         count(attributed, work.attribution)
         self.report.attributed = attributed
-        labels = [_redact(_label_dict(lb), secrets, token) for lb in work.labels]
-        raw = _redact(work.raw, secrets, token)
-        feedback = _redact(work.review.reason if work.review and work.review.reason
-                           else work.feedback, secrets, token)
+        # Ids typed inside any text are replaced before anything is stored or hashed: the
+        # person's own values first, then anyone's id the import knows.
+        found = _Typed(self.typed)
+        pairs = [found.label(_redact(_label_dict(lb), secrets, token), n)
+                 for n, lb in enumerate(work.labels)]
+        labels = [clean for clean, _ in pairs]
+        raw, raw_hashed = found.tree(_redact(work.raw, secrets, token), "raw",
+                                     strangers=False, counted=True)
+        feedback, _ = found.tree(_redact(work.review.reason if work.review and work.review.reason
+                                         else work.feedback, secrets, token), "feedback")
         content = {"task_id": work.task_id, "batch": work.batch_key, "asset": work.asset_uri,
                    "labels": labels, "raw": raw}
-        content_sha = hashlib.sha256(canonical(content).encode("utf-8")).hexdigest()
+        hashed = {**content, "labels": [h for _, h in pairs], "raw": raw_hashed}
+        content_sha = hashlib.sha256(canonical(hashed).encode("utf-8")).hexdigest()
         existing = self.conn.execute(select(submissions).where(
             (submissions.c.platform == self.platform)
             & (submissions.c.assignment_id == work.assignment_id))).first()
         if existing is None:
-            self._insert(work, token, labels, raw, str(feedback), content_sha)
+            self._insert(work, token, labels, raw, str(feedback), content_sha, found.texts)
         elif existing.content_sha256 == content_sha:
-            self._status_change(work, existing, str(feedback))
+            self._status_change(work, existing, str(feedback), found.texts)
         else:
             self._conflict(work, existing, content, content_sha)
 
     def _insert(self, work: model.Work, token: str, labels: list[dict[str, Any]],
-                raw: Any, feedback: str, content_sha: str) -> None:
+                raw: Any, feedback: str, content_sha: str, typed: dict[str, str]) -> None:
         asset_id = (self.assets.get(work.asset_uri, work.asset_width, work.asset_height)
                     if work.asset_uri else None)
         batch_id = self._batch_id(work.batch_key, work.row)
@@ -247,6 +292,7 @@ class _Writer:
                               for lb in labels]),
             raw=canonical(raw), tolerated_pixels=0, import_id=self.import_id, row=work.row))
         sub_id = inserted_id(result)
+        stash_identifying(self.conn, f"submission:{sub_id}", vault_rows(typed))
         integrity.seal(self.conn, "submissions", [sub_id])
         self.log.append("submission.create", f"submission:{sub_id}", new={
             "assignment_id": work.assignment_id, "task_id": work.task_id, "batch": batch_id,
@@ -335,7 +381,8 @@ class _Writer:
             "worker": token, "amount_cents": work.bonus_cents, "currency": self.currency,
             "token": bonus_token}, reason=f"reported by {self.path.name}")
 
-    def _status_change(self, work: model.Work, existing: Any, feedback: str) -> None:
+    def _status_change(self, work: model.Work, existing: Any, feedback: str,
+                       typed: dict[str, str]) -> None:
         status = work.review.status if work.review is not None else work.status
         decided = iso(work.review.time) if work.review is not None else None
         new: dict[str, Any] = {"status": status, "requester_feedback": feedback}
@@ -355,6 +402,9 @@ class _Writer:
             return
         self.conn.execute(update(submissions).where(submissions.c.id == existing.id)
                           .values(**new))
+        if "feedback" in typed and old["requester_feedback"] != feedback:
+            stash_identifying(self.conn, f"submission:{existing.id}",
+                              vault_rows({"feedback": typed["feedback"]}))
         integrity.seal(self.conn, "submissions", [existing.id])
         for key in new:
             if old[key] != new[key]:
@@ -390,6 +440,50 @@ def _label_dict(label: model.Label) -> dict[str, Any]:
             "polygon": label.polygon, "mask": dict(label.mask) if label.mask else None,
             "keypoints": label.keypoints, "value": label.value,
             "attributes": dict(label.attributes)}
+
+
+class _Typed:
+    """One work's texts with typed ids replaced, each in two forms: as stored, and as the
+    content hash sees it (every replacement read as ``<worker id>``). ``texts`` keeps each
+    changed text as typed (where it is → the text), for the vault."""
+
+    def __init__(self, typed: TypedIds) -> None:
+        self.typed = typed
+        self.texts: dict[str, str] = {}
+
+    def tree(self, value: Any, where: str, *, strangers: bool = True,
+             counted: bool = False) -> tuple[Any, Any]:
+        """``value`` (JSON-like) with ids replaced in every string, and its hash form.
+        Tokens only shaped like an id of no known worker are replaced with ``strangers``;
+        ids found are counted in the report when ``counted`` (the raw record: what the file
+        carries; the labels and feedback read from it are not counted again)."""
+        if isinstance(value, str):
+            clean = self.typed.scrub(value, strangers=strangers, counted=counted)
+            if clean == value:
+                return value, value
+            self.texts[where] = value
+            return clean, hash_text(clean)
+        if isinstance(value, dict):
+            pairs = {k: self.tree(v, f"{where}/{k}", strangers=strangers, counted=counted)
+                     for k, v in value.items()}
+            return {k: p[0] for k, p in pairs.items()}, {k: p[1] for k, p in pairs.items()}
+        if isinstance(value, list | tuple):
+            items = [self.tree(v, f"{where}/{n}", strangers=strangers, counted=counted)
+                     for n, v in enumerate(value)]
+            return [p[0] for p in items], [p[1] for p in items]
+        return value, value
+
+    def label(self, label: dict[str, Any], n: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A label with ids replaced in its value and attributes, and in its category when
+        the category is an answer rather than a class of the taxonomy; and its hash form.
+        Geometry is no one's typing (an RLE string may hold any run of digits)."""
+        clean, hashed = dict(label), dict(label)
+        keys = ["value", "attributes"]
+        if label["kind"] not in _TAXONOMY_KINDS and isinstance(label["category"], str):
+            keys.append("category")
+        for key in keys:
+            clean[key], hashed[key] = self.tree(label[key], f"labels/{n}/{key}")
+        return clean, hashed
 
 
 def _personal_values(person: model.Person) -> set[str]:

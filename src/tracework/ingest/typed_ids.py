@@ -2,8 +2,9 @@
 
 Workers type ids into free text: their own in a feedback box ("my id is a1b2…, please pay"),
 someone else's, a pasted link. Every text an import stores (MTurk answers, feedback and raw
-cells; Qualtrics answers, "other" texts and embedded data) goes through :class:`TypedIds`
-first. It finds:
+cells; Qualtrics answers, "other" texts and embedded data; every label value, attribute,
+raw record and feedback of the platform readers, :mod:`tracework.ingest.platforms`) goes
+through :class:`TypedIds` first. It finds:
 
 - any platform id held in the project's vault (of any platform, in any case), replaced by
   ``<worker PSEUDONYM>`` of the worker it belongs to;
@@ -35,7 +36,7 @@ from sqlalchemy import Connection, select
 from tracework.core.store.schema import vault
 from tracework.formats.workerids import ID_SHAPES
 
-__all__ = ["ID_TOKEN", "MIN_ID_LENGTH", "TypedIds", "hash_form", "vault_rows"]
+__all__ = ["ID_TOKEN", "MIN_ID_LENGTH", "TypedIds", "hash_form", "hash_text", "vault_rows"]
 
 MIN_ID_LENGTH = 8
 #: What an id-shaped token not in the vault becomes.
@@ -80,11 +81,13 @@ class TypedIds:
         if self._whole_shape is None or not self._whole_shape.fullmatch(key):
             self._parts = max(self._parts, len(_SEPARATORS.findall(key)) + 1)
 
-    def _shaped(self, match: regex.Match[str]) -> str:
+    def _shaped(self, match: regex.Match[str], strangers: bool = True) -> str:
         found = match.group(0)
         token = self._known.get(found.casefold())
         if token is not None:
             return f"<worker {token}>"
+        if not strangers:
+            return found
         if _DIGIT.search(found) and (self._platform != "prolific" or _LETTER.search(found)):
             return ID_TOKEN
         return found        # a word of the right length (ACKNOWLEDGEMENT), not an id
@@ -113,7 +116,7 @@ class TypedIds:
             i = hit[0] + 1
         return found
 
-    def _scrub(self, text: str) -> tuple[str, int]:
+    def _scrub(self, text: str, strangers: bool = True) -> tuple[str, int]:
         if not text:
             return text, 0
         replaced = 0
@@ -129,16 +132,25 @@ class TypedIds:
 
             def swap(match: regex.Match[str]) -> str:
                 nonlocal replaced
-                out = self._shaped(match)
+                out = self._shaped(match, strangers)
                 replaced += out != match.group(0)
                 return out
 
             text = self._shape.sub(swap, text)
         return text, replaced
 
-    def scrub(self, text: str) -> str:
-        """``text`` with every worker id in it replaced."""
-        return self._scrub(text)[0]
+    def scrub(self, text: str, *, strangers: bool = True, counted: bool = False) -> str:
+        """``text`` with every worker id in it replaced.
+
+        ``strangers=False`` replaces only the ids of known workers, not tokens merely shaped
+        like an id of the platform: for a record whose own ids (a Prolific submission or study
+        id) have the shape of a worker's. ``counted`` adds the ids replaced to
+        :attr:`replaced`.
+        """
+        clean, n = self._scrub(text, strangers)
+        if counted:
+            self.replaced += n
+        return clean
 
     def scrub_cells(self, cells: dict[str, str], keep: Container[str] = ()
                     ) -> tuple[dict[str, str], dict[str, str]]:
@@ -175,7 +187,12 @@ def hash_form(cells: dict[str, str], typed: Container[str]) -> dict[str, str]:
     replacement reads ``<worker id>``. Whether a typed id was known when the file was first
     imported (the worker may come later) then does not make a later download of the same work
     a conflict."""
-    return {k: _TOKEN.sub(ID_TOKEN, v) if k in typed else v for k, v in cells.items()}
+    return {k: hash_text(v) if k in typed else v for k, v in cells.items()}
+
+
+def hash_text(text: str) -> str:
+    """A text in which ids were typed, as its content hash sees it (see :func:`hash_form`)."""
+    return _TOKEN.sub(ID_TOKEN, text)
 
 
 def vault_rows(typed: dict[str, str]) -> dict[str, str]:
