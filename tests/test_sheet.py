@@ -381,20 +381,110 @@ def test_libreoffice_opens_the_workbook_with_colours_and_comments(sqlite_project
     assert sheet.sheet_import(p, tmp_path / "lo" / "work.xlsx").ledger_entries == 0
 
 
-def test_a_table_longer_than_a_worksheet_is_refused_whole(loaded: Project, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def _split_notes(project: Project, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """25 notes, and worksheets lowered to 10 rows (a header and 9)."""
     from tracework.fieldnotes import xlsx
 
-    counts = sheet.sheet_export(loaded, tmp_path / "fits.xlsx").rows
-    longest = max(counts, key=lambda title: counts[title])
-    # A worksheet one row too short for the longest table (its rows and the header).
-    monkeypatch.setattr(xlsx, "MAX_ROWS", counts[longest])
-    out = tmp_path / "too-long.xlsx"
-    with pytest.raises(InputError, match=f"the {longest} table has more rows than a worksheet "
-                                         f"holds \\({counts[longest] - 1:,} below its header\\)"
-                       ) as refused:
-        sheet.sheet_export(loaded, out)
-    assert "--csv" in (refused.value.hint or "")
-    assert not out.exists() and not list(tmp_path.glob("*too-long*"))
-    monkeypatch.setattr(xlsx, "MAX_ROWS", counts[longest] + 1)
-    assert sheet.sheet_export(loaded, out).rows == counts
+    ids = [notes.add(project, "category:Body", f"=note {n}", concern="taxonomy").id
+           for n in range(25)]
+    monkeypatch.setattr(xlsx, "MAX_ROWS", 10)
+    return ids
+
+
+def test_a_table_longer_than_a_worksheet_continues_on_further_sheets(
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _split_notes(project, monkeypatch)
+    out = tmp_path / "split.xlsx"
+    result = CliRunner().invoke(cli, ["-p", str(project.root), "sheet", "export", str(out)],
+                                env={"TRACEWORK_DATABASE_URL": project.settings["database_url"]},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert ("the Notes table (25 rows) was split over 3 sheets, each with its header: Notes, "
+            "Notes (2), Notes (3) (a worksheet holds at most 10 rows)") in result.output
+    entries = _entries(project)
+    log_sheets = -(-entries // 9)
+    assert f"the Log table ({entries} rows) was split over {log_sheets} sheets" in result.output
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["Annotations", "Submissions", "Workers", "Taxonomy", "Notes",
+                             "Notes (2)", "Notes (3)", "Log",
+                             *(f"Log ({n})" for n in range(2, log_sheets + 1)), "_tracework"]
+    header = [c.value for c in wb["Notes"][1]]
+    parts = [wb[t] for t in ("Notes", "Notes (2)", "Notes (3)")]
+    assert [ws.max_row for ws in parts] == [10, 10, 8]
+    assert all([c.value for c in ws[1]] == header for ws in parts)
+    assert all(ws.freeze_panes == "B2" for ws in parts)
+    found = [row[0] for ws in parts for row in ws.iter_rows(min_row=2, values_only=True)]
+    assert found == ids
+    texts = [row[header.index("text")] for ws in parts
+             for row in ws.iter_rows(min_row=2, values_only=True)]
+    assert texts == [f"'=note {n}" for n in range(25)]
+    logged = [row[0] for t in wb.sheetnames if t == "Log" or t.startswith("Log (")
+              for row in wb[t].iter_rows(min_row=2, values_only=True)]
+    assert logged == list(range(1, entries + 1))
+    report = sheet.sheet_export(project, tmp_path / "again.xlsx")
+    assert report.split["Notes"] == ["Notes", "Notes (2)", "Notes (3)"]
+    assert (report.rows["Notes"], report.rows["Log"], report.max_rows) == (25, entries, 10)
+    # The workbook read back takes in the further sheets too, and records nothing.
+    assert sheet.sheet_import(project, out).ledger_entries == 0
+
+
+def test_edits_on_a_further_sheet_are_taken_in_and_refused_naming_it(
+        loaded: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracework.fieldnotes import xlsx
+
+    monkeypatch.setattr(xlsx, "MAX_ROWS", 10)
+    path = _export(loaded, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    assert "Annotations (2)" in wb.sheetnames and "Log (2)" in wb.sheetnames
+    ann = wb["Annotations (2)"]
+    cat = _col(ann, "category")
+    annotation_id = ann.cell(3, 1).value
+    assert annotation_id == 11                        # 9 on the first sheet, then 10, 11
+    new = _other_category(ann.cell(3, cat).value)
+    ann.cell(3, cat).value = new
+    wb["Notes"].append([None, "category:Body", "taxonomy", "one more", "carol"])
+    wb.save(path)
+    report = sheet.sheet_import(loaded, path)
+    assert [(c["cell"], c["target"], c["new"]) for c in report.changes] == [
+        (f"Annotations (2)!{_letter(ann, 'category')}3", "annotation:11", new)]
+    assert len(report.notes_added) == 1
+    # A read-only edit on a further sheet is refused naming that sheet; a row copied from
+    # one sheet to another is a duplicate.
+    path = _export(loaded, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    wb["Log (2)"].cell(2, 4).value = "forged"
+    wb.save(path)
+    with pytest.raises(InputError, match=r"Log \(2\)!D2 \(action: "):
+        sheet.sheet_import(loaded, path)
+    path = _export(loaded, tmp_path)
+    wb = openpyxl.load_workbook(path)
+    wb["Annotations (3)"].append([c.value for c in wb["Annotations"][2]])
+    wb.save(path)
+    with pytest.raises(InputError, match=r"Annotations \(3\)!A\d+: id 1 appears twice "
+                                         r"\(first in row 2\)"):
+        sheet.sheet_import(loaded, path)
+
+
+def test_libreoffice_reads_every_sheet_of_a_split_table(
+        sqlite_project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice (soffice) is not installed: apt-get install -y "
+                    "--no-install-recommends libreoffice-calc-nogui")
+    ids = _split_notes(sqlite_project, monkeypatch)
+    path = tmp_path / "split.xlsx"
+    sheet.sheet_export(sqlite_project, path)
+    profile = f"-env:UserInstallation=file://{tmp_path / 'lo-profile'}"
+    # The CSV filter's last token -1 writes every sheet, as split-SHEET.csv.
+    done = subprocess.run([soffice, profile, "--headless", "--convert-to",
+                           "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,"
+                           "false,false,-1", "--outdir", str(tmp_path / "csv"), str(path)],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    found: list[int] = []
+    for title in ("Notes", "Notes (2)", "Notes (3)"):
+        with (tmp_path / "csv" / f"split-{title}.csv").open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+        assert rows[0][:4] == ["id", "target", "concern", "text"]
+        found += [int(r[0]) for r in rows[1:]]
+    assert found == ids

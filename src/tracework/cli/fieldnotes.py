@@ -557,6 +557,10 @@ def sheet_export(ctx: click.Context, out: Path, csv_table: str | None, as_json: 
         echo_json(r.as_dict())
         return
     click.echo(f"wrote {out}")
+    for title, sheets in r.split.items():
+        click.echo(f"the {title} table ({r.rows[title]:,} rows) was split over {len(sheets)} "
+                   f"sheets, each with its header: {', '.join(sheets)} (a worksheet holds at "
+                   f"most {r.max_rows:,} rows)")
     table([*((k, v) for k, v in r.rows.items()), ("noted cells", r.noted_cells),
             ("ledger head", r.ledger_head)])
 

@@ -6,16 +6,19 @@ the Taxonomy in force, the Notes and the Log (every ledger entry; a credit name 
 are published only in the credits). A cell that carries a note is filled with the note's
 concern colour and holds the note as a comment; a note on a row (``annotation:17``) marks the
 row's key cell. Read-only columns have a grey header, editable ones a green one; sheets without
-an editable column are protected.
+an editable column are protected. A table with more rows than a worksheet holds
+(:data:`~tracework.fieldnotes.xlsx.MAX_ROWS`, its header included) continues on further sheets,
+``Log (2)``, ``Log (3)`` …, each starting with the header; the report names them.
 
 :func:`sheet_import` compares an edited workbook with the store cell by cell. Editable cells
 (an annotation's category, a submission's requester feedback) that differ become one ledger
 entry each, with old and new value; rows typed into the Notes sheet without an id become notes.
-Everything else is read-only: an edit there, a renamed or missing sheet, moved columns or a
-duplicated row stop the import with the sheet and cell named, and nothing is recorded. A cell
-whose row changed in the store after the export (a review, say) is not held against the
-workbook, but an editable cell whose stored value moved on is a conflict. Importing the same
-workbook twice records nothing the second time.
+A table's further sheets are read as part of it. Everything else is read-only: an edit there,
+a renamed or missing sheet, moved columns or a duplicated row stop the import with the sheet
+and cell named, and nothing is recorded. A cell whose row changed in the store after the
+export (a review, say) is not held against the workbook, but an editable cell whose stored
+value moved on is a conflict. Importing the same workbook twice records nothing the second
+time.
 
 Text that a spreadsheet could run as a formula (starting with ``=``, ``+``, ``-``, ``@``, tab or
 CR) is written with a leading ``'``, which the import takes off again.
@@ -47,7 +50,8 @@ from tracework.core.store.schema import (
 )
 from tracework.core.store.tables_notes import notes
 from tracework.dataset.policy import SurveyPolicy, survey_policy
-from tracework.fieldnotes.xlsx import SheetFull, SheetWriter, WorkbookWriter, column_letter
+from tracework.fieldnotes import xlsx
+from tracework.fieldnotes.xlsx import SheetWriter, WorkbookWriter, column_letter
 
 __all__ = [
     "TABLES",
@@ -331,8 +335,14 @@ def check_cell(conn: Connection, ref: str) -> None:
 
 @dataclass
 class SheetReport:
+    """What :func:`sheet_export` wrote: rows per table (below the header), and the sheets of
+    each table too long for one worksheet (``split``: title → sheet names, in order), which
+    holds ``max_rows`` rows with its header."""
+
     out: str
     rows: dict[str, int] = field(default_factory=dict)
+    split: dict[str, list[str]] = field(default_factory=dict)
+    max_rows: int = xlsx.MAX_ROWS
     noted_cells: int = 0
     ledger_head: str = ""
     ledger_entries: int = 0
@@ -371,19 +381,29 @@ def _comment(items: list[Any]) -> tuple[str, str]:
     return items[0].author, encode_text(text)
 
 
-def _write_sheet(sheet: SheetWriter, spec: TableSpec, reader: _Reader,
-                 marks: dict[Any, list[Any]], concerns: dict[str, str]) -> int:
-    """Header and rows of one table; returns how many cells carry notes."""
-    columns = reader.columns
-    sheet.row(columns, styles={i: "editable+bold" if (c in spec.editable or spec.name == "notes")
-                               else "read_only+bold" for i, c in enumerate(columns)})
-    index = {c: i for i, c in enumerate(columns)}
+def part_title(title: str, part: int) -> str:
+    """The name of a table's ``part``-th sheet: ``Log``, ``Log (2)``, ``Log (3)`` …"""
+    return title if part == 1 else f"{title} ({part})"
+
+
+_Row = tuple[list[Any], dict[int, str] | None, dict[int, tuple[str, str]] | None]
+
+
+def _header_row(spec: TableSpec, columns: Sequence[str]) -> _Row:
+    return list(columns), {i: "editable+bold" if (c in spec.editable or spec.name == "notes")
+                           else "read_only+bold" for i, c in enumerate(columns)}, None
+
+
+def _sheet_rows(spec: TableSpec, reader: _Reader, marks: dict[Any, list[Any]],
+                concerns: dict[str, str], noted: list[int]) -> Iterator[_Row]:
+    """The rows of one table as cells, styles and comments; counts noted cells in
+    ``noted[0]``."""
+    index = {c: i for i, c in enumerate(reader.columns)}
     by_row: dict[str, list[tuple[int, list[Any]]]] = {}
     for (table, key, column), items in marks.items():
         if table == spec.name and column in index:
             by_row.setdefault(key, []).append((index[column], items))
     concern_at = index.get("concern") if spec.name == "notes" else None
-    noted = 0
     for values in reader.all():
         cells = [_cell_value(v) for v in values]
         styles: dict[int, str] | None = None
@@ -395,11 +415,38 @@ def _write_sheet(sheet: SheetWriter, spec: TableSpec, reader: _Reader,
                 concern = items[0].concern
                 styles[col] = f"concern:{concern}" if concern in concerns else "read_only"
                 comments[col] = _comment(items)
-                noted += 1
+                noted[0] += 1
         if concern_at is not None and values[concern_at] in concerns:
             styles = {concern_at: f"concern:{values[concern_at]}"}
-        sheet.row(cells, styles, comments)
-    return noted
+        yield cells, styles, comments
+
+
+def _add_table(book: WorkbookWriter, spec: TableSpec, reader: _Reader,
+               marks: dict[Any, list[Any]], concerns: dict[str, str]) -> tuple[int, list[str],
+                                                                               int]:
+    """Write one table as one sheet or, past :data:`~tracework.fieldnotes.xlsx.MAX_ROWS` rows
+    (its header included), as several, each with the header: (rows below the headers, sheet
+    names, noted cells)."""
+    noted = [0]
+    rows = _sheet_rows(spec, reader, marks, concerns, noted)
+    header = _header_row(spec, reader.columns)
+    pending = next(rows, None)
+    titles: list[str] = []
+    total = 0
+
+    def fill(sheet: SheetWriter) -> None:
+        nonlocal pending
+        sheet.row(*header)
+        while pending is not None and sheet.rows < xlsx.MAX_ROWS:
+            sheet.row(*pending)
+            pending = next(rows, None)
+
+    while True:
+        titles.append(part_title(spec.title, len(titles) + 1))
+        total += book.add_sheet(titles[-1], fill,
+                                protect=not spec.editable and spec.name != "notes") - 1
+        if pending is None:
+            return total, titles, noted[0]
 
 
 def sheet_export(project: Project, out: Path | str) -> SheetReport:
@@ -413,7 +460,7 @@ def sheet_export(project: Project, out: Path | str) -> SheetReport:
     concerns = _notes.concerns(project)
     fills = {"read_only": _READ_ONLY, "editable": _EDITABLE,
              **{f"concern:{k}": v for k, v in concerns.items()}}
-    report = SheetReport(out=str(target))
+    report = SheetReport(out=str(target), max_rows=xlsx.MAX_ROWS)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
     book = WorkbookWriter(tmp, fills)
@@ -424,21 +471,12 @@ def sheet_export(project: Project, out: Path | str) -> SheetReport:
             marks = _note_marks(conn)
             policy = survey_policy(project, conn)
             for spec in TABLES.values():
-                reader = _Reader(conn, spec, policy)
-                noted: list[int] = []
-                try:
-                    rows = book.add_sheet(
-                        spec.title, lambda w, s=spec, r=reader, n=noted: n.append(
-                            _write_sheet(w, s, r, marks, concerns)),
-                        protect=not spec.editable and spec.name != "notes")
-                except SheetFull as full:
-                    raise InputError(
-                        f"the {spec.title} table has more rows than a worksheet holds "
-                        f"({full.rows - 1:,} below its header); no workbook was written",
-                        field="OUT", hint=f"Export that table as CSV: `tracework sheet export "
-                                          f"--csv {spec.name} {spec.name}.csv`.") from None
-                report.rows[spec.title] = rows - 1
-                report.noted_cells += noted[0]
+                rows, titles, noted = _add_table(book, spec, _Reader(conn, spec, policy),
+                                                 marks, concerns)
+                report.rows[spec.title] = rows
+                report.noted_cells += noted
+                if len(titles) > 1:
+                    report.split[spec.title] = titles
         meta = (("format", FORMAT), ("project", encode_text(project.name)),
                 ("ledger_first", first or ""), ("ledger_seq", seq), ("ledger_head", head),
                 ("exported_at", _ledger.now()))
@@ -505,37 +543,54 @@ class _Workbook:
     def _sheet(self, title: str) -> Any:
         return self.book.get_sheet_by_name(title)
 
-    def rows(self, spec: TableSpec, columns: Sequence[str]) -> Iterator[tuple[int, list[Any]]]:
-        """(row number, cells) of a data sheet after its header checked out."""
-        sheet = self._sheet(spec.title)
+    def parts(self, spec: TableSpec) -> list[str]:
+        """The sheets a table was written to: its own, then ``TITLE (2)`` … while present."""
+        names = set(self.book.sheet_names)
+        found = [spec.title]
+        while part_title(spec.title, len(found) + 1) in names:
+            found.append(part_title(spec.title, len(found) + 1))
+        return found
+
+    def rows(self, spec: TableSpec, columns: Sequence[str]
+             ) -> Iterator[tuple[str, int, list[Any]]]:
+        """(sheet, row number, cells) of a table's sheets, each after its header checked
+        out."""
+        for title in self.parts(spec):
+            for number, cells in self._rows(spec, title, columns):
+                yield title, number, cells
+
+    def _rows(self, spec: TableSpec, title: str, columns: Sequence[str]
+              ) -> Iterator[tuple[int, list[Any]]]:
+        sheet = self._sheet(title)
         start = tuple(sheet.start) if sheet.start is not None else (0, 0)
         if start != (0, 0):
-            raise self.error(spec, _ref(0, 1), "the sheet no longer starts with its header in "
+            raise self.error(title, _ref(0, 1), "the sheet no longer starts with its header in "
                              "A1 (rows or columns above or left of it were deleted)")
         it = iter(sheet.iter_rows())
         header = [str(c) for c in next(it, [])]
         for i, name in enumerate(columns):
             found = header[i] if i < len(header) else ""
             if found != name:
-                raise self.error(spec, _ref(i, 1), f"expected column {name!r}, found "
+                raise self.error(title, _ref(i, 1), f"expected column {name!r}, found "
                                  f"{found!r}: columns must not be moved, renamed or removed")
         for i in range(len(columns), len(header)):
             if header[i] != "":
-                raise self.error(spec, _ref(i, 1), f"column {header[i]!r} was added")
+                raise self.error(title, _ref(i, 1), f"column {header[i]!r} was added")
         width = len(columns)
         for number, cells in enumerate(it, 2):
             cells = list(cells)
             for i in range(width, len(cells)):
                 if cells[i] not in ("", None):
-                    raise self.error(spec, _ref(i, number), "a cell outside the table's "
+                    raise self.error(title, _ref(i, number), "a cell outside the table's "
                                      "columns holds a value")
             cells = (cells + [""] * width)[:width]
             if all(c in ("", None) for c in cells):
                 continue
             yield number, cells
 
-    def error(self, spec: TableSpec, ref: str, message: str) -> InputError:
-        return InputError(f"{spec.title}!{ref}: {message}; nothing was recorded",
+    def error(self, title: str, ref: str, message: str) -> InputError:
+        """A refusal naming the sheet and cell."""
+        return InputError(f"{title}!{ref}: {message}; nothing was recorded",
                           file=self.path.name,
                           hint="Export a new workbook, and edit only the green-headed columns "
                                "and new rows of the Notes sheet.")
@@ -596,22 +651,22 @@ class _Importer:
                 c for c in self._header(spec)[len(spec.columns):] if c)
         else:
             columns = reader.columns
-        seen: dict[Any, int] = {}
-        chunk: list[tuple[int, Any, list[Any]]] = []
-        for number, cells in self.book.rows(spec, columns):
+        seen: dict[Any, str] = {}
+        chunk: list[tuple[str, int, Any, list[Any]]] = []
+        for title, number, cells in self.book.rows(spec, columns):
             if spec.name == "notes" and cells[0] in ("", None):
-                self._new_note(spec, number, cells, columns)
+                self._new_note(title, number, cells, columns)
                 continue
             key = _key_of(spec, cells[0])
             if key is None:
-                raise self.book.error(spec, _ref(0, number), f"{cells[0]!r} is not a "
+                raise self.book.error(title, _ref(0, number), f"{cells[0]!r} is not a "
                                       f"{spec.key}")
             if key in seen:
-                raise self.book.error(spec, _ref(0, number), f"{spec.key} {key} appears "
-                                      f"twice (first in row {seen[key]}): rows must not be "
+                raise self.book.error(title, _ref(0, number), f"{spec.key} {key} appears "
+                                      f"twice (first in {seen[key]}): rows must not be "
                                       "duplicated")
-            seen[key] = number
-            chunk.append((number, key, cells))
+            seen[key] = f"row {number}" if title == spec.title else f"{title}!A{number}"
+            chunk.append((title, number, key, cells))
             if len(chunk) >= _CHUNK:
                 self._compare(spec, reader, columns, chunk)
                 chunk = []
@@ -623,15 +678,15 @@ class _Importer:
         return [str(c) for c in first]
 
     def _compare(self, spec: TableSpec, reader: _Reader, columns: Sequence[str],
-                 chunk: list[tuple[int, Any, list[Any]]]) -> None:
+                 chunk: list[tuple[str, int, Any, list[Any]]]) -> None:
         if not chunk:
             return
-        stored = reader.some([k for _, k, _ in chunk])
+        stored = reader.some([k for _, _, k, _ in chunk])
         index = {c: i for i, c in enumerate(reader.columns)}
-        for number, key, cells in chunk:
+        for title, number, key, cells in chunk:
             row = stored.get(key)
             if row is None:
-                raise self.book.error(spec, _ref(0, number), f"{spec.key} {key} is not in the "
+                raise self.book.error(title, _ref(0, number), f"{spec.key} {key} is not in the "
                                       "store: rows cannot be added to this sheet")
             target = f"{spec.kind}:{key}" if spec.kind else f"ledger:{key}"
             if spec.kind == "category":
@@ -640,7 +695,7 @@ class _Importer:
                 written = _cell_value(row[index[name]]) if name in index else None
                 if _same(written, cells[i]):
                     continue
-                ref = f"{spec.title}!{_ref(i, number)}"
+                ref = f"{title}!{_ref(i, number)}"
                 if name in spec.editable:
                     self._edit(spec, key, name, row[index[name]], cells[i], ref, target)
                 elif self._stale(target):
@@ -697,18 +752,18 @@ class _Importer:
         self.report.changes.append({"cell": ref, "target": target, "field": column,
                                     "old": change["old"], "new": change["new"]})
 
-    def _new_note(self, spec: TableSpec, number: int, cells: list[Any],
+    def _new_note(self, title: str, number: int, cells: list[Any],
                   columns: Sequence[str]) -> None:
         index = {c: i for i, c in enumerate(columns)}
         for name in columns:
             if name not in _NOTE_INPUT and cells[index[name]] not in ("", None):
-                raise self.book.error(spec, _ref(index[name], number), f"a new note sets only "
+                raise self.book.error(title, _ref(index[name], number), f"a new note sets only "
                                       f"{', '.join(_NOTE_INPUT)}; leave {name} empty")
         values = {n: _typed(cells[index[n]]) for n in _NOTE_INPUT}
         missing = "text" if not values["text"] else (
             "target" if not values["target"] and not values["reply_to"] else None)
         if missing:
-            raise self.book.error(spec, _ref(index[missing], number),
+            raise self.book.error(title, _ref(index[missing], number),
                                   "a new note needs a text, and a target or a reply_to")
         author = values["author"] or self.actor
         reply_to = int(values["reply_to"]) if values["reply_to"] else None
@@ -719,7 +774,7 @@ class _Importer:
         if source in {n[4] for n in self.new_notes} or self.conn.execute(
                 select(notes.c.id).where(notes.c.source == source)).first():
             return
-        self.new_notes.append((f"{spec.title}!A{number}", values, author, reply_to, source))
+        self.new_notes.append((f"{title}!A{number}", values, author, reply_to, source))
 
     def _add_note(self, ref: str, values: dict[str, str | None], author: str,
                   reply_to: int | None, source: str) -> None:

@@ -20,7 +20,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 __all__ = ["MAX_ROWS", "SheetFull", "SheetWriter", "WorkbookWriter", "column_letter"]
 
-# The most rows a worksheet holds (Excel, LibreOffice and the OOXML readers agree).
+#: The most rows a worksheet holds (Excel, LibreOffice and the OOXML readers agree); read at
+#: each row, so a test may lower it.
 MAX_ROWS = 1_048_576
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
