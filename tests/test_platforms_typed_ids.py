@@ -2,8 +2,8 @@
 
 In each file, worker A types worker B's raw platform id (or e-mail) into a free-text answer:
 a Label Studio textarea, a Toloka OUTPUT text and short answer and the requester's comment, a
-CVAT attribute, a Prolific completion code. B's own work comes later in the file, or B is
-known only from the vault (an earlier import). The stored texts read ``<worker PSEUDONYM>`` of
+CVAT attribute, a Prolific completion code, a field of a Ground Truth worker's answer. B's own
+work comes later in the file, or B is known only from the vault (an earlier import). The stored texts read ``<worker PSEUDONYM>`` of
 B; B's id is nowhere in the store but the vault (which keeps the texts as typed), nor in any
 export; importing the same work again adds nothing and makes no conflict.
 """
@@ -11,6 +11,7 @@ export; importing the same work again adds nothing and makes no conflict.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ LS_B, LS_C_MAIL = "735291803", "canary.old@example.org"   # B works later; C's e
 TOLOKA_B = "77777777aaaaaaaa77777777aaaaaaaa"                 # whose one row is the last
 CVAT_B = "canary_job_annotator"                              # in the vault, from the job
 PROLIFIC_B = "60a1b2c3d4e5f60718293a4c"                      # whose row is the third
+GT_B = "private.us-west-2.0b1d2c3e4f506172"                   # the next answer's worker
+GT_B_SUB = "0b1d2c3e-0000-4000-8000-000000000002"             # and their Cognito subject
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,23 @@ def _prolific(tmp: Path) -> Path:
                     (",C1NLQCNF,312,", f",{PROLIFIC_B},312,"))
 
 
+GT_TEXT = f"checked with {GT_B} (sub {GT_B_SUB})"
+
+
+def _groundtruth(tmp: Path) -> Path:
+    shutil.copytree(DATA / "groundtruth", tmp / "groundtruth")
+    response = next((tmp / "groundtruth" / "identify-mice").rglob("iteration-1/0/*.json"))
+    data = json.loads(response.read_text(encoding="utf-8"))
+    data["answers"][0]["answerContent"]["comment"] = GT_TEXT
+    response.write_text(json.dumps(data), encoding="utf-8")
+    return tmp / "groundtruth" / "output.manifest"
+
+
+def _ingest_groundtruth(project: Project, manifest: Path) -> Any:
+    return tracework.ingest_groundtruth(project, manifest, responses=manifest.parent
+                                        / "identify-mice", images=manifest.parent / "images")
+
+
 CASES = [
     Case("labelstudio", ("Wheel", "Frame", "Hub"), _labelstudio,
          lambda p, f: tracework.ingest_labelstudio(p, f), (LS_B, LS_C_MAIL),
@@ -116,6 +136,10 @@ CASES = [
          ("labels/0/attributes/attributes/colour", "raw/shapes/0/children/0/text"), 1, False),
     Case("prolific", ("Body",), _prolific, lambda p, f: tracework.ingest_prolific(p, f),
          (PROLIFIC_B,), lambda t: {t(PROLIFIC_B): "raw"}, ("raw/Completion code",), 1, False),
+    Case("groundtruth", ("Body", "Cable"), _groundtruth, _ingest_groundtruth,
+         (GT_B, GT_B_SUB),
+         lambda t: {f"checked with {t(GT_B)} (sub {t(GT_B)})": "raw"},
+         ("raw/answerContent/comment",), 2, False),
 ]
 
 
@@ -172,7 +196,8 @@ def _exports(project: Project, out: Path) -> dict[str, str]:
 
 def test_an_id_typed_into_free_text_is_a_pseudonym_everywhere_but_the_vault(
         project: Project, database_url: str, case: Case, tmp_path: Path) -> None:
-    path = case.build(tmp_path)
+    (tmp_path / "in").mkdir()
+    path = case.build(tmp_path / "in")
     report = case.ingest(project, path)
     assert (report.redacted_ids, report.conflicts) == (case.redacted, 0)
 
@@ -209,8 +234,9 @@ def test_an_id_typed_into_free_text_is_a_pseudonym_everywhere_but_the_vault(
 
     again = case.ingest(project, path)
     assert again.repeated and again.added == 0
-    resaved = tmp_path / "resaved" / path.name
-    resaved.parent.mkdir()
+    # The same work in another file (one more line end): nothing new, and no conflict.
+    shutil.copytree(tmp_path / "in", tmp_path / "resaved")
+    resaved = tmp_path / "resaved" / path.relative_to(tmp_path / "in")
     resaved.write_bytes(path.read_bytes() + (b"\n" if case.kind != "cvat" else b" "))
     later = case.ingest(project, resaved)
     assert (later.added, later.conflicts) == (0, 0)
