@@ -3,9 +3,10 @@
 In each file, worker A types worker B's raw platform id (or e-mail) into a free-text answer:
 a Label Studio textarea, a Toloka OUTPUT text and short answer and the requester's comment, a
 CVAT attribute, a Prolific completion code, a field of a Ground Truth worker's answer. B's own
-work comes later in the file, or B is known only from the vault (an earlier import). The stored texts read ``<worker PSEUDONYM>`` of
-B; B's id is nowhere in the store but the vault (which keeps the texts as typed), nor in any
-export; importing the same work again adds nothing and makes no conflict.
+work comes later in the file, or B is known only from the vault (an earlier import). The
+stored texts read ``<worker PSEUDONYM>`` of B; B's id is nowhere in the store but the vault
+(which keeps the texts as typed), nor in any export; importing the same work again adds
+nothing and makes no conflict.
 """
 
 from __future__ import annotations
