@@ -13,11 +13,11 @@ not a person.
 
 People type ids into free text too: their own, another worker's. Every text stored (label
 values and attributes, the raw record, feedback) also goes through
-:class:`~tracework.ingest.typed_ids.TypedIds`, which knows every platform id and personal value in the vault
-and, from a first pass over the file that keeps only who is in it, every person of this file
-(their platform id and personal values), wherever in the file their own work comes: any of
-these typed anywhere becomes that person's pseudonym, and the text as typed goes to the vault
-(``typed text: …`` of the submission). Tokens only shaped like a platform's ids are replaced
+:class:`~tracework.ingest.typed_ids.TypedIds`, which knows every platform id and personal
+value in the vault and, from a first pass over the file that keeps only who is in it, every
+person of this file (their platform id and personal values), wherever in the file their own
+work comes: any of these typed anywhere becomes that person's pseudonym, and the text as typed
+goes to the vault (``typed text: …`` of the submission). Tokens only shaped like a platform's ids are replaced
 in free text, not in the raw record (a Prolific submission id has the shape of a participant
 id). The content hash reads every such replacement as ``<worker id>``, as for Mechanical Turk.
 The first pass reads the file once more (its parse, not its writes, is done twice).
