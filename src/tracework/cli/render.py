@@ -125,7 +125,8 @@ def frames_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
 @_layout_option
 @_size_option
 @click.option("--fps", type=float, default=30.0, show_default=True, help="Frames per second.")
-@click.option("--seconds-per-frame", type=float, default=SECONDS_PER_FRAME, show_default=True,
+@click.option("--seconds-per-frame", type=float, default=SECONDS_PER_FRAME,
+              show_default=True,
               help="How long each frame (one worker's labels of an image) is shown.")
 @click.option("--chapter-seconds", type=float, default=CHAPTER_SECONDS, show_default=True,
               help="How long the card naming each image is shown before its frames; 0: none.")
