@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from tracework.core.colours import BLACK, readable_ink
 from tracework.core.errors import MaskError
 from tracework.render.text import Paragraph, TextPainter
 
@@ -44,13 +45,10 @@ def bgr(colour: str) -> BGR:
 
 
 def readable_on(background: BGR) -> BGR:
-    """Black or white, whichever reads better on ``background`` (WCAG relative luminance)."""
-    def lin(c: int) -> float:
-        v = c / 255
-        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+    """Black or white, whichever reads better on ``background`` (WCAG contrast, at least 4.5
+    whatever the colour)."""
     b, g, r = background
-    luminance = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
-    return (0, 0, 0) if luminance > 0.179 else (255, 255, 255)
+    return (0, 0, 0) if readable_ink((r, g, b)) == BLACK else (255, 255, 255)
 
 
 @dataclass(frozen=True)
