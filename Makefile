@@ -17,9 +17,18 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -e .
 	touch $@
 
+# axe-core, the accessibility checker tests/test_web_axe.py runs in Chromium on every page,
+# from npm into .venv/node (without npm, that test skips and says why).
+AXE := $(VENV)/node/node_modules/axe-core/axe.min.js
+
+$(AXE): | $(BIN)/python
+	if command -v npm >/dev/null; then \
+	  npm install --prefix $(VENV)/node --no-audit --no-fund --loglevel=error 'axe-core@4'; \
+	else echo "npm not found: tests/test_web_axe.py will skip"; fi
+
 # Ultralytics and Datumaro without their own requirements (pyproject.toml's test extra says
 # why, and lists what they need).
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python $(AXE)
 	$(PIP) install -e '.[test]'
 	$(PIP) install --no-deps 'ultralytics==8.4.190' 'ultralytics-thop==2.2.3' 'datumaro==1.13.12'
 	touch $(VENV)/.installed $@

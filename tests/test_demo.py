@@ -173,3 +173,52 @@ def test_the_demo_is_reviewed_and_its_audit_counts_search_time(tmp_path: Path) -
         assert tracework.log(project, action="review.decide", actor="demo reviewer")
     finally:
         project.close()
+
+
+def _ffprobe_seconds(path: Path) -> float | None:
+    """The video's duration as ffprobe reads it, None without ffprobe."""
+    import shutil
+    import subprocess
+
+    binary = shutil.which("ffprobe")
+    if binary is None:
+        return None
+    done = subprocess.run([binary, "-v", "error", "-select_streams", "v:0", "-count_frames",
+                           "-show_entries", "stream=nb_read_frames,avg_frame_rate:"
+                           "format=duration", "-of", "json", str(path)],
+                          capture_output=True, text=True, check=True)
+    probe = json.loads(done.stdout)
+    stream = probe["streams"][0]
+    num, den = (int(v) for v in stream["avg_frame_rate"].split("/"))
+    frames = int(stream["nb_read_frames"])
+    assert abs(float(probe["format"]["duration"]) - frames * den / num) < 0.1
+    return frames * den / num
+
+
+def test_the_demo_video_lasts_under_a_minute(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The next step the demo suggests, `render video` with its default timing: a title
+    card, a chapter card per image, every worker's frame and the credits in under a minute
+    (the study's 30 images and 90 submissions; small images, the timing does not depend on
+    them)."""
+    report = tracework.demo.demo(tmp_path / "d", size=(480, 320))
+    assert report.status.submissions == 90
+    out = tmp_path / "labour.mp4"
+    suggested = next(s for s in report.next_steps if " render video " in s)
+    assert "--seconds-per-frame" not in suggested
+    result = CliRunner().invoke(cli, ["-p", str(report.project), "render", "video", str(out),
+                                      "--status", "all", "--images",
+                                      str(report.inputs / "images"), "--size", "1280x720",
+                                      "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.stdout)
+    assert (written["frames"], written["chapters"], written["assets"]) == (90, 30, 30)
+    # 6 s of title, 30 chapter cards of 0.5 s, 90 frames of 0.3 s, 6 s of credits.
+    assert written["seconds"] == pytest.approx(6 + 30 * 0.5 + 90 * 0.3 + 6)
+    assert written["seconds"] < 60
+    probed = _ffprobe_seconds(out)
+    with capsys.disabled():
+        print(f"\ndemo video: {written['seconds']:.1f} s by the writer, "
+              f"{'no ffprobe' if probed is None else f'{probed:.1f} s by ffprobe'}")
+    if probed is not None:
+        assert probed == pytest.approx(written["seconds"], abs=0.05)

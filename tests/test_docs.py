@@ -400,8 +400,9 @@ def test_datasheet_answers_from_the_records(loaded: Project, tmp_path: Path) -> 
     assert when.startswith(f"Labels were submitted between {start} and {end}.")
     revoke = sheet.question("If consent was obtained").answers[0].text
     assert "revoked at any time through the worker's private page" in revoke
+    asked = sheet.question("Did the individuals in question consent").answers[0].text
     for scope, n in consented.items():
-        assert f"{scope}: {n}" in revoke, scope
+        assert f"{scope}: {n}" in asked, scope
     tools = sheet.question("Is the software").answers[0].text
     assert tools.startswith(f"tracework {tracework.__version__}")
     assert "Amazon Mechanical Turk" in tools
@@ -412,8 +413,10 @@ def test_datasheet_answers_from_the_records(loaded: Project, tmp_path: Path) -> 
     updated = sheet.question("Will the dataset be updated").answers[0].text
     assert facts.ledger_head in updated
     assert not sheet.question("Who funded").answered    # only a person knows
-    assert f"**Who funded the creation of the dataset?**\n\n*{md(answers.TO_BE_ANSWERED)}*" \
-        in text
+    funding = ("To be answered by the dataset's creators, in tracework.toml [project] funding: "
+               "the records cannot answer this.")
+    assert sheet.question("Who funded").answers[0].text == funding
+    assert f"**Who funded the creation of the dataset?**\n\n*{md(funding)}*" in text
     html = (tmp_path / "ds.html").read_text()
     assert "Content-Security-Policy" in html and "<script" not in html
 
@@ -626,7 +629,17 @@ def test_fewer_people_than_k_are_not_counted_exactly() -> None:
     (table,) = demographic_tables(people, {"gender": "Q2"}, k=5)
     lines = answers.demographics_lines(_facts_with(table, people=3, k=5))
     assert lines[0].startswith("Counts over the fewer than 5 contributors who consented")
-    assert lines[1] == "gender (Q2): none shown; 2 answers withheld."
+    # Two answer options (categories) are withheld, not two people's answers.
+    assert lines[1] == "gender (Q2): none shown; 2 categories withheld."
+
+
+def test_one_withheld_category_is_said_in_the_singular() -> None:
+    from types import SimpleNamespace
+
+    table = SimpleNamespace(name="gender", question="Q2", answers_shown={"Female": 6},
+                            answers_withheld=["Non-binary"], unanswered_shown=None)
+    lines = answers.demographics_lines(_facts_with(table, people=9, k=5))
+    assert lines[1] == "gender (Q2): Female: 6; 1 category withheld."
 
 
 def _consenting_answers(project: Project, question: str) -> list[str]:

@@ -321,3 +321,55 @@ def test_demo_card_metadata_parses_with_huggingface_hub(demo_bundle: Any) -> Non
     assert "#### Who are the annotators?" in card.text
     assert "10 crowdworkers recruited on Amazon Mechanical Turk" in card.text
     assert "Compensation: 10 workers made 18 submissions: 15 approved, 3 rejected" in card.text
+
+
+def _demo_sheet(project: Project) -> Any:
+    return datasheet(gather(project, select_dataset(project, status="all")))
+
+
+def test_demo_datasheet_says_each_answer_once(demo_project: Project) -> None:
+    from tracework.docs.datasheet import render_html, render_markdown
+
+    sheet = _demo_sheet(demo_project)
+    text = render_markdown(sheet)
+    paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
+    repeated = {p: paragraphs.count(p) for p in paragraphs if paragraphs.count(p) > 1}
+    assert repeated == {}
+    # The compensation paragraph is said once, and pointed to where it is asked again.
+    compensation = answers.compensation(gather(demo_project, select_dataset(demo_project,
+                                                                            status="all")))
+    assert sum(compensation in a.text for s in sheet.sections for q in s.questions
+               for a in q.answers) == 1
+    cost = sheet.question("What did the work cost").answers
+    assert [a.text for a in cost] == [
+        "Said under Collection process, in the second paragraph of the answer to “Who was "
+        "involved in the data collection process (e.g., students, crowdworkers, contractors) "
+        "and how were they compensated (e.g., how much were crowdworkers paid)?”"]
+    assert sheet.question("Who was involved").answers[1].text == compensation
+    html = render_html(sheet)
+    blocks = [b for b in html.split("<dd") if "</dd>" in b]
+    assert len(blocks) == len(set(blocks))
+
+
+def test_demo_datasheet_lists_are_lists(demo_project: Project) -> None:
+    from tracework.docs.datasheet import render_html, render_markdown
+
+    sheet = _demo_sheet(demo_project)
+    (uses,) = sheet.question("What (other) tasks").answers
+    assert uses.items == ("teaching", "research on data work")
+    text = render_markdown(sheet)
+    assert ("**What (other) tasks could the dataset be used for?**\n\n- teaching\n"
+            "- research on data work\n*(from tracework.toml)*\n") in text
+    assert "teaching research on data work" not in text
+    assert ("<dd class=\"answer\"><ul><li><bdi>teaching</bdi></li><li><bdi>research on data "
+            "work</bdi></li></ul>") in render_html(sheet)
+    # The demographics: how they were counted, then one item per question.
+    facts = gather(demo_project, select_dataset(demo_project, status="all"))
+    head, tables = sheet.question("Does the dataset identify any subpopulations").answers
+    assert head.text.startswith("Counts over the")
+    assert len(tables.items) == len(facts.demographics) >= 2
+    for item, table in zip(tables.items, facts.demographics, strict=True):
+        n = len(table.answers_withheld)
+        if n:
+            assert f"; {n} {'category' if n == 1 else 'categories'} withheld" in item
+        assert "answers withheld" not in item and "answer withheld" not in item

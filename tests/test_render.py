@@ -4,6 +4,7 @@ is named."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,25 @@ from tracework.core.privacy import set_consent
 from tracework.core.project import Project
 from tracework.core.store.schema import workers
 from tracework.render import render_frames, render_sheet, render_video
-from tracework.render.cards import credit_cards, title_blocks, title_card, value_chain_lines
+from tracework.render.cards import (
+    chapter_blocks,
+    chapter_card,
+    credit_cards,
+    title_blocks,
+    title_card,
+    value_chain_lines,
+)
 from tracework.render.fonts import ASSET_FONTS, font_stack
 from tracework.render.frames import FrameRenderer, FrameStyle, describe_time, panel_blocks
-from tracework.render.overlay import Palette, bgr, draw_boxes, draw_labels, draw_tags
+from tracework.render.overlay import (
+    Palette,
+    Shape,
+    bgr,
+    draw_boxes,
+    draw_labels,
+    draw_tags,
+    place_tags,
+)
 from tracework.render.records import credits, load_image, select_contributions
 from tracework.render.text import _visual_order
 
@@ -160,10 +176,11 @@ def test_video_decodes_with_frame_count_size_and_mask_colour(
     size, fps = (1280, 720), 10
     report = render_video(loaded, out, images_dir=files.images_dir, size=size, fps=fps,
                           seconds_per_frame=0.5, title_seconds=1.0, credits_seconds=1.0,
-                          workers=2)
+                          chapter_seconds=0.3, workers=2)
     selection = select_contributions(loaded)
     n = len(selection.contributions)
-    assert report.frames == n
+    images = len(selection.by_asset)
+    assert report.frames == n and report.chapters == images
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
@@ -174,8 +191,10 @@ def test_video_decodes_with_frame_count_size_and_mask_colour(
     # Players and browsers start without reading the whole file: the index comes first.
     head = out.read_bytes()
     assert 0 < head.find(b"moov") < head.find(b"mdat")
-    # title 1 s + n frames × 0.5 s + one credits card for 1 s, at 10 frames per second
-    assert len(decoded) == 10 + n * 5 + 10
+    # title 1 s + a chapter card of 0.3 s per image + n frames × 0.5 s + one credits card
+    # for 1 s, at 10 frames per second
+    assert len(decoded) == 10 + images * 3 + n * 5 + 10
+    assert report.seconds == len(decoded) / fps
 
     # The title card discloses the value chain and is what opens the video, held 1 s.
     renderer = _renderer(loaded, size)
@@ -201,12 +220,25 @@ def test_video_decodes_with_frame_count_size_and_mask_colour(
                                                  names=()), renderer.painter, style,
                              selection.dataset.ledger_head)[0]
     assert _same_text(decoded[-1], anonymous, style.background) < 0.5
-    c = selection.by_asset[0][1][0]
+    # Each image's frames open with its chapter card, held 0.3 s.
+    first, group = selection.by_asset[0]
+    chapter = chapter_card(renderer.painter, style, first.file_name, 1, images, len(group))
+    assert f"Image 1 of {images}" in [b.text for b in chapter_blocks(
+        style, first.file_name, 1, images, len(group))]
+    for k in (10, 12):
+        assert _same_text(decoded[k], chapter, style.background) > 0.8
+    assert _same_text(decoded[10], title, style.background) < 0.3
+    second = 10 + 3 + len(group) * 5
+    chapter2 = chapter_card(renderer.painter, style, selection.by_asset[1][0].file_name, 2,
+                            images, len(selection.by_asset[1][1]))
+    assert (_same_text(decoded[second], chapter2, style.background)
+            > max(0.8, _same_text(decoded[second], chapter, style.background)))
+    c = group[0]
     image = load_image(files.images_dir, c.asset)
     expected = renderer.frame(image, [c])
     plain = renderer.frame(image, [dataclasses.replace(c, annotations=())])
     px, py = _body_patch(renderer, c, image)
-    got = decoded[10 + 2][py - 1:py + 2, px - 1:px + 2].reshape(-1, 3).mean(axis=0)
+    got = decoded[10 + 3 + 2][py - 1:py + 2, px - 1:px + 2].reshape(-1, 3).mean(axis=0)
     want = expected[py - 1:py + 2, px - 1:px + 2].reshape(-1, 3).mean(axis=0)
     bare = plain[py - 1:py + 2, px - 1:px + 2].reshape(-1, 3).mean(axis=0)
     assert np.abs(got - want).max() <= 12
@@ -515,3 +547,66 @@ def test_long_words_split_only_between_graphemes(text: str, units: list[str]) ->
     from tracework.render.text import graphemes
 
     assert graphemes(text) == units
+
+
+def _intersect(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _crowded(c: Any, image: np.ndarray) -> Any:
+    """``c`` with ten parts whose boxes start within a few pixels of each other (the mouse's
+    buttons and wheel, twice over), drawn as boxes."""
+    h, w = image.shape[:2]
+    names = ["Right_Button", "Scroll_Wheel", "Left_Button", "Body", "Cable"] * 2
+    shapes = tuple(Shape(name, ((0.40 + 0.006 * k) * w, (0.30 + 0.004 * (k % 3)) * h,
+                                0.12 * w, 0.1 * h))
+                   for k, name in enumerate(names))
+    return dataclasses.replace(c, shapes=shapes, annotations=())
+
+
+@pytest.mark.parametrize("layout", ["per-worker", "grid"])
+def test_part_names_on_a_crowded_image_never_overlap(loaded: Project, files: Any,
+                                                     layout: str) -> None:
+    renderer = _renderer(loaded, (1280, 720) if layout == "per-worker" else (2560, 1080))
+    asset, group = next((a, g) for a, g in select_contributions(loaded).by_asset
+                        if len(g) >= 2)
+    image = load_image(files.images_dir, asset)
+    shown = [_crowded(c, image) for c in (group[:2] if layout == "grid" else group[:1])]
+    frame = renderer.frame(image, shown, layout)  # type: ignore[arg-type]
+    cells = renderer.tag_layout(image, shown, layout)  # type: ignore[arg-type]
+    assert len(cells) == len(shown)
+    for tags in cells:
+        assert sorted(t.text for t in tags) == sorted(
+            s.category.replace("_", " ") for s in shown[0].shapes)
+        for a, b in itertools.combinations(tags, 2):
+            assert not _intersect(a.box, b.box), (a.text, a.box, b.text, b.box)
+        for t in tags:
+            x, y, tw, th = t.box
+            assert 0 <= x and x + tw <= frame.shape[1] and 0 <= y and y + th <= frame.shape[0]
+            # Drawn where the layout says: the tag is filled with its part's colour.
+            patch = frame[y:y + th, x:x + tw]
+            assert (patch == np.array(t.colour)).all(axis=2).mean() > 0.4, t.text
+        # Names pushed away from their box are joined to its corner by a leader line.
+        led = [t for t in tags if t.led]
+        assert led
+        # (where no other tag is drawn over the corner)
+        seen = [t for t in led if not any(_intersect((t.anchor[0] - 2, t.anchor[1] - 2, 5, 5),
+                                                     o.box) for o in tags)]
+        assert seen
+        for t in seen:
+            ax, ay = t.anchor
+            dot = frame[ay - 1:ay + 2, ax - 1:ax + 2].reshape(-1, 3).astype(int)
+            assert (np.abs(dot - np.array(t.colour)).sum(axis=1) < 40).any(), t.text
+
+
+def test_place_tags_keeps_the_preferred_place_when_free(loaded: Project) -> None:
+    painter = _renderer(loaded, (640, 360)).painter
+    tags = place_tags([(50, 60, "Body", bgr("#1f77b4")), (50, 10, "Cable", bgr("#2ca02c")),
+                       (52, 66, "Scroll Wheel", bgr("#ff7f0e"))], painter, size=16,
+                      image_size=(300, 200))
+    body, cable, wheel = tags
+    assert body.box[:2] == (50, 60 - body.box[3]) and not body.led      # above its box
+    assert cable.box[:2] == (50, 10) and not cable.led                   # inside: no room above
+    # Above the wheel's corner is Body's tag: the wheel's name goes inside its box.
+    assert wheel.box[:2] == (52, 66) and not wheel.led
+    assert not _intersect(wheel.box, body.box) and not _intersect(wheel.box, cable.box)

@@ -75,7 +75,8 @@ def _build(root: Path, database_url: str | None = None) -> Project:
         "wage_floor_per_hour = 0.0", "wage_floor_per_hour = 2.5").replace(
         'floor_source = ""', 'floor_source = "the study\'s own floor"')
     # The report groups by two free-text questions, which the project publishes by name.
-    toml.write_text(text + "min_cell = 2\n\n[render]\n"
+    toml.write_text(text + "min_cell = 2\n\n[survey]\nsearch_time_question = \"Q5\"\n\n"
+                    "[render]\n"
                     "report_groups = [\"Q4\", \"Q10\"]\n\n[export]\n"
                     "publish_free_text = [\"Q4\", \"Q10\"]\n", encoding="utf-8")
     project = open_project(project.root, cli={"database_url": database_url, "actor": "tester"})
@@ -312,3 +313,96 @@ def test_report_in_headless_chromium(hostile: Project, tmp_path: Path,
     assert layout["split"] == 0
     assert set(sections) >= {"review", "pay", "time", "agreement", "groups", "notes",
                              "taxonomy", "credits", "ledger"}
+
+
+def test_group_tables_say_in_words_what_each_figure_is(hostile: Project) -> None:
+    from tracework.audit.groups import group_audit
+    from tracework.render.html_report import METRIC_TITLES, metric_legend, metric_title
+
+    groups = _section(report_html(hostile), "groups")
+    metrics = {c.metric for c in group_audit(hostile, "Q4").cells}
+    assert metrics >= {"area_ratio", "presence"}
+    for metric in metrics:
+        assert f"<td>{metric_title(metric)}</td>" in groups, metric
+        assert (f"<dt>{metric_title(metric)}</dt><dd>{metric_legend(metric)}</dd>"
+                .replace("'", "&#39;") in groups), metric
+    assert "<dt>Mask size</dt>" in groups and "<dt>Part labelled</dt>" in groups
+    assert METRIC_TITLES["area_ratio"][1].startswith("the worker's mask area divided by")
+    # No internal name is left as a row title.
+    for name in ("area_ratio", "presence", "weight", "agreement"):
+        assert f"<td>{name}</td>" not in groups
+
+
+def test_a_table_of_one_group_says_a_comparison_needs_two(hostile: Project) -> None:
+    from tracework.audit.groups import group_audit
+
+    groups = _section(report_html(hostile), "groups")
+    parts = re.split(r"<h3>By <bdi>", groups)[1:]
+    said = {part.split("</bdi>")[0]: part for part in parts}
+    assert set(said) == {"Q4", "Q10"}
+    counted = {}
+    for by, part in said.items():
+        shown = [n for n in group_audit(hostile, by).groups.values() if n is not None]
+        counted[by] = len(shown)
+        one = "A comparison needs at least two groups of 2 or more workers" in part
+        assert one == (len(shown) == 1), (by, shown)
+        if len(shown) == 1:
+            assert "No difference detected" not in part
+    assert 1 in counted.values(), counted        # the fixture has a table of one group
+
+
+def test_search_time_is_the_labour_audits(hostile: Project) -> None:
+    labour = labour_audit(hostile)
+    assert labour.workers_with_search > 0 and labour.total_search_hours > 0
+    pay = _section(report_html(hostile), "pay")
+    assert ("<dt>Hours spent searching for work (reported in the survey, unpaid)</dt>"
+            f"<dd>{labour.total_search_hours:,.2f}, reported by {labour.workers_with_search} "
+            "workers</dd>") in pay
+    assert labour.median_hourly_with_search is not None
+    assert ("<dt>Median hourly pay, counting unpaid and search time</dt>"
+            f"<dd>{labour.median_hourly_with_search:,.2f} USD</dd>") in pay
+
+
+def _text_boxes(chart: str) -> tuple[tuple[float, float], list[tuple[str, tuple[float, ...]]]]:
+    """The chart's viewBox size and each text's box, from its attributes."""
+    from tracework.render import svg
+
+    view = re.search(r'viewBox="0 0 (\d+) (\d+)"', chart)
+    assert view is not None
+    boxes = []
+    for m in re.finditer(r'<text x="([\d.-]+)" y="([\d.-]+)" text-anchor="(\w+)" '
+                         r'font-size="(\d+)"[^>]*>([^<]*)</text>', chart):
+        x, y, anchor, size, text = m.groups()
+        boxes.append((text, svg.text_box(float(x), float(y), text, anchor=anchor,
+                                         size=int(size))))
+    return (float(view.group(1)), float(view.group(2))), boxes
+
+
+@pytest.mark.parametrize("floor", [12.0, 2.5, 0.4])
+def test_the_floor_label_lies_inside_the_dot_chart(floor: float) -> None:
+    from tracework.render import svg
+
+    # The floor above every worker's pay: its line near the right edge, where the label used
+    # to run past the chart.
+    chart = svg.strip([("paid time only", [3.0, 5.5, 11.9], 5.5),
+                       ("with unpaid time", [2.0, 4.0, 12.0], 12.0)],
+                      title="pay", reference=(floor, f"floor {floor:,.2f} USD/h"))
+    (width, height), boxes = _text_boxes(str(chart))
+    labels = [t for t, _ in boxes]
+    assert f"floor {floor:,.2f} USD/h" in labels and "median 12" in labels
+    assert len(boxes) >= 6
+    for text, (left, top, right, bottom) in boxes:
+        assert 0 <= left and right <= width and 0 <= top and bottom <= height, (text, width)
+    # The width estimate is generous (the Chromium test measures the real text), so a box
+    # inside the viewBox is a label inside the chart.
+    assert svg.text_box(0, 20, "floor 12.00 USD/h", size=11)[2] > 90
+
+
+def test_the_report_dot_chart_keeps_its_labels_inside(hostile: Project) -> None:
+    pay = _section(report_html(hostile), "pay")
+    chart = re.search(r"<svg.*?</svg>", pay, re.S)
+    assert chart is not None
+    (width, height), boxes = _text_boxes(chart.group(0))
+    assert any(t.startswith("floor ") for t, _ in boxes)
+    for text, (left, top, right, bottom) in boxes:
+        assert 0 <= left and right <= width and 0 <= top and bottom <= height, text

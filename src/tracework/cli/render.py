@@ -16,6 +16,7 @@ import click
 from tracework.cli.common import Group, Progress, echo_json, project_of, table
 from tracework.render.frames import Layout
 from tracework.render.text import MissingGlyphs
+from tracework.render.video import CHAPTER_SECONDS, SECONDS_PER_FRAME
 
 COMMANDS: list[click.Command] = []
 
@@ -73,7 +74,8 @@ def _print(report: Any, as_json: bool) -> None:
         ("people", report.workers), ("frames", report.frames),
         ("size", f"{report.size[0]}x{report.size[1]}")]
     if report.seconds is not None:
-        rows += [("duration", f"{report.seconds:.1f} s at {report.fps:g} fps"),
+        rows += [("chapter cards", report.chapters),
+                 ("duration", f"{report.seconds:.1f} s at {report.fps:g} fps"),
                  ("encoder", report.encoder)]
     rows.append(("ledger head", report.ledger_head))
     table(rows)
@@ -123,8 +125,11 @@ def frames_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
 @_layout_option
 @_size_option
 @click.option("--fps", type=float, default=30.0, show_default=True, help="Frames per second.")
-@click.option("--seconds-per-frame", type=float, default=2.0, show_default=True,
-              help="How long each image is shown.")
+@click.option("--seconds-per-frame", type=float, default=SECONDS_PER_FRAME,
+              show_default=True,
+              help="How long each frame (one worker's labels of an image) is shown.")
+@click.option("--chapter-seconds", type=float, default=CHAPTER_SECONDS, show_default=True,
+              help="How long the card naming each image is shown before its frames; 0: none.")
 @click.option("--title-seconds", type=float, default=6.0, show_default=True,
               help="How long the title card (the value-chain disclosure) is shown; 0: none.")
 @click.option("--credits-seconds", type=float, default=6.0, show_default=True,
@@ -139,10 +144,10 @@ def frames_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
 def video_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
               batches: tuple[str, ...], categories: tuple[str, ...], missing_glyphs: MissingGlyphs,
               font_dirs: tuple[Path, ...], as_json: bool, layout: Layout, size: tuple[int, int],
-              fps: float, seconds_per_frame: float, title_seconds: float,
-              credits_seconds: float, preset: str, crf: int) -> None:
+              fps: float, seconds_per_frame: float, chapter_seconds: float,
+              title_seconds: float, credits_seconds: float, preset: str, crf: int) -> None:
     """An H.264 MP4 (yuv420p, plays in browsers and common players) to OUT: a title card with
-    the project's value chain, every frame, and closing credits (names only of people who
+    the project's value chain, a card naming each image before its frames, and closing credits (names only of people who
     consented to be credited; everyone else counted).
 
     \b
@@ -156,7 +161,8 @@ def video_cmd(ctx: click.Context, out: Path, images: Path | None, status: str,
         report = render_video(project_of(ctx), out, images_dir=images, layout=layout,
                               status=status, batches=batches, categories=categories, size=size,
                               fps=fps, seconds_per_frame=seconds_per_frame,
-                              title_seconds=title_seconds, credits_seconds=credits_seconds,
+                              chapter_seconds=chapter_seconds, title_seconds=title_seconds,
+                              credits_seconds=credits_seconds,
                               preset=preset, crf=crf, missing_glyphs=missing_glyphs,
                               font_dirs=font_dirs, progress=progress)
     _print(report, as_json)

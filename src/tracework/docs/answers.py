@@ -20,9 +20,13 @@ __all__ = [
     "money",
     "annotation_platforms",
     "annotation_protocol",
+    "annotation_task",
+    "annotation_versions",
     "annotations_per_item",
     "agreement_lines",
     "collection",
+    "consent_given",
+    "consent_revocation",
     "collection_types",
     "compensation",
     "config_list",
@@ -168,18 +172,32 @@ def review_rules(f: Facts) -> str:
 
 
 def annotation_protocol(f: Facts) -> str:
-    cats = ", ".join(c.name for c in f.data.categories)
-    text = (f"Task: label the parts of each image ({cats}). Workforce: {workforce(f)}. "
-            f"Guideline version: {f.guideline_version or 'not recorded'}; taxonomy version"
+    """The whole protocol in one paragraph (Croissant, the dataset card): the task, who did
+    it, under which guideline and taxonomy, how it was reviewed and paid."""
+    return (f"{_task(f)} Workforce: {workforce(f)}. {annotation_versions(f)} Review: "
+            f"{review_rules(f)} Compensation: {compensation(f)}")
+
+
+def _task(f: Facts) -> str:
+    return f"Task: label the parts of each image ({', '.join(c.name for c in f.data.categories)})."
+
+
+def annotation_versions(f: Facts) -> str:
+    """The protocol without who did the work, how it was reviewed and paid (which the
+    datasheet answers under their own questions): guideline, taxonomy, distribution."""
+    text = (f"Guideline version: {f.guideline_version or 'not recorded'}; taxonomy version"
             f"{'s' if len(f.taxonomy) > 1 else ''} "
             f"{', '.join(str(t['version']) for t in f.taxonomy) or 'not recorded'}, each label "
             "records the version it was made under.")
     terms = _batch_terms(f)
     if terms:
         text += " Distribution: " + "; ".join(terms) + "."
-    text += " Review: " + review_rules(f)
-    comp = compensation(f)
-    return text + " Compensation: " + comp
+    return text
+
+
+def annotation_task(f: Facts) -> str:
+    """The task, guideline, taxonomy and distribution of the protocol."""
+    return f"{_task(f)} {annotation_versions(f)}"
 
 
 def annotations_per_item(f: Facts) -> str:
@@ -291,7 +309,8 @@ def demographics_lines(f: Facts) -> list[str]:
         shown = ", ".join(f"{value}: {n}" for value, n in t.answers_shown.items()) or "none shown"
         line = f"{t.name} ({t.question}): {shown}"
         if t.answers_withheld:
-            line += f"; {_plural(len(t.answers_withheld), 'answer')} withheld"
+            # Each withheld cell is one answer option (a category), not one person's answer.
+            line += f"; {_plural(len(t.answers_withheld), 'category', 'categories')} withheld"
         if t.unanswered_shown:
             line += f"; {t.unanswered_shown} left it empty"
         lines.append(line + ".")
@@ -327,14 +346,22 @@ def agreement_lines(f: Facts) -> list[str]:
 
 
 def consent(f: Facts) -> str:
+    """What workers were asked to consent to and how many did, then how to revoke it."""
+    return consent_given(f) + " " + consent_revocation()
+
+
+def consent_given(f: Facts) -> str:
     c = f.consent
     return (f"Workers were asked in the survey whether their answers may be linked to their "
             f"work (link: {c.get('link', 0)} said yes), published with the dataset (publish: "
             f"{c.get('publish', 0)}) and whether they want to be credited by name (credit: "
-            f"{c.get('credit', 0)}). Without an answer a worker's consent is none. Consent can "
-            "be changed or revoked at any time through the worker's private page or by "
-            "writing to the requester; the next export follows it, and every change is in the "
-            "change log.")
+            f"{c.get('credit', 0)}). Without an answer a worker's consent is none.")
+
+
+def consent_revocation() -> str:
+    return ("Consent can be changed or revoked at any time through the worker's private page "
+            "or by writing to the requester; the next export follows it, and every change is "
+            "in the change log.")
 
 
 def sensitive_information(f: Facts) -> list[str]:

@@ -35,8 +35,11 @@ Source = Literal["records", "tracework.toml", "fieldnotes", "to be answered"]
 
 @dataclass(frozen=True)
 class Answer:
+    """One paragraph of an answer, or (``items``) a list, whose ``text`` joins them."""
+
     text: str
     source: Source
+    items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,19 +73,43 @@ class Datasheet:
         raise KeyError(starts)
 
 
-def _tba() -> Answer:
-    return Answer(A.TO_BE_ANSWERED, "to be answered")
+def _tba(where: str = "") -> Answer:
+    """The mark of a question only a person can answer, naming where the answer goes."""
+    if not where:
+        return Answer(A.TO_BE_ANSWERED, "to be answered")
+    return Answer(f"To be answered by the dataset's creators, in {where}: the records cannot "
+                  "answer this.", "to be answered")
 
 
 def _q(text: str, *found: Answer | str | None, source: Source = "records") -> Question:
-    """A question with the answers found; strings are answers from ``source``."""
+    """A question with the answers found; strings are answers from ``source``. A "to be
+    answered" mark stays only when nothing answers the question."""
     got = tuple(a if isinstance(a, Answer) else Answer(a, source) for a in found if a)
-    return Question(text, got or (_tba(),))
+    answered = tuple(a for a in got if a.source != "to be answered")
+    return Question(text, answered or got[:1] or (_tba(),))
 
 
-def _toml(value: object) -> Answer | None:
+def _toml(value: object, key: str) -> Answer:
+    """The metadata ``key`` of tracework.toml as an answer: a list stays a list."""
     items = A.config_list(value)
-    return Answer(" ".join(items), "tracework.toml") if items else None
+    if not items:
+        return _tba(f"tracework.toml {key}")
+    if len(items) == 1:
+        return Answer(items[0], "tracework.toml")
+    return Answer("; ".join(items), "tracework.toml", tuple(items))
+
+
+def _listed(items: list[str], source: Source = "records") -> Answer | None:
+    """Items as one answer: a list when there are several."""
+    if len(items) <= 1:
+        return Answer(items[0], source) if items else None
+    return Answer("; ".join(items), source, tuple(items))
+
+
+def _demographics(f: Facts) -> list[Answer | None]:
+    """How the counts were made, then one list item per question."""
+    head, *tables = A.demographics_lines(f)
+    return [Answer(head, "records"), _listed(tables)]
 
 
 def _motivation(f: Facts) -> Section:
@@ -93,12 +120,15 @@ def _motivation(f: Facts) -> Section:
         f"made for {c.get('end_client')}" if c.get("end_client") else "",
         "through " + ", ".join(c["intermediaries"]) if c.get("intermediaries") else "") if p)
     return Section("Motivation", (
-        _q("For what purpose was the dataset created?", _toml(c.get("purpose"))),
+        _q("For what purpose was the dataset created?",
+           _toml(c.get("purpose"), "[value_chain] purpose")),
         _q("Who created the dataset, and on behalf of which entity?",
            Answer(who + ". The labels were made by the crowdworkers credited below.",
                   "tracework.toml") if who else None),
-        _q("Who funded the creation of the dataset?", _toml(f.meta.get("funding"))),
-        _q("Any other comments?", _toml(f.meta.get("motivation_comments"))),
+        _q("Who funded the creation of the dataset?",
+           _toml(f.meta.get("funding"), "[project] funding")),
+        _q("Any other comments?",
+           _toml(f.meta.get("motivation_comments"), "[project] motivation_comments")),
     ))
 
 
@@ -117,7 +147,7 @@ def _composition(f: Facts) -> Section:
            f"{len(d.images)} images and {len(d.annotations)} labels ({_by_category(f)}), "
            f"made by {f.contributors} people; {A.annotations_per_item(f)}."),
         _q("Does the dataset contain all possible instances or is it a sample?",
-           _toml(f.meta.get("sampling"))),
+           _toml(f.meta.get("sampling"), "[project] sampling")),
         _q("What data does each instance consist of?",
            "An image file and its labels. Each label has a category, a mask (COCO RLE) or box, "
            "its area, and its provenance: the worker's pseudonym, submission, batch, review "
@@ -128,7 +158,7 @@ def _composition(f: Facts) -> Section:
         _q("Are relationships between individual instances made explicit?",
            "Yes: every label links to its image, its submission, its batch and, by pseudonym, "
            "to the person who made it."),
-        _q("Are there recommended data splits?", _toml(f.meta.get("splits"))),
+        _q("Are there recommended data splits?", _toml(f.meta.get("splits"), "[project] splits")),
         _q("Are there any errors, sources of noise, or redundancies in the dataset?",
            " ".join(A.limitations(f)) or None,
            "Redundancy is deliberate: " + A.annotations_per_item(f) + "."),
@@ -136,7 +166,7 @@ def _composition(f: Facts) -> Section:
            "Self-contained: every file of the bundle is listed with its SHA-256 in "
            "croissant.json."),
         _q("Does the dataset contain data that might be considered confidential?",
-           _toml(f.meta.get("confidential"))),
+           _toml(f.meta.get("confidential"), "[project] confidential")),
         _q("Does the dataset contain data that, if viewed directly, might be offensive, "
            "insulting, threatening, or might otherwise cause anxiety?",
            *_notes_about(f, {"harmful_content"})),
@@ -144,13 +174,13 @@ def _composition(f: Facts) -> Section:
            "Yes, through the people who made the labels: each label carries its maker's "
            "pseudonym. " + " ".join(A.sensitive_information(f))),
         _q("Does the dataset identify any subpopulations (e.g., by age, gender)?",
-           " ".join(A.demographics_lines(f))),
+           *_demographics(f)),
         _q("Is it possible to identify individuals, either directly or indirectly?",
            "Not from tracework's files by design: pseudonyms instead of platform ids, free text "
            f"withheld, and groups smaller than {f.min_cell} suppressed in every aggregate. "
            "People who chose to be credited are named in the credits, apart from their labels."),
         _q("Does the dataset contain data that might be considered sensitive in any way?",
-           _toml(f.meta.get("sensitive_information"))),
+           _toml(f.meta.get("sensitive_information"), "[project] sensitive_information")),
     ))
 
 
@@ -167,26 +197,27 @@ def _collection(f: Facts) -> Section:
            "validated?",
            "Tasks on " + ", ".join(A.annotation_platforms(f)) + ". " + A.review_rules(f)),
         _q("If the dataset is a sample from a larger set, what was the sampling strategy?",
-           _toml(f.meta.get("sampling"))),
+           _toml(f.meta.get("sampling"), "[project] sampling")),
         _q("Who was involved in the data collection process (e.g., students, crowdworkers, "
            "contractors) and how were they compensated (e.g., how much were crowdworkers "
-           "paid)?", A.workforce(f) + ". " + A.compensation(f)),
+           "paid)?", A.workforce(f) + ".", A.compensation(f)),
         _q("Over what timeframe was the data collected?", span),
         _q("Were any ethical review processes conducted (e.g., by an institutional review "
-           "board)?", _toml(f.meta.get("ethical_review"))),
+           "board)?", _toml(f.meta.get("ethical_review"), "[project] ethical_review")),
         _q("Did you collect the data from the individuals in question directly, or obtain it "
            "via third parties or other sources?",
            "Directly from the workers, through " + ", ".join(f.platform_names())
            + (" and the survey platform" if f.survey_sources else "") + "."),
         _q("Were the individuals in question notified about the data collection?",
-           _toml(f.meta.get("notification"))),
+           _toml(f.meta.get("notification"), "[project] notification")),
         _q("Did the individuals in question consent to the collection and use of their data?",
-           A.consent(f)),
+           A.consent_given(f)),
         _q("If consent was obtained, were the consenting individuals provided with a mechanism "
-           "to revoke their consent in the future or for certain uses?", A.consent(f)),
+           "to revoke their consent in the future or for certain uses?",
+           A.consent_revocation()),
         _q("Has an analysis of the potential impact of the dataset and its use on data subjects "
            "(e.g., a data protection impact analysis) been conducted?",
-           _toml(f.meta.get("impact_analysis"))),
+           _toml(f.meta.get("impact_analysis"), "[project] impact_analysis")),
     ))
 
 
@@ -195,7 +226,7 @@ def _preprocessing(f: Facts) -> Section:
 
     return Section("Preprocessing, cleaning, labeling", (
         _q("Was any preprocessing/cleaning/labeling of the data done?",
-           " ".join(A.preprocessing(f)) + " " + A.annotation_protocol(f)),
+           " ".join(A.preprocessing(f)) + " " + A.annotation_task(f)),
         _q("Was the raw data saved in addition to the preprocessed/cleaned/labeled data?",
            A.raw_data(f)),
         _q("Is the software that was used to preprocess/clean/label the data available?",
@@ -206,53 +237,58 @@ def _preprocessing(f: Facts) -> Section:
 
 def _uses(f: Facts) -> Section:
     return Section("Uses", (
-        _q("Has the dataset been used for any tasks already?", _toml(f.meta.get("used_for"))),
+        _q("Has the dataset been used for any tasks already?",
+           _toml(f.meta.get("used_for"), "[project] used_for")),
         _q("Is there a repository that links to any or all papers or systems that use the "
-           "dataset?", _toml(f.meta.get("url"))),
-        _q("What (other) tasks could the dataset be used for?", " ".join(A.use_cases(f))),
+           "dataset?", _toml(f.meta.get("url"), "[project] url")),
+        _q("What (other) tasks could the dataset be used for?",
+           _listed(A.use_cases(f), "tracework.toml")),
         _q("Is there anything about the composition of the dataset or the way it was "
            "collected and preprocessed/cleaned/labeled that might impact future uses?",
            " ".join(A.limitations(f)) or None,
            "Labels can be filtered by who made them and under what conditions."),
         _q("Are there tasks for which the dataset should not be used?",
-           _toml(f.meta.get("out_of_scope")), *_notes_about(f, {"misuse"})),
+           _toml(f.meta.get("out_of_scope"), "[project] out_of_scope"),
+           *_notes_about(f, {"misuse"})),
     ))
 
 
 def _distribution(f: Facts) -> Section:
     return Section("Distribution", (
         _q("Will the dataset be distributed to third parties outside of the entity on behalf "
-           "of which the dataset was created?", _toml(f.meta.get("distribution"))),
+           "of which the dataset was created?",
+           _toml(f.meta.get("distribution"), "[project] distribution")),
         _q("How will the dataset be distributed (e.g., tarball on website, API, GitHub)?",
            "As a tracework bundle: COCO and YOLO files, Croissant metadata listing every file "
            "with its SHA-256, this datasheet, a dataset card, the credits, and the change log.",
-           _toml(f.meta.get("url"))),
+           _toml(f.meta.get("url"), "[project] url")),
         _q("Will the dataset be distributed under a copyright or other intellectual property "
            "(IP) license, and/or under applicable terms of use (ToU)?",
-           _toml(f.meta.get("license"))),
+           _toml(f.meta.get("license"), "[project] license")),
         _q("Have any third parties imposed IP-based or other restrictions on the data?",
-           _toml(f.meta.get("restrictions"))),
+           _toml(f.meta.get("restrictions"), "[project] restrictions")),
         _q("Do any export controls or other regulatory restrictions apply?",
-           _toml(f.meta.get("export_controls"))),
+           _toml(f.meta.get("export_controls"), "[project] export_controls")),
     ))
 
 
 def _maintenance(f: Facts) -> Section:
     return Section("Maintenance", (
         _q("Who will be supporting/hosting/maintaining the dataset?",
-           _toml(f.meta.get("maintainer") or f.chain.get("requester"))),
+           _toml(f.meta.get("maintainer") or f.chain.get("requester"), "[project] maintainer")),
         _q("How can the owner/curator/manager of the dataset be contacted?",
-           _toml(f.meta.get("contact"))),
+           _toml(f.meta.get("contact"), "[project] contact")),
         _q("Will the dataset be updated? How often, by whom, and how will updates be "
            "communicated?", " ".join(A.maintenance(f))),
         _q("If the dataset relates to people, are there applicable limits on the retention of "
            "the data associated with the instances?",
            "Consent can be withdrawn; a withdrawn worker's answers and name leave the next "
-           "release.", _toml(f.meta.get("retention"))),
+           "release.", _toml(f.meta.get("retention"), "[project] retention")),
         _q("Will older versions of the dataset continue to be supported/hosted/maintained?",
-           _toml(f.meta.get("older_versions"))),
+           _toml(f.meta.get("older_versions"), "[project] older_versions")),
         _q("If others want to extend/augment/build on/contribute to the dataset, is there a "
-           "mechanism for them to do so?", _toml(f.meta.get("contributions"))),
+           "mechanism for them to do so?",
+           _toml(f.meta.get("contributions"), "[project] contributions")),
     ))
 
 
@@ -263,7 +299,11 @@ def _note_text(note: object) -> str:
 
 
 def _notes_about(f: Facts, concerns: Collection[str] | None = None) -> list[Answer]:
+    """The fieldnotes of ``concerns`` (all when None), or where such an answer would go."""
     found = [n for n in f.notes if concerns is None or getattr(n, "concern", "") in concerns]
+    if not found and concerns is not None:
+        return [_tba("a fieldnote of concern " + " or ".join(sorted(concerns))
+                     + " (`tracework note add`)")]
     return [Answer(_note_text(n), "fieldnotes") for n in found]
 
 
@@ -271,10 +311,11 @@ def _workers(f: Facts) -> Section:
     named = (f"Credited by the name each chose: {', '.join(f.credits.names)}; "
              f"{f.credits.unnamed} more chose not to be named." if f.credits.names else
              f"{f.credits.contributors} people; none asked to be credited by name.")
-    hard = [a for a in _notes_about(f) if not a.text.startswith("[harmful_content]")]
+    hard = [a for a in _notes_about(f) if not a.text.startswith("[harmful_content]")] or [
+        _tba("fieldnotes on the guidelines, the taxonomy or the content (`tracework note add`)")]
     return Section("For data workers", (
-        _q("Who worked on this dataset?", A.workforce(f) + ". " + named,
-           " ".join(A.demographics_lines(f))),
+        _q("Who worked on this dataset?", A.workforce(f) + ".", named,
+           *_demographics(f)),
         _q("What did the work cost the people who did it?", A.compensation(f)),
         _q("What was hard about the work (unclear guidelines, categories that did not fit, "
            "disturbing content)?", *hard),
@@ -289,9 +330,57 @@ def datasheet(f: Facts) -> Datasheet:
              f"{f.ledger_entries} (head {f.ledger_head}). Answers marked 'To be answered' need "
              "a person who knows.")
     ds = Datasheet(f"Datasheet: {f.name}", intro)
-    ds.sections = [_motivation(f), _composition(f), _collection(f), _preprocessing(f),
-                   _uses(f), _distribution(f), _maintenance(f), _workers(f)]
+    ds.sections = _said_once([_motivation(f), _composition(f), _collection(f),
+                              _preprocessing(f), _uses(f), _distribution(f), _maintenance(f),
+                              _workers(f)])
     return ds
+
+
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+
+
+def _said_once(sections: list[Section]) -> list[Section]:
+    """Each answer said once: where a question's answer was already given to an earlier
+    question, it points there (to the paragraph, when that answer has several) instead of
+    repeating it."""
+    first: dict[str, tuple[str, str, int, int]] = {}  # text -> section, question, paragraph, of
+    out = []
+    for section in sections:
+        questions = []
+        for q in section.questions:
+            # An answer, or the earlier question it was said under (a pointer to word later).
+            kept: list[Answer | tuple[str, str, int, Source]] = []
+            told: dict[tuple[str, str], list[int]] = {}   # earlier question -> paragraphs
+            for n, a in enumerate(q.answers):
+                if a.text not in first or a.text == A.TO_BE_ANSWERED:
+                    first.setdefault(a.text, (section.title, q.text, n, len(q.answers)))
+                    kept.append(a)
+                    continue
+                where, asked, para, of = first[a.text]
+                if (where, asked) not in told:
+                    told[(where, asked)] = []
+                    kept.append((where, asked, of, a.source))
+                told[(where, asked)].append(para)
+            questions.append(Question(q.text, tuple(_pointer(a, told) for a in kept)))
+        out.append(Section(section.title, tuple(questions)))
+    return out
+
+
+def _pointer(a: Answer | tuple[str, str, int, Source], told: dict[tuple[str, str], list[int]]
+             ) -> Answer:
+    """An answer as it is, or the words that point to the earlier question it was said
+    under."""
+    if isinstance(a, Answer):
+        return a
+    where, asked, of, source = a
+    if source == "to be answered":
+        return Answer(f"To be answered with “{asked}” ({where}).", source)
+    paragraphs = told[(where, asked)]
+    place = ("" if len(paragraphs) == of else
+             "the " + " and ".join(_ORDINALS[min(p, len(_ORDINALS) - 1)] for p in paragraphs)
+             + (" paragraph" if len(paragraphs) == 1 else " paragraphs") + " of ")
+    end = "" if asked.endswith(("?", ".")) else "."
+    return Answer(f"Said under {where}, in {place}the answer to “{asked}”{end}", source)
 
 
 _SOURCE_NOTE = {"records": "", "tracework.toml": " *(from tracework.toml)*",
@@ -305,6 +394,11 @@ def render_markdown(ds: Datasheet) -> str:
         for q in section.questions:
             lines += [f"**{md(q.text)}**", ""]
             for a in q.answers:
+                if a.items:
+                    lines += [f"- {md(item)}" for item in a.items]
+                    lines += [_SOURCE_NOTE[a.source].strip(), ""] if _SOURCE_NOTE[a.source] \
+                        else [""]
+                    continue
                 text = f"*{md(a.text)}*" if a.source == "to be answered" else md(a.text)
                 lines += [f"{text}{_SOURCE_NOTE[a.source]}", ""]
     return "\n".join(lines)
@@ -320,7 +414,11 @@ def render_html(ds: Datasheet) -> str:
                 cls = "tba" if a.source == "to be answered" else "answer"
                 src = "" if a.source in ("records", "to be answered") else (
                     f' <span class="src">({html_text(a.source)})</span>')
-                body.append(f'<dd class="{cls}"><bdi>{html_text(a.text)}</bdi>{src}</dd>')
+                if a.items:
+                    listed = "".join(f"<li><bdi>{html_text(i)}</bdi></li>" for i in a.items)
+                    body.append(f'<dd class="{cls}"><ul>{listed}</ul>{src}</dd>')
+                else:
+                    body.append(f'<dd class="{cls}"><bdi>{html_text(a.text)}</bdi>{src}</dd>')
         body.append("</dl></section>")
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
+from tracework.core.colours import BLACK, readable_ink
+
 __all__ = ["MAX_ROWS", "SheetFull", "SheetWriter", "WorkbookWriter", "column_letter"]
 
 #: The most rows a worksheet holds (Excel, LibreOffice and the OOXML readers agree); read at
@@ -192,15 +194,21 @@ class WorkbookWriter:
     def _styles(self) -> str:
         fills = "".join(f'<fill><patternFill patternType="solid"><fgColor rgb="FF{c[1:].upper()}"/>'
                         f'<bgColor indexed="64"/></patternFill></fill>' for c in self.fills.values())
-        plain = "".join(f'<xf numFmtId="0" fontId="0" fillId="{i + 2}" borderId="0" '
-                        f'xfId="0" applyFill="1"/>' for i in range(len(self.fills)))
-        bold = "".join(f'<xf numFmtId="0" fontId="1" fillId="{i + 2}" borderId="0" '
+        # Fonts 0 and 1 are black (regular, bold), 2 and 3 white: a fill's text is in the ink
+        # that contrasts most with it (WCAG AA), a dark concern colour's in white.
+        ink = [0 if readable_ink(c) == BLACK else 2 for c in self.fills.values()]
+        plain = "".join(f'<xf numFmtId="0" fontId="{ink[i]}" fillId="{i + 2}" borderId="0" '
+                        f'xfId="0" applyFont="1" applyFill="1"/>' for i in range(len(self.fills)))
+        bold = "".join(f'<xf numFmtId="0" fontId="{ink[i] + 1}" fillId="{i + 2}" borderId="0" '
                        f'xfId="0" applyFont="1" applyFill="1"/>' for i in range(len(self.fills)))
         count = 1 + 2 * len(self.fills)
+        white = '<color rgb="FFFFFFFF"/>'
         return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
                 f'<styleSheet xmlns="{_MAIN}">'
-                '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
-                '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+                '<fonts count="4"><font><sz val="11"/><name val="Calibri"/></font>'
+                '<font><b/><sz val="11"/><name val="Calibri"/></font>'
+                f'<font><sz val="11"/>{white}<name val="Calibri"/></font>'
+                f'<font><b/><sz val="11"/>{white}<name val="Calibri"/></font></fonts>'
                 f'<fills count="{len(self.fills) + 2}"><fill><patternFill patternType="none"/>'
                 f'</fill><fill><patternFill patternType="gray125"/></fill>{fills}</fills>'
                 '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'

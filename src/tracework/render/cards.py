@@ -19,7 +19,8 @@ from tracework.render.frames import Block, FrameStyle, fill
 from tracework.render.records import Credits
 from tracework.render.text import Paragraph, TextPainter
 
-__all__ = ["credit_cards", "title_blocks", "title_card", "value_chain_lines"]
+__all__ = ["chapter_blocks", "chapter_card", "credit_cards", "title_blocks", "title_card",
+           "value_chain_lines"]
 
 
 def _listing(value: Any) -> str:
@@ -119,6 +120,30 @@ def title_card(project: Project, painter: TextPainter, style: FrameStyle,
         raise ConfigError("the value-chain disclosure does not fit on the title card",
                           hint="Shorten the texts of [value_chain] in tracework.toml or render "
                                "a larger video (--size).")
+    return canvas
+
+
+def chapter_blocks(style: FrameStyle, file_name: str, number: int, total: int,
+                   submissions: int) -> list[Block]:
+    """What the card before an image's frames says: which image of how many, its file name,
+    and how many submissions labelled it."""
+    return [Block(f"Image {number} of {total}", 0.9, style.accent, "bold"),
+            Block(file_name, 1.6, style.ink, "bold", gap=0.3),
+            Block(f"labelled in {submissions} "
+                  f"{'submission' if submissions == 1 else 'submissions'}", 1.0, style.muted,
+                  gap=0.4)]
+
+
+def chapter_card(painter: TextPainter, style: FrameStyle, file_name: str, number: int,
+                 total: int, submissions: int) -> NDArray[np.uint8]:
+    """The card shown before each image's frames: :func:`chapter_blocks` drawn."""
+    blocks = chapter_blocks(style, file_name, number, total, submissions)
+    for block in blocks:
+        painter.check(block.text, f"the chapter card of {file_name}")
+    canvas = _blank(style)
+    if not _draw_blocks(canvas, painter, style, blocks, _margins(style)):
+        raise ConfigError(f"the file name {file_name} does not fit on its chapter card",
+                          hint="Render a larger video (--size).")
     return canvas
 
 

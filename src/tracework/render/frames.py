@@ -9,6 +9,7 @@ text of a panel is wrapped, never cut, and shrinks until it fits.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections import OrderedDict
@@ -197,6 +198,15 @@ def fit(image: NDArray[np.uint8], dst: NDArray[np.uint8]) -> None:
         cv2.resize(image, size, dst=dst, interpolation=cv2.INTER_LINEAR)
 
 
+def _view(image: NDArray[np.uint8], box: Box) -> tuple[int, int, int, int, float]:
+    """Where ``image`` letterboxed into ``box`` lies: left, top, width, height and scale."""
+    x, y, w, h = box
+    src_h, src_w = image.shape[:2]
+    scale = min(w / src_w, h / src_h)
+    out_w, out_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
+    return x + (w - out_w) // 2, y + (h - out_h) // 2, out_w, out_h, scale
+
+
 @dataclass
 class FrameRenderer:
     """Draws overlay frames for one project's taxonomy."""
@@ -242,22 +252,27 @@ class FrameRenderer:
         """
         width, height = self.style.size
         canvas = out if out is not None else np.empty((height, width, 3), np.uint8)
-        if layout == "per-worker" or len(group) == 1:
-            cells = [(group[0], (0, 0, width, height))]
-        else:
+        cells = self._cells(group, layout)
+        if len(cells) > 1:
             # Cells of a grid need not tile the frame exactly: paint it all first.
             fill(canvas, (0, 0, width, height), self.style.background)
-            cols = len(group) if len(group) <= 3 else math.ceil(math.sqrt(len(group)))
-            rows = math.ceil(len(group) / cols)
-            cell_w, cell_h = width // cols, height // rows
-            cells = [(c, ((i % cols) * cell_w, (i // cols) * cell_h, cell_w, cell_h))
-                     for i, c in enumerate(group)]
         split, base = self._fit_panels(canvas, image, cells)
         for c, image_box, panel_box in split:
             fill(canvas, _gap(image_box, panel_box), self.style.background)
             self.draw_image(canvas, image, c, image_box)
             self.draw_panel(canvas, c, panel_box, base)
         return canvas
+
+    def _cells(self, group: Sequence[Contribution], layout: Layout
+               ) -> list[tuple[Contribution, Box]]:
+        width, height = self.style.size
+        if layout == "per-worker" or len(group) == 1:
+            return [(group[0], (0, 0, width, height))]
+        cols = len(group) if len(group) <= 3 else math.ceil(math.sqrt(len(group)))
+        rows = math.ceil(len(group) / cols)
+        cell_w, cell_h = width // cols, height // rows
+        return [(c, ((i % cols) * cell_w, (i // cols) * cell_h, cell_w, cell_h))
+                for i, c in enumerate(group)]
 
     def _fit_panels(self, canvas: NDArray[np.uint8], image: NDArray[np.uint8],
                     cells: Sequence[tuple[Contribution, tuple[int, int, int, int]]]
@@ -290,10 +305,7 @@ class FrameRenderer:
                    c: Contribution, box: tuple[int, int, int, int]) -> None:
         """The image fitted (letterboxed) into ``box`` with ``c``'s annotations drawn on it."""
         x, y, w, h = box
-        src_h, src_w = image.shape[:2]
-        scale = min(w / src_w, h / src_h)
-        out_w, out_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
-        left, top = x + (w - out_w) // 2, y + (h - out_h) // 2
+        left, top, out_w, out_h, scale = _view(image, box)
         background = self.style.background
         for margin in ((x, y, w, top - y), (x, top + out_h, w, y + h - top - out_h),
                        (x, top, left - x, out_h), (left + out_w, top, x + w - left - out_w,
@@ -332,22 +344,45 @@ class FrameRenderer:
             overlay.draw_labels(view, labels, self.palette, opacity=self.style.opacity)
         self.boxes_and_tags(view, shapes, scale, names=names)
 
-    def boxes_and_tags(self, view: NDArray[np.uint8], shapes: Sequence[overlay.Shape],
-                       scale: float, *, names: bool = True) -> None:
+    def _boxes_and_names(self, shapes: Sequence[overlay.Shape], scale: float
+                         ) -> tuple[list[tuple[tuple[float, ...], BGR]],
+                                    list[tuple[float, float, str, BGR]]]:
         colours = dict(zip(self.palette.names, self.palette.colours, strict=True))
-        boxes = []
+        boxes: list[tuple[tuple[float, ...], BGR]] = []
         tags = []
         for s in shapes:
             colour = colours.get(s.category, self.style.ink)
             bx, by, bw, bh = (v * scale for v in s.box)
             boxes.append(((bx, by, bw, bh), colour))
             tags.append((bx, by, s.category.replace("_", " "), colour))
+        return boxes, tags
+
+    def _tag_size(self) -> int:
+        return max(10, round(16 * self.style.scale(self.style.size[0])))
+
+    def boxes_and_tags(self, view: NDArray[np.uint8], shapes: Sequence[overlay.Shape],
+                       scale: float, *, names: bool = True) -> None:
+        boxes, tags = self._boxes_and_names(shapes, scale)
         thickness = max(1, round(2 * self.style.scale(self.style.size[0])))
         overlay.draw_boxes(view, boxes, thickness=thickness)
-        if not names:
-            return
-        size = max(10, round(16 * self.style.scale(self.style.size[0])))
-        overlay.draw_tags(view, tags, self.painter, size=size)
+        if names:
+            overlay.draw_tags(view, tags, self.painter, size=self._tag_size())
+
+    def tag_layout(self, image: NDArray[np.uint8], group: Sequence[Contribution],
+                   layout: Layout = "per-worker") -> list[list[overlay.Tag]]:
+        """Where :meth:`frame` puts the part names of each contribution it shows, in frame
+        pixels (the same placement as drawn): one list of tags per cell."""
+        shape = np.empty((0, self.style.size[0], 3), np.uint8)   # the split reads its width
+        out = []
+        for c, image_box, _panel in self._fit_panels(shape, image, self._cells(group, layout))[0]:
+            left, top, out_w, out_h, scale = _view(image, image_box)
+            _boxes, names = self._boxes_and_names(c.drawn_shapes(), scale)
+            tags = overlay.place_tags(names, self.painter, size=self._tag_size(),
+                                      image_size=(out_w, out_h))
+            out.append([dataclasses.replace(t, anchor=(t.anchor[0] + left, t.anchor[1] + top),
+                                            box=(t.box[0] + left, t.box[1] + top, *t.box[2:]))
+                        for t in tags])
+        return out
 
     def _padding(self) -> int:
         return max(8, round(24 * self.style.scale(self.style.size[0])))

@@ -44,10 +44,23 @@ from tracework.render import svg
 from tracework.render.cards import value_chain_lines
 from tracework.render.records import credits
 
-__all__ = ["ReportResult", "Section", "agreement", "groups", "labour", "refresh_audits", "report",
-           "report_html", "report_sections"]
+__all__ = ["METRIC_TITLES", "ReportResult", "Section", "agreement", "groups", "labour",
+           "metric_legend", "metric_title", "refresh_audits", "report", "report_html",
+           "report_sections"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The group audit's figures in plain words: the table's row titles and its legend.
+METRIC_TITLES = {
+    "area_ratio": ("Mask size", "the worker's mask area divided by the mean area of the other "
+                   "workers' masks of the same part on the same image (1 = the same size)"),
+    "agreement": ("Overlap with others", "mean overlap (intersection over union) of the "
+                  "worker's masks with the other workers' masks of the same image "
+                  "(1 = identical)"),
+    "presence": ("Part labelled", "share of the worker's segmentation submissions that "
+                 "contain the part (1 = always)"),
+    "weight": ("Estimated accuracy", "the weight the label aggregation gave the worker's "
+               "masks, its estimate of how often they are right (0 to 1)"),
+}
 STATE_COLOURS = {"approved": "#2e8b57", "rejected": "#c0392b", "rework": "#e69f00",
                  "submitted": "#8c96a5", "contested": "#8e44ad"}
 
@@ -133,10 +146,22 @@ def _pay_section(labour: LabourAudit) -> Section:
          _money(labour.total_bonus_planned_cents / 100, cur)),
         ("Hours of paid work", f"{labour.total_paid_hours:,.2f}"),
         ("Hours of unpaid work (rejected)", f"{labour.total_unpaid_hours:,.2f}"),
+        ("Hours spent searching for work (reported in the survey, unpaid)",
+         _search_hours(labour)),
+        ("Median hourly pay, counting unpaid and search time",
+         _money(labour.median_hourly_with_search, cur)),
         ("Time measured as", labour.time_kind.replace("_", " ")),
     ]
     return Section(title, data={"chart": chart, "facts": facts, "notes": list(labour.notes),
                                 "workers": len(labour.workers), "currency": cur})
+
+
+def _search_hours(labour: LabourAudit) -> str:
+    if not labour.workers_with_search:
+        return "not measured"
+    n = labour.workers_with_search
+    return (f"{labour.total_search_hours:,.2f}, reported by {n} "
+            f"{'worker' if n == 1 else 'workers'}")
 
 
 def _time_section(labour: LabourAudit) -> Section:
@@ -227,11 +252,29 @@ def _groups_section(project: Project, mode: CacheMode) -> Section:
         metrics: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
         for cell in audit.cells:
             metrics[(cell.metric, cell.category)][cell.group] = cell
+        rows = [(metric_title(metric), category, cells)
+                for (metric, category), cells in sorted(metrics.items())]
+        legend = sorted({metric_title(m): metric_legend(m) for m, _ in metrics}.items())
         audits.append({"by": by, "audit": audit, "groups": list(audit.groups),
-                       "metrics": sorted(metrics.items()), "error": ""})
+                       "metrics": rows, "legend": legend, "error": ""})
     why = "" if audits else ("no group audit configured: list survey questions in "
                              "tracework.toml [render] report_groups or [survey.attributes]")
     return Section(title, data={"audits": audits, "none": why})
+
+
+def metric_title(metric: str) -> str:
+    """The group audit's figure ``metric`` as a column title in plain words."""
+    if metric.startswith("share:"):
+        return f"Answered “{metric[len('share:'):]}”"
+    return METRIC_TITLES.get(metric, (metric.replace("_", " "), ""))[0]
+
+
+def metric_legend(metric: str) -> str:
+    """What the figure ``metric`` measures, in a sentence."""
+    if metric.startswith("share:"):
+        return (f"share of the worker's answers to the question that chose "
+                f"“{metric[len('share:'):]}” (1 = always)")
+    return METRIC_TITLES.get(metric, ("", "a figure of the group audit"))[1]
 
 
 def _notes_section(project: Project) -> Section:
@@ -309,6 +352,7 @@ def _environment() -> Environment:
     env.filters["share"] = _share
     env.filters["num"] = lambda v, digits=2: "–" if v is None else f"{v:,.{digits}f}"
     env.globals["swatch"] = svg.swatch
+    env.globals["metric_title"] = metric_title
     return env
 
 

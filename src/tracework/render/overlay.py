@@ -8,24 +8,28 @@ OpenCV's order; colours are given as ``#rrggbb``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from tracework.core.colours import BLACK, readable_ink
 from tracework.core.errors import MaskError
-from tracework.render.text import TextPainter
+from tracework.render.text import Paragraph, TextPainter
 
 __all__ = [
     "Palette",
     "Shape",
+    "Tag",
     "bgr",
     "draw_boxes",
     "draw_labels",
     "draw_tags",
     "label_image",
+    "place_tags",
     "readable_on",
 ]
 
@@ -41,13 +45,10 @@ def bgr(colour: str) -> BGR:
 
 
 def readable_on(background: BGR) -> BGR:
-    """Black or white, whichever reads better on ``background`` (WCAG relative luminance)."""
-    def lin(c: int) -> float:
-        v = c / 255
-        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+    """Black or white, whichever reads better on ``background`` (WCAG contrast, at least 4.5
+    whatever the colour)."""
     b, g, r = background
-    luminance = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
-    return (0, 0, 0) if luminance > 0.179 else (255, 255, 255)
+    return (0, 0, 0) if readable_ink((r, g, b)) == BLACK else (255, 255, 255)
 
 
 @dataclass(frozen=True)
@@ -199,27 +200,122 @@ def draw_boxes(image: NDArray[np.uint8], boxes: Sequence[tuple[tuple[float, ...]
                       thickness, lineType=cv2.LINE_AA)
 
 
-def draw_tags(image: NDArray[np.uint8], tags: Sequence[tuple[float, float, str, BGR]],
-              painter: TextPainter, *, size: int = 18) -> None:
-    """Part names on filled tags at the top-left corner (x, y) of their boxes: above the box
-    where there is room, else inside it, moved down past tags already drawn."""
-    height, width = image.shape[:2]
+@dataclass(frozen=True)
+class Tag:
+    """A part name placed on an image: its text laid out, the corner of the box it names
+    (``anchor``) and the rectangle it takes (x, y, w, h)."""
+
+    text: str
+    colour: BGR
+    anchor: tuple[int, int]
+    box: tuple[int, int, int, int]
+    para: Paragraph
+
+    @property
+    def led(self) -> bool:
+        """Drawn away from its box, so a leader line joins them."""
+        return _distance(self.box, self.anchor) > 1
+
+
+def _distance(box: tuple[int, int, int, int], point: tuple[int, int]) -> float:
+    x, y, w, h = box
+    px, py = point
+    dx = max(x - px, 0, px - (x + w))
+    dy = max(y - py, 0, py - (y + h))
+    return float((dx * dx + dy * dy) ** 0.5)
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def _nearest(lefts: set[int], tops: set[int], size: tuple[int, int], anchor: tuple[int, int],
+             image_size: tuple[int, int]) -> Iterator[tuple[float, int, int]]:
+    """The candidate places inside the image, nearest the anchor first (computed only when
+    the preferred places are taken)."""
+    w, h = size
+    yield from sorted((1.0 + _distance((left, top, w, h), anchor), top, left)
+                      for top in tops if 0 <= top <= image_size[1] - h
+                      for left in lefts if 0 <= left <= image_size[0] - w)
+
+
+def place_tags(tags: Sequence[tuple[float, float, str, BGR]], painter: TextPainter, *,
+               size: int, image_size: tuple[int, int]) -> list[Tag]:
+    """Where each part name goes on an image of ``image_size`` (width, height): above the
+    top-left corner (x, y) of its box where that is free, else inside it, else the free place
+    nearest the corner (joined to it by a leader line). No two tags overlap, and a tag covers
+    another box's corner only where nothing else is free; a name that finds no free place on a
+    crowded small image is left out (its box is still drawn in its colour).
+
+    The places tried are the corner's own two, then those touching an edge of the image, of a
+    tag already placed or of another corner, nearest the corner first."""
+    width, height = image_size
     pad = max(2, size // 4)
-    taken: list[tuple[int, int, int, int]] = []
-    for x, y, text, colour in tags:
-        para = painter.layout(text, width - 2 * pad, size)
+    reach = max(3, size // 4)
+    corners = [(int(min(max(0, x), width - 1)), int(min(max(0, y), height - 1)))
+               for x, y, _, _ in tags]
+    marks = [(cx - reach, cy - reach, 2 * reach + 1, 2 * reach + 1) for cx, cy in corners]
+    placed: list[Tag] = []
+    for i, (_x, _y, text, colour) in enumerate(tags):
+        para = painter.layout(text, max(1, width - 2 * pad), size)
         text_w = max(1, min(width - 2 * pad,
                             round(max(painter.width(line.text, size) for line in para.lines))))
         tag_w, tag_h = text_w + 2 * pad, para.height
-        left = int(min(max(0, x), max(0, width - tag_w)))
-        top = int(y) - tag_h if int(y) >= tag_h else int(y)
-        for _ in range(len(taken) + 1):
-            clash = next((t for t in taken if left < t[0] + t[2] and t[0] < left + tag_w
-                          and top < t[1] + t[3] and t[1] < top + tag_h), None)
-            if clash is None:
+        if tag_w > width or tag_h > height:
+            continue
+        anchor = corners[i]
+        taken = [t.box for t in placed]
+        others = [m for k, m in enumerate(marks) if k != i]
+        for obstacles in (taken + others, taken):
+            box = _free_place(anchor, (tag_w, tag_h), obstacles, image_size)
+            if box is not None:
+                placed.append(Tag(text, colour, anchor, box, para))
                 break
-            top = clash[1] + clash[3]
-        top = max(0, min(top, height - tag_h))
-        taken.append((left, top, tag_w, tag_h))
-        cv2.rectangle(image, (left, top), (left + tag_w - 1, top + tag_h - 1), colour, -1)
-        painter.draw(image, para, left + pad, top, text_w, readable_on(colour), colour)
+    return placed
+
+
+# Places tried per tag beyond its preferred two: bounds the cost on an image of many parts.
+_TRIES = 400
+
+
+def _free_place(anchor: tuple[int, int], size: tuple[int, int],
+                obstacles: Sequence[tuple[int, int, int, int]], image_size: tuple[int, int]
+                ) -> tuple[int, int, int, int] | None:
+    width, height = image_size
+    tag_w, tag_h = size
+    left0 = min(anchor[0], width - tag_w)
+    lefts = {left0, 0, width - tag_w, anchor[0] - tag_w}
+    tops = {anchor[1] - tag_h, anchor[1], 0, height - tag_h}
+    for ox, oy, ow, oh in obstacles:
+        lefts |= {ox + ow, ox - tag_w}
+        tops |= {oy + oh, oy - tag_h}
+    # Above the corner first, then inside the box, then the nearest free place.
+    preferred = [(0.0, anchor[1] - tag_h, left0), (0.5, anchor[1], left0)]
+    tries = itertools.islice(_nearest(lefts, tops, size, anchor, image_size), _TRIES)
+    for _rank, top, left in itertools.chain(preferred, tries):
+        box = (left, top, tag_w, tag_h)
+        if 0 <= top <= height - tag_h and not any(_overlaps(box, o) for o in obstacles):
+            return box
+    return None
+
+
+def draw_tags(image: NDArray[np.uint8], tags: Sequence[tuple[float, float, str, BGR]],
+              painter: TextPainter, *, size: int = 18) -> list[Tag]:
+    """Part names on filled tags placed by :func:`place_tags`; a tag away from its box is
+    joined to the box's corner by a leader line. Returns the tags drawn."""
+    height, width = image.shape[:2]
+    pad = max(2, size // 4)
+    placed = place_tags(tags, painter, size=size, image_size=(width, height))
+    thickness = max(1, size // 12)
+    for tag in placed:
+        if tag.led:
+            x, y, w, h = tag.box
+            end = (min(max(tag.anchor[0], x), x + w - 1), min(max(tag.anchor[1], y), y + h - 1))
+            cv2.line(image, tag.anchor, end, tag.colour, thickness, lineType=cv2.LINE_AA)
+            cv2.circle(image, tag.anchor, thickness + 2, tag.colour, -1, lineType=cv2.LINE_AA)
+    for tag in placed:
+        left, top, tag_w, tag_h = tag.box
+        cv2.rectangle(image, (left, top), (left + tag_w - 1, top + tag_h - 1), tag.colour, -1)
+        painter.draw(image, tag.para, left + pad, top, tag_w - 2 * pad,
+                     readable_on(tag.colour), tag.colour)
+    return placed

@@ -51,6 +51,7 @@ class RenderReport:
     kind: str
     out: str
     frames: int = 0
+    chapters: int = 0                                    # the video's chapter cards
     assets: int = 0
     contributions: int = 0
     workers: int = 0

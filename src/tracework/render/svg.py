@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-__all__ = ["Bar", "bars", "histogram", "stacked", "strip", "swatch"]
+__all__ = ["Bar", "bars", "histogram", "stacked", "strip", "swatch", "text_box"]
 
 INK = "#1d2430"
 MUTED = "#5b6575"
@@ -172,13 +172,33 @@ def strip(rows: Sequence[tuple[str, Sequence[float], float | None]], *, title: s
             x = origin + max(0.0, median) / scale_max * plot
             parts.append(f'<line x1="{x:.1f}" y1="{y - 20:.1f}" x2="{x:.1f}" y2="{y + 20:.1f}" '
                          f'stroke="{INK}" stroke-width="3"/>')
-            parts.append(_text(x + 5, y - 12, f"median {_num(median)}{unit}", size=11))
+            parts.append(_beside(x, y - 12, f"median {_num(median)}{unit}", width, size=11))
     if reference:
         x = origin + reference[0] / scale_max * plot
         parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{height - 30}" '
                      f'stroke="#c0392b" stroke-dasharray="6 4" stroke-width="2"/>')
-        parts.append(_text(x + 4, top + 10, reference[1], size=11, colour="#c0392b"))
+        parts.append(_beside(x, top + 12, reference[1], width, size=11, colour="#c0392b"))
     return _svg(width, height, title, "".join(parts))
+
+
+def _beside(x: float, y: float, text: str, width: int, *, size: int = 11,
+            colour: str = INK) -> str:
+    """A label just right of the line at ``x``, or just left of it when it would run past the
+    chart's right edge, kept inside the chart either way."""
+    wide = _text_width(text, size)
+    if x + 5 + wide <= width:
+        return _text(x + 5, y, text, size=size, colour=colour)
+    return _text(max(wide, x - 5), y, text, anchor="end", size=size, colour=colour)
+
+
+def text_box(x: float, y: float, text: str, *, anchor: str = "start",
+             size: int = 13) -> tuple[float, float, float, float]:
+    """The box (left, top, right, bottom) a chart text takes at most, from its attributes:
+    the width estimate the charts leave room for, the font's ascent above the baseline and
+    its descent below."""
+    wide = _text_width(text, size)
+    left = {"start": x, "middle": x - wide / 2, "end": x - wide}[anchor]
+    return left, y - size, left + wide, y + 0.3 * size
 
 
 def histogram(series: Sequence[tuple[str, Sequence[float], str]], *, title: str, bins: int = 12,

@@ -32,14 +32,21 @@ from numpy.typing import NDArray
 
 from tracework.core.errors import ConfigError, InputError
 from tracework.core.files import shared_mode
+from tracework.core.model import Image
 from tracework.core.project import Project
-from tracework.render.cards import credit_cards, title_card
+from tracework.render.cards import chapter_card, credit_cards, title_card
 from tracework.render.frames import Layout
-from tracework.render.pipeline import RenderReport, draw_jobs, frame_jobs, renderer_for
-from tracework.render.records import credits, select_contributions
+from tracework.render.pipeline import FrameJob, RenderReport, draw_jobs, frame_jobs, renderer_for
+from tracework.render.records import Contribution, credits, select_contributions
 from tracework.render.text import MissingGlyphs
 
-__all__ = ["PRESETS", "H264Writer", "Matrix", "matrix_for", "render_video", "to_i420"]
+__all__ = ["CHAPTER_SECONDS", "PRESETS", "SECONDS_PER_FRAME", "H264Writer", "Matrix",
+           "matrix_for", "render_video", "to_i420"]
+
+# A slideshow of the demo's 30 images (90 frames of one worker each) lasts under a minute:
+# 6 s of title, 30 chapter cards of 0.5 s, 90 frames of 0.3 s and 6 s of credits make 54 s.
+SECONDS_PER_FRAME = 0.3
+CHAPTER_SECONDS = 0.5
 
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
 
@@ -189,32 +196,50 @@ def _ticks(seconds: float, fps: float) -> int:
 
 
 def _check_timing(fps: float, seconds_per_frame: float, title_seconds: float,
-                  credits_seconds: float) -> None:
+                  credits_seconds: float, chapter_seconds: float = 0.0) -> None:
     if not 1 <= fps <= 120:
         raise InputError(f"fps {fps} is outside 1 … 120", field="--fps")
     if not 0 < seconds_per_frame <= 600:
         raise InputError(f"{seconds_per_frame} seconds per frame is outside (0, 600]",
                          field="--seconds-per-frame")
-    if title_seconds < 0 or credits_seconds < 0:
+    if title_seconds < 0 or credits_seconds < 0 or chapter_seconds < 0:
         raise InputError("card durations cannot be negative", field="--title-seconds")
+
+
+def _chapters(by_asset: Sequence[tuple[Image, Sequence[Contribution]]],
+              jobs: Sequence[FrameJob]) -> dict[int, tuple[str, int, int]]:
+    """The index of each image's first frame, with the image's file name, its number and its
+    count of submissions: the chapter card goes before that frame."""
+    numbers = {asset.id: (asset.file_name, n, len(group))
+               for n, (asset, group) in enumerate(by_asset, 1)}
+    out: dict[int, tuple[str, int, int]] = {}
+    previous: int | None = None
+    for job in jobs:
+        asset = job.group[0].asset.id
+        if asset != previous:
+            out[job.index] = numbers[asset]
+        previous = asset
+    return out
 
 
 def render_video(project: Project, out: Path | str, *, images_dir: Path | str | None = None,
                  layout: Layout = "per-worker", status: str = "all",
                  batches: Collection[str] = (), categories: Collection[str] = (),
                  size: tuple[int, int] = (1920, 1080), fps: float = 30.0,
-                 seconds_per_frame: float = 2.0, title_seconds: float = 6.0,
-                 credits_seconds: float = 6.0, preset: str = "ultrafast", crf: int = 23,
+                 seconds_per_frame: float = SECONDS_PER_FRAME, title_seconds: float = 6.0,
+                 credits_seconds: float = 6.0, chapter_seconds: float = CHAPTER_SECONDS,
+                 preset: str = "ultrafast", crf: int = 23,
                  missing_glyphs: MissingGlyphs = "error", font_dirs: Sequence[Path | str] = (),
                  workers: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> RenderReport:
-    """Write the overlay video to ``out`` (.mp4): title card, frames, closing credits;
+    """Write the overlay video to ``out`` (.mp4): title card, then for each image a chapter
+    card (``chapter_seconds``; 0: none) and its frames, then closing credits;
     ``progress(done, total)`` is told of every frame encoded."""
     out = Path(out)
     if out.suffix.lower() != ".mp4":
         raise InputError("the video is written as MP4: give a file name ending in .mp4",
                          file=str(out))
-    _check_timing(fps, seconds_per_frame, title_seconds, credits_seconds)
+    _check_timing(fps, seconds_per_frame, title_seconds, credits_seconds, chapter_seconds)
     if size[0] % 2 or size[1] % 2:
         raise InputError(f"H.264 in yuv420p needs even dimensions, not {size[0]}x{size[1]}",
                          field="--size")
@@ -243,8 +268,15 @@ def render_video(project: Project, out: Path | str, *, images_dir: Path | str | 
         with H264Writer(out, size, fps, preset=preset, crf=crf, matrix=matrix) as writer:
             if title_seconds:
                 writer.write(convert(title), _ticks(title_seconds, fps))
-            for _job, i420 in draw_jobs(renderer, jobs, source, layout, workers=workers,
-                                        finish=convert):
+            chapters = _chapters(selection.by_asset, jobs) if chapter_seconds else {}
+            for job, i420 in draw_jobs(renderer, jobs, source, layout, workers=workers,
+                                       finish=convert):
+                if job.index in chapters:
+                    name, number, count = chapters[job.index]
+                    card = chapter_card(renderer.painter, renderer.style, name, number,
+                                        len(selection.by_asset), count)
+                    writer.write(convert(card), _ticks(chapter_seconds, fps))
+                    report.chapters += 1
                 writer.write(i420, _ticks(seconds_per_frame, fps))
                 report.frames += 1
                 if progress is not None:
