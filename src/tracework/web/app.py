@@ -20,7 +20,7 @@ from tracework.core.project import Project
 from tracework.web import auth, routes_portal, routes_review, routes_staff
 from tracework.web.auth import StaffUser, csrf_protect
 from tracework.web.core import LoginRequired, Web, WebConfig, error_response, want_json
-from tracework.web.security import JsonSuffix, SecurityHeaders
+from tracework.web.security import ForwardedHeaders, JsonSuffix, SecurityHeaders
 
 __all__ = ["create_app"]
 
@@ -52,6 +52,9 @@ def create_app(project: Project, *, config: WebConfig | None = None, **override:
     app.add_middleware(JsonSuffix)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(cfg.allowed_hosts))
     app.add_middleware(SecurityHeaders)
+    if cfg.trusted_proxies:
+        # Outside the host check: the host a proxy forwards is the one to check.
+        app.add_middleware(ForwardedHeaders, trusted=cfg.trusted_proxies)
     return app
 
 

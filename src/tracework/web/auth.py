@@ -8,6 +8,7 @@ answers 404, the same as an object that does not exist.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from tracework.web.core import (
     LoginRequired,
     current_session,
     done,
+    own_origin,
     render,
     secure,
     want_json,
@@ -78,8 +80,7 @@ async def csrf_protect(request: Request) -> None:
     (form field ``csrf_token`` or header ``X-CSRF-Token``)."""
     if request.method in _SAFE_METHODS:
         return
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    why = foreign_request(request.headers, own)
+    why = foreign_request(request.headers, own_origin(request))
     if why is not None:
         raise Denied(f"refused {why}", hint="Submit the form from this site's own pages.")
     token = request.headers.get("x-csrf-token")
@@ -124,18 +125,24 @@ def login(request: Request, name: Annotated[str, Form(max_length=64)],
           password: Annotated[str, Form(max_length=1024)],
           next: Annotated[str, Form(max_length=2048)] = "/") -> Response:
     web = web_of(request)
-    key = _client(request)
-    if web.limiter.blocked(key):
-        raise TooManyAttempts("too many failed sign-ins from here",
-                              hint="Wait a few minutes and try again.")
+    address = _client(request)
+    limits = web.limits
+    wait = max(limits.sign_in_address.retry_after(address),
+               limits.sign_in_account.retry_after(name))
+    if wait > 0:
+        raise TooManyAttempts("too many failed sign-ins",
+                              hint=f"Wait {math.ceil(wait)} seconds and try again.")
     user = authenticate(web.project, name, password)
     if user is None:
-        web.limiter.failed(key)
+        limits.sign_in_address.failed(address)
+        limits.sign_in_account.failed(name)
         if want_json(request):
             raise LoginRequired("wrong name or password")
         return render(request, "login.html", {"next": safe_next(next), "failed": True},
                       status=401)
-    web.limiter.reset(key)
+    # The account's failures are forgotten, the address's are not: signing in to an account
+    # of one's own must not buy more guesses at others.
+    limits.sign_in_account.reset(name)
     token, _ = session_open(web.project, user=user, replaces=request.cookies.get(SESSION_COOKIE))
     response = done(request, safe_next(next), {"user": user.as_dict()})
     _set_session_cookie(request, response, token)
@@ -155,13 +162,14 @@ def logout(request: Request) -> Response:
 
 def _resolve_link(request: Request, token: str) -> PortalLink:
     web = web_of(request)
-    key = _client(request)
-    if web.limiter.blocked(key):
+    address = _client(request)
+    wait = web.limits.portal_address.retry_after(address)
+    if wait > 0:
         raise TooManyAttempts("too many unknown links opened from here",
-                              hint="Wait a few minutes and try again.")
+                              hint=f"Wait {math.ceil(wait)} seconds and try again.")
     link = portal_resolve(web.project, token)
     if link is None:
-        web.limiter.failed(key)
+        web.limits.portal_address.failed(address)
         raise NotFound("this link does not open anything",
                        hint="It may have been revoked or expired: ask the project for a new one.")
     return link
