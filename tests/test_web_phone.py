@@ -67,7 +67,7 @@ def _pay_bonuses(world: World) -> tuple[int, int]:
     return paid, planned
 
 
-def test_the_portal_fits_a_phone_and_shows_bonuses(world: World, server: str,  # noqa: F811
+def test_the_portal_fits_a_phone_and_shows_bonuses(world: World, server: str,
                                                    tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -72,7 +73,7 @@ def serve(ctx: click.Context, host: str, port: int, get_path: str | None, as_use
         return
     if as_user or link_token or as_json:
         raise click.UsageError("--as, --link and --json go with --get")
-    override: dict[str, object] = {}
+    override: dict[str, Any] = {}
     if public_url is not None:
         override["public_url"] = public_url
     if trusted_proxies:
