@@ -119,7 +119,11 @@ def test_one_accounts_failures_slow_down_that_account_only_and_success_forgets_t
     app = _app(world, clock)
     client = TestClient(app, follow_redirects=False)
     assert [_login(client, world, "owner", f"wrong-{i}-xxxxxxx") for i in range(5)] == [401] * 5
-    assert _login(client, world, "owner", "wrong-5-xxxxxxx") == 429       # waits 1 s now
+    slowed = client.post("/login.json", data={"name": "owner", "password": "wrong-5-xxxxxxx",
+                                              "csrf_token": csrf(client, world.project)})
+    assert slowed.status_code == 429 and slowed.headers["retry-after"] == "1"   # waits 1 s
+    assert slowed.json()["errors"] == [{"message": "too many failed sign-ins",
+                                        "hint": "Wait 1 second and try again."}]
     assert _login(client, world, "owner", PASSWORDS["owner"]) == 429
     # Another account, from the same address, is not held up by the owner's failures.
     other = TestClient(app, follow_redirects=False)

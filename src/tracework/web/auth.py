@@ -45,8 +45,19 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class TooManyAttempts(TraceworkError):
+    """Guessing is slowed down: ``retry_after`` seconds until the next attempt is checked."""
+
     exit_code = 1
     http_status = 429
+    retry_after = 1
+
+
+def _too_many(message: str, wait: float) -> TooManyAttempts:
+    seconds = max(1, math.ceil(wait))
+    unit = "second" if seconds == 1 else "seconds"
+    error = TooManyAttempts(message, hint=f"Wait {seconds} {unit} and try again.")
+    error.retry_after = seconds
+    return error
 
 
 def require_staff(roles: frozenset[str] = STAFF) -> Callable[[Request], Awaitable[User]]:
@@ -130,8 +141,7 @@ def login(request: Request, name: Annotated[str, Form(max_length=64)],
     wait = max(limits.sign_in_address.retry_after(address),
                limits.sign_in_account.retry_after(name))
     if wait > 0:
-        raise TooManyAttempts("too many failed sign-ins",
-                              hint=f"Wait {math.ceil(wait)} seconds and try again.")
+        raise _too_many("too many failed sign-ins", wait)
     user = authenticate(web.project, name, password)
     if user is None:
         limits.sign_in_address.failed(address)
@@ -165,8 +175,7 @@ def _resolve_link(request: Request, token: str) -> PortalLink:
     address = _client(request)
     wait = web.limits.portal_address.retry_after(address)
     if wait > 0:
-        raise TooManyAttempts("too many unknown links opened from here",
-                              hint=f"Wait {math.ceil(wait)} seconds and try again.")
+        raise _too_many("too many unknown links opened from here", wait)
     link = portal_resolve(web.project, token)
     if link is None:
         web.limits.portal_address.failed(address)
