@@ -359,3 +359,17 @@ def test_forwarded_headers_count_only_from_trusted_proxies(world: World) -> None
     assert other.get("/login", headers=forwarded).status_code == 400
     with pytest.raises(ConfigError, match="trusted_proxies"):
         world.app(trusted_proxies=("proxy.example.org",))
+
+
+def test_serve_help_states_the_limits_in_force() -> None:
+    limits = Limits.make()
+    text = " ".join(CliRunner().invoke(cli, ["serve", "--help"]).output.split())
+    account, address, portal = (limits.sign_in_account, limits.sign_in_address,
+                                limits.portal_address)
+    assert f"after {account.free} failed sign-ins to one account" in text
+    assert f"({account.base:g} s, doubling, at most a minute;" in text and account.cap == 60
+    assert f"{address.limit} failures from one address refuse it for " \
+           f"{address.window / 60:g} minutes" in text
+    assert f"{portal.limit} unknown portal links from one address refuse it for " \
+           f"{portal.window / 60:g} minutes" in text
+    assert "--public-url URL" in text and "--trusted-proxy ADDRESS" in text

@@ -52,6 +52,20 @@ def serve(ctx: click.Context, host: str, port: int, get_path: str | None, as_use
     proxy with --trusted-proxy so each client's own address counts for the sign-in limits.
 
     \b
+    nginx, in the server block of https://review.example.org:
+      location / {
+        proxy_pass http://127.0.0.1:8000;
+        proxy_set_header Host $host;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      }
+
+    Guessing is slowed down, each kind apart: after 5 failed sign-ins to one account each
+    further attempt waits (1 s, doubling, at most a minute; a success forgets them); 30
+    failures from one address refuse it for 15 minutes; 10 unknown portal links from one
+    address refuse it for 5 minutes.
+
+    \b
     Examples:
       tracework serve --port 8000
       tracework serve --host 0.0.0.0    # and name the server in [web] allowed_hosts
