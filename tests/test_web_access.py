@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -14,10 +15,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
+from builders import small_files
 from test_web_support import PASSWORDS, World, csrf, form_token, world  # noqa: F401
 from tracework.cli import cli
 from tracework.core.errors import ConfigError
+from tracework.core.project import Project
 from tracework.core.status import log
+from tracework.core.store.schema import workers
 from tracework.core.store.tables_web import portal_links, web_users
 from tracework.web import users
 from tracework.web.core import WebConfig
@@ -373,3 +377,32 @@ def test_serve_help_states_the_limits_in_force() -> None:
     assert f"{portal.limit} unknown portal links from one address refuse it for " \
            f"{portal.window / 60:g} minutes" in text
     assert "--public-url URL" in text and "--trusted-proxy ADDRESS" in text
+
+
+def test_upgrade_and_rotation_on_both_databases(project: Project, tmp_path: Path) -> None:
+    import tracework
+
+    tracework.ingest_mturk(project, small_files(tmp_path / "in").batch_csv)
+    users.user_add(project, "alice", "reviewer", "a-long-password")
+    with project.store.write() as conn:
+        conn.execute(update(web_users).where(web_users.c.name == "alice")
+                     .values(password_hash=users.scrypt_hash("a-long-password")))
+    assert users.authenticate(project, "alice", "a-long-password") is not None
+    with project.store.read() as conn:
+        stored = conn.execute(select(web_users.c.password_hash)).scalar_one()
+    assert stored.startswith("$argon2id$") and users.check_password(stored, "a-long-password")
+
+    with project.store.read() as conn:
+        worker = str(conn.execute(select(workers.c.pseudonym).order_by(workers.c.pseudonym))
+                     .scalars().first())
+    first, _ = users.portal_link(project, worker)
+    second, _ = users.portal_link(project, worker)
+    assert users.portal_resolve(project, first) and users.portal_resolve(project, second)
+    session, _ = users.session_open(project, link=users.portal_resolve(project, first))
+    third, link = users.portal_link(project, worker, rotate=True, expires_days=3)
+    assert users.portal_resolve(project, first) is None
+    assert users.portal_resolve(project, second) is None
+    assert users.session_get(project, session) is None
+    assert users.portal_resolve(project, third) == link and 2.99 < _days_left(link.expires_at)
+    entries = log(project, action="portal.link")
+    assert json.loads(entries[-1].new)["replaces"] == [link.id - 2, link.id - 1]
