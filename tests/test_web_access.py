@@ -406,3 +406,20 @@ def test_upgrade_and_rotation_on_both_databases(project: Project, tmp_path: Path
     assert users.portal_resolve(project, third) == link and 2.99 < _days_left(link.expires_at)
     entries = log(project, action="portal.link")
     assert json.loads(entries[-1].new)["replaces"] == [link.id - 2, link.id - 1]
+
+
+def test_the_portal_shows_a_worker_their_own_bonuses_only(world: World) -> None:
+    from test_web_phone import pay_bonuses
+    from test_web_support import client_as
+
+    paid, planned = pay_bonuses(world)
+    app = world.app()
+    mine = client_as(app, "worker-own", world).get("/w/.json").json()["bonuses"]
+    assert (mine["paid_cents"], mine["planned_cents"]) == (paid, planned)
+    assert [(b["amount_cents"], b["state"], b["submission_id"]) for b in mine["rows"]] == \
+        [(paid, "paid", None), (planned, "planned", None)]
+    assert mine["rows"][1]["reason"].startswith("Top-up to our wage floor of 40.00 USD")
+    other = client_as(app, "worker-other", world).get("/w/.json").json()["bonuses"]
+    assert other == {"rows": [], "paid_cents": 0, "planned_cents": 0}
+    page = client_as(app, "worker-own", world).get("/w/").text
+    assert "planned, not paid yet" in page and f"{planned / 100:.2f} USD" in page

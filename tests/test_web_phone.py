@@ -44,7 +44,7 @@ MEASURE = """() => {
 }"""
 
 
-def _pay_bonuses(world: World) -> tuple[int, int]:
+def pay_bonuses(world: World) -> tuple[int, int]:
     """A paid top-up and, after the wage floor rises, a planned one for worker A."""
     worker = world.meta["worker_a"]
     project = world.project
@@ -71,7 +71,7 @@ def test_the_portal_fits_a_phone_and_shows_bonuses(world: World, server: str,
                                                    tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    paid, planned = _pay_bonuses(world)
+    paid, planned = pay_bonuses(world)
     shots = Path(os.environ.get("TRACEWORK_SCREENSHOTS") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)
     token = world.meta["token_a"]

@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import RFC_9106_LOW_MEMORY
 from sqlalchemy import Connection, insert, select, update
 
-from tracework.core.errors import ConflictError, InputError, NotFound
+from tracework.core.errors import ConfigError, ConflictError, InputError, NotFound
 from tracework.core.ledger import LedgerWriter, now
 from tracework.core.project import Project
 from tracework.core.store import inserted_id
@@ -364,8 +364,8 @@ def link_days(project: Project) -> int:
     days = raw.get("portal_link_days", DEFAULT_LINK_DAYS) if isinstance(raw, dict) else \
         DEFAULT_LINK_DAYS
     if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-        raise InputError("tracework.toml: [web] portal_link_days must be a whole number of "
-                         "days, at least 1", field="portal_link_days")
+        raise ConfigError("tracework.toml: [web] portal_link_days must be a whole number of "
+                          "days, at least 1")
     return days
 
 
