@@ -421,5 +421,9 @@ def test_the_portal_shows_a_worker_their_own_bonuses_only(world: World) -> None:
     assert mine["rows"][1]["reason"].startswith("Top-up to our wage floor of 40.00 USD")
     other = client_as(app, "worker-other", world).get("/w/.json").json()["bonuses"]
     assert other == {"rows": [], "paid_cents": 0, "planned_cents": 0}
+    summary = client_as(app, "worker-own", world).get("/w/.json").json()["summary"]
+    # Pay per hour counts the bonus paid, not the one planned.
+    assert summary["paid_per_hour"] == round(
+        (summary["paid_cents"] + paid) / 100 / (summary["work_time_s"] / 3600), 2)
     page = client_as(app, "worker-own", world).get("/w/").text
     assert "planned, not paid yet" in page and f"{planned / 100:.2f} USD" in page

@@ -17,6 +17,7 @@ from test_web_browser import ARGS, CHROMIUM, _missing, server  # noqa: F401
 from test_web_support import World, world  # noqa: F401
 from tracework import pay, review
 from tracework.core.store.schema import bonuses, submissions
+from tracework.fieldnotes import notes
 
 pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
 
@@ -71,6 +72,16 @@ def test_the_portal_fits_a_phone_and_shows_bonuses(world: World, server: str,
                                                    tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
+    # One long unbroken word in a reason and a note must wrap, not widen the page.
+    long_word = "https://example.org/guidelines/" + "x" * 150
+    with world.project.store.read() as conn:
+        first_waiting = conn.execute(select(submissions.c.id).where(
+            submissions.c.worker == world.meta["worker_a"],
+            submissions.c.status == "Submitted").order_by(submissions.c.id)).scalars().first()
+    review.decide(world.project, first_waiting, "reject", reviewer="reviewer",
+                  reason=f"See {long_word}")
+    notes.add(world.project, f"worker:{world.meta['worker_a']}", long_word, concern="other",
+              author=world.meta["worker_a"])
     paid, planned = pay_bonuses(world)
     shots = Path(os.environ.get("TRACEWORK_SCREENSHOTS") or tmp_path / "screenshots")
     shots.mkdir(parents=True, exist_ok=True)

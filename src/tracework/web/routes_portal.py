@@ -46,13 +46,15 @@ def portal_bonuses(conn: Connection, worker: str) -> dict[str, Any]:
             "planned_cents": sum(r["amount_cents"] for r in rows if r["state"] == "planned")}
 
 
-def portal_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Totals over a worker's submissions: pay by status, time, and pay per hour of work."""
+def portal_summary(rows: list[dict[str, Any]], bonus_paid_cents: int = 0) -> dict[str, Any]:
+    """Totals over a worker's submissions: pay by status, time, and pay per hour of work (the
+    rewards paid and the bonuses paid; a planned bonus is not paid yet)."""
     paid = sum(r["reward_cents"] or 0 for r in rows if r["status"] == "Approved")
     pending = sum(r["reward_cents"] or 0 for r in rows if r["status"] == "Submitted")
     unpaid = sum(r["reward_cents"] or 0 for r in rows if r["status"] == "Rejected")
     seconds = sum(r["work_time_s"] or 0.0 for r in rows)
-    per_hour = round(paid / 100 / (seconds / 3600), 2) if seconds > 0 else None
+    per_hour = round((paid + bonus_paid_cents) / 100 / (seconds / 3600), 2) \
+        if seconds > 0 else None
     return {"submissions": len(rows), "paid_cents": paid, "pending_cents": pending,
             "unpaid_rejected_cents": unpaid, "work_time_s": seconds,
             "paid_per_hour": per_hour}
@@ -75,7 +77,7 @@ def portal_home(request: Request, worker: WorkerId,
     value_chain = project.config.get("value_chain", {})
     pay = project.config.get("pay", {})
     return render(request, "portal_home.html", {
-        "worker": worker, "submissions": subs.as_dict(), "summary": portal_summary(every),
+        "worker": worker, "submissions": subs.as_dict(), "summary": portal_summary(every, paid_bonuses["paid_cents"]),
         "bonuses": paid_bonuses,
         "consent": context["consent"],
         "credit_name": context["credit_name"] or "",
