@@ -34,7 +34,7 @@ from tracework.web.security import (
     csrf_token,
     new_nonce,
 )
-from tracework.web.users import Role, Session, session_get
+from tracework.web.users import Role, Session, link_days, session_get
 
 __all__ = [
     "WebConfig",
@@ -110,15 +110,12 @@ class WebConfig:
         proxies = raw.get("trusted_proxies", [])
         if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
             raise ConfigError("tracework.toml: [web] trusted_proxies must list addresses")
-        days = raw.get("portal_link_days", cls.portal_link_days)
-        if not isinstance(days, int) or isinstance(days, bool):
-            raise ConfigError("tracework.toml: [web] portal_link_days must be a whole number")
         images = raw.get("images") or None
         config = cls(allowed_hosts=tuple(hosts),
                      images=(project.root / str(images)).resolve() if images else None,
                      secure_cookies=bool(raw.get("secure_cookies", False)),
                      public_url=public_url_of(project), trusted_proxies=tuple(proxies),
-                     portal_link_days=days)
+                     portal_link_days=link_days(project))
         return dataclasses.replace(config, **override)
 
 

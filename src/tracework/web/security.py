@@ -192,6 +192,7 @@ def new_nonce() -> str:
 
 
 Clock = Callable[[], float]
+_NONE: deque[float] = deque(maxlen=0)   # the failures of a key never seen: always empty
 
 
 class Limiter:
@@ -208,7 +209,8 @@ class Limiter:
         self._lock = threading.Lock()
 
     def _recent(self, key: str, at: float) -> deque[float]:
-        hits = self._hits.setdefault(key, deque())
+        # Only a failure makes an entry: asking about an address never stores it.
+        hits = self._hits.get(key, _NONE)
         while hits and hits[0] <= at - self.window:
             hits.popleft()
         return hits
@@ -229,7 +231,8 @@ class Limiter:
     def failed(self, key: str) -> None:
         with self._lock:
             at = self.clock()
-            self._recent(key, at).append(at)
+            self._recent(key, at)
+            self._hits.setdefault(key, deque()).append(at)
             if len(self._hits) > 10_000:   # bounded memory under a spray of addresses
                 self._hits = {k: v for k, v in self._hits.items()
                               if v and v[-1] > at - self.window}
@@ -257,7 +260,7 @@ class Backoff:
         self._lock = threading.Lock()
 
     def _recent(self, key: str, at: float) -> deque[float]:
-        fails = self._fails.setdefault(key, deque())
+        fails = self._fails.get(key, _NONE)
         while fails and fails[0] <= at - self.window:
             fails.popleft()
         return fails
@@ -278,7 +281,8 @@ class Backoff:
     def failed(self, key: str) -> None:
         with self._lock:
             at = self.clock()
-            self._recent(key, at).append(at)
+            self._recent(key, at)
+            self._fails.setdefault(key, deque()).append(at)
             if len(self._fails) > 10_000:
                 self._fails = {k: v for k, v in self._fails.items()
                                if v and v[-1] > at - self.window}
