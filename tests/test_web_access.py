@@ -103,6 +103,13 @@ def test_backoff_waits_double_after_the_free_failures_and_are_capped() -> None:
     assert backoff.retry_after("owner") == 0.0
     backoff.failed("owner")
     assert backoff.retry_after("owner") == 0.0
+    # attempt() checks and counts at once: of guesses sent side by side, `free` go on and
+    # the next is refused before any password is checked; refused ones count nothing.
+    assert [backoff.attempt("alice") for _ in range(7)] == [0.0] * 5 + [1.0, 1.0]
+    clock.now += 1.0
+    assert backoff.attempt("alice") == 0.0 and backoff.retry_after("alice") == 2.0
+    backoff.reset("alice")
+    assert backoff.attempt("alice") == 0.0
 
 
 def test_limiter_frees_a_key_when_its_oldest_failures_leave_the_window() -> None:

@@ -138,14 +138,17 @@ def login(request: Request, name: Annotated[str, Form(max_length=64)],
     web = web_of(request)
     address = _client(request)
     limits = web.limits
-    wait = max(limits.sign_in_address.retry_after(address),
-               limits.sign_in_account.retry_after(name))
+    wait = limits.sign_in_address.retry_after(address)
+    if wait > 0:
+        raise _too_many("too many failed sign-ins", wait)
+    # Counted as a failure of the account before the password is checked (and forgotten on
+    # success), so guesses sent side by side cannot all pass the backoff at once.
+    wait = limits.sign_in_account.attempt(name)
     if wait > 0:
         raise _too_many("too many failed sign-ins", wait)
     user = authenticate(web.project, name, password)
     if user is None:
         limits.sign_in_address.failed(address)
-        limits.sign_in_account.failed(name)
         if want_json(request):
             raise LoginRequired("wrong name or password")
         return render(request, "login.html", {"next": safe_next(next), "failed": True},

@@ -270,22 +270,35 @@ class Backoff:
         over = failures - self.free
         return 0.0 if over < 0 else min(self.cap, self.base * 2.0 ** over)
 
+    def _wait(self, key: str, at: float) -> float:
+        fails = self._recent(key, at)
+        return max(0.0, fails[-1] + self.delay(len(fails)) - at) if fails else 0.0
+
     def retry_after(self, key: str) -> float:
         with self._lock:
+            return self._wait(key, self.clock())
+
+    def attempt(self, key: str) -> float:
+        """Check and count in one step: the wait still due (the attempt is refused), or 0 when
+        it may go on, counted as failed until :meth:`reset` says it succeeded. Counting before
+        the password is checked keeps guesses sent side by side from all passing at once."""
+        with self._lock:
             at = self.clock()
-            fails = self._recent(key, at)
-            if not fails:
-                return 0.0
-            return max(0.0, fails[-1] + self.delay(len(fails)) - at)
+            wait = self._wait(key, at)
+            if wait == 0:
+                self._add(key, at)
+            return wait
 
     def failed(self, key: str) -> None:
         with self._lock:
-            at = self.clock()
-            self._recent(key, at)
-            self._fails.setdefault(key, deque()).append(at)
-            if len(self._fails) > 10_000:
-                self._fails = {k: v for k, v in self._fails.items()
-                               if v and v[-1] > at - self.window}
+            self._add(key, self.clock())
+
+    def _add(self, key: str, at: float) -> None:
+        self._recent(key, at)
+        self._fails.setdefault(key, deque()).append(at)
+        if len(self._fails) > 10_000:
+            self._fails = {k: v for k, v in self._fails.items()
+                           if v and v[-1] > at - self.window}
 
     def reset(self, key: str) -> None:
         with self._lock:
