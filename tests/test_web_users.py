@@ -28,9 +28,9 @@ def _worker(project: Project) -> str:
                    .scalars().first())
 
 
-def test_password_hash_is_salted_scrypt_and_checks(tmp_path: Path) -> None:
+def test_password_hash_is_salted_argon2id_and_checks(tmp_path: Path) -> None:
     a, b = users.hash_password("correct horse"), users.hash_password("correct horse")
-    assert a != b and a.startswith("scrypt$16384$8$1$")
+    assert a != b and a.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
     assert users.check_password(a, "correct horse")
     assert not users.check_password(a, "correct horsf")
     assert not users.check_password("md5$abc", "x") and not users.check_password("garbage", "x")

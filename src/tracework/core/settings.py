@@ -94,6 +94,11 @@ SETTINGS: tuple[Setting, ...] = (
             "A dask.distributed scheduler (tcp://HOST:8786) that decodes masks at ingest and "
             "runs the group audits' permutation tests; empty runs them on this machine. Also "
             "read from tracework.toml [compute] scheduler.", str),
+    Setting("public_url", "",
+            "Where users reach the web app, e.g. https://review.example.org behind an https "
+            "reverse proxy. Used for the Origin check of every form, for Secure cookies (when "
+            "https) and for the links `tracework portal link` prints. Also read from "
+            "tracework.toml [web] public_url. Empty: the address the app is asked on."),
     Setting("min_cell", 5,
             "Smallest group size published in aggregates (k of small-cell suppression).", int),
 )

@@ -18,9 +18,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from tracework.core.errors import TraceworkError
 from tracework.core.project import Project
 from tracework.web import auth, routes_portal, routes_review, routes_staff
-from tracework.web.auth import StaffUser, csrf_protect
+from tracework.web.auth import StaffUser, TooManyAttempts, csrf_protect
 from tracework.web.core import LoginRequired, Web, WebConfig, error_response, want_json
-from tracework.web.security import JsonSuffix, SecurityHeaders
+from tracework.web.security import ForwardedHeaders, JsonSuffix, SecurityHeaders
 
 __all__ = ["create_app"]
 
@@ -52,6 +52,9 @@ def create_app(project: Project, *, config: WebConfig | None = None, **override:
     app.add_middleware(JsonSuffix)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(cfg.allowed_hosts))
     app.add_middleware(SecurityHeaders)
+    if cfg.trusted_proxies:
+        # Outside the host check: the host a proxy forwards is the one to check.
+        app.add_middleware(ForwardedHeaders, trusted=cfg.trusted_proxies)
     return app
 
 
@@ -72,6 +75,12 @@ def _handlers(app: FastAPI) -> None:
         if request.method == "GET" and not want_json(request):
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         return error_response(request, 401, exc.message, hint=exc.hint)
+
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(request: Request, exc: TooManyAttempts) -> Response:
+        response = error_response(request, 429, exc.message, hint=exc.hint)
+        response.headers["retry-after"] = str(exc.retry_after)
+        return response
 
     @app.exception_handler(TraceworkError)
     async def tracework_error(request: Request, exc: TraceworkError) -> Response:

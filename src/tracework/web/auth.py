@@ -8,6 +8,7 @@ answers 404, the same as an object that does not exist.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from tracework.web.core import (
     LoginRequired,
     current_session,
     done,
+    own_origin,
     render,
     secure,
     want_json,
@@ -43,8 +45,19 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class TooManyAttempts(TraceworkError):
+    """Guessing is slowed down: ``retry_after`` seconds until the next attempt is checked."""
+
     exit_code = 1
     http_status = 429
+    retry_after = 1
+
+
+def _too_many(message: str, wait: float) -> TooManyAttempts:
+    seconds = max(1, math.ceil(wait))
+    unit = "second" if seconds == 1 else "seconds"
+    error = TooManyAttempts(message, hint=f"Wait {seconds} {unit} and try again.")
+    error.retry_after = seconds
+    return error
 
 
 def require_staff(roles: frozenset[str] = STAFF) -> Callable[[Request], Awaitable[User]]:
@@ -78,8 +91,7 @@ async def csrf_protect(request: Request) -> None:
     (form field ``csrf_token`` or header ``X-CSRF-Token``)."""
     if request.method in _SAFE_METHODS:
         return
-    own = f"{request.url.scheme}://{request.url.netloc}"
-    why = foreign_request(request.headers, own)
+    why = foreign_request(request.headers, own_origin(request))
     if why is not None:
         raise Denied(f"refused {why}", hint="Submit the form from this site's own pages.")
     token = request.headers.get("x-csrf-token")
@@ -124,18 +136,26 @@ def login(request: Request, name: Annotated[str, Form(max_length=64)],
           password: Annotated[str, Form(max_length=1024)],
           next: Annotated[str, Form(max_length=2048)] = "/") -> Response:
     web = web_of(request)
-    key = _client(request)
-    if web.limiter.blocked(key):
-        raise TooManyAttempts("too many failed sign-ins from here",
-                              hint="Wait a few minutes and try again.")
+    address = _client(request)
+    limits = web.limits
+    wait = limits.sign_in_address.retry_after(address)
+    if wait > 0:
+        raise _too_many("too many failed sign-ins", wait)
+    # Counted as a failure of the account before the password is checked (and forgotten on
+    # success), so guesses sent side by side cannot all pass the backoff at once.
+    wait = limits.sign_in_account.attempt(name)
+    if wait > 0:
+        raise _too_many("too many failed sign-ins", wait)
     user = authenticate(web.project, name, password)
     if user is None:
-        web.limiter.failed(key)
+        limits.sign_in_address.failed(address)
         if want_json(request):
             raise LoginRequired("wrong name or password")
         return render(request, "login.html", {"next": safe_next(next), "failed": True},
                       status=401)
-    web.limiter.reset(key)
+    # The account's failures are forgotten, the address's are not: signing in to an account
+    # of one's own must not buy more guesses at others.
+    limits.sign_in_account.reset(name)
     token, _ = session_open(web.project, user=user, replaces=request.cookies.get(SESSION_COOKIE))
     response = done(request, safe_next(next), {"user": user.as_dict()})
     _set_session_cookie(request, response, token)
@@ -155,13 +175,13 @@ def logout(request: Request) -> Response:
 
 def _resolve_link(request: Request, token: str) -> PortalLink:
     web = web_of(request)
-    key = _client(request)
-    if web.limiter.blocked(key):
-        raise TooManyAttempts("too many unknown links opened from here",
-                              hint="Wait a few minutes and try again.")
+    address = _client(request)
+    wait = web.limits.portal_address.retry_after(address)
+    if wait > 0:
+        raise _too_many("too many unknown links opened from here", wait)
     link = portal_resolve(web.project, token)
     if link is None:
-        web.limiter.failed(key)
+        web.limits.portal_address.failed(address)
         raise NotFound("this link does not open anything",
                        hint="It may have been revoked or expired: ask the project for a new one.")
     return link

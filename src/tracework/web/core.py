@@ -10,6 +10,7 @@ application/json``, the JSON document ``{"ok": true, ...data}``. Errors are
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import math
 import threading
@@ -17,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from fastapi import Request
@@ -28,12 +29,12 @@ from tracework.core.project import Project
 from tracework.web.security import (
     PRE_COOKIE,
     SESSION_COOKIE,
-    Limiter,
+    Limits,
     csrf_key,
     csrf_token,
     new_nonce,
 )
-from tracework.web.users import Role, Session, session_get
+from tracework.web.users import Role, Session, link_days, session_get
 
 __all__ = [
     "WebConfig",
@@ -47,6 +48,10 @@ __all__ = [
     "error_response",
     "current_session",
     "STAFF",
+    "own_origin",
+    "public_origin",
+    "public_url_of",
+    "secure",
     "WRITERS",
     "OWNERS",
 ]
@@ -60,12 +65,37 @@ _HERE = Path(__file__).parent
 
 @dataclass(frozen=True)
 class WebConfig:
-    """The ``[web]`` table of tracework.toml."""
+    """The ``[web]`` table of tracework.toml (``public_url`` also from the settings table)."""
 
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
     images: Path | None = None
     secure_cookies: bool = False
     page_size: int = 50
+    # "https://review.example.org": the origin users' browsers see, behind a reverse proxy.
+    public_url: str = ""
+    # Addresses (or networks) whose X-Forwarded-Proto/-Host/-For headers are believed.
+    trusted_proxies: tuple[str, ...] = ()
+    portal_link_days: int = 90
+
+    def __post_init__(self) -> None:
+        if self.public_url:
+            object.__setattr__(self, "public_url", public_origin(self.public_url))
+            host = urlsplit(self.public_url).hostname or ""
+            if host not in self.allowed_hosts:
+                object.__setattr__(self, "allowed_hosts", (*self.allowed_hosts, host))
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(f"[web] trusted_proxies: {proxy!r} is not an address or "
+                                  "network", hint="Give IP addresses such as 127.0.0.1 or "
+                                  "networks such as 10.0.0.0/8.") from None
+        if self.portal_link_days < 1:
+            raise ConfigError("[web] portal_link_days must be at least 1")
+
+    @property
+    def https(self) -> bool:
+        return self.public_url.startswith("https://")
 
     @classmethod
     def from_project(cls, project: Project, **override: Any) -> WebConfig:
@@ -77,11 +107,45 @@ class WebConfig:
                 or "*" in hosts:
             raise ConfigError("tracework.toml: [web] allowed_hosts must list host names; "
                               "'*' is not allowed (it would let DNS rebinding in)")
+        proxies = raw.get("trusted_proxies", [])
+        if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
+            raise ConfigError("tracework.toml: [web] trusted_proxies must list addresses")
         images = raw.get("images") or None
         config = cls(allowed_hosts=tuple(hosts),
                      images=(project.root / str(images)).resolve() if images else None,
-                     secure_cookies=bool(raw.get("secure_cookies", False)))
+                     secure_cookies=bool(raw.get("secure_cookies", False)),
+                     public_url=public_url_of(project), trusted_proxies=tuple(proxies),
+                     portal_link_days=link_days(project))
         return dataclasses.replace(config, **override)
+
+
+def public_url_of(project: Project) -> str:
+    """The project's public URL: the command line or environment, else ``[web] public_url``,
+    else the settings table; empty when none is set."""
+    raw = project.config.get("web", {})
+    from_web = raw.get("public_url", "") if isinstance(raw, dict) else ""
+    if project.settings.sources.get("public_url") in ("cli", "env") or not from_web:
+        return str(project.settings["public_url"])
+    return str(from_web)
+
+
+def public_origin(url: str) -> str:
+    """``scheme://host[:port]`` of a public URL, refused when it is not one."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"public_url {url!r} is not an http or https address",
+                          hint="Write it as the browser shows it, e.g. "
+                               "https://review.example.org")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ConfigError(f"public_url {url!r} has a path: the app must be served at the "
+                          "root of its host", hint="Proxy a host name of its own "
+                                                  "(https://review.example.org/) to it.")
+    netloc = parts.netloc.lower()
+    # A browser's Origin leaves out the scheme's default port.
+    default = {"http": ":80", "https": ":443"}[parts.scheme]
+    if netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    return f"{parts.scheme}://{netloc}"
 
 
 @dataclass
@@ -92,7 +156,7 @@ class Web:
     config: WebConfig
     csrf_key: bytes
     env: jinja2.Environment
-    limiter: Limiter = field(default_factory=Limiter)
+    limits: Limits = field(default_factory=Limits.make)
     background: Background = field(default_factory=lambda: Background())
 
     @classmethod
@@ -238,7 +302,15 @@ def set_pre_cookie(request: Request, response: Response, value: str) -> None:
 
 
 def secure(request: Request) -> bool:
-    return web_of(request).config.secure_cookies or request.url.scheme == "https"
+    config = web_of(request).config
+    return config.secure_cookies or config.https or request.url.scheme == "https"
+
+
+def own_origin(request: Request) -> str:
+    """The origin this site's pages are loaded from: the public URL when one is set (behind a
+    proxy the app itself is asked over plain http), else the address of the request."""
+    config = web_of(request).config
+    return config.public_url or f"{request.url.scheme}://{request.url.netloc}"
 
 
 def render(request: Request, template: str, data: Mapping[str, Any], status: int = 200) -> Response:

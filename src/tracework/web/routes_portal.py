@@ -9,10 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection, select
 
 from tracework.core import privacy
 from tracework.core.errors import InputError, NotFound
 from tracework.core.ledger import LedgerWriter
+from tracework.core.store.schema import bonuses
 from tracework.web import queries
 from tracework.web.auth import WorkerId
 from tracework.web.core import done, render, want_json, web_of
@@ -20,7 +22,7 @@ from tracework.web.media import find_image
 from tracework.web.rooms import rooms
 from tracework.web.routes_staff import image_response, mask_response
 
-__all__ = ["router", "portal_summary"]
+__all__ = ["router", "portal_summary", "portal_bonuses"]
 
 router = APIRouter()
 
@@ -28,13 +30,31 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 CREDIT_NAME_MAX = 100
 
 
-def portal_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Totals over a worker's submissions: pay by status, time, and pay per hour of work."""
+def portal_bonuses(conn: Connection, worker: str) -> dict[str, Any]:
+    """The worker's bonuses, paid and planned (top-ups to the wage floor, overturned
+    rejections paid by a bonus): planned is owed but not paid yet, so they are told apart."""
+    rows = [{"amount_cents": int(b.amount_cents), "currency": b.currency, "reason": b.reason,
+             "state": b.state, "created_at": b.created_at,
+             # A top-up is anchored on one submission but pays for all the work counted.
+             "submission_id": int(b.submission_id) if b.token.startswith("tw-overturn-")
+             else None}
+            for b in conn.execute(select(bonuses).where(bonuses.c.worker == worker,
+                                                        bonuses.c.state != "cancelled")
+                                  .order_by(bonuses.c.id))]
+    return {"rows": rows,
+            "paid_cents": sum(r["amount_cents"] for r in rows if r["state"] == "paid"),
+            "planned_cents": sum(r["amount_cents"] for r in rows if r["state"] == "planned")}
+
+
+def portal_summary(rows: list[dict[str, Any]], bonus_paid_cents: int = 0) -> dict[str, Any]:
+    """Totals over a worker's submissions: pay by status, time, and pay per hour of work (the
+    rewards paid and the bonuses paid; a planned bonus is not paid yet)."""
     paid = sum(r["reward_cents"] or 0 for r in rows if r["status"] == "Approved")
     pending = sum(r["reward_cents"] or 0 for r in rows if r["status"] == "Submitted")
     unpaid = sum(r["reward_cents"] or 0 for r in rows if r["status"] == "Rejected")
     seconds = sum(r["work_time_s"] or 0.0 for r in rows)
-    per_hour = round(paid / 100 / (seconds / 3600), 2) if seconds > 0 else None
+    per_hour = round((paid + bonus_paid_cents) / 100 / (seconds / 3600), 2) \
+        if seconds > 0 else None
     return {"submissions": len(rows), "paid_cents": paid, "pending_cents": pending,
             "unpaid_rejected_cents": unpaid, "work_time_s": seconds,
             "paid_per_hour": per_hour}
@@ -50,13 +70,15 @@ def portal_home(request: Request, worker: WorkerId,
         every = subs.rows if subs.total <= len(subs.rows) else queries.submission_page(
             conn, worker=worker, per_page=10_000).rows
         context = queries.worker_context(conn, worker, own=True)
+        paid_bonuses = portal_bonuses(conn, worker)
     reviews = rooms.reviews_of_worker(project, worker) or {}
     for row in subs.rows:
         row["review"] = reviews.get(row["id"])
     value_chain = project.config.get("value_chain", {})
     pay = project.config.get("pay", {})
     return render(request, "portal_home.html", {
-        "worker": worker, "submissions": subs.as_dict(), "summary": portal_summary(every),
+        "worker": worker, "submissions": subs.as_dict(), "summary": portal_summary(every, paid_bonuses["paid_cents"]),
+        "bonuses": paid_bonuses,
         "consent": context["consent"],
         "credit_name": context["credit_name"] or "",
         "value_chain": {k: v for k, v in value_chain.items() if isinstance(v, (str, list))},

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
@@ -23,11 +25,15 @@ __all__ = [
     "PRE_COOKIE",
     "SecurityHeaders",
     "JsonSuffix",
+    "ForwardedHeaders",
     "csrf_key",
     "csrf_token",
     "csrf_valid",
     "foreign_request",
     "Limiter",
+    "Backoff",
+    "Limits",
+    "Clock",
     "new_nonce",
 ]
 
@@ -102,6 +108,53 @@ class JsonSuffix:
         await self.app(scope, receive, send)
 
 
+class ForwardedHeaders:
+    """Believes ``X-Forwarded-Proto``, ``X-Forwarded-Host`` and ``X-Forwarded-For`` only from
+    the given proxy addresses: anyone else could claim any scheme, host or client address.
+
+    From a trusted proxy the request's scheme, ``Host`` header and client address become
+    those the proxy saw, so links, cookies, the Origin check and the sign-in limits per
+    address see the user's side of the proxy. The client is the last address in
+    ``X-Forwarded-For`` that is not itself a trusted proxy (earlier ones the client wrote).
+    """
+
+    def __init__(self, app: ASGIApp, trusted: tuple[str, ...]) -> None:
+        self.app = app
+        self.trusted = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+
+    def _trusts(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.trusted)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] not in ("http", "websocket") or not self.trusted or not client \
+                or not self._trusts(str(client[0])):
+            await self.app(scope, receive, send)
+            return
+        scope = dict(scope)
+        headers = [(k, v) for k, v in scope.get("headers", [])]
+        given = {k.lower(): v.decode("latin-1") for k, v in headers}
+        proto = given.get(b"x-forwarded-proto", "").split(",")[-1].strip().lower()
+        if proto in ("http", "https"):
+            scope["scheme"] = proto if scope["type"] == "http" else \
+                {"http": "ws", "https": "wss"}[proto]
+        host = given.get(b"x-forwarded-host", "").split(",")[-1].strip()
+        if host:
+            headers = [(k, v) for k, v in headers if k.lower() != b"host"]
+            headers.append((b"host", host.encode("latin-1")))
+            scope["headers"] = headers
+        hops = [h.strip() for h in given.get(b"x-forwarded-for", "").split(",") if h.strip()]
+        while hops and self._trusts(hops[-1]):
+            hops.pop()
+        if hops:
+            scope["client"] = (hops[-1], 0)
+        await self.app(scope, receive, send)
+
+
 def csrf_key(secret: bytes) -> bytes:
     """The key of CSRF tokens: derived from the project secret, so it is never stored."""
     return hmac.new(secret, b"tracework web csrf v1", hashlib.sha256).digest()
@@ -138,33 +191,133 @@ def new_nonce() -> str:
     return secrets.token_urlsafe(24)
 
 
-class Limiter:
-    """At most ``limit`` failures per ``window`` seconds per key (client address): slows down
-    guessing of passwords and portal tokens. In memory: one server process is the design."""
+Clock = Callable[[], float]
+_NONE: deque[float] = deque(maxlen=0)   # the failures of a key never seen: always empty
 
-    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
+
+class Limiter:
+    """At most ``limit`` failures per ``window`` seconds per key (a client address): slows
+    down guessing from one place. In memory: one server process is the design. ``clock``
+    (seconds, monotonic) is injectable so tests need not sleep."""
+
+    def __init__(self, limit: int = 10, window: float = 300.0,
+                 clock: Clock = time.monotonic) -> None:
         self.limit = limit
         self.window = window
+        self.clock = clock
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def _recent(self, key: str, at: float) -> deque[float]:
-        hits = self._hits.setdefault(key, deque())
+        # Only a failure makes an entry: asking about an address never stores it.
+        hits = self._hits.get(key, _NONE)
         while hits and hits[0] <= at - self.window:
             hits.popleft()
         return hits
 
-    def blocked(self, key: str) -> bool:
+    def retry_after(self, key: str) -> float:
+        """Seconds until ``key`` may try again; 0 when it may now."""
         with self._lock:
-            return len(self._recent(key, time.monotonic())) >= self.limit
+            at = self.clock()
+            hits = self._recent(key, at)
+            if len(hits) < self.limit:
+                return 0.0
+            # Free again once enough of the oldest failures have left the window.
+            return max(0.0, hits[len(hits) - self.limit] + self.window - at)
+
+    def blocked(self, key: str) -> bool:
+        return self.retry_after(key) > 0
 
     def failed(self, key: str) -> None:
         with self._lock:
-            at = time.monotonic()
-            self._recent(key, at).append(at)
+            at = self.clock()
+            self._recent(key, at)
+            self._hits.setdefault(key, deque()).append(at)
             if len(self._hits) > 10_000:   # bounded memory under a spray of addresses
-                self._hits = {k: v for k, v in self._hits.items() if v}
+                self._hits = {k: v for k, v in self._hits.items()
+                              if v and v[-1] > at - self.window}
 
     def reset(self, key: str) -> None:
         with self._lock:
             self._hits.pop(key, None)
+
+
+class Backoff:
+    """Failed sign-ins of one account: the first ``free`` cost nothing, then each one doubles
+    a short wait (``base`` seconds, at most ``cap``) before the next attempt is checked.
+
+    A backoff, not a lockout: whoever guesses a name cannot keep its owner out for longer
+    than ``cap`` at a time, and the right password after the wait always signs in. Attempts
+    refused during the wait are not checked, so they count nothing. Failures older than
+    ``window`` are forgotten; a success forgets them all.
+    """
+
+    def __init__(self, free: int = 5, base: float = 1.0, cap: float = 60.0,
+                 window: float = 900.0, clock: Clock = time.monotonic) -> None:
+        self.free, self.base, self.cap, self.window = free, base, cap, window
+        self.clock = clock
+        self._fails: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, at: float) -> deque[float]:
+        fails = self._fails.get(key, _NONE)
+        while fails and fails[0] <= at - self.window:
+            fails.popleft()
+        return fails
+
+    def delay(self, failures: int) -> float:
+        """The wait after ``failures`` recent failures."""
+        over = failures - self.free
+        return 0.0 if over < 0 else min(self.cap, self.base * 2.0 ** over)
+
+    def _wait(self, key: str, at: float) -> float:
+        fails = self._recent(key, at)
+        return max(0.0, fails[-1] + self.delay(len(fails)) - at) if fails else 0.0
+
+    def retry_after(self, key: str) -> float:
+        with self._lock:
+            return self._wait(key, self.clock())
+
+    def attempt(self, key: str) -> float:
+        """Check and count in one step: the wait still due (the attempt is refused), or 0 when
+        it may go on, counted as failed until :meth:`reset` says it succeeded. Counting before
+        the password is checked keeps guesses sent side by side from all passing at once."""
+        with self._lock:
+            at = self.clock()
+            wait = self._wait(key, at)
+            if wait == 0:
+                self._add(key, at)
+            return wait
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            self._add(key, self.clock())
+
+    def _add(self, key: str, at: float) -> None:
+        self._recent(key, at)
+        self._fails.setdefault(key, deque()).append(at)
+        if len(self._fails) > 10_000:
+            self._fails = {k: v for k, v in self._fails.items()
+                           if v and v[-1] > at - self.window}
+
+    def reset(self, key: str) -> None:
+        with self._lock:
+            self._fails.pop(key, None)
+
+
+@dataclass
+class Limits:
+    """The guessing limits of one app, each counted apart so that one kind of guessing does
+    not shut another door: failed sign-ins per client address and per account name, and
+    unknown portal links per client address."""
+
+    sign_in_address: Limiter
+    sign_in_account: Backoff
+    portal_address: Limiter
+
+    @classmethod
+    def make(cls, clock: Clock = time.monotonic) -> Limits:
+        return cls(sign_in_address=Limiter(limit=30, window=900.0, clock=clock),
+                   sign_in_account=Backoff(free=5, base=1.0, cap=60.0, window=900.0,
+                                           clock=clock),
+                   portal_address=Limiter(limit=10, window=300.0, clock=clock))

@@ -1,6 +1,7 @@
 """Staff accounts, server-side sessions, and workers' private portal links.
 
-Staff sign in with a name and a password (hashed with scrypt, salted per account). A worker has
+Staff sign in with a name and a password (hashed with Argon2id, salted per account; a scrypt
+hash of an earlier version is replaced at its next successful sign-in). A worker has
 no account: the project owner issues them a private link (``tracework portal link WORKER``)
 holding a random 256-bit token. Neither a session id nor a portal token is ever stored: the
 database keeps their SHA-256 and looks them up by it, so a copy of the database opens nothing.
@@ -20,9 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, get_args
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from sqlalchemy import Connection, insert, select, update
 
-from tracework.core.errors import ConflictError, InputError, NotFound
+from tracework.core.errors import ConfigError, ConflictError, InputError, NotFound
 from tracework.core.ledger import LedgerWriter, now
 from tracework.core.project import Project
 from tracework.core.store import inserted_id
@@ -37,6 +41,10 @@ __all__ = [
     "PortalLink",
     "hash_password",
     "check_password",
+    "needs_rehash",
+    "scrypt_hash",
+    "link_days",
+    "DEFAULT_LINK_DAYS",
     "user_add",
     "user_list",
     "user_disable",
@@ -59,9 +67,13 @@ WORKER_SESSION = timedelta(days=7)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _WORKER = re.compile(r"^w_[a-z2-7]{12}$")
 
-# scrypt at N=2^14, r=8 costs 16 MiB and ~50 ms: slow for a guesser, quick for a login.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2 ** 14, 8, 1
+DEFAULT_LINK_DAYS = 90
 
+# Argon2id with RFC 9106's second recommended profile (64 MiB, 3 passes, 4 lanes): slow and
+# memory-hard for a guesser, about a tenth of a second for a sign-in.
+_HASHER = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
+# The hashes of earlier versions: scrypt at N=2^14, r=8, read until their next sign-in.
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2 ** 14, 8, 1
 
 @dataclass(frozen=True)
 class User:
@@ -116,15 +128,20 @@ def _later(delta: timedelta) -> str:
 # -- passwords ---------------------------------------------------------------------------------
 
 def hash_password(password: str) -> str:
-    """A salted scrypt hash in the self-describing form ``scrypt$N$r$p$salt$hash``."""
+    """A salted Argon2id hash in the PHC string form ``$argon2id$v=19$m=…,t=…,p=…$salt$hash``."""
+    return _HASHER.hash(password)
+
+
+def scrypt_hash(password: str) -> str:
+    """A hash in the form earlier versions stored (``scrypt$N$r$p$salt$hash``): only for
+    tests of their upgrade; new hashes are Argon2id."""
     salt = secrets.token_bytes(16)
     key = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R,
                          p=_SCRYPT_P, dklen=32)
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${key.hex()}"
 
 
-def check_password(stored: str, password: str) -> bool:
-    """Whether ``password`` matches ``stored``; compared in constant time."""
+def _check_scrypt(stored: str, password: str) -> bool:
     try:
         scheme, n, r, p, salt, key = stored.split("$")
         if scheme != "scrypt":
@@ -134,6 +151,27 @@ def check_password(stored: str, password: str) -> bool:
     except ValueError:
         return False
     return hmac.compare_digest(got.hex(), key)
+
+
+def check_password(stored: str, password: str) -> bool:
+    """Whether ``password`` matches ``stored`` (Argon2id, or an earlier scrypt hash); compared
+    in constant time."""
+    if stored.startswith("scrypt$"):
+        return _check_scrypt(stored, password)
+    try:
+        return _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether ``stored`` is weaker than a new hash: another scheme or older parameters."""
+    if not stored.startswith("$argon2id$"):
+        return True
+    try:
+        return _HASHER.check_needs_rehash(stored)
+    except InvalidHashError:
+        return True
 
 
 # A hash to check against when the name is unknown, so a wrong name costs as long as a wrong
@@ -201,7 +239,8 @@ def user_disable(project: Project, name: str) -> User:
 
 
 def authenticate(project: Project, name: str, password: str) -> User | None:
-    """The enabled account with this name and password, or None."""
+    """The enabled account with this name and password, or None. A hash made by an earlier
+    version (or with weaker parameters) is replaced by a new Argon2id hash on success."""
     with project.store.read() as conn:
         row = conn.execute(select(web_users).where(web_users.c.name == name)).first()
     if row is None:
@@ -209,7 +248,20 @@ def authenticate(project: Project, name: str, password: str) -> User | None:
         return None
     if not check_password(row.password_hash, password) or row.disabled:
         return None
+    if needs_rehash(row.password_hash):
+        _rehash(project, int(row.id), row.password_hash, password)
     return _user(row)
+
+
+def _rehash(project: Project, uid: int, old: str, password: str) -> None:
+    fresh = hash_password(password)
+
+    def work(conn: Connection) -> None:
+        # Only if unchanged meanwhile: a password set since then must not be overwritten.
+        conn.execute(update(web_users).where(web_users.c.id == uid)
+                     .where(web_users.c.password_hash == old).values(password_hash=fresh))
+
+    project.store.run_write(work)
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -306,27 +358,60 @@ def _require_worker(conn: Connection, worker: str) -> None:
                             "`tracework log`.")
 
 
-def portal_link(project: Project, worker: str, *, expires_days: int | None = None
-                ) -> tuple[str, PortalLink]:
-    """Issue a private portal link for ``worker``. Returns the token (shown once, never
-    stored) and the link's record. Earlier links of the worker stay valid until revoked."""
-    if expires_days is not None and expires_days < 1:
+def link_days(project: Project) -> int:
+    """How long a new portal link stays valid: ``[web] portal_link_days``, 90 by default."""
+    raw = project.config.get("web", {})
+    days = raw.get("portal_link_days", DEFAULT_LINK_DAYS) if isinstance(raw, dict) else \
+        DEFAULT_LINK_DAYS
+    if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+        raise ConfigError("tracework.toml: [web] portal_link_days must be a whole number of "
+                          "days, at least 1")
+    return days
+
+
+def portal_link(project: Project, worker: str, *, expires_days: int | None = None,
+                rotate: bool = False) -> tuple[str, PortalLink]:
+    """Issue a private portal link for ``worker``, valid for ``expires_days`` (default
+    ``[web] portal_link_days``, 90). Returns the token (shown once, never stored) and the
+    link's record.
+
+    With ``rotate`` the worker's earlier links are revoked in the same transaction, with the
+    sessions opened through them: the old link stops working as the new one starts. Without
+    it, earlier links stay valid until they expire or are revoked."""
+    days = link_days(project) if expires_days is None else expires_days
+    if days < 1:
         raise InputError("a link must stay valid for at least one day", field="--expires-days")
     token = secrets.token_urlsafe(32)   # 256 bits
-    expires = _later(timedelta(days=expires_days)) if expires_days else None
+    expires = _later(timedelta(days=days))
 
     def work(conn: Connection) -> PortalLink:
         _require_worker(conn, worker)
+        replaced = _revoke_links(conn, worker) if rotate else []
         at = now()
         lid = inserted_id(conn.execute(insert(portal_links).values(
             worker=worker, token_hash=_digest(token), created_by=project.actor, created_at=at,
             expires_at=expires)))
         log = LedgerWriter(conn, project.actor)
-        log.append("portal.link", f"worker:{worker}", new={"link": int(lid), "expires_at": expires})
+        new: dict[str, Any] = {"link": int(lid), "expires_at": expires}
+        if rotate:
+            new["replaces"] = replaced
+        log.append("portal.link", f"worker:{worker}", new=new)
         log.flush()
         return PortalLink(int(lid), worker, project.actor, at, expires, None)
 
     return token, project.store.run_write(work)
+
+
+def _revoke_links(conn: Connection, worker: str) -> list[int]:
+    """Revoke the worker's live links and their sessions; the ids revoked."""
+    live = [int(r.id) for r in conn.execute(
+        select(portal_links.c.id).where(portal_links.c.worker == worker)
+        .where(portal_links.c.revoked_at.is_(None)))]
+    if live:
+        conn.execute(update(portal_links).where(portal_links.c.id.in_(live))
+                     .values(revoked_at=now()))
+        _revoke_sessions(conn, web_sessions.c.link_id.in_(live))
+    return live
 
 
 def portal_links_of(project: Project, worker: str | None = None) -> list[PortalLink]:
@@ -342,14 +427,9 @@ def portal_revoke(project: Project, worker: str) -> int:
     Returns how many links were revoked."""
     def work(conn: Connection) -> int:
         _require_worker(conn, worker)
-        live = [r.id for r in conn.execute(
-            select(portal_links.c.id).where(portal_links.c.worker == worker)
-            .where(portal_links.c.revoked_at.is_(None)))]
+        live = _revoke_links(conn, worker)
         if not live:
             return 0
-        conn.execute(update(portal_links).where(portal_links.c.id.in_(live))
-                     .values(revoked_at=now()))
-        _revoke_sessions(conn, web_sessions.c.link_id.in_(live))
         log = LedgerWriter(conn, project.actor)
         log.append("portal.revoke", f"worker:{worker}", new={"links": live})
         log.flush()
