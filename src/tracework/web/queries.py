@@ -31,6 +31,7 @@ __all__ = [
     "submission_annotations",
     "next_submitted",
     "annotation",
+    "worker_masks",
     "worker_context",
     "asset_page",
     "asset",
@@ -151,6 +152,15 @@ def annotation(conn: Connection, aid: int, *, worker: str | None = None) -> dict
         query = query.where(annotations.c.worker == worker)
     row = conn.execute(query).mappings().first()
     return dict(row) if row is not None else None
+
+
+def worker_masks(conn: Connection, asset_id: int, worker: str) -> list[dict[str, Any]]:
+    """One worker's masks and boxes on one asset, with their RLE (at most 100)."""
+    rows = conn.execute(select(annotations).where(annotations.c.asset_id == asset_id)
+                        .where(annotations.c.worker == worker)
+                        .where(annotations.c.kind.in_(("mask", "bbox")))
+                        .order_by(annotations.c.id).limit(100)).mappings().all()
+    return [dict(r) for r in rows]
 
 
 def worker_exists(conn: Connection, worker: str) -> bool:
