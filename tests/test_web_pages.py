@@ -148,7 +148,7 @@ def test_review_is_blind_until_a_reviewer_reveals_with_a_recorded_reason(world: 
             "select a.label, a.question from answers a join responses r on a.response_id = r.id"
             " where r.worker = :w"), {"w": worker})]
     assert values and "data-survey-answers" not in page and "Ana K." not in page
-    assert "Blind review." in page and 'action="/submissions/%d/reveal"' % sid in page
+    assert "Blind review." in page and f'action="/submissions/{sid}/reveal"' in page
     # A reason is required; nothing is recorded without one.
     r = _post(client, world, url + "/reveal", reason="  ")
     assert r.status_code == 400
@@ -351,9 +351,8 @@ def test_taxonomy_page_shows_categories_versions_and_flags(world: World) -> None
 
 def test_audit_page_says_the_figures_in_words_from_stored_results(world: World) -> None:
     from tracework.audit.labour import labour_audit
-    from tracework.render.html_report import refresh_audits
-
     from tracework.core.project import open_project
+    from tracework.render.html_report import refresh_audits
     from tracework.web import create_app
 
     toml = world.root / "tracework.toml"

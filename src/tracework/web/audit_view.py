@@ -180,8 +180,12 @@ def _rejections(project: Project, audit: LabourAudit) -> dict[str, Any]:
         for key, n in audit.rejection_reasons.items()]
     chart = svg.bars([svg.Bar(str(r["reason"]), int(r["count"]), "#c0392b") for r in rows[:12]],
                      title="Rejections by reason") if rows else None
-    facts = [("Rejected", f"{_plural(audit.rejected, 'submission')} of {audit.submissions:,} "
-                          f"({100 * audit.rejection_rate:.0f}%)")]
+    decided = audit.approved + audit.rejected
+    words = (f"{_plural(audit.rejected, 'submission')} of {decided:,} decided "
+             f"({100 * audit.rejection_rate:.0f}%)")
+    if audit.pending:
+        words += f"; {audit.pending:,} still waiting for a decision"
+    facts = [("Rejected", words)]
     return {"title": "Rejections by reason", "facts": facts,
             "charts": [chart] if chart else [], "rows": rows, "notes": [],
             "values": {"rejected": audit.rejected, "submissions": audit.submissions,

@@ -229,7 +229,7 @@ def asset_page(conn: Connection, *, category: str | None = None, worker: str | N
         for r in conn.execute(
                 select(annotations.c.id, annotations.c.asset_id, annotations.c.category,
                        annotations.c.worker, annotations.c.submission_id, annotations.c.area,
-                       submissions.c.status)
+                       annotations.c.kind, submissions.c.status)
                 .select_from(joined).where(annotations.c.asset_id.in_(ids), *conditions[1:])
                 .order_by(annotations.c.id)).mappings():
             found[r["asset_id"]]["annotations"].append(dict(r))
