@@ -222,6 +222,9 @@ def test_history_says_what_changed_in_words_with_the_raw_entry_one_click_away(
     entries = client.get(f"/submissions/{sid}.json").json()["history"]
     raw = page.count('<details class="raw"><summary>raw entry</summary>')
     assert raw == len(entries) > 0
+    # The JSON twin carries the same words next to the raw entry.
+    assert "status Submitted → Rejected: The cable is not labelled." in \
+        [e["words"] for e in entries if e["action"] == "submission.status"]
     asset = client.get(f"/assets/{world.meta['asset_id']}").text
     with world.project.store.read() as conn:
         first = conn.execute(select(annotations.c.id, annotations.c.category,

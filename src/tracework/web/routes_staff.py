@@ -15,6 +15,7 @@ from tracework.web import queries
 from tracework.web.audit_view import FIGURES, audit_page
 from tracework.web.auth import StaffUser
 from tracework.web.core import done, render, web_of
+from tracework.web.history import describe
 from tracework.web.media import (
     PATTERNS,
     THUMB_SIZES,
@@ -120,6 +121,12 @@ def queue(request: Request, user: StaffUser, status: Text = "submitted", batch: 
         "rules": [r["code"] for r in rooms.reasons(web.project)]})
 
 
+def _worded(entry: dict[str, Any]) -> dict[str, Any]:
+    """A ledger entry with what it changed in words (``words``), for the page and its twin."""
+    entry["words"] = describe(entry)
+    return entry
+
+
 def submission_view(request: Request, sid: int, viewer: str) -> dict[str, Any]:
     """Everything the submission page shows to the staff member ``viewer``: blind (no survey
     answers, no credit name) unless ``viewer`` revealed them here with a recorded reason."""
@@ -140,8 +147,8 @@ def submission_view(request: Request, sid: int, viewer: str) -> dict[str, Any]:
     colours = {c.name: c.colour for c in project.categories}
     for part in parts:
         part["colour"] = colours.get(part["category"] or "", "#888888")
-    history = [e.as_dict() for e in ledger_log(project, target=f"submission:{sid}",
-                                                   limit=200, newest_first=True)]
+    history = [_worded(e.as_dict()) for e in ledger_log(project, target=f"submission:{sid}",
+                                                          limit=200, newest_first=True)]
     return {"submission": sub, "parts": parts, "context": context, "blind": blind,
             "history": history,
             "has_image": find_image(web.config.images, sub.get("file_name") or "") is not None,
@@ -282,7 +289,7 @@ def asset_page(request: Request, user: StaffUser, asset_id: int) -> Response:
         ann["colour"] = worker_colour(hue)
         ann["pattern"] = PATTERNS[pattern]
         ann["mask_src"] = f"/annotations/{ann['id']}/mask.png?hue={hue}&pattern={pattern}"
-        ann["history"] = [e.as_dict() for e in ledger_log(
+        ann["history"] = [_worded(e.as_dict()) for e in ledger_log(
             project, target=f"annotation:{ann['id']}", limit=50)]
     return render(request, "asset.html", {
         "asset": row, "has_image": find_image(web.config.images, row["file_name"]) is not None,
