@@ -13,6 +13,12 @@ described for wrk2). Bounded: at most rate × seconds requests, each with a 10 s
 
     python benchmarks/bench_web.py                       # the target run (about 2 minutes)
     python benchmarks/bench_web.py --seconds 10 --submissions 20000   # a quick look
+    python benchmarks/bench_web.py --audit          # /audit on the demo project only
+
+The ``--audit`` line: ``/audit`` on the demo project (``tracework demo``, default size) from
+the stored audit results (``tracework audit refresh`` first, as a deployment would), 100
+sequential requests of one signed-in auditor on the real server; target p99 < 300 ms. The page
+never computes an audit, so this measures reading and drawing the stored results.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from tracework.core.store.schema import assets, batches, imports, submissions
 from tracework.web import users
 
 QUEUE_P99_MS = 300.0
+AUDIT_P99_MS = 300.0
 DECISION_P99_MS = 150.0
 REVIEWERS = 10
 PASSWORD = "bench-password-123"
@@ -191,12 +198,74 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+async def time_audit(base: str, requests: int) -> list[float]:
+    client, _ = await sign_in(base, "auditor")
+    try:
+        first = await client.get("/audit")          # warm: templates compiled, caches filled
+        assert first.status_code == 200 and "Pay and time" in first.text, first.text[:500]
+        out = []
+        for _ in range(requests):
+            t = time.perf_counter()
+            r = await client.get("/audit")
+            out.append((time.perf_counter() - t) * 1000)
+            assert r.status_code == 200
+        return out
+    finally:
+        await client.aclose()
+
+
+def audit_main(requests: int, copy_of: Path | None) -> int:
+    import shutil
+
+    from tracework.demo import demo
+    from tracework.render.html_report import refresh_audits
+
+    with tempfile.TemporaryDirectory(prefix="tw-bench-audit-") as tmp:
+        t = time.perf_counter()
+        if copy_of is not None:          # an earlier `tracework demo` folder, copied untouched
+            shutil.copytree(copy_of, Path(tmp) / "demo")
+            root = Path(tmp) / "demo" / "project"
+        else:
+            root = demo(Path(tmp) / "demo").project
+        project = tracework.open_project(root)
+        try:
+            users.user_add(project, "auditor", "auditor", PASSWORD)
+            refresh_audits(project)          # after the account's ledger entry: current
+            subs = tracework.status(project).submissions
+        finally:
+            project.close()
+        print(f"demo project: {subs} submissions, audits stored, in "
+              f"{time.perf_counter() - t:.1f} s")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = start_server(root, port, Path(tmp) / "server.log")
+        try:
+            wait_ready(base, proc)
+            lat = asyncio.run(time_audit(base, requests))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+    p50, p99 = percentile(lat, 50), percentile(lat, 99)
+    ok = p99 < AUDIT_P99_MS
+    print(f"/audit    n={len(lat):5d}  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms   "
+          f"target p99 < {AUDIT_P99_MS:.0f} ms   {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=100_000)
     parser.add_argument("--rate", type=float, default=20.0, help="requests per second, total")
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--audit", action="store_true",
+                        help="only time /audit on the demo project from stored results")
+    parser.add_argument("--audit-requests", type=int, default=100)
+    parser.add_argument("--demo", type=Path, default=None,
+                        help="with --audit: copy this `tracework demo` folder instead of "
+                             "building one")
     args = parser.parse_args()
+    if args.audit:
+        return audit_main(min(args.audit_requests, 1000), args.demo)
     if args.rate * args.seconds > 5000:
         raise SystemExit("bounded: at most 5000 requests per run")
     with tempfile.TemporaryDirectory(prefix="tw-bench-web-") as tmp:

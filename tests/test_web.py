@@ -41,11 +41,13 @@ GET  /static/{path}                           200   200   200   200   200   200
 GET  /openapi.json                            login 200   200   200   404   404
 GET  /                                        login 200   200   200   404   404
 GET  /audit                                   login 200   200   200   404   404
+GET  /audit/{figure}                          login 200   200   200   404   404
 POST /audit/refresh                           login 303   303   303   404   404
 GET  /queue                                   login 200   200   200   404   404
 GET  /submissions/{sid}                       login 200   200   200   404   404
 GET  /annotations/{aid}/mask.png              login 200   200   200   404   404
 GET  /assets/{asset_id}/image                 login 200   200   200   404   404
+GET  /assets/{asset_id}/thumb.jpg             login 200   200   200   404   404
 GET  /assets/{asset_id}                       login 200   200   200   404   404
 GET  /dataset                                 login 200   200   200   404   404
 GET  /log                                     login 200   200   200   404   404
@@ -55,6 +57,7 @@ GET  /notes                                   login 200   200   200   404   404
 POST /submissions/{sid}/decision              login 303   303   403   404   404
 POST /proposals/accept                        login 303   303   403   404   404
 POST /submissions/{sid}/resolve               login 303   303   403   404   404
+POST /submissions/{sid}/reveal                login 303   303   403   404   404
 POST /notes                                   login 303   303   403   404   404
 POST /notes/{nid}/reply                       login 303   303   403   404   404
 POST /notes/{nid}/resolve                     login 303   303   403   404   404
@@ -78,6 +81,7 @@ FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/notes"): {"target": "category:Body", "text": "Is the wheel part of the body?",
                          "concern": "taxonomy"},
     ("POST", "/notes/{nid}/reply"): {"text": "Checked: it is shifted by 3 px."},
+    ("POST", "/submissions/{sid}/reveal"): {"reason": "The worker asked for an accommodation."},
     ("POST", "/notes/{nid}/resolve"): {"reason": "Fixed in the guideline."},
     ("POST", "/w/submissions/{sid}/contest"): {"message": "I labelled the cable too."},
     ("POST", "/w/notes"): {"target": "category:Body", "text": "Is the wheel part of it?"},
@@ -107,7 +111,7 @@ def concrete(path: str, world: World, method: str = "GET") -> str:
     m = world.meta
     sid = m[SUBMISSION_OF.get((method, path), "sid")]
     return path.format(sid=sid, aid=m["aid"], asset_id=m["asset_id"], worker=m["worker_a"],
-                       token=m["token_a"], nid=m["nid"], path="app.css")
+                       token=m["token_a"], nid=m["nid"], path="app.css", figure="labour")
 
 
 def app_routes(app: Any) -> set[tuple[str, str]]:
@@ -337,7 +341,7 @@ def test_no_cors_and_no_caching_of_pages(world: World) -> None:
 
 
 # GET routes that answer a file, not a page: no JSON twin.
-NOT_PAGES = (".png", "/image", "{path}", "openapi.json")
+NOT_PAGES = (".png", ".jpg", "/image", "{path}", "openapi.json")
 
 
 @pytest.mark.parametrize("role", ["anonymous", "owner", "worker-own"])
@@ -446,7 +450,7 @@ def test_audit_page_shows_the_audit_figures(world: World) -> None:
     app = world.app()
     client = client_as(app, "auditor", world)
     before = client.get("/audit.json").json()["audit"]
-    assert before["missing"] is True and before["blocks"] == []
+    assert before["missing"] is True and before["figures"] == []
     assert "not been computed yet" in client.get("/audit").text
     token = client.get("/audit.json").json()["csrf_token"]
     r = client.post("/audit/refresh", headers={"accept": "application/json",
@@ -455,8 +459,7 @@ def test_audit_page_shows_the_audit_figures(world: World) -> None:
     app.state.web.background.wait(120)
     after = client.get("/audit.json").json()["audit"]
     assert after["missing"] is False and all(c["current"] for c in after["computed"])
-    data = after["blocks"]
-    pay = dict(map(tuple, next(b for b in data if b["title"] == "Pay and time")["rows"]))
-    assert pay["submissions"] == expected.submissions
-    assert pay["rejected"] == expected.rejected and pay["approved"] == expected.approved
+    labour = next(f for f in after["figures"] if f["key"] == "labour")["values"]
+    assert labour["submissions"] == expected.submissions
+    assert labour["rejected"] == expected.rejected and labour["approved"] == expected.approved
     assert "submissions" in client.get("/audit").text

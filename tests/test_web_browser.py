@@ -180,3 +180,115 @@ def test_reject_contest_round_trip(world: World, server: str, tmp_path: Path) ->
         print(f"screenshot: {path}")
     csp = [m for m in problems if "Content Security Policy" in m or "Refused" in m]
     assert csp == [] and problems == []
+
+
+def _sign_in(page: Any, server: str, name: str) -> None:
+    page.goto(f"{server}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORDS[name])
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+
+
+def test_blind_review_reveal_redecision_audit_and_thumbnails(world: World, server: str,
+                                                             tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+    from sqlalchemy import update
+
+    from tracework.core.store.schema import workers
+    from tracework.render.html_report import refresh_audits
+
+    shots = Path(os.environ.get("TRACEWORK_SCREENSHOTS") or tmp_path / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    sid, worker = world.meta["sid"], world.meta["worker_a"]
+    with world.project.store.write() as conn:
+        conn.execute(update(workers).where(workers.c.pseudonym == worker)
+                     .values(consent_link=True, consent_credit=True, credit_name="Ana K."))
+    refresh_audits(world.project)
+    problems: list[str] = []
+    with sync_playwright() as p:
+        staff = _browser(p, tmp_path / "profile-blind")
+        page = staff.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
+                if r.status >= 400 else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        _sign_in(page, server, "reviewer")
+        # Blind by default: no survey answers, no credit name; a reason reveals them.
+        page.goto(f"{server}/submissions/{sid}")
+        assert page.locator("[data-blind]").is_visible()
+        assert page.locator("[data-survey-answers]").count() == 0
+        assert "Ana K." not in page.content()
+        page.screenshot(path=str(shots / "5-blind-review.png"), full_page=True)
+        page.click("form[data-reveal] button[type=submit]")     # empty reason: refused
+        assert page.url == f"{server}/submissions/{sid}"
+        assert page.locator("[data-survey-answers]").count() == 0
+        page.fill("form[data-reveal] input[name=reason]", "The worker asked for an "
+                  "accommodation.")
+        with page.expect_navigation():
+            page.click("form[data-reveal] button[type=submit]")
+        assert page.locator("[data-survey-answers] dt").count() >= 1
+        assert "credited as Ana K." in page.locator("#worker-context + p").inner_text()
+        assert "The worker asked for an accommodation." in page.locator(
+            "[data-revealed]").inner_text()
+        page.screenshot(path=str(shots / "6-revealed.png"), full_page=True)
+        # Re-decision with the keyboard: a rejects again needs a reason first.
+        assert page.locator("form[data-redecide]").count() == 1
+        page.locator("h1").click()
+        page.keyboard.press("a")                # the required reason stops the form
+        assert page.url.startswith(f"{server}/submissions/{sid}")
+        assert page.evaluate("document.activeElement.name") == "reason_text"
+        page.keyboard.type("Re-checked: the cable is labelled.")
+        page.locator("h1").click()
+        page.screenshot(path=str(shots / "7-redecision.png"), full_page=True)
+        with page.expect_navigation():
+            page.keyboard.press("a")
+        page.goto(f"{server}/submissions/{sid}")
+        assert "Approved" in page.locator("h1 .status").inner_text()
+        history = page.locator("table.log").inner_text()
+        assert "status Rejected → Approved: Re-checked: the cable is labelled." in history
+        # The raw entry is one click away.
+        raw = page.locator("details.raw").first
+        assert not raw.locator("code").is_visible()
+        raw.locator("summary").click()
+        assert raw.locator("code").is_visible()
+        # The audit page: figures in words, each with its JSON twin, from the stored results.
+        page.goto(f"{server}/audit")
+        assert page.locator("section[data-figure]").count() == 4
+        assert "% of workers below the floor" in page.content() or \
+            "no wage floor set" in page.content()
+        assert page.locator("[data-age]").inner_text().startswith("Figures computed")
+        assert page.locator("figure.chart svg").count() >= 3
+        page.screenshot(path=str(shots / "8-audit.png"), full_page=True)
+        twin = page.locator("section[data-figure=labour] a[data-json]").get_attribute("href")
+        assert twin == "/audit/labour.json"
+        answer = page.request.get(f"{server}{twin}")      # with the browser's session
+        assert answer.status == 200
+        assert [f["key"] for f in answer.json()["audit"]["figures"]] == ["labour"]
+        # The dataset browser: thumbnails of the image and of every worker's version.
+        page.goto(f"{server}/dataset?category=Cable")
+        thumbs = page.locator("img.thumb")
+        assert thumbs.count() >= 2
+        for i in range(min(thumbs.count(), 12)):
+            thumbs.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('img.thumb')].slice(0, 12)"
+            ".every(i => i.complete && i.naturalWidth > 0)", timeout=60000)
+        widths = page.evaluate("[...document.querySelectorAll('img.thumb')].slice(0, 12)"
+                               ".map(i => i.naturalWidth)")
+        assert widths and all(w == 160 for w in widths)
+        assert page.locator("select[name=category] option[selected]").inner_text() == "Cable"
+        page.screenshot(path=str(shots / "9-dataset-thumbnails.png"), full_page=True)
+        # The asset page: one colour per worker, with who is who.
+        page.goto(f"{server}/assets/{world.meta['asset_id']}")
+        assert page.locator("[data-legend-workers] li[data-worker]").count() >= 2
+        page.wait_for_function("() => [...document.querySelectorAll('img.mask')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)", timeout=60000)
+        page.screenshot(path=str(shots / "10-asset-by-worker.png"), full_page=True)
+        staff.close()
+    for name in ("5-blind-review.png", "6-revealed.png", "7-redecision.png", "8-audit.png",
+                 "9-dataset-thumbnails.png", "10-asset-by-worker.png"):
+        path = shots / name
+        assert path.stat().st_size > 5000
+        print(f"screenshot: {path}")
+    assert problems == []

@@ -208,6 +208,9 @@ def _every_post(world: World, proxied: Proxied) -> dict[str, int]:
         done["/submissions/{sid}/decision"], _ = staff.post(
             f"/submissions/{sid}/decision", f"/submissions/{sid}",
             {"decision": "reject", "reason_text": "The wheel is not labelled."})
+        done["/submissions/{sid}/reveal"], _ = staff.post(
+            f"/submissions/{sid}/reveal", f"/submissions/{sid}",
+            {"reason": "The worker asked for an accommodation."})
         done["/submissions/{sid}/resolve"], _ = staff.post(
             f"/submissions/{m['sid_c']}/resolve", f"/submissions/{m['sid_c']}",
             {"outcome": "uphold", "reason": "Two parts are still missing."})
@@ -250,7 +253,8 @@ def test_every_post_succeeds_through_an_https_proxy_with_public_url(
     from tracework.core.status import log
 
     actions = {e.action for e in log(world.project)}
-    assert {"review.decide", "review.contest", "review.resolve", "consent.set"} <= actions, \
+    assert {"review.decide", "review.contest", "review.resolve", "review.reveal",
+            "consent.set"} <= actions, \
         actions
 
 

@@ -124,17 +124,20 @@ class Stored:
     computed_at: str
     seconds: float
     current: bool            # rests on today's ledger head
+    ledger_seq: int = 0      # the ledger entry it rests on
+    changes_since: int = 0   # ledger entries written after it (0 while current)
 
 
 def stored(project: Project) -> list[Stored]:
     """Every stored result, newest first, and whether each is still current."""
     with project.store.read() as conn:
-        _, head = ledger.head(conn)
+        seq, head = ledger.head(conn)
         rows = conn.execute(select(audit_results.c.kind, audit_results.c.params,
                                    audit_results.c.computed_at, audit_results.c.seconds,
-                                   audit_results.c.ledger_head)
+                                   audit_results.c.ledger_head, audit_results.c.ledger_seq)
                             .order_by(audit_results.c.computed_at.desc()))
-        return [Stored(r.kind, r.params, r.computed_at, r.seconds, r.ledger_head == head)
+        return [Stored(r.kind, r.params, r.computed_at, r.seconds, r.ledger_head == head,
+                       int(r.ledger_seq), max(0, seq - int(r.ledger_seq)))
                 for r in rows]
 
 

@@ -8,6 +8,8 @@ them: init, ingest of the batch and the survey, linking by pseudonym, COCO and Y
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from typing import Any
 
 from tracework import review
 from tracework.core.errors import ConfigError
-from tracework.core.project import Category, init
+from tracework.core.project import CONFIG_FILE, Category, init
 from tracework.core.status import StatusReport, status
 from tracework.dataset.export import ExportReport, export_coco, export_yolo
 from tracework.demo import data as demo_data
@@ -112,10 +114,12 @@ def demo(directory: Path | str = "demo-out", *, seed: int = 7, frames: int = 30,
                             survey=survey, review=decided, coco=coco, yolo=yolo, status=status(project))
     finally:
         project.close()
-    p = f"tracework -p {project_dir}"
     images = files.images_dir
+    _serve_images(project_dir, images)
+    p = f"tracework -p {project_dir}"
     report.next_steps = [
         f"{p} status",
+        f"{p} serve",
         f"{p} review list --status rejected",
         f"{p} audit labour",
         f"{p} export bundle {root / 'bundle'} --status all --images {images}",
@@ -126,3 +130,14 @@ def demo(directory: Path | str = "demo-out", *, seed: int = 7, frames: int = 30,
         f"python -c \"from pycocotools.coco import COCO; COCO('{out / 'coco' / 'annotations.json'}')\"",
     ]
     return report
+
+
+def _serve_images(project_dir: Path, images: Path) -> None:
+    """Point ``tracework serve`` at the demo's task images (``[web] images``), relative to the
+    project so the demo folder can be moved as a whole."""
+    toml = project_dir / CONFIG_FILE
+    relative = Path(os.path.relpath(images, project_dir)).as_posix()
+    text = toml.read_text(encoding="utf-8")
+    if "\n[web]" not in text:
+        toml.write_text(text.rstrip("\n") + f"\n\n[web]\nimages = {json.dumps(relative)}\n",
+                        encoding="utf-8")

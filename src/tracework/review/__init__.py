@@ -18,6 +18,7 @@ mirrored in ``submissions.status`` (Approved, Rejected, Rework) with a ledger en
 
 from __future__ import annotations
 
+from tracework.review.blind import Reveal, reveal, revealed
 from tracework.review.common import DECISIONS, Decision, window
 from tracework.review.decision_file import FILE_COLUMNS, decide_file
 from tracework.review.decisions import (
@@ -60,6 +61,7 @@ __all__ = [
     "ProposeReport",
     "QueueItem",
     "ResolveResult",
+    "Reveal",
     "ReviewConfig",
     "Rule",
     "accept_proposals",
@@ -77,6 +79,8 @@ __all__ = [
     "resolve",
     "review_config",
     "review_list",
+    "reveal",
+    "revealed",
     "window",
     "write_private",
 ]

@@ -26,6 +26,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from tracework.core.errors import ConfigError, TraceworkError
 from tracework.core.project import Project
+from tracework.web.history import describe
 from tracework.web.security import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -168,6 +169,7 @@ class Web:
         env.filters["money"] = _money
         env.filters["duration"] = _duration
         env.filters["urlq"] = lambda v: quote(str(v), safe="")
+        env.filters["change_words"] = describe
         return cls(project, config, csrf_key(project.secret), env)
 
 

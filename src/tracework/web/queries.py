@@ -31,6 +31,7 @@ __all__ = [
     "submission_annotations",
     "next_submitted",
     "annotation",
+    "worker_masks",
     "worker_context",
     "asset_page",
     "asset",
@@ -153,6 +154,15 @@ def annotation(conn: Connection, aid: int, *, worker: str | None = None) -> dict
     return dict(row) if row is not None else None
 
 
+def worker_masks(conn: Connection, asset_id: int, worker: str) -> list[dict[str, Any]]:
+    """One worker's masks and boxes on one asset, with their RLE (at most 100)."""
+    rows = conn.execute(select(annotations).where(annotations.c.asset_id == asset_id)
+                        .where(annotations.c.worker == worker)
+                        .where(annotations.c.kind.in_(("mask", "bbox")))
+                        .order_by(annotations.c.id).limit(100)).mappings().all()
+    return [dict(r) for r in rows]
+
+
 def worker_exists(conn: Connection, worker: str) -> bool:
     return conn.execute(select(workers.c.pseudonym).where(workers.c.pseudonym == worker)
                         .where(workers.c.erased.is_(False))).first() is not None
@@ -219,7 +229,7 @@ def asset_page(conn: Connection, *, category: str | None = None, worker: str | N
         for r in conn.execute(
                 select(annotations.c.id, annotations.c.asset_id, annotations.c.category,
                        annotations.c.worker, annotations.c.submission_id, annotations.c.area,
-                       submissions.c.status)
+                       annotations.c.kind, submissions.c.status)
                 .select_from(joined).where(annotations.c.asset_id.in_(ids), *conditions[1:])
                 .order_by(annotations.c.id)).mappings():
             found[r["asset_id"]]["annotations"].append(dict(r))

@@ -7,27 +7,19 @@ writes no SQL of its own for their data.
 from __future__ import annotations
 
 import dataclasses
-import html
-import re
 from typing import Any
 
-from markupsafe import Markup
-
 from tracework import review
-from tracework.audit.cache import NotComputed, stored
 from tracework.core.errors import NotFound
 from tracework.core.project import Project
 from tracework.fieldnotes import notes, taxonomy
 from tracework.pay import receipts
-from tracework.render.html_report import agreement, labour, refresh_audits, report_sections
+from tracework.render.html_report import refresh_audits
 from tracework.review.common import as_decision
 from tracework.review.disputes import as_outcome
 from tracework.review.queue import decisions_in_force
 
 __all__ = ["rooms", "acting_as"]
-
-_ARIA_LABEL = re.compile(r'aria-label="([^"]*)"')
-
 
 def acting_as(project: Project, actor: str) -> Project:
     """The same project (same store) with ``actor`` recorded as the author of its changes, for
@@ -106,10 +98,22 @@ class _Rooms:
                 for r in review.review_config(project).rules]
 
     def decide(self, project: Project, sid: int, decision: str, *, reason_code: str,
-               reason: str, seen: str, reviewer: str) -> Any:
+               reason: str, seen: str, reviewer: str, redecide: bool = False) -> Any:
         expect: Any = int(seen) if seen.isdigit() else None
+        if redecide and expect is None:
+            # Decided on the platform, never here: no decision of ours to compare with.
+            expect = review.UNSET
         return review.decide(project, sid, as_decision(decision), reason_code=reason_code or None,
-                             reason=reason or None, expect_review=expect, reviewer=reviewer)
+                             reason=reason or None, expect_review=expect, reviewer=reviewer,
+                             redecide=redecide)
+
+    def reveal(self, project: Project, sid: int, reason: str, *, reviewer: str) -> Any:
+        return review.reveal(project, sid, reason, reviewer=reviewer)
+
+    def reveals(self, project: Project, sid: int, reviewer: str) -> list[dict[str, Any]]:
+        """The reasons ``reviewer`` gave for seeing this submission's worker unblinded."""
+        return [{"ts": e.ts, "reason": e.reason, "seq": e.seq}
+                for e in review.revealed(project, sid, reviewer)]
 
     def accept_proposals(self, project: Project, *, rule: str | None, batch: str | None,
                          reviewer: str) -> Any:
@@ -184,56 +188,8 @@ class _Rooms:
 
     # -- audits --------------------------------------------------------------------------------
 
-    def audit_figures(self, project: Project) -> dict[str, Any]:
-        """The audits' headline figures, as titled key/value tables (aggregates only: no
-        per-worker rows leave the audit room through this page), from the stored results:
-        never computed here (``tracework audit refresh`` or the page's refresh does that).
-        ``computed`` says when each stored result was made and whether it is still current;
-        ``missing`` that an audit was never run."""
-        results = [dataclasses.asdict(s) for s in stored(project)]
-        try:
-            sources = ((labour(project, "latest"), "Pay and time"),
-                       (agreement(project, "latest"), "Agreement"))
-            charts = self.report_charts(project)
-        except NotComputed:
-            return {"blocks": [], "charts": [], "missing": True, "computed": results}
-        blocks = []
-        for audit, title in sources:
-            data = audit.as_dict()
-            rows = [(k, _figure(v)) for k, v in data.items()
-                    if isinstance(v, (str, int, float, bool)) or v is None]
-            for key, value in data.get("rejection_reasons", {}).items():
-                rows.append((f"rejections: {key}", value))
-            for item in data.get("masks", []):
-                numbers = [(k, v) for k, v in item.items() if isinstance(v, float)]
-                if "category" in item and numbers:
-                    rows.append((f"mask {numbers[0][0]}: {item['category']}",
-                                 _figure(numbers[0][1])))
-            blocks.append({"title": title, "rows": rows})
-        return {"blocks": blocks, "charts": charts, "missing": False, "computed": results}
-
     def refresh_audits(self, project: Project) -> dict[str, float]:
         return refresh_audits(project)
-
-    def report_charts(self, project: Project) -> list[dict[str, Any]]:
-        """The charts of ``tracework report`` (inline SVG drawn and escaped by the render
-        room), section by section, so the page and the report show the same figures."""
-        out = []
-        for key, section in report_sections(project, "latest").items():
-            if not section.available:
-                continue
-            for name in ("chart", "reasons_chart", "masks", "boxes"):
-                chart = section.data.get(name)
-                if isinstance(chart, Markup):
-                    label = _ARIA_LABEL.search(chart)
-                    out.append({"section": section.title, "key": f"{key}.{name}",
-                                "title": html.unescape(label.group(1)) if label else
-                                section.title, "svg": chart})
-        return out
-
-
-def _figure(value: Any) -> Any:
-    return round(value, 3) if isinstance(value, float) else value
 
 
 rooms = _Rooms()

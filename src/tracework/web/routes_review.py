@@ -27,14 +27,24 @@ Long = Annotated[str, Form(max_length=4000)]
 
 @router.post("/submissions/{sid}/decision", summary="Approve, reject or send back for rework")
 def decision(request: Request, user: Writer, sid: int, decision: Short,
-             reason_code: Short = "", reason_text: Long = "", seen: Short = "") -> Response:
+             reason_code: Short = "", reason_text: Long = "", seen: Short = "",
+             redecide: Short = "") -> Response:
+    """``redecide`` (sent by the form of a decided submission) changes the decision in force;
+    the review room then requires a reason the worker can read, even to approve."""
     project = web_of(request).project
     result = rooms.decide(project, sid, decision, reason_code=reason_code, reason=reason_text,
-                          seen=seen, reviewer=user.name)
+                          seen=seen, reviewer=user.name, redecide=redecide == "1")
     with project.store.read() as conn:
         following = queries.next_submitted(conn, sid)
     to = f"/submissions/{following}" if following is not None else "/queue"
     return done(request, to, {"result": result.as_dict()})
+
+
+@router.post("/submissions/{sid}/reveal",
+             summary="Show the worker's survey answers on this submission, recording why")
+def reveal(request: Request, user: Writer, sid: int, reason: Long) -> Response:
+    result = rooms.reveal(web_of(request).project, sid, reason, reviewer=user.name)
+    return done(request, f"/submissions/{sid}#worker-context", {"reveal": result.as_dict()})
 
 
 @router.post("/proposals/accept", summary="Accept open rule proposals in bulk")

@@ -12,9 +12,19 @@ from tracework.core.errors import InputError, NotFound
 from tracework.core.status import log as ledger_log
 from tracework.core.status import status as project_status
 from tracework.web import queries
+from tracework.web.audit_view import FIGURES, audit_page
 from tracework.web.auth import StaffUser
 from tracework.web.core import done, render, web_of
-from tracework.web.media import find_image, mask_png
+from tracework.web.history import describe
+from tracework.web.media import (
+    PATTERNS,
+    THUMB_SIZES,
+    WORKER_COLOURS,
+    find_image,
+    mask_png,
+    thumbnail,
+    worker_colour,
+)
 from tracework.web.rooms import rooms
 
 __all__ = ["router", "choice", "opt_int"]
@@ -58,15 +68,26 @@ def dashboard(request: Request, user: StaffUser) -> Response:
     return render(request, "dashboard.html", {"status": report.as_dict()})
 
 
-@router.get("/audit", summary="The audits' figures: pay and time, agreement (as last computed)")
+@router.get("/audit", summary="The audits' figures in words, from the stored results")
 def audit(request: Request, user: StaffUser) -> Response:
+    return _audit(request, None)
+
+
+@router.get("/audit/{figure}", summary="One figure of the audits (the twin of its section)")
+def audit_figure(request: Request, user: StaffUser, figure: str) -> Response:
+    if figure not in FIGURES:
+        raise NotFound(f"no audit figure {figure!r}", hint=f"One of {', '.join(FIGURES)}.")
+    return _audit(request, figure)
+
+
+def _audit(request: Request, only: str | None) -> Response:
     # Read from the stored results only: the audits read every submission and run permutation
     # tests, never inside a request. The refresh below runs them in the background.
     web = web_of(request)
-    figures = rooms.audit_figures(web.project)
+    figures = audit_page(web.project, only)
     figures["refreshing"] = web.background.running
     figures["refresh_error"] = web.background.last_error
-    return render(request, "audit.html", {"audit": figures})
+    return render(request, "audit.html", {"audit": figures, "only": only or ""})
 
 
 @router.post("/audit/refresh", summary="Recompute the audits in the background")
@@ -100,8 +121,15 @@ def queue(request: Request, user: StaffUser, status: Text = "submitted", batch: 
         "rules": [r["code"] for r in rooms.reasons(web.project)]})
 
 
-def submission_view(request: Request, sid: int) -> dict[str, Any]:
-    """Everything the submission page shows, for staff."""
+def _worded(entry: dict[str, Any]) -> dict[str, Any]:
+    """A ledger entry with what it changed in words (``words``), for the page and its twin."""
+    entry["words"] = describe(entry)
+    return entry
+
+
+def submission_view(request: Request, sid: int, viewer: str) -> dict[str, Any]:
+    """Everything the submission page shows to the staff member ``viewer``: blind (no survey
+    answers, no credit name) unless ``viewer`` revealed them here with a recorded reason."""
     web = web_of(request)
     project = web.project
     with project.store.read() as conn:
@@ -110,12 +138,19 @@ def submission_view(request: Request, sid: int) -> dict[str, Any]:
             raise NotFound(f"no submission {sid}")
         parts = queries.submission_annotations(conn, sid)
         context = queries.worker_context(conn, sub["worker"])
+    reveals = rooms.reveals(project, sid, viewer)
+    blind = {"on": not reveals, "hidden": len(context["answers"]) if not reveals else 0,
+             "credit_hidden": bool(context["credit_name"]) and not reveals,
+             "reveals": reveals}
+    if not reveals:
+        context = {**context, "answers": [], "credit_name": None}
     colours = {c.name: c.colour for c in project.categories}
     for part in parts:
         part["colour"] = colours.get(part["category"] or "", "#888888")
-    history = [e.as_dict() for e in ledger_log(project, target=f"submission:{sid}",
-                                                   limit=200, newest_first=True)]
-    return {"submission": sub, "parts": parts, "context": context, "history": history,
+    history = [_worded(e.as_dict()) for e in ledger_log(project, target=f"submission:{sid}",
+                                                          limit=200, newest_first=True)]
+    return {"submission": sub, "parts": parts, "context": context, "blind": blind,
+            "history": history,
             "has_image": find_image(web.config.images, sub.get("file_name") or "") is not None,
             "review": rooms.review_of(project, sid, owner=sub["worker"]),
             "notes": rooms.notes_on(project, f"submission:{sid}"),
@@ -125,27 +160,68 @@ def submission_view(request: Request, sid: int) -> dict[str, Any]:
 
 @router.get("/submissions/{sid}", summary="A submission: image, masks, proposals, decision")
 def submission_page(request: Request, user: StaffUser, sid: int) -> Response:
-    data = submission_view(request, sid)
+    data = submission_view(request, sid, user.name)
     data["can_decide"] = user.role in ("owner", "reviewer")
     with web_of(request).project.store.read() as conn:
         data["next_id"] = queries.next_submitted(conn, sid)
     return render(request, "submission.html", data)
 
 
+Hue = Annotated[int | None, Query(ge=0, lt=len(WORKER_COLOURS))]
+Pattern = Annotated[int | None, Query(ge=0, lt=len(PATTERNS))]
+
+
 @router.get("/annotations/{aid}/mask.png", summary="An annotation's mask as a coloured PNG")
-def annotation_mask(request: Request, user: StaffUser, aid: int) -> Response:
-    return mask_response(request, aid, None)
+def annotation_mask(request: Request, user: StaffUser, aid: int, hue: Hue = None,
+                    pattern: Pattern = None) -> Response:
+    """In its category's colour; with ``hue`` and ``pattern`` (the asset page's colouring by
+    worker), in that worker's hue with the part's pattern inside an outline."""
+    return mask_response(request, aid, None, hue=hue, pattern=pattern)
 
 
-def mask_response(request: Request, aid: int, worker: str | None) -> Response:
+def mask_response(request: Request, aid: int, worker: str | None, *, hue: int | None = None,
+                  pattern: int | None = None) -> Response:
     project = web_of(request).project
     with project.store.read() as conn:
         row = queries.annotation(conn, aid, worker=worker)
     if row is None or row.get("kind") not in ("mask", "bbox"):
         raise NotFound(f"no mask {aid}")
     colours = {c.name: c.colour for c in project.categories}
-    png = mask_png(row, colours.get(row.get("category") or "", "#888888"))
+    if hue is not None:
+        png = mask_png(row, worker_colour(hue), PATTERNS[pattern or 0])
+    else:
+        png = mask_png(row, colours.get(row.get("category") or "", "#888888"))
     return Response(png, media_type="image/png")
+
+
+ThumbSize = Annotated[int, Query()]
+
+
+@router.get("/assets/{asset_id}/thumb.jpg",
+            summary="A small JPEG of an asset's image, optionally with one worker's parts")
+def asset_thumb(request: Request, user: StaffUser, asset_id: int, size: ThumbSize = 160,
+                worker: Text = "") -> Response:
+    """Made once per asset hash, size and drawing, then served from the project's cache
+    folder (``.cache/thumbnails``)."""
+    if size not in THUMB_SIZES:
+        raise InputError(f"size must be one of {', '.join(map(str, THUMB_SIZES))}",
+                         field="size")
+    who = _worker_filter(worker)
+    web = web_of(request)
+    project = web.project
+    with project.store.read() as conn:
+        row = queries.asset(conn, asset_id)
+        parts = queries.worker_masks(conn, asset_id, who) if row is not None and who else []
+    found = find_image(web.config.images, row["file_name"]) if row else None
+    if row is None or found is None or (who and not parts):
+        raise NotFound(f"no thumbnail for asset {asset_id}",
+                       hint="Set [web] images in tracework.toml to the folder of the task images.")
+    colours = {c.name: c.colour for c in project.categories}
+    overlays = [(p, colours.get(p.get("category") or "", "#888888")) for p in parts]
+    key = row.get("sha256") or f"asset{asset_id}-{found[0].stat().st_size}"
+    data = thumbnail(project.root / ".cache" / "thumbnails", found[0], key, size, overlays)
+    return Response(data, media_type="image/jpeg",
+                    headers={"cache-control": "private, max-age=86400"})
 
 
 @router.get("/assets/{asset_id}/image", summary="The task image of an asset")
@@ -193,7 +269,8 @@ def dataset(request: Request, user: StaffUser, category: Text = "", worker: Text
         "assets": result.as_dict(),
         "filters": {**{k: v or "" for k, v in filters.items()}, "concern": chosen_concern or ""},
         "categories": [c.as_dict() for c in project.categories], "concerns": concerns,
-        "statuses": list(queries.STATUSES), "batches": batches})
+        "statuses": list(queries.STATUSES), "batches": batches,
+        "has_images": web.config.images is not None})
 
 
 @router.get("/assets/{asset_id}", summary="An asset: its annotations, makers and their history")
@@ -205,14 +282,37 @@ def asset_page(request: Request, user: StaffUser, asset_id: int) -> Response:
     if row is None:
         raise NotFound(f"no asset {asset_id}")
     colours = {c.name: c.colour for c in project.categories}
+    makers, parts = _legend(row["annotations"], [c.name for c in project.categories])
     for ann in row["annotations"][:200]:
-        ann["colour"] = colours.get(ann["category"] or "", "#888888")
-        ann["history"] = [e.as_dict() for e in ledger_log(
+        ann["category_colour"] = colours.get(ann["category"] or "", "#888888")
+        hue, pattern = makers[ann["worker"]]["hue"], parts[ann["category"] or ""]["index"]
+        ann["colour"] = worker_colour(hue)
+        ann["pattern"] = PATTERNS[pattern]
+        ann["mask_src"] = f"/annotations/{ann['id']}/mask.png?hue={hue}&pattern={pattern}"
+        ann["history"] = [_worded(e.as_dict()) for e in ledger_log(
             project, target=f"annotation:{ann['id']}", limit=50)]
     return render(request, "asset.html", {
         "asset": row, "has_image": find_image(web.config.images, row["file_name"]) is not None,
+        "makers": list(makers.values()), "patterns": list(parts.values()),
         "notes": rooms.notes_on(project, f"asset:{asset_id}"), "note_target": f"asset:{asset_id}",
         "concerns": sorted(rooms.concerns(project))})
+
+
+def _legend(annotations: list[dict[str, Any]], categories: list[str]
+            ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Who is who on an asset page: one hue per worker (in order of their first part) and one
+    pattern per category (in taxonomy order, retired names after)."""
+    makers: dict[str, dict[str, Any]] = {}
+    for ann in annotations:
+        if ann["worker"] not in makers:
+            hue = len(makers) % len(WORKER_COLOURS)
+            makers[ann["worker"]] = {"worker": ann["worker"], "hue": hue,
+                                     "colour": worker_colour(hue), "parts": 0}
+        makers[ann["worker"]]["parts"] += 1
+    names = categories + sorted({a["category"] or "" for a in annotations} - set(categories))
+    parts = {name: {"category": name, "index": i % len(PATTERNS),
+                    "pattern": PATTERNS[i % len(PATTERNS)]} for i, name in enumerate(names)}
+    return makers, parts
 
 
 @router.get("/log", summary="The change log, filtered")
