@@ -149,6 +149,12 @@ def test_review_is_blind_until_a_reviewer_reveals_with_a_recorded_reason(world: 
             " where r.worker = :w"), {"w": worker})]
     assert values and "data-survey-answers" not in page and "Ana K." not in page
     assert "Blind review." in page and f'action="/submissions/{sid}/reveal"' in page
+    # The worker's own page is no way around it: blind too, page and twin.
+    wpage = client.get(f"/workers/{worker}")
+    assert wpage.status_code == 200 and "Blind review." in wpage.text
+    assert "Ana K." not in wpage.text and str(escape(values[0])) not in wpage.text
+    wtwin = client.get(f"/workers/{worker}.json").json()
+    assert wtwin["context"]["answers"] == [] and wtwin["context"]["credit_name"] is None
     # A reason is required; nothing is recorded without one.
     r = _post(client, world, url + "/reveal", reason="  ")
     assert r.status_code == 400
@@ -167,6 +173,12 @@ def test_review_is_blind_until_a_reviewer_reveals_with_a_recorded_reason(world: 
     assert "The worker asked for an accommodation." in page
     # Revealed for that reviewer on that submission only: another reviewer still sees it blind.
     assert full.get(url + ".json").json()["context"]["answers"] == []
+    # The revealing reviewer sees the worker's page in full; another staff member does not.
+    wtwin = client.get(f"/workers/{worker}.json").json()
+    assert len(wtwin["context"]["answers"]) == blind["blind"]["hidden"]
+    assert wtwin["context"]["credit_name"] == "Ana K."
+    assert full.get(f"/workers/{worker}.json").json()["context"]["answers"] == []
+    assert "Ana K." not in full.get(f"/workers/{worker}").text
     # Without consent to linking, revealing shows nothing more.
     with world.project.store.write() as conn:
         conn.execute(update(workers).where(workers.c.pseudonym == worker)

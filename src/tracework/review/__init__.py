@@ -18,7 +18,7 @@ mirrored in ``submissions.status`` (Approved, Rejected, Rework) with a ledger en
 
 from __future__ import annotations
 
-from tracework.review.blind import Reveal, reveal, revealed
+from tracework.review.blind import Reveal, reveal, revealed, revealed_worker
 from tracework.review.common import DECISIONS, Decision, window
 from tracework.review.decision_file import FILE_COLUMNS, decide_file
 from tracework.review.decisions import (
@@ -81,6 +81,7 @@ __all__ = [
     "review_list",
     "reveal",
     "revealed",
+    "revealed_worker",
     "window",
     "write_private",
 ]

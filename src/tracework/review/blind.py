@@ -9,6 +9,7 @@ entry is the record: the answers are shown to that reviewer for that submission 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,7 @@ from tracework.core.store.schema import submissions
 from tracework.review.common import submission_id
 from tracework.review.reasons import check_reason
 
-__all__ = ["REVEAL_ACTION", "Reveal", "reveal", "revealed"]
+__all__ = ["REVEAL_ACTION", "Reveal", "reveal", "revealed", "revealed_worker"]
 
 REVEAL_ACTION = "review.reveal"
 
@@ -68,3 +69,11 @@ def revealed(project: Project, submission: int, reviewer: str) -> list[ledger.En
     with project.store.read() as conn:
         return list(ledger.entries(conn, target=f"submission:{submission}", actor=reviewer,
                                    action=REVEAL_ACTION))
+
+
+def revealed_worker(project: Project, worker: str, reviewer: str) -> bool:
+    """Whether ``reviewer`` revealed ``worker``'s answers on any of their submissions: the
+    worker's own page stays blind to everyone else, so it is no way around a reveal."""
+    with project.store.read() as conn:
+        return any(json.loads(e.new).get("worker") == worker
+                   for e in ledger.entries(conn, actor=reviewer, action=REVEAL_ACTION))

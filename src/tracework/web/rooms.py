@@ -115,6 +115,9 @@ class _Rooms:
         return [{"ts": e.ts, "reason": e.reason, "seq": e.seq}
                 for e in review.revealed(project, sid, reviewer)]
 
+    def revealed_worker(self, project: Project, worker: str, reviewer: str) -> bool:
+        return review.revealed_worker(project, worker, reviewer)
+
     def accept_proposals(self, project: Project, *, rule: str | None, batch: str | None,
                          reviewer: str) -> Any:
         return review.accept_proposals(project, rule=rule, batches=[batch] if batch else (),

@@ -351,7 +351,14 @@ def worker_page(request: Request, user: StaffUser, worker: str,
         context = queries.worker_context(conn, worker)
         subs = queries.submission_page(conn, worker=worker, page=page,
                                        per_page=web.config.page_size)
+    # Blind like the decision screen: the answers show only to a staff member who revealed
+    # them, with a recorded reason, on one of this worker's submissions.
+    seen = rooms.revealed_worker(web.project, worker, user.name)
+    blind = {"on": not seen, "hidden": 0 if seen else len(context["answers"]),
+             "credit_hidden": bool(context["credit_name"]) and not seen}
+    if not seen:
+        context = {**context, "answers": [], "credit_name": None}
     return render(request, "worker.html", {
-        "context": context, "submissions": subs.as_dict(),
+        "context": context, "submissions": subs.as_dict(), "blind": blind,
         "notes": rooms.notes_on(web.project, f"worker:{worker}"), "note_target": f"worker:{worker}",
         "concerns": sorted(rooms.concerns(web.project))})
