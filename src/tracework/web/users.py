@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 
 from sqlalchemy import Connection, insert, select, update
 
+from tracework.core.contact import keep_link_key
 from tracework.core.errors import ConflictError, InputError, NotFound
 from tracework.core.ledger import LedgerWriter, now
 from tracework.core.project import Project
@@ -321,6 +322,7 @@ def portal_link(project: Project, worker: str, *, expires_days: int | None = Non
         lid = inserted_id(conn.execute(insert(portal_links).values(
             worker=worker, token_hash=_digest(token), created_by=project.actor, created_at=at,
             expires_at=expires)))
+        keep_link_key(conn, int(lid), worker, token)    # the link's mailbox key pair
         log = LedgerWriter(conn, project.actor)
         log.append("portal.link", f"worker:{worker}", new={"link": int(lid), "expires_at": expires})
         log.flush()
