@@ -50,7 +50,8 @@ from tracework.core.errors import ConflictError, InputError, NotFound
 from tracework.core.ledger import LedgerWriter, Private, now
 from tracework.core.project import Project
 from tracework.core.store import chunks, inserted_id
-from tracework.core.store.schema import annotations, workers
+from tracework.core.store.schema import annotations as annotation_rows
+from tracework.core.store.schema import workers
 from tracework.core.store.tables_contact import (
     contact_consent,
     mailbox,
@@ -178,7 +179,7 @@ def resolve_handle(conn: Connection, secret: bytes, handle: str) -> tuple[str, i
     key = _handle_key(secret)
     if found.group(1) is not None:
         aid = int(found.group(1))
-        row = conn.execute(select(annotations.c.worker).where(annotations.c.id == aid)).first()
+        row = conn.execute(select(annotation_rows.c.worker).where(annotation_rows.c.id == aid)).first()
         if row is None or str(row.worker) not in contact_consent_of(conn, [row.worker]):
             return None
         wanted = _annotation_handle(key, str(row.worker), aid)
@@ -320,7 +321,8 @@ def send(project: Project, handle: str, message: str, *, sender: str,
                 mailbox_blocks.c.sender_key == key)).first() is not None:
             raise ConflictError("the recipient does not take messages from this sender")
         _rate_check(conn, key)
-        stored_body, sealed = body, None
+        stored_body: str | None = body
+        sealed: str | None = None
         if private:
             keys = _live_keys(conn, worker)
             if not keys:

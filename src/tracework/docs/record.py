@@ -63,7 +63,8 @@ from tracework.core.errors import InputError, LedgerError
 from tracework.core.files import write_atomic
 from tracework.core.project import Project
 from tracework.core.store import chunks
-from tracework.core.store.schema import annotations, batches, submissions
+from tracework.core.store.schema import annotations as annotation_rows
+from tracework.core.store.schema import batches, submissions
 from tracework.core.value_chain import chains_of
 from tracework.docs.ledger_export import check_chain
 from tracework.pay import money
@@ -112,10 +113,11 @@ def _details(project: Project, ids: Sequence[int]) -> tuple[dict[int, str], dict
                                   .join(batches, submissions.c.batch_id == batches.c.id)
                                   .where(submissions.c.id.in_(part))):
                 batch_of[int(r.id)], keys[int(r.bid)] = int(r.bid), str(r.batch_key)
-            for r in conn.execute(select(annotations.c.submission_id, annotations.c.category)
-                                  .where(annotations.c.submission_id.in_(part))):
-                if r.category:
-                    cats.setdefault(int(r.submission_id), set()).add(str(r.category))
+            for a in conn.execute(select(annotation_rows.c.submission_id,
+                                         annotation_rows.c.category)
+                                  .where(annotation_rows.c.submission_id.in_(part))):
+                if a.category:
+                    cats.setdefault(int(a.submission_id), set()).add(str(a.category))
         chains = chains_of(project, conn, set(batch_of.values()))
     return ({sid: keys[bid] for sid, bid in batch_of.items()},
             {sid: sorted(c) for sid, c in cats.items()},
@@ -375,6 +377,7 @@ def _section(check: RecordCheck) -> str:
     currency = next((c.get("currency", "") for c in r.get("value_chain", {})
                      .get("batches", {}).values() if isinstance(c, dict)), "")
     chain = r.get("value_chain", {}).get("project", {})
+    paid = money(int(t.get("reward_paid_cents") or 0) + int(t.get("bonus_cents") or 0))
     rows = "".join(_submission_row(s) for s in r.get("submissions", []))
     return f"""<section>
 <h2>{_e(r.get('project'))}</h2>
@@ -383,7 +386,7 @@ def _section(check: RecordCheck) -> str:
 {_e(check.checkpoint.get('entries'))}, head <code>{_e(check.checkpoint.get('head'))}</code>.
 For {_e(chain.get('requester', ''))}{', client ' + _e(chain['end_client']) if chain.get('end_client') else ''}.</p>
 {filt}
-<p>{_e(t.get('submissions'))} submissions; paid {_e(money(int(t.get('reward_paid_cents') or 0) + int(t.get('bonus_cents') or 0)))} {_e(currency)};
+<p>{_e(t.get('submissions'))} submissions; paid {_e(paid)} {_e(currency)};
 time {_e(f"{(t.get('decided_time_s') or 0) / 3600:.2f}")} h.</p>
 <table><tr><th>batch</th><th>categories</th><th>decision</th><th>reason</th><th>paid</th><th>time</th></tr>
 {rows}</table>
