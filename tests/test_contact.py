@@ -201,3 +201,34 @@ def test_the_batch_value_chain_is_on_every_exported_annotation(project: Project,
     with project.store.read() as conn:
         assert [json.loads(e.new)["client"] for e in entries(conn, action="batch.value_chain")
                 ] == ["Acme Robotics"]
+
+
+def test_croissant_and_the_card_state_each_batch_value_chain(project: Project, files: Any,
+                                                             tmp_path: Path) -> None:
+    by_worker = _approved(project, files)
+    worker, _ = _two_workers(by_worker)
+    contact.set_contact_consent(project, worker, contactable=True, reason="form")
+    with project.store.read() as conn:
+        batch_id = min(int(r.batch_id) for r in conn.execute(select(submissions.c.batch_id)))
+    set_batch_chain(project, str(batch_id), client="Acme Robotics",
+                    intermediaries=["DataVendor Ltd"], pay_cents=12, time_budget_s=300)
+    tracework.docs.export_croissant(project, tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "croissant.json").read_text(encoding="utf-8"))
+    chains = doc["tracework:batchValueChains"]
+    assert [c["tracework:client"] for c in chains if c["tracework:stated_in"] == "batch"] == [
+        "Acme Robotics"]
+    names = {f["name"] for rs in doc["recordSet"] if rs["name"] == "annotations"
+             for f in rs["field"]}
+    assert {"client", "intermediaries", "pay_cents_per_task", "reply_handle"} <= names
+    rows = [json.loads(x) for x in (tmp_path / "out" / "records" / "annotations.jsonl")
+            .read_text(encoding="utf-8").splitlines()]
+    assert rows
+    for row in rows:
+        if row["batch"] == batch_id:
+            assert (row["client"], row["intermediaries"], row["pay_cents_per_task"],
+                    row["time_budget_s_per_task"]) == ("Acme Robotics", "DataVendor Ltd", 12, 300)
+        assert bool(row["reply_handle"]) == (row["annotator"] == worker)
+    tracework.docs.export_card(project, tmp_path / "README.md")
+    card = (tmp_path / "README.md").read_text(encoding="utf-8")
+    assert "#### Conditions of work per batch" in card
+    assert "for Acme Robotics; 0.12 USD per task, time budget 300 s per task" in card

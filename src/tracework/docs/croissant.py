@@ -32,6 +32,7 @@ from typing import Any
 from tracework.core.files import safe_name, write_atomic
 from tracework.core.model import Dataset
 from tracework.core.project import Project
+from tracework.dataset import supervision
 from tracework.dataset.policy import published_demographics
 from tracework.dataset.select import select_dataset
 from tracework.docs import answers
@@ -108,6 +109,7 @@ def _annotation_rows(data: Dataset, demographics: dict[str, dict[str, str]],
             "time_on_task_s": float(attrs["time_on_task_s"] or 0.0),
             "time_kind": str(attrs["time_kind"]),
             "reward_cents": int(attrs["reward_cents"] or 0),
+            **supervision.columns_of(attrs),
         }
         published = demographics.get(worker, {})
         for name in fields:
@@ -270,6 +272,7 @@ def _annotations_set(facts: Facts) -> dict[str, Any]:
         _field(rs, "reward_cents", "sc:Integer", src,
                f"Posted reward of the task, in cents of {facts.currency}.",
                equivalentProperty=f"{tw}reward"),
+        *(_field(rs, name, dtype, src, what) for name, dtype, what in supervision.COLUMNS),
     ]
     return {"@type": "cr:RecordSet", "@id": rs, "name": rs,
             "description": "One record per label, with who made it and under what terms.",
@@ -432,6 +435,10 @@ def croissant_document(facts: Facts, folder: Path, skip: Path) -> dict[str, Any]
     if labour is not None:
         doc["tracework:labour"] = labour
     doc["tracework:valueChain"] = _value_chain_node(facts)
+    doc["tracework:batchValueChains"] = [
+        {"@type": "tracework:BatchValueChain",
+         **{f"tracework:{k}": v for k, v in chain.items()}}
+        for chain in supervision.chains_in(facts.data.annotations)]
     doc["tracework:ledgerHead"] = facts.ledger_head
     doc["tracework:ledgerEntries"] = facts.ledger_entries
     doc["tracework:contributors"] = facts.contributors
