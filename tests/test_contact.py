@@ -215,7 +215,7 @@ def test_croissant_and_the_card_state_each_batch_value_chain(project: Project, f
     tracework.docs.export_croissant(project, tmp_path / "out")
     doc = json.loads((tmp_path / "out" / "croissant.json").read_text(encoding="utf-8"))
     chains = doc["tracework:batchValueChains"]
-    assert [c["tracework:client"] for c in chains if c["tracework:stated_in"] == "batch"] == [
+    assert [c["tracework:client"] for c in chains if c["tracework:statedIn"] == "batch"] == [
         "Acme Robotics"]
     names = {f["name"] for rs in doc["recordSet"] if rs["name"] == "annotations"
              for f in rs["field"]}

@@ -64,6 +64,7 @@ from tracework.core.store.tables_web import portal_links
 __all__ = [
     "MESSAGE_MAX",
     "PER_DAY",
+    "SENDER_MAX",
     "Message",
     "RateLimited",
     "Sent",

@@ -407,6 +407,15 @@ def _value_chain_node(facts: Facts) -> dict[str, Any]:
             f"{tw}guidelineVersion": facts.guideline_version}
 
 
+def _batch_chain_node(c: dict[str, Any]) -> dict[str, Any]:
+    tw = "tracework:"
+    return {"@type": f"{tw}BatchValueChain", f"{tw}batch": c["batch"],
+            f"{tw}requester": c["requester"], f"{tw}intermediaries": c["intermediaries"],
+            f"{tw}client": c["client"], f"{tw}payPerTask": c["pay_cents_per_task"],
+            f"{tw}currency": c["currency"], f"{tw}timeBudgetPerTask": c["time_budget_s_per_task"],
+            f"{tw}note": c["note"], f"{tw}statedIn": c["stated_in"]}
+
+
 def croissant_document(facts: Facts, folder: Path, skip: Path) -> dict[str, Any]:
     """The Croissant JSON-LD describing ``folder`` (whose record files are written)."""
     meta = facts.meta
@@ -436,9 +445,7 @@ def croissant_document(facts: Facts, folder: Path, skip: Path) -> dict[str, Any]
         doc["tracework:labour"] = labour
     doc["tracework:valueChain"] = _value_chain_node(facts)
     doc["tracework:batchValueChains"] = [
-        {"@type": "tracework:BatchValueChain",
-         **{f"tracework:{k}": v for k, v in chain.items()}}
-        for chain in supervision.chains_in(facts.data.annotations)]
+        _batch_chain_node(c) for c in supervision.chains_in(facts.data.annotations)]
     doc["tracework:ledgerHead"] = facts.ledger_head
     doc["tracework:ledgerEntries"] = facts.ledger_entries
     doc["tracework:contributors"] = facts.contributors
