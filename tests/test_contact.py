@@ -232,3 +232,87 @@ def test_croissant_and_the_card_state_each_batch_value_chain(project: Project, f
     card = (tmp_path / "README.md").read_text(encoding="utf-8")
     assert "#### Conditions of work per batch" in card
     assert "for Acme Robotics; 0.12 USD per task, time budget 300 s per task" in card
+
+
+def test_erasing_a_worker_removes_their_mailbox_and_handles(project: Project,
+                                                            files: Any) -> None:
+    by_worker = _approved(project, files)
+    worker, other = _two_workers(by_worker)
+    contact.set_contact_consent(project, worker, contactable=True, reason="form")
+    set_batch_chain(project, "1", client="Acme Robotics")
+    token, link = portal_link(project, worker)
+    handle = next(a.attributes["reply_handle"] for a in select_dataset(project).annotations
+                  if a.worker == worker)
+    sent = contact.send(project, handle, "a question", sender="Ana", private=True)
+    contact.open_for_session(project, link.id, worker, token, "session-2")
+    contact.answer(project, worker, sent.message, "an answer", reveal="Maria")
+    assert tracework.verify(project).ok
+    tracework.erase_worker(project, worker, reason="asked by e-mail")
+    assert contact.inbox(project, worker) == []
+    with project.store.read() as conn:
+        assert contact.resolve_handle(conn, project.secret, handle) is None
+        assert contact.contact_consent_of(conn, [worker]) == {}
+    assert "Maria" not in _all_text(project) and "an answer" not in _all_text(project)
+    assert all("reply_handle" not in a.attributes for a in select_dataset(project).annotations)
+    assert tracework.verify(project).ok
+    assert other != worker
+
+
+def test_contact_and_value_chain_commands_exit_codes(tmp_path: Path, files: Any) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import MOUSE
+
+    tool = shutil.which("tracework", path=str(Path(sys.executable).parent))
+    assert tool is not None
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "TRACEWORK_ACTOR": "tester"}
+        env.pop("TRACEWORK_DEBUG", None)
+        return subprocess.run([tool, "-p", str(root), *args], env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+
+    root = tmp_path / "proj"
+    tracework.init(root, name="Mouse parts", categories=MOUSE, actor="tester").close()
+    project = tracework.open_project(root)
+    try:
+        worker, _ = _two_workers(_approved(project, files))
+    finally:
+        project.close()
+    done = run("batch", "value-chain", "1", "--client", "Acme Robotics", "--intermediary",
+               "DataVendor Ltd", "--pay-cents", "12", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["intermediaries"] == ["DataVendor Ltd"]
+    shown = run("batch", "value-chain", "1", "--json")
+    assert json.loads(shown.stdout)["client"] == "Acme Robotics"
+    done = run("batch", "value-chain", "no-such-batch")
+    assert done.returncode == 5 and "no batch 'no-such-batch'" in done.stderr
+    done = run("batch", "value-chain", "1", "--client", "X", "--pay-cents", "-3")
+    assert done.returncode == 4 and "--pay-cents must be 0 or more" in done.stderr
+
+    assert run("contact", "consent", worker, "--value", "yes", "--reason", "form").returncode == 0
+    project = tracework.open_project(root)
+    try:
+        handle = next(a.attributes["reply_handle"] for a in select_dataset(project).annotations
+                      if a.worker == worker)
+    finally:
+        project.close()
+    done = run("contact", "send", handle, "--from", "Ana", "--message", "Thanks!", "--json")
+    assert done.returncode == 0, done.stderr
+    mid = json.loads(done.stdout)["message"]
+    done = run("contact", "send", "r1.aaaaaaaaaaaaaaaa", "--from", "Ana", "--message", "hi")
+    assert done.returncode == 5 and "takes no messages" in done.stderr
+    done = run("contact", "send", handle, "--from", "Ana", "--message", "   ")
+    assert done.returncode == 4 and "the message is empty" in done.stderr
+    for n in range(contact.PER_DAY - 1):
+        assert run("contact", "send", handle, "--from", "Ana", "--message", f"{n}").returncode == 0
+    done = run("contact", "send", handle, "--from", "ana", "--message", "again")
+    assert done.returncode == 6 and "the most a day allows" in done.stderr
+    assert "Traceback" not in done.stderr
+    done = run("contact", "replies", str(mid))
+    assert done.returncode == 0 and done.stdout.strip() == "no answer yet"
+    assert run("contact", "replies", "999").returncode == 5
+    assert run("verify").returncode == 0
