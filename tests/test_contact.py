@@ -312,6 +312,9 @@ def test_contact_and_value_chain_commands_exit_codes(tmp_path: Path, files: Any)
     done = run("contact", "send", handle, "--from", "ana", "--message", "again")
     assert done.returncode == 6 and "the most a day allows" in done.stderr
     assert "Traceback" not in done.stderr
+    done = run("contact", "resolve", handle)
+    assert done.returncode == 0 and done.stdout.startswith(worker + " (annotation ")
+    assert run("contact", "resolve", "rw.aaaaaaaaaaaaaaaa").returncode == 5
     done = run("contact", "replies", str(mid))
     assert done.returncode == 0 and done.stdout.strip() == "no answer yet"
     assert run("contact", "replies", "999").returncode == 5

@@ -339,7 +339,7 @@ def test_no_cors_and_no_caching_of_pages(world: World) -> None:
 
 
 # GET routes that answer a file, not a page: no JSON twin.
-NOT_PAGES = (".png", "/image", "{path}", "openapi.json")
+NOT_PAGES = (".png", "/image", "{path}", "openapi.json", "/download")   # files, not pages
 
 
 @pytest.mark.parametrize("role", ["anonymous", "owner", "worker-own"])

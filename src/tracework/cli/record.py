@@ -210,6 +210,23 @@ def contact_send(ctx: click.Context, handle: str, message: str, sender: str, pri
                f"{sent.message}`")
 
 
+@contact.command("resolve")
+@click.argument("handle")
+@click.pass_context
+def contact_resolve(ctx: click.Context, handle: str) -> None:
+    """The worker (pseudonym) and label a reply handle stands for, inside the project only:
+    the handle of a worker who withdrew their consent resolves to nothing.
+
+    \b
+    Example:
+      tracework contact resolve r17.abcdefghijklmnop
+    """
+    project = project_of(ctx)
+    project.store.migrate()
+    found = contact_lib.worker_of_handle(project, handle)
+    click.echo(f"{found[0]}" + ("" if found[1] is None else f" (annotation {found[1]})"))
+
+
 @contact.command("replies")
 @click.argument("message", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")

@@ -79,6 +79,7 @@ __all__ = [
     "resolve_handle",
     "send",
     "set_contact_consent",
+    "worker_of_handle",
 ]
 
 PER_DAY = 5
@@ -191,6 +192,15 @@ def resolve_handle(conn: Connection, secret: bytes, handle: str) -> tuple[str, i
         if hmac.compare_digest(_worker_handle(key, str(r.worker)), handle.strip()):
             return (str(r.worker), None) if contact_consent_of(conn, [r.worker]) else None
     return None
+
+
+def worker_of_handle(project: Project, handle: str) -> tuple[str, int | None]:
+    """:func:`resolve_handle` for the project's staff; :class:`NotFound` when it names no one."""
+    with project.store.read() as conn:
+        found = resolve_handle(conn, project.secret, handle)
+    if found is None:
+        raise NotFound(f"the handle {handle!r} names no contactable worker")
+    return found
 
 
 # -- keys -------------------------------------------------------------------------------------
