@@ -261,6 +261,8 @@ def _shape_problem(doc: Any) -> str:
     checkpoint = record.get("ledger_checkpoint")
     if not isinstance(checkpoint, dict) or not isinstance(record.get("signed_by"), str):
         return "its record has no signer or no ledger checkpoint"
+    if sig.get("public_key", record["signed_by"]) != record["signed_by"]:
+        return "its signature names another key than the signer its record names"
     return ""
 
 
