@@ -8,6 +8,8 @@ annotation's id, so two handles of one worker share nothing a dataset user could
 worker who opts in to being linkable gets one handle for all their annotations
 (``rw.<tag>``, an HMAC of the pseudonym alone). Only the project, holding the secret, resolves a
 handle to its worker (:func:`resolve_handle`), and only while the worker still consents.
+(The bundle's provenance names each label's pseudonym anyway; a handle adds no link between
+labels, nor one from a pseudonym to a way of reaching its worker without their consent.)
 
 **Messages.** :func:`send` stores a message for the worker in the ``mailbox`` table and appends
 a ledger entry holding the message's content hash (SHA-256 of what the mailbox stores) and a
