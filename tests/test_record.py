@@ -105,6 +105,13 @@ def test_a_record_verifies_and_names_no_platform_id(project: Project, files: Any
     check = record.verify_record(out, log=tmp_path / "pub" / "ledger.jsonl")
     assert check.ok and check.checkpoint_in_log is True
     assert not record.verify_record(out, log_head="f" * 64).ok
+    # A published log cut short before the checkpoint does not hold it.
+    log = tmp_path / "pub" / "ledger.jsonl"
+    lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
+    (tmp_path / "cut.jsonl").write_text("".join(lines[:-3]), encoding="utf-8")
+    check = record.verify_record(out, log=tmp_path / "cut.jsonl")
+    assert not check.ok and check.problem.startswith(
+        f"the record's checkpoint (entry {head.seq}) is not in the published log")
 
 
 def test_a_tampered_or_resigned_record_fails(project: Project, files: Any,
