@@ -69,12 +69,19 @@ GET  /w/submissions/{sid}                     404   404   404   404   200   404
 GET  /w/submissions/{sid}/image               404   404   404   404   200   404
 GET  /w/annotations/{aid}/mask.png            404   404   404   404   200   404
 POST /w/consent                               404   404   404   404   303   303
+GET  /w/record                                404   404   404   404   200   200
+GET  /w/record/download                       404   404   404   404   200   200
+GET  /w/messages                              404   404   404   404   200   200
+POST /w/contact                               404   404   404   404   303   303
+POST /w/messages/{mid}                        404   404   404   404   303   404
 """
 
 # The form each state-changing route is sent in the table's tests.
 FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/login"): {"name": "reviewer", "password": PASSWORDS["reviewer"]},
     ("POST", "/w/consent"): {"link": "true", "publish": "false"},
+    ("POST", "/w/contact"): {"contactable": "true"},
+    ("POST", "/w/messages/{mid}"): {"action": "read"},
     ("POST", "/submissions/{sid}/decision"): {"decision": "approve", "seen": ""},
     ("POST", "/submissions/{sid}/resolve"): {"outcome": "uphold",
                                              "reason": "The cable is not labelled."},
@@ -111,7 +118,8 @@ def concrete(path: str, world: World, method: str = "GET") -> str:
     m = world.meta
     sid = m[SUBMISSION_OF.get((method, path), "sid")]
     return path.format(sid=sid, aid=m["aid"], asset_id=m["asset_id"], worker=m["worker_a"],
-                       token=m["token_a"], nid=m["nid"], path="app.css", figure="labour")
+                       token=m["token_a"], nid=m["nid"], mid=m["mid"], path="app.css",
+                       figure="labour")
 
 
 def app_routes(app: Any) -> set[tuple[str, str]]:
@@ -341,7 +349,7 @@ def test_no_cors_and_no_caching_of_pages(world: World) -> None:
 
 
 # GET routes that answer a file, not a page: no JSON twin.
-NOT_PAGES = (".png", ".jpg", "/image", "{path}", "openapi.json")
+NOT_PAGES = (".png", ".jpg", "/image", "{path}", "openapi.json", "/download")   # files, not pages
 
 
 @pytest.mark.parametrize("role", ["anonymous", "owner", "worker-own"])

@@ -21,6 +21,7 @@ import tracework
 from builders import small_files
 from conftest import MOUSE
 from tracework import review
+from tracework.core import contact
 from tracework.core.project import Project, open_project
 from tracework.core.store.schema import annotations, submissions
 from tracework.fieldnotes import notes
@@ -67,6 +68,11 @@ def populate(project: Project, files: Any) -> dict[str, Any]:
         b_aid = conn.execute(select(annotations.c.id).where(annotations.c.submission_id == b.id)
                              .order_by(annotations.c.id)).scalars().first()
     token_a, _ = users.portal_link(project, a.worker)
+    # A dataset user wrote to worker A through the reply handle of A's label.
+    contact.set_contact_consent(project, a.worker, contactable=True, reason="portal form")
+    with project.store.read() as conn:
+        handle = contact.handles_for(conn, project.secret, [(aid, a.worker)])[aid]
+    mid = contact.send(project, handle, "Thank you for this label.", sender="Ana, lab").message
     token_b, _ = users.portal_link(project, b.worker)
     # A's submission is rejected (the worker can contest it); another worker's rejection is
     # already contested (a reviewer can resolve it); a third submission waits for a decision.
@@ -81,6 +87,7 @@ def populate(project: Project, files: Any) -> dict[str, Any]:
     return {"worker_a": a.worker, "worker_b": b.worker, "worker_c": c.worker, "sid": a.id,
             "sid_b": b.id, "sid_c": c.id, "sid_open": waiting.id, "aid": aid, "aid_b": b_aid,
             "asset_id": a.asset_id, "token_a": token_a, "token_b": token_b, "nid": note.id,
+            "mid": mid,
             "submissions": len(rows)}
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import click
 
-from tracework.cli import audit, conflicts, docs, fieldnotes, privacy, render, review, web
+from tracework.cli import audit, conflicts, docs, fieldnotes, privacy, record, render, review, web
 from tracework.cli.project import cli
 from tracework.core.processes import Terminated, stop_children, terminate_as_interrupt
 
@@ -26,7 +26,7 @@ EXIT_TERMINATED = 143      # 128 + SIGTERM, as a shell reports a command a signa
 
 
 def _register_rooms() -> None:
-    for room in (conflicts, review, fieldnotes, audit, docs, render, web, privacy):
+    for room in (conflicts, review, fieldnotes, audit, docs, render, web, privacy, record):
         for command in room.COMMANDS:
             target = cli.commands.get(command.name or "")
             if isinstance(command, click.Group) and isinstance(target, click.Group):

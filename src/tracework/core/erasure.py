@@ -14,7 +14,9 @@
 - their chosen credit name and every consent; the private values of the change log that belong
   to them (credit names, note texts, messages: the entries hold only salted commitments, so
   the chain keeps verifying while the values are gone for good); their skill estimates;
-- their portal links and sessions (revoked).
+- their portal links and sessions (revoked);
+- the messages written to them and their answers, the keys that open private ones, the senders
+  they blocked, and their consent to be contacted.
 
 Kept, as anonymous labour facts: the submissions' status, times, reward, bonuses and labels
 (annotations), under the pseudonym. A dataset's labour figures (hours worked, pay, unpaid
@@ -59,6 +61,13 @@ from tracework.core.store.schema import (
 )
 from tracework.core.store.schema import ledger as ledger_rows
 from tracework.core.store.tables_audit import aggregate_workers
+from tracework.core.store.tables_contact import (
+    contact_consent,
+    mailbox,
+    mailbox_blocks,
+    mailbox_keys,
+    mailbox_session_keys,
+)
 from tracework.core.store.tables_notes import notes
 from tracework.core.store.tables_privacy import ledger_private
 from tracework.core.store.tables_review import review_disputes, review_proposals
@@ -152,6 +161,7 @@ def erase_worker(project: Project, worker: str, *, reason: str) -> ErasureReport
         rows.change(web_sessions, (web_sessions.c.worker == worker)
                     & web_sessions.c.revoked_at.is_(None), {"revoked_at": at})
         rows.change(ledger_private, ledger_private.c.worker == worker)
+        _erase_contact(conn, rows, worker)
         rows.change(workers, workers.c.pseudonym == worker, {
             "erased": True, "credit_name": None, "consent_link": False,
             "consent_publish": False, "consent_credit": False})
@@ -170,6 +180,18 @@ def erase_worker(project: Project, worker: str, *, reason: str) -> ErasureReport
     project.store.compact(touched)
     report.compacted = True
     return report
+
+
+def _erase_contact(conn: Connection, rows: _Rows, worker: str) -> None:
+    """Their messages and answers, the keys that open them, their blocks and contact consent:
+    no handle of theirs resolves any more."""
+    links = [int(i) for i in conn.execute(select(mailbox_keys.c.link_id)
+                                          .where(mailbox_keys.c.worker == worker)).scalars()]
+    rows.change_in(mailbox_session_keys, mailbox_session_keys.c.link_id, links)
+    rows.change(mailbox_keys, mailbox_keys.c.worker == worker)
+    rows.change(mailbox, mailbox.c.worker == worker)
+    rows.change(mailbox_blocks, mailbox_blocks.c.worker == worker)
+    rows.change(contact_consent, contact_consent.c.worker == worker)
 
 
 def _erase_survey(conn: Connection, rows: _Rows, worker: str) -> None:

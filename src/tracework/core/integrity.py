@@ -67,6 +67,7 @@ from tracework.core.store.schema import (
     taxonomy_versions,
     workers,
 )
+from tracework.core.store.tables_contact import batch_value_chains, contact_consent
 from tracework.core.store.tables_integrity import row_seals, seal_head
 from tracework.core.store.tables_notes import notes, taxonomy_changes
 from tracework.core.store.tables_review import review_disputes, review_proposals
@@ -90,7 +91,7 @@ __all__ = [
 SEALED: dict[str, Table] = {t.name: t for t in (
     workers, imports, batches, assets, submissions, annotation_rows, responses, answers, conflicts,
     taxonomy_versions, taxonomy_changes, reviews, review_proposals, review_disputes, bonuses,
-    notes)}
+    notes, batch_value_chains, contact_consent)}
 
 _MOD = 1 << 256
 _COL_HEX = 6          # 3 bytes per column: enough to name the column that changed

@@ -244,7 +244,9 @@ def init(directory: Path | str, *, name: str | None = None,
     fd = os.open(secret_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(32) + "\n")
-    (root / ".gitignore").write_text(f"{SECRET_FILE}\n{DB_FILE}*\n", encoding="utf-8")
+    # tracework.signing: the key that signs workers' records (core/signing.py), made on use.
+    (root / ".gitignore").write_text(f"{SECRET_FILE}\n{DB_FILE}*\ntracework.signing\n",
+                                     encoding="utf-8")
     project = open_project(root, cli={"database_url": database_url, "actor": actor})
     project.store.migrate()
     with project.store.write() as conn:

@@ -30,6 +30,7 @@ from tracework.core.store.schema import (
     workers,
 )
 from tracework.core.taxonomy import Resolved, Resolver
+from tracework.dataset.supervision import annotation_extras
 
 __all__ = ["select_dataset"]
 
@@ -123,8 +124,9 @@ def select_dataset(project: Project, *, status: str = "approved",
         contributing = sorted({r.worker for r, _ in rows}
                               | {w for a in merged for w in a.attributes["workers"]})
         published = _published_answers(project, conn, contributing)
+        extras = annotation_extras(project, conn, ((r.id, r.worker, r.batch_id) for r, _ in rows))
         seq, head = ledger.head(conn)
-    anns = list(_annotations(rows, published))
+    anns = list(_annotations(rows, published, extras))
     if layer == "both":
         for ann in anns:
             ann.attributes["layer"] = "individual"
@@ -149,8 +151,8 @@ def select_dataset(project: Project, *, status: str = "approved",
                    ledger_entries=seq, filters=filters, notes=notes)
 
 
-def _annotations(rows: Sequence[tuple[Any, Resolved]],
-                 published: dict[str, dict[str, Any]]) -> Iterator[Annotation]:
+def _annotations(rows: Sequence[tuple[Any, Resolved]], published: dict[str, dict[str, Any]],
+                 extras: dict[int, dict[str, Any]]) -> Iterator[Annotation]:
     for r, found in rows:
         attributes: dict[str, Any] = {
             "worker": r.worker,
@@ -169,6 +171,7 @@ def _annotations(rows: Sequence[tuple[Any, Resolved]],
             "time_kind": r.time_kind,
             "reward_cents": r.reward_cents,
         }
+        attributes.update(extras.get(r.id, {}))   # value chain, reply handle
         if r.worker in published:
             attributes["survey"] = published[r.worker]
         rle = None

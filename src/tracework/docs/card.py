@@ -16,6 +16,7 @@ import yaml
 
 from tracework.core.files import write_atomic
 from tracework.core.project import Project
+from tracework.dataset import supervision
 from tracework.dataset.export import PARQUET_FILE
 from tracework.dataset.select import select_dataset
 from tracework.docs import answers as A
@@ -138,6 +139,22 @@ def _or_tba(text: str) -> str:
     return md(text) if text else f"*{md(A.TO_BE_ANSWERED)}*"
 
 
+def _chain_lines(f: Facts) -> list[str]:
+    """Who asked for each batch's work, through whom, for which client, at what pay and time
+    budget: the same statement every label of the batch carries (``value_chain``)."""
+    out = []
+    for c in supervision.chains_in(f.data.annotations):
+        through = " → ".join(c["intermediaries"]) or "no intermediary"
+        pay = ("pay not stated" if c["pay_cents_per_task"] is None else
+               f"{c['pay_cents_per_task'] / 100:.2f} {c['currency']} per task")
+        budget = ("" if c["time_budget_s_per_task"] is None else
+                  f", time budget {c['time_budget_s_per_task']} s per task")
+        out.append(f"Batch {c['batch']}: asked by {c['requester'] or 'not stated'}, through "
+                   f"{through}, for {c['client'] or 'a client not stated'}; {pay}{budget} "
+                   f"(stated for the {'batch' if c['stated_in'] != 'project' else 'project'}).")
+    return out
+
+
 def render_card(f: Facts, *, with_data_files: bool = False, with_images: bool = False) -> str:
     """The whole README.md."""
     c = f.chain
@@ -179,6 +196,9 @@ def render_card(f: Facts, *, with_data_files: bool = False, with_images: bool = 
     lines += _section("Who are the annotators?", md(A.workforce(f) + "."),
                       md("Compensation: " + A.compensation(f)),
                       _bullets(A.demographics_lines(f)), "Credits: " + credits, level=4)
+    chains = _chain_lines(f)
+    lines += _section("Conditions of work per batch", _bullets(chains) if chains else
+                      "No label in this selection.", level=4)
     lines += _section("Personal and sensitive information",
                       _bullets(A.sensitive_information(f)), md(A.consent(f)), level=3)
     lines += _section("Bias, risks, and limitations",

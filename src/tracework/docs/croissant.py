@@ -32,6 +32,7 @@ from typing import Any
 from tracework.core.files import safe_name, write_atomic
 from tracework.core.model import Dataset
 from tracework.core.project import Project
+from tracework.dataset import supervision
 from tracework.dataset.policy import published_demographics
 from tracework.dataset.select import select_dataset
 from tracework.docs import answers
@@ -108,6 +109,7 @@ def _annotation_rows(data: Dataset, demographics: dict[str, dict[str, str]],
             "time_on_task_s": float(attrs["time_on_task_s"] or 0.0),
             "time_kind": str(attrs["time_kind"]),
             "reward_cents": int(attrs["reward_cents"] or 0),
+            **supervision.columns_of(attrs),
         }
         published = demographics.get(worker, {})
         for name in fields:
@@ -270,6 +272,7 @@ def _annotations_set(facts: Facts) -> dict[str, Any]:
         _field(rs, "reward_cents", "sc:Integer", src,
                f"Posted reward of the task, in cents of {facts.currency}.",
                equivalentProperty=f"{tw}reward"),
+        *(_field(rs, name, dtype, src, what) for name, dtype, what in supervision.COLUMNS),
     ]
     return {"@type": "cr:RecordSet", "@id": rs, "name": rs,
             "description": "One record per label, with who made it and under what terms.",
@@ -404,6 +407,15 @@ def _value_chain_node(facts: Facts) -> dict[str, Any]:
             f"{tw}guidelineVersion": facts.guideline_version}
 
 
+def _batch_chain_node(c: dict[str, Any]) -> dict[str, Any]:
+    tw = "tracework:"
+    return {"@type": f"{tw}BatchValueChain", f"{tw}batch": c["batch"],
+            f"{tw}requester": c["requester"], f"{tw}intermediaries": c["intermediaries"],
+            f"{tw}client": c["client"], f"{tw}payPerTask": c["pay_cents_per_task"],
+            f"{tw}currency": c["currency"], f"{tw}timeBudgetPerTask": c["time_budget_s_per_task"],
+            f"{tw}note": c["note"], f"{tw}statedIn": c["stated_in"]}
+
+
 def croissant_document(facts: Facts, folder: Path, skip: Path) -> dict[str, Any]:
     """The Croissant JSON-LD describing ``folder`` (whose record files are written)."""
     meta = facts.meta
@@ -432,6 +444,8 @@ def croissant_document(facts: Facts, folder: Path, skip: Path) -> dict[str, Any]
     if labour is not None:
         doc["tracework:labour"] = labour
     doc["tracework:valueChain"] = _value_chain_node(facts)
+    doc["tracework:batchValueChains"] = [
+        _batch_chain_node(c) for c in supervision.chains_in(facts.data.annotations)]
     doc["tracework:ledgerHead"] = facts.ledger_head
     doc["tracework:ledgerEntries"] = facts.ledger_entries
     doc["tracework:contributors"] = facts.contributors

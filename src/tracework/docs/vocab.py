@@ -42,6 +42,14 @@ records. Two nodes hang off the dataset:
 ``tracework:endClient``, ``tracework:intermediaries`` (list), ``tracework:purpose``,
 ``tracework:guidelineVersion``.
 
+``tracework:batchValueChains``: one ``tracework:BatchValueChain`` per batch of the selection,
+the conditions its labels were made under (``tracework batch value-chain``):
+``tracework:batch`` (its key), ``tracework:requester``, ``tracework:intermediaries`` (list, in
+order), ``tracework:client``, ``tracework:payPerTask`` (cents, or null), ``tracework:currency``,
+``tracework:timeBudgetPerTask`` (seconds, or null), ``tracework:note`` and
+``tracework:statedIn`` (``batch``: set for the batch; ``file``: in tracework.toml;
+``project``: the project's ``[value_chain]`` and the batch's posted reward and time).
+
 At dataset level also: ``tracework:ledgerHead`` and ``tracework:ledgerEntries`` (the change
 log's head hash and length when the file was made: a checkpoint for ``tracework verify
 --expect-head``), ``tracework:creditedWorkers`` (people credited by a name they chose) and
@@ -120,7 +128,8 @@ TRACEWORK_PROPERTIES: frozenset[str] = frozenset({
     "valueChain", "ValueChain", "requester", "affiliation", "endClient", "intermediaries",
     "purpose", "guidelineVersion", "ledgerHead", "ledgerEntries", "creditedWorkers",
     "contributors", "reviewStatus", "timeOnTask", "reward", "taxonomyVersion", "submission",
-    "batch",
+    "batch", "batchValueChains", "BatchValueChain", "client", "payPerTask",
+    "timeBudgetPerTask", "note", "statedIn",
 })
 
 _CR_ALIASES = (

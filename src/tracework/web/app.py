@@ -17,7 +17,13 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from tracework.core.errors import TraceworkError
 from tracework.core.project import Project
-from tracework.web import auth, routes_portal, routes_review, routes_staff
+from tracework.web import (
+    auth,
+    routes_portal,
+    routes_review,
+    routes_staff,
+    routes_worker_record,
+)
 from tracework.web.auth import StaffUser, TooManyAttempts, csrf_protect
 from tracework.web.core import LoginRequired, Web, WebConfig, error_response, want_json
 from tracework.web.security import ForwardedHeaders, JsonSuffix, SecurityHeaders
@@ -39,7 +45,7 @@ def create_app(project: Project, *, config: WebConfig | None = None, **override:
     app = FastAPI(title=f"tracework: {project.name}", version="1", docs_url=None,
                   redoc_url=None, openapi_url=None, dependencies=[Depends(csrf_protect)])
     app.state.web = Web.build(project, cfg)
-    for module in (auth, routes_staff, routes_review, routes_portal):
+    for module in (auth, routes_staff, routes_review, routes_portal, routes_worker_record):
         _add_routes(app, module.router)
     app.mount("/static", StaticFiles(directory=str(_STATIC)), name="static")
 

@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from tracework.core.contact import open_for_session
 from tracework.core.errors import NotFound, TraceworkError
 from tracework.web.core import (
     STAFF,
@@ -198,6 +199,8 @@ def portal_enter(request: Request, token: str) -> Response:
     link = _resolve_link(request, token)
     web = web_of(request)
     sid, _ = session_open(web.project, link=link, replaces=request.cookies.get(SESSION_COOKIE))
+    # The session can open the worker's private messages: their key, re-wrapped under its id.
+    open_for_session(web.project, link.id, link.worker, token, sid)
     response = done(request, "/w/", {"worker": link.worker})
     _set_session_cookie(request, response, sid)
     return response

@@ -26,6 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from argon2.profiles import RFC_9106_LOW_MEMORY
 from sqlalchemy import Connection, insert, select, update
 
+from tracework.core.contact import keep_link_key
 from tracework.core.errors import ConfigError, ConflictError, InputError, NotFound
 from tracework.core.ledger import LedgerWriter, now
 from tracework.core.project import Project
@@ -391,6 +392,7 @@ def portal_link(project: Project, worker: str, *, expires_days: int | None = Non
         lid = inserted_id(conn.execute(insert(portal_links).values(
             worker=worker, token_hash=_digest(token), created_by=project.actor, created_at=at,
             expires_at=expires)))
+        keep_link_key(conn, int(lid), worker, token)    # the link's mailbox key pair
         log = LedgerWriter(conn, project.actor)
         new: dict[str, Any] = {"link": int(lid), "expires_at": expires}
         if rotate:

@@ -25,6 +25,7 @@ from sqlalchemy import (
 # importing them here registers them, so this module's metadata is the whole schema.
 from tracework.core.store import (  # noqa: F401
     tables_audit,
+    tables_contact,
     tables_docs,
     tables_integrity,
     tables_notes,
