@@ -234,6 +234,10 @@ def _every_post(world: World, proxied: Proxied) -> dict[str, int]:
             "link": "true", "credit": "true", "credit_name": "Ada Example"})
         done["/w/notes"], _ = worker.post("/w/notes", "/w/", {
             "target": "mine", "text": "Sent through the proxy."})
+        done["/w/contact"], _ = worker.post("/w/contact", "/w/messages", {
+            "contactable": "true"})
+        done["/w/messages/{mid}"], _ = worker.post(
+            f"/w/messages/{m['mid']}", "/w/messages", {"action": "read"})
         done["/logout"], where = worker.post("/logout", "/w/", {})
         assert where == "/w/signed-out", where
         status, _ = staff.post("/logout", "/queue", {})
