@@ -109,7 +109,7 @@ def test_every_page_passes_axe(world: World, server: str, tmp_path: Path) -> Non
         assert "/login" not in page.url, page.content()[:2000]
         staff = ["/", "/queue", "/queue?status=contested", f"/submissions/{meta['sid']}",
                  f"/submissions/{meta['sid_c']}", f"/submissions/{meta['sid_open']}",
-                 f"/assets/{meta['asset_id']}", "/dataset", "/audit", "/log", "/taxonomy",
+                 f"/assets/{meta['asset_id']}", "/dataset", "/audit", "/audit/labour", "/log", "/taxonomy",
                  "/notes", f"/workers/{meta['worker_a']}", "/submissions/999999"]
         for path in staff:
             _check(page, axe, server + path, found)
@@ -131,7 +131,7 @@ def test_every_page_passes_axe(world: World, server: str, tmp_path: Path) -> Non
         checked.append("/p/…")
         wpage.click("button[type=submit]")
         wpage.wait_for_url(f"{server}/w/")
-        for path in ("/w/", f"/w/submissions/{meta['sid']}"):
+        for path in ("/w/", f"/w/submissions/{meta['sid']}", "/w/record", "/w/messages"):
             _check(wpage, axe, server + path, found)
             checked.append(path)
         wpage.context.clear_cookies()
