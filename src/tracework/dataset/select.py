@@ -10,8 +10,6 @@ chose to be credited by never travels with the labels.
 """
 
 
-from __future__ import annotations
-
 import heapq
 import json
 from collections import Counter, defaultdict
@@ -92,20 +90,23 @@ class Labels:
     by_category: dict[str, int] = field(default_factory=dict)
     kinds: tuple[str, ...] = ()
     people: dict[int, int] = field(default_factory=dict)      # image id -> annotators
+    per_image: dict[int, int] = field(default_factory=dict)   # image id -> labels
 
     @classmethod
-    def of(cls, anns: Iterable[Annotation]) -> Labels:
+    def of(cls, anns: Iterable[Annotation]) -> "Labels":
         by_category: Counter[str] = Counter()
         kinds: set[str] = set()
         people: dict[int, set[str]] = defaultdict(set)
+        per_image: Counter[int] = Counter()
         total = 0
         for ann in anns:
             total += 1
             by_category[ann.category] += 1
             kinds.add(ann.kind)
             people[ann.image_id].add(ann.worker)
+            per_image[ann.image_id] += 1
         return cls(total, dict(by_category), tuple(sorted(kinds)),
-                   {image: len(who) for image, who in people.items()})
+                   {image: len(who) for image, who in people.items()}, dict(per_image))
 
 
 @dataclass
@@ -256,6 +257,7 @@ def _count(conn: Connection, query: Select[Any], resolver: Resolver, wanted: set
     by_category: Counter[str] = Counter()
     kinds: set[str] = set()
     people: dict[int, set[str]] = defaultdict(set)
+    per_image: Counter[int] = Counter()
     total = 0
     with conn.execute(query, execution_options={"yield_per": STREAM_ROWS}) as rows:
         for r in rows:
@@ -266,19 +268,20 @@ def _count(conn: Connection, query: Select[Any], resolver: Resolver, wanted: set
             by_category[current] += 1
             kinds.add(r.kind)
             people[r.asset_id].add(r.worker)
+            per_image[r.asset_id] += 1
             workers_.add(r.worker)
             if r.asset_id is not None:
                 asset_ids.add(r.asset_id)
     return Labels(total, dict(by_category), tuple(sorted(kinds)),
-                  {image: len(who) for image, who in people.items()})
+                  {image: len(who) for image, who in people.items()}, dict(per_image))
 
 
 def _add(a: Labels, b: Labels) -> Labels:
-    people = dict(a.people)
-    for image, n in b.people.items():
-        people[image] = people.get(image, 0) + n
+    """Both counts together (an image's annotators add: the aggregate is one more maker)."""
     return Labels(a.total + b.total, dict(Counter(a.by_category) + Counter(b.by_category)),
-                  tuple(sorted(set(a.kinds) | set(b.kinds))), people)
+                  tuple(sorted(set(a.kinds) | set(b.kinds))),
+                  dict(Counter(a.people) + Counter(b.people)),
+                  dict(Counter(a.per_image) + Counter(b.per_image)))
 
 
 def _images(conn: Connection, asset_ids: list[int]) -> list[Image]:

@@ -159,7 +159,7 @@ def render_card(f: Facts, *, with_data_files: bool = False, with_images: bool = 
                       "### Out-of-scope use",
                       _bullets(A.config_list(f.meta.get("out_of_scope"))))
     lines += _section("Dataset structure", md(
-        f"{len(f.data.images)} images, {len(f.data.annotations)} labels. COCO "
+        f"{len(f.data.images)} images, {f.labels.total} labels. COCO "
         "(coco/annotations.json) and YOLO (yolo/) files; records/annotations.jsonl holds one "
         "row per label with who made it and under what terms; croissant.json describes every "
         "file with its SHA-256.")
@@ -201,5 +201,5 @@ def export_card(project: Project, out: Path | str, *, status: str = "approved",
     with_images = (target.parent / BUNDLE_PARQUET).is_file()
     write_atomic(target, render_card(facts, with_data_files=with_data, with_images=with_images))
     return DocsReport("card", str(target), files=[target.name], images=len(facts.data.images),
-                      annotations=len(facts.data.annotations), workers=facts.contributors,
+                      annotations=facts.labels.total, workers=facts.contributors,
                       credited=len(facts.credits.names), ledger_head=facts.ledger_head)

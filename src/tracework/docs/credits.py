@@ -57,6 +57,6 @@ def export_credits(project: Project, out: Path | str, *, status: str = "approved
     write_atomic(md_path, credits_markdown(facts.name, facts.credits))
     write_atomic(json_path, credits_json(facts.name, facts.credits, facts.ledger_head))
     return DocsReport("credits", str(md_path), files=[md_path.name, json_path.name],
-                      images=len(facts.data.images), annotations=len(facts.data.annotations),
+                      images=len(facts.data.images), annotations=facts.labels.total,
                       workers=facts.contributors, credited=len(facts.credits.names),
                       ledger_head=facts.ledger_head)

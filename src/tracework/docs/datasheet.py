@@ -13,7 +13,6 @@ effective hourly pay with and without unpaid time, the wage floor and the share 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,7 +102,7 @@ def _motivation(f: Facts) -> Section:
 
 
 def _by_category(f: Facts) -> str:
-    counts = Counter(a.category for a in f.data.annotations)
+    counts = f.labels.by_category
     return ", ".join(f"{c.name} {counts.get(c.name, 0)}" for c in f.data.categories)
 
 
@@ -114,7 +113,7 @@ def _composition(f: Facts) -> Section:
            f"Images, each with the part labels that workers drew on it "
            f"({', '.join(c.name for c in d.categories)})."),
         _q("How many instances are there in total?",
-           f"{len(d.images)} images and {len(d.annotations)} labels ({_by_category(f)}), "
+           f"{len(d.images)} images and {f.labels.total} labels ({_by_category(f)}), "
            f"made by {f.contributors} people; {A.annotations_per_item(f)}."),
         _q("Does the dataset contain all possible instances or is it a sample?",
            _toml(f.meta.get("sampling"))),
@@ -349,5 +348,5 @@ def export_datasheet(project: Project, out: Path | str, *, html: bool = False,
         write_atomic(page, render_html(ds))
         files.append(page.name)
     return DocsReport("datasheet", str(target), files=files, images=len(facts.data.images),
-                      annotations=len(facts.data.annotations), workers=facts.contributors,
+                      annotations=facts.labels.total, workers=facts.contributors,
                       credited=len(facts.credits.names), ledger_head=facts.ledger_head)
