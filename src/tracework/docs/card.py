@@ -17,10 +17,9 @@ import yaml
 from tracework.core.files import write_atomic
 from tracework.core.project import Project
 from tracework.dataset.export import PARQUET_FILE
-from tracework.dataset.select import select_dataset
 from tracework.docs import answers as A
 from tracework.docs.croissant import ANNOTATIONS_FILE, DocsReport, target_file
-from tracework.docs.facts import Facts, gather
+from tracework.docs.facts import Facts, facts_of
 from tracework.docs.text import md
 
 # Where a bundle keeps its Parquet export (tracework.docs.bundle writes it there).
@@ -195,8 +194,7 @@ def export_card(project: Project, out: Path | str, *, status: str = "approved",
     """Write the dataset card (``OUT`` ending in .md, else ``OUT/README.md``)."""
     target = target_file(out, "README.md", (".md", ".markdown"))
     if facts is None:
-        facts = gather(project, select_dataset(project, status=status, batches_=batches,
-                                               categories=categories))
+        facts = facts_of(project, status=status, batches=batches, categories=categories)
     with_data = (target.parent / ANNOTATIONS_FILE).is_file()
     with_images = (target.parent / BUNDLE_PARQUET).is_file()
     write_atomic(target, render_card(facts, with_data_files=with_data, with_images=with_images))

@@ -33,7 +33,7 @@ from tracework.core.files import open_atomic, safe_name, write_atomic
 from tracework.core.model import Annotation
 from tracework.core.project import Project
 from tracework.dataset.policy import published_demographics
-from tracework.dataset.select import select_dataset
+from tracework.dataset.select import open_selection
 from tracework.docs import answers
 from tracework.docs.facts import Facts, gather
 from tracework.docs.vocab import CONFORMS_TO, CROISSANT_CONTEXT, MLCROISSANT_SPELLINGS, RAI_MANY
@@ -153,6 +153,9 @@ def records_writer(project: Project, facts: Facts,
 def write_records(project: Project, facts: Facts, folder: Path) -> list[str]:
     """Write ``records/annotations.jsonl`` and ``records/images.jsonl`` under ``folder``, from
     the annotations of ``facts.data``."""
+    if len(facts.data.annotations) != facts.labels.total:
+        raise ValueError("these facts hold no annotations to write: stream them through "
+                         "records_writer")
     with records_writer(project, facts, folder) as add:
         for ann in facts.data.annotations:
             add(ann)
@@ -468,11 +471,16 @@ def export_croissant(project: Project, out: Path | str, *, status: str = "approv
     """
     target = target_file(out, CROISSANT_FILE, (".json", ".jsonld"))
     folder = target.parent
+    files = [ANNOTATIONS_FILE, IMAGES_FILE]
     if facts is None:
-        data = select_dataset(project, status=status, batches_=batches, categories=categories)
-        facts = gather(project, data)
-    files = write_records(project, facts, folder) if records else [ANNOTATIONS_FILE,
-                                                                    IMAGES_FILE]
+        with open_selection(project, status=status, batches_=batches,
+                            categories=categories) as chosen:
+            facts = gather(project, chosen.data, chosen.labels)
+            with records_writer(project, facts, folder) as add:
+                for ann in chosen.annotations():
+                    add(ann)
+    elif records:
+        write_records(project, facts, folder)
     doc = croissant_document(facts, folder, target)
     write_atomic(target, json.dumps(doc, ensure_ascii=False, indent=1))
     return DocsReport("croissant", str(target), files=[*files, target.name],

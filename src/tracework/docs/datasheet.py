@@ -20,10 +20,9 @@ from typing import Literal
 
 from tracework.core.files import write_atomic
 from tracework.core.project import Project
-from tracework.dataset.select import select_dataset
 from tracework.docs import answers as A
 from tracework.docs.croissant import DocsReport, target_file
-from tracework.docs.facts import Facts, gather
+from tracework.docs.facts import Facts, facts_of
 from tracework.docs.text import html_text, md
 
 __all__ = ["Answer", "Question", "Section", "Datasheet", "datasheet", "render_markdown",
@@ -338,8 +337,7 @@ def export_datasheet(project: Project, out: Path | str, *, html: bool = False,
     and with ``html`` also as HTML beside it."""
     target = target_file(out, "DATASHEET.md", (".md", ".markdown"))
     if facts is None:
-        facts = gather(project, select_dataset(project, status=status, batches_=batches,
-                                               categories=categories))
+        facts = facts_of(project, status=status, batches=batches, categories=categories)
     ds = datasheet(facts)
     write_atomic(target, render_markdown(ds))
     files = [target.name]

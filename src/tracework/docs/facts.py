@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,12 +39,12 @@ from tracework.dataset.policy import (
     publishable_note,
     survey_policy,
 )
-from tracework.dataset.select import Labels
+from tracework.dataset.select import Labels, open_selection
 from tracework.docs import rooms
 from tracework.docs.rooms import AggregationRun, DemographicTable
 from tracework.fieldnotes.notes import Note
 
-__all__ = ["PLATFORM_NAMES", "BatchFact", "Credits", "Facts", "gather"]
+__all__ = ["PLATFORM_NAMES", "BatchFact", "Credits", "Facts", "facts_of", "gather"]
 
 PLATFORM_NAMES = {
     "mturk": "Amazon Mechanical Turk",
@@ -218,6 +219,15 @@ def credits_of(conn: Connection, contributors: list[str]) -> Credits:
         .where(workers.c.credit_name.is_not(None)))
         if r.pseudonym in wanted and r.credit_name.strip()]
     return Credits(tuple(sorted(names, key=lambda n: (n.casefold(), n))), len(wanted))
+
+
+def facts_of(project: Project, *, status: str = "approved", batches: Collection[str] = (),
+             categories: Collection[str] = ()) -> Facts:
+    """The facts of a selection, its labels counted as they stream past, never held."""
+    with open_selection(project, status=status, batches_=batches,
+                        categories=categories) as chosen:
+        pass    # the header and the counts are all the documents need
+    return gather(project, chosen.data, chosen.labels)
 
 
 def gather(project: Project, data: Dataset, labels: Labels | None = None) -> Facts:
