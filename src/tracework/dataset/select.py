@@ -13,7 +13,7 @@ chose to be credited by never travels with the labels.
 import heapq
 import json
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -125,18 +125,22 @@ class Selection:
     _query: Select[Any] | None
     _resolver: Resolver
     _wanted: set[str] | None
-    _merged: list[Annotation]
+    _aggregates: Callable[[], Iterator[Annotation]] | None
     _both: bool
 
     def annotations(self) -> Iterator[Annotation]:
         """Every selected label: the individual ones by image, then the aggregated ones."""
         yield from self._individual()
-        yield from self._merged
+        if self._aggregates is not None:
+            yield from self._aggregates()
 
     def by_image(self) -> Iterator[tuple[Image, list[Annotation]]]:
         """Each image (in id order) with its labels, individual ones first."""
         images = {im.id: im for im in self.data.images}
-        merged = heapq.merge(self._individual(), self._merged, key=lambda a: a.image_id)
+        layers = [self._individual()]
+        if self._aggregates is not None:
+            layers.append(self._aggregates())
+        merged = heapq.merge(*layers, key=lambda a: a.image_id)
         for image_id, anns in groupby(merged, key=lambda a: a.image_id):
             yield images[image_id], list(anns)
 
@@ -217,14 +221,15 @@ def open_selection(project: Project, *, status: str = "approved",
                 batches.c.platform])
             labels = _count(conn, _query(resolver, chosen, wanted_status, batches_, categories,
                                          light), resolver, wanted, asset_ids, workers_)
-        merged = []
+        aggregates: Callable[[], Iterator[Annotation]] | None = None
         if layer != "individual":
-            from tracework.dataset.layer import aggregate_annotations
+            from tracework.dataset.layer import iter_aggregates
 
-            merged = aggregate_annotations(conn, resolver, wanted, batches_)
-            labels = _add(labels, Labels.of(merged))
-            asset_ids |= {a.image_id for a in merged}
-            workers_ |= {w for a in merged for w in a.attributes["workers"]}
+            def aggregates() -> Iterator[Annotation]:
+                return iter_aggregates(conn, resolver, wanted, batches_)
+
+            counted = Labels.of(_collect(aggregates(), asset_ids, workers_))
+            labels = _add(labels, counted)
         images = _images(conn, sorted(asset_ids))
         contributing = sorted(workers_)
         published = _published_answers(project, conn, contributing)
@@ -247,7 +252,8 @@ def open_selection(project: Project, *, status: str = "approved",
         data = Dataset(name=project.name, categories=shown, images=images, annotations=[],
                        published_answers=published, workers=contributing, ledger_head=head,
                        ledger_entries=seq, filters=filters, notes=notes)
-        yield Selection(data, labels, conn, query, resolver, wanted, merged, layer == "both")
+        yield Selection(data, labels, conn, query, resolver, wanted, aggregates,
+                        layer == "both")
 
 
 def _count(conn: Connection, query: Select[Any], resolver: Resolver, wanted: set[str] | None,
@@ -274,6 +280,15 @@ def _count(conn: Connection, query: Select[Any], resolver: Resolver, wanted: set
                 asset_ids.add(r.asset_id)
     return Labels(total, dict(by_category), tuple(sorted(kinds)),
                   {image: len(who) for image, who in people.items()}, dict(per_image))
+
+
+def _collect(anns: Iterator[Annotation], asset_ids: set[int],
+             workers_: set[str]) -> Iterator[Annotation]:
+    """``anns`` as they pass, their images and the workers they combine collected."""
+    for ann in anns:
+        asset_ids.add(ann.image_id)
+        workers_.update(ann.attributes["workers"])
+        yield ann
 
 
 def _add(a: Labels, b: Labels) -> Labels:
