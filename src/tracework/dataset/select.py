@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Select, select
 from tracework.core import ledger
 from tracework.core.errors import InputError
 from tracework.core.model import LAYERS, STATUSES, Annotation, Dataset, Image
-from tracework.core.project import Project
+from tracework.core.project import Category, Project
 from tracework.core.store import chunks
 from tracework.core.store.schema import (
     annotations,
@@ -234,26 +234,36 @@ def open_selection(project: Project, *, status: str = "approved",
         contributing = sorted(workers_)
         published = _published_answers(project, conn, contributing)
         seq, head = ledger.head(conn)
-        used = set(labels.by_category)
-        shown = resolver.categories(chosen if categories else chosen + sorted(used))
-        filters: dict[str, Any] = {"status": status, "batches": list(batches_),
-                                   "categories": [c.name for c in shown]}
-        if notes:
-            filters["category_notes"] = list(notes)
-        if layer != "individual":
-            filters["layer"] = layer
-        retired = sorted(n for n in used if not resolver.in_force(n))
-        if retired:
-            count = sum(labels.by_category[n] for n in retired)
-            notes.append(f"{count} label{'s' if count != 1 else ''} made under categories no "
-                         f"longer in force {'are' if count != 1 else 'is'} exported as "
-                         f"{', '.join(map(repr, retired))}; `tracework taxonomy pending` lists "
-                         "them for relabelling")
+        shown, filters = _shown(resolver, chosen, notes, labels, status=status,
+                                batches_=batches_, categories=categories, layer=layer)
         data = Dataset(name=project.name, categories=shown, images=images, annotations=[],
                        published_answers=published, workers=contributing, ledger_head=head,
                        ledger_entries=seq, filters=filters, notes=notes)
         yield Selection(data, labels, conn, query, resolver, wanted, aggregates,
                         layer == "both")
+
+
+def _shown(resolver: Resolver, chosen: list[str], notes: list[str], labels: Labels, *,
+           status: str, batches_: Collection[str], categories: Collection[str],
+           layer: str) -> tuple[list[Category], dict[str, Any]]:
+    """The categories the export lists and the filters its manifest records; a note added
+    to ``notes`` for labels made under categories no longer in force."""
+    used = set(labels.by_category)
+    shown = resolver.categories(chosen if categories else chosen + sorted(used))
+    filters: dict[str, Any] = {"status": status, "batches": list(batches_),
+                               "categories": [c.name for c in shown]}
+    if notes:
+        filters["category_notes"] = list(notes)
+    if layer != "individual":
+        filters["layer"] = layer
+    retired = sorted(n for n in used if not resolver.in_force(n))
+    if retired:
+        count = sum(labels.by_category[n] for n in retired)
+        notes.append(f"{count} label{'s' if count != 1 else ''} made under categories no "
+                     f"longer in force {'are' if count != 1 else 'is'} exported as "
+                     f"{', '.join(map(repr, retired))}; `tracework taxonomy pending` lists "
+                     "them for relabelling")
+    return shown, filters
 
 
 def _count(conn: Connection, query: Select[Any], resolver: Resolver, wanted: set[str] | None,
