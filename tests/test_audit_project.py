@@ -241,6 +241,21 @@ def test_aggregation_layer_on_both_databases(project: Project, tmp_path: Path) -
     assert all(x["attributes"]["layer"] == "individual" for x in anns if x not in marked)
     only = tracework.export_coco(project, tmp_path / "agg", status="all", layer="aggregate")
     assert only.annotations == len(marked)
+    # YOLO and Parquet read both layers together, image by image.
+    yolo = tracework.export_yolo(project, tmp_path / "yolo", status="all", layer="both",
+                                 identical="merge")
+    lines = [json.loads(line) for line in
+             (tmp_path / "yolo" / "provenance.jsonl").read_text(encoding="utf-8").splitlines()]
+    listed = [e for line in lines for e in (line, *line.get("same_row", []))]
+    assert sorted(e["annotation"] for e in listed) == sorted(x["id"] for x in anns)
+    assert yolo.annotations == len(anns) and yolo.label_rows == len(lines)
+    assert sum(e.get("layer") == "aggregate" for e in listed) == len(marked)
+    table = tracework.export_parquet(project, tmp_path / "pq", status="all", layer="both")
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(tmp_path / "pq" / "data" / "train-00000-of-00001.parquet").to_pylist()
+    assert table.annotations == sum(len(r["objects"]) for r in rows) == len(anns)
+    assert [r["image_id"] for r in rows] == sorted({x["image_id"] for x in anns})
     default = json.loads((Path(tracework.export_coco(project, tmp_path / "ind", status="all").out)
                           / "annotations.json").read_text(encoding="utf-8"))
     assert all("layer" not in x["attributes"] for x in default["annotations"])

@@ -8,6 +8,7 @@ workers each with one decided submission and one planned bonus.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,14 +21,19 @@ from tracework import review
 from tracework.core.project import Project
 from tracework.core.store import IN_CHUNK, chunks
 from tracework.core.store.schema import (
+    annotations,
+    answers,
+    assets,
     batches,
     bonuses,
     imports,
+    responses,
     reviews,
     submissions,
     vault,
     workers,
 )
+from tracework.dataset.policy import SurveyPolicy, consenting_answers, published_demographics
 from tracework.pay import export_bonuses, mark_paid
 from tracework.review.queue import decisions_in_force
 
@@ -98,3 +104,46 @@ def test_more_ids_than_postgresql_binds(big: Project, tmp_path: Path) -> None:
     bonus_file = export_bonuses(big, tmp_path / "bonuses.csv", tokens=tokens)
     assert bonus_file.rows == N
     assert mark_paid(big, tokens=tokens) == N
+
+
+def _fill_labels_and_answers(project: Project) -> None:
+    """One image and one box per submission; every worker consented and answered Q2."""
+    def rows(build: object) -> list[dict[str, object]]:
+        return [build(i) for i in range(N)]  # type: ignore[operator]
+
+    with project.store.write() as conn:
+        conn.execute(workers.update().values(consent_link=True, consent_publish=True))
+        conn.execute(insert(assets), rows(lambda i: {
+            "id": i + 1, "uri": f"https://example.org/{i}.jpg", "file_name": f"{i}.jpg",
+            "width": 100, "height": 50}))
+        conn.execute(insert(annotations), rows(lambda i: {
+            "id": i + 1, "submission_id": i + 1, "asset_id": i + 1, "worker": f"w_{i:08d}",
+            "element": "boxes", "kind": "bbox", "category": "Body", "taxonomy_version": 1,
+            "bbox_x": 1.0, "bbox_y": 2.0, "bbox_w": 3.0, "bbox_h": 4.0, "area": 12.0}))
+        conn.execute(insert(responses), rows(lambda i: {
+            "id": i + 1, "source": "qualtrics", "response_id": f"R_{i:010d}",
+            "worker": f"w_{i:08d}", "status": "IP Address", "end_time": AT,
+            "content_sha256": f"{i:064d}", "raw": "{}", "import_id": 1, "row": i + 1}))
+        conn.execute(insert(answers), rows(lambda i: {
+            "response_id": i + 1, "question": "Q2", "label": "Gender",
+            "value": json.dumps("woman" if i % 2 else "man")}))
+
+
+def test_an_export_selects_more_ids_than_postgresql_binds(big: Project, tmp_path: Path) -> None:
+    _fill_labels_and_answers(big)
+    report = tracework.export_coco(big, tmp_path / "coco")
+    assert (report.images, report.annotations, report.workers,
+            report.workers_with_published_answers) == (N, N, N, N)
+    doc = json.loads((tmp_path / "coco" / "annotations.json").read_text(encoding="utf-8"))
+    assert len(doc["images"]) == N and len(doc["annotations"]) == N
+    last = doc["annotations"][-1]
+    assert (last["image_id"], last["attributes"]["worker"]) == (N, f"w_{N - 1:08d}")
+    assert last["attributes"]["survey"] == {"Q2": "woman" if (N - 1) % 2 else "man"}
+
+    policy = SurveyPolicy(demographics={"gender": "Q2"}, free_text=frozenset())
+    everyone = [f"w_{i:08d}" for i in range(N)]
+    with big.store.read() as conn:
+        shown = published_demographics(conn, policy, everyone)
+        counted = consenting_answers(conn, policy, everyone)
+    assert len(shown) == len(counted) == N
+    assert shown["w_00000001"] == {"gender": "woman"} and counted["w_00000000"] == {"gender": "man"}

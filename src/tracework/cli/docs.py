@@ -153,10 +153,12 @@ def bundle_cmd(ctx: click.Context, out: Path, images: Path | None, segmentation:
     Example:
       tracework export bundle release-1 --images frames/ --status approved
     """
-    report = docs.export_bundle(project_of(ctx), out, status=status, batches=batches,
-                                categories=categories, images_dir=images,
-                                segmentation=segmentation,
-                                yolo_task=yolo_task, replace=replace)
+    with Progress("export bundle", unit="annotations",
+                  enabled=False if as_json else None) as progress:
+        report = docs.export_bundle(project_of(ctx), out, status=status, batches=batches,
+                                    categories=categories, images_dir=images,
+                                    segmentation=segmentation, yolo_task=yolo_task,
+                                    replace=replace, progress=progress)
     if as_json:
         echo_json(report.as_dict())
         return

@@ -642,6 +642,11 @@ _images_option = click.option(
          "recorded at ingest).")
 
 
+def _export_progress(label: str, as_json: bool) -> Progress:
+    """Annotations written, on a terminal; nothing under --json or when piped."""
+    return Progress(f"export {label}", unit="annotations", enabled=False if as_json else None)
+
+
 def _print_export(report: Any, as_json: bool) -> None:
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
@@ -701,9 +706,11 @@ def export_coco_cmd(ctx: click.Context, out: Path, status: str, batches: tuple[s
       tracework export coco out/coco --status all --category Body --images frames/
       tracework export coco out/coco --segmentation rle --layout datumaro --split train
     """
-    report = tracework.export_coco(project_of(ctx), out, status=status, batches=batches,
-                                   categories=categories, segmentation=segmentation,
-                                   images_dir=images, layer=layer, layout=layout, split=split)
+    with _export_progress("coco", as_json) as progress:
+        report = tracework.export_coco(project_of(ctx), out, status=status, batches=batches,
+                                       categories=categories, segmentation=segmentation,
+                                       images_dir=images, layer=layer, layout=layout,
+                                       split=split, progress=progress)
     _print_export(report, as_json)
 
 
@@ -745,10 +752,11 @@ def export_yolo_cmd(ctx: click.Context, out: Path, task: Task, status: str,
       tracework export yolo out/yolo --images frames/
       tracework export yolo out/yolo --task segment --per-worker --status all --images frames/
     """
-    report = tracework.export_yolo(project_of(ctx), out, task=task, status=status,
-                                   batches=batches, categories=categories,
-                                   per_worker=per_worker, images_dir=images, layer=layer,
-                                   identical=identical)
+    with _export_progress("yolo", as_json) as progress:
+        report = tracework.export_yolo(project_of(ctx), out, task=task, status=status,
+                                       batches=batches, categories=categories,
+                                       per_worker=per_worker, images_dir=images, layer=layer,
+                                       identical=identical, progress=progress)
     _print_export(report, as_json)
 
 
@@ -777,8 +785,10 @@ def export_parquet_cmd(ctx: click.Context, out: Path, status: str, batches: tupl
       tracework export parquet out/parquet --images frames/
       tracework export parquet out/parquet --status all --category Body --images frames/
     """
-    report = tracework.export_parquet(project_of(ctx), out, status=status, batches=batches,
-                                      categories=categories, images_dir=images, layer=layer)
+    with _export_progress("parquet", as_json) as progress:
+        report = tracework.export_parquet(project_of(ctx), out, status=status, batches=batches,
+                                          categories=categories, images_dir=images, layer=layer,
+                                          progress=progress)
     _print_export(report, as_json)
 
 

@@ -34,7 +34,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -73,6 +73,7 @@ __all__ = [
     "act_on",
     "answer",
     "contact_consent_of",
+    "handle_maker",
     "handles_for",
     "inbox",
     "keep_link_key",
@@ -164,15 +165,31 @@ def set_contact_consent(project: Project, worker: str, *, contactable: bool,
     return project.store.run_write(work)
 
 
+def handle_maker(conn: Connection, secret: bytes, worker_ids: Iterable[str]
+                 ) -> Callable[[int, str], str | None]:
+    """A function giving the reply handle of an (annotation id, worker) among ``worker_ids``,
+    or None when the worker does not consent to contact; consent is read once, here, so an
+    export streaming its labels asks the store nothing more."""
+    consenting = contact_consent_of(conn, worker_ids)
+    key = _handle_key(secret)
+
+    def handle(aid: int, worker: str) -> str | None:
+        if worker not in consenting:
+            return None
+        return (_worker_handle(key, worker) if consenting[worker]
+                else _annotation_handle(key, worker, aid))
+
+    return handle
+
+
 def handles_for(conn: Connection, secret: bytes, pairs: Iterable[tuple[int, str]]
                 ) -> dict[int, str]:
     """The reply handle of each (annotation id, worker) whose worker consents to contact;
     annotations of other workers are absent."""
     pairs = list(pairs)
-    consenting = contact_consent_of(conn, {w for _, w in pairs})
-    key = _handle_key(secret)
-    return {aid: (_worker_handle(key, w) if consenting[w] else _annotation_handle(key, w, aid))
-            for aid, w in pairs if w in consenting}
+    handle = handle_maker(conn, secret, {w for _, w in pairs})
+    found = {aid: handle(aid, w) for aid, w in pairs}
+    return {aid: h for aid, h in found.items() if h is not None}
 
 
 def resolve_handle(conn: Connection, secret: bytes, handle: str) -> tuple[str, int | None] | None:

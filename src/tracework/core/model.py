@@ -57,6 +57,9 @@ class Dataset:
     # What the user should know about the selection: old category names a filter resolved,
     # labels exported under a retired category.
     notes: list[str] = field(default_factory=list)
+    # The value chain in force of each batch with selected labels (by batch key, in key
+    # order): what the work was for, through whom, at what pay and time budget.
+    value_chains: list[dict[str, Any]] = field(default_factory=list)
 
     def category_index(self) -> dict[str, int]:
         return {c.name: i for i, c in enumerate(self.categories)}

@@ -2,6 +2,8 @@
 :class:`~tracework.core.model.Dataset` (each annotation with its provenance, consented answers
 only, the aggregated layer when asked for), and :mod:`~tracework.dataset.export` writes COCO
 YOLO and Parquet from it, atomically, with a manifest of the ledger head and the settings used.
+The exports read it through :func:`open_selection`, which streams the annotations from the
+store instead of holding them, so their memory does not grow with the dataset.
 
 May import: :mod:`tracework.core` and :mod:`tracework.formats`.
 """
@@ -16,8 +18,8 @@ from tracework.dataset.export import (
            export_parquet,
            export_yolo,
 )
-from tracework.dataset.select import select_dataset
+from tracework.dataset.select import Labels, Selection, open_selection, select_dataset
 
-__all__ = ["LAYERS", "STATUSES", "Annotation", "Dataset", "ExportReport", "Image",
-           "export_coco", "export_labelstudio", "export_parquet", "export_yolo",
-           "select_dataset"]
+__all__ = ["LAYERS", "STATUSES", "Annotation", "Dataset", "ExportReport", "Image", "Labels",
+           "Selection", "export_coco", "export_labelstudio", "export_parquet", "export_yolo",
+           "open_selection", "select_dataset"]

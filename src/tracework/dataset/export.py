@@ -12,20 +12,22 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from tracework.core.errors import InputError
-from tracework.core.files import copy_atomic, safe_name, write_atomic
+from tracework.core.files import copy_atomic, open_atomic, safe_name, write_atomic
 from tracework.core.model import Annotation, Dataset, Image
 from tracework.core.project import Project
-from tracework.dataset.select import select_dataset
+from tracework.dataset.select import Selection, open_selection, select_dataset
 from tracework.formats import coco, yolo
 
-__all__ = ["PARQUET_FILE", "ExportReport", "Identical", "export_coco", "export_labelstudio",
-           "export_parquet", "export_yolo", "yolo_label_groups"]
+__all__ = ["PARQUET_FILE", "ExportReport", "Identical", "Progress", "coco_writer", "export_coco",
+           "export_labelstudio", "export_parquet", "export_yolo", "parquet_writer",
+           "yolo_label_groups", "yolo_writer"]
 
 
 
@@ -120,7 +122,7 @@ def export_coco(project: Project, out: Path | str, *, status: str = "approved",
                 segmentation: coco.Segmentation = "polygon",
                 images_dir: Path | str | None = None, layer: str = "individual",
                 layout: coco.Layout = "tracework", split: str = "default",
-                images_at: str = "") -> ExportReport:
+                images_at: str = "", progress: Progress | None = None) -> ExportReport:
     """Write ``OUT/annotations.json`` (COCO) and, given the task images, ``OUT/images/``.
 
     ``segmentation``: masks as polygons (default; ``area`` and ``bbox`` stay the mask's) or as
@@ -129,26 +131,76 @@ def export_coco(project: Project, out: Path | str, *, status: str = "approved",
     ``images_at`` records in ``info`` where the images are, relative to the annotation file,
     when they are not copied beside it. ``layer``: "individual" (each worker's labels),
     "aggregate" (the aggregated labels of `tracework aggregate`, marked
-    ``"layer": "aggregate"``) or "both"."""
+    ``"layer": "aggregate"``) or "both". ``progress(done, total)`` hears of the annotations
+    written. The document is written as the annotations are read, never held whole."""
     out = _check_out(Path(out))
-    ann_rel, images_rel = coco.layout_paths(layout, _split_name(split))
-    data = select_dataset(project, status=status, batches_=batches, categories=categories,
-                          layer=layer)
-    meta = project.config.get("project", {})
-    doc = coco.to_coco(data, info=_info(project, data, "coco"), segmentation=segmentation,
-                       license_name=str(meta.get("license", "")))
-    if images_at:
-        doc["info"]["tracework"]["images"] = images_at
-    report = ExportReport("coco", str(out), ledger_head=data.ledger_head, notes=data.notes)
-    for im in doc["images"]:
-        im["file_name"] = safe_name(im["file_name"], f"image_{im['id']}")
-    write_atomic(out / ann_rel, json.dumps(doc, ensure_ascii=False, indent=1))
-    report.files.append(ann_rel)
-    _copy_images(data.images, Path(images_dir) if images_dir else None, out / images_rel, report)
-    report.images, report.annotations = len(data.images), len(data.annotations)
-    report.workers = len(data.workers)
-    report.workers_with_published_answers = len(data.published_answers)
+    _, images_rel = coco.layout_paths(layout, _split_name(split))
+    with open_selection(project, status=status, batches_=batches, categories=categories,
+                        layer=layer) as chosen:
+        report = _report("coco", out, chosen)
+        tick = _ticker(progress, chosen.labels.total)
+        with coco_writer(project, out, chosen, report, segmentation=segmentation,
+                         layout=layout, split=split, images_at=images_at) as add:
+            for ann in chosen.annotations():
+                add(ann)
+                tick()
+        _copy_images(chosen.data.images, Path(images_dir) if images_dir else None,
+                     out / images_rel, report)
+    report.images = len(chosen.data.images)
     return report
+
+
+Progress = Callable[[int, int | None], None]
+
+# Annotations between two calls of a progress callback.
+_TICK = 500
+
+
+def _ticker(progress: Progress | None, total: int) -> Callable[[], None]:
+    """A function to call once per annotation written; it tells ``progress`` now and then,
+    and always at the last one."""
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None and (done % _TICK == 0 or done == total):
+            progress(done, total)
+
+    if progress is not None:
+        progress(0, total)
+    return tick
+
+
+def _report(fmt: str, out: Path, chosen: Selection) -> ExportReport:
+    data = chosen.data
+    return ExportReport(fmt, str(out), ledger_head=data.ledger_head, notes=data.notes,
+                        annotations=chosen.labels.total, workers=len(data.workers),
+                        workers_with_published_answers=len(data.published_answers))
+
+
+@contextmanager
+def coco_writer(project: Project, out: Path, chosen: Selection, report: ExportReport, *,
+                segmentation: coco.Segmentation = "polygon", layout: coco.Layout = "tracework",
+                split: str = "default", images_at: str = "",
+                ) -> Iterator[Callable[[Annotation], None]]:
+    """The COCO file of :func:`export_coco`, written as the block adds each annotation (in
+    :meth:`Selection.annotations` order); it gets its name when the block ends."""
+    data = chosen.data
+    ann_rel, _ = coco.layout_paths(layout, _split_name(split))
+    meta = project.config.get("project", {})
+    head = coco.head(data, info=_info(project, data, "coco"),
+                     license_name=str(meta.get("license", "")))
+    if images_at:
+        head["info"]["tracework"]["images"] = images_at
+    for im in head["images"]:
+        im["file_name"] = safe_name(im["file_name"], f"image_{im['id']}")
+    cat_ids = coco.category_ids(data)
+    with open_atomic(out / ann_rel) as fh:
+        writer = coco.Writer(fh, head)
+        yield lambda ann: writer.add(coco.annotation(ann, cat_ids, segmentation))
+        writer.close()
+    report.files.append(ann_rel)
 
 
 def _split_name(split: str) -> str:
@@ -163,7 +215,7 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
                 status: str = "approved", batches: Collection[str] = (),
                 categories: Collection[str] = (), per_worker: bool = False,
                 images_dir: Path | str | None = None, layer: str = "individual",
-                identical: Identical = "split") -> ExportReport:
+                identical: Identical = "split", progress: Progress | None = None) -> ExportReport:
     """Write a YOLO dataset: data.yaml, images/train, labels/train, and the provenance sidecars.
 
     ``per_worker`` gives every (image, worker) pair its own image copy and label file, so
@@ -174,36 +226,67 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
     line, so each image has one copy). Line N of ``provenance.jsonl``'s entries for
     a label file is row N of that file, one row per annotation, as Ultralytics' loader reads
     it. ``layer`` as for :func:`export_coco` (aggregated rows are marked in
-    ``provenance.jsonl``).
+    ``provenance.jsonl``); ``progress`` as there. Images are read and written one at a time.
     """
     out = _check_out(Path(out))
-    data = select_dataset(project, status=status, batches_=batches, categories=categories,
-                          layer=layer)
-    images = {im.id: im for im in data.images}
-    report = ExportReport("yolo", str(out), ledger_head=data.ledger_head, notes=data.notes)
-    provenance: list[str] = []
-    names: dict[tuple[int, str], str] = {}
-    groups = yolo_label_groups(data, task=task, per_worker=per_worker, identical=identical)
-    if not per_worker:
-        report.label_files_split = len({image_id for image_id, key in groups if key})
-    for (image_id, worker), lines in sorted(groups.items()):
-        image = images[image_id]
-        base = safe_name(image.file_name, f"image_{image_id}")
-        stem, dot, ext = base.rpartition(".")
-        if not dot:
-            stem, ext = base, "jpg"
-        if worker:
-            stem = f"{stem}__{safe_name(worker)}"
-        names[(image_id, worker)] = f"{stem}.{ext}"
-        label_rel = f"labels/train/{stem}.txt"
-        rows = dict.fromkeys(text for text, _ in lines)     # distinct, in order
-        write_atomic(out / label_rel, "".join(text + "\n" for text in rows))
-        report.files.append(label_rel)
-        for number, entry in enumerate(_provenance_rows(lines), 1):
-            provenance.append(json.dumps({
-                "label_file": label_rel, "line": number, "image": names[(image_id, worker)],
-                **entry}, ensure_ascii=False))
-    write_atomic(out / "provenance.jsonl", "".join(p + "\n" for p in provenance))
+    with open_selection(project, status=status, batches_=batches, categories=categories,
+                        layer=layer) as chosen:
+        report = _report("yolo", out, chosen)
+        tick = _ticker(progress, chosen.labels.total)
+        with yolo_writer(project, out, chosen, report, task=task, per_worker=per_worker,
+                         images_dir=images_dir, identical=identical) as add:
+            for image, anns in chosen.by_image():
+                add(image, anns)
+                for _ in anns:
+                    tick()
+    return report
+
+
+@contextmanager
+def yolo_writer(project: Project, out: Path, chosen: Selection, report: ExportReport, *,
+                task: yolo.Task = "detect", per_worker: bool = False,
+                images_dir: Path | str | None = None, identical: Identical = "split",
+                ) -> Iterator[Callable[[Image, list[Annotation]], None]]:
+    """The YOLO dataset of :func:`export_yolo`, written as the block adds each image with its
+    labels (in :meth:`Selection.by_image` order); the sidecars are complete when it ends."""
+    data = chosen.data
+    class_ids = data.category_index()
+    src_dir = Path(images_dir) if images_dir is not None else None
+    label_files: list[str] = []
+
+    def add(image: Image, anns: list[Annotation], provenance: BinaryIO) -> None:
+        groups = _image_groups(image, anns, class_ids, task=task, per_worker=per_worker,
+                               identical=identical)
+        if not per_worker and any(key for key in groups):
+            report.label_files_split += 1
+        base = safe_name(image.file_name, f"image_{image.id}")
+        for worker, lines in sorted(groups.items()):
+            stem, dot, ext = base.rpartition(".")
+            if not dot:
+                stem, ext = base, "jpg"
+            if worker:
+                stem = f"{stem}__{safe_name(worker)}"
+            name = f"{stem}.{ext}"
+            label_rel = f"labels/train/{stem}.txt"
+            rows = dict.fromkeys(text for text, _ in lines)     # distinct, in order
+            # One sync per label file would cost more than the export: a crash is answered
+            # by exporting again, and no file is ever seen half-written under its name.
+            write_atomic(out / label_rel, "".join(text + "\n" for text in rows), sync=False)
+            label_files.append(label_rel)
+            entries = _provenance_rows(lines)
+            for number, entry in enumerate(entries, 1):
+                provenance.write((json.dumps({
+                    "label_file": label_rel, "line": number, "image": name, **entry},
+                    ensure_ascii=False) + "\n").encode("utf-8"))
+            report.images += 1
+            report.label_rows += len(entries)
+            report.rows_shared += len(lines) - len(entries)
+            if src_dir is not None:
+                _copy_images([image], src_dir, out / "images" / "train", report,
+                             {image.id: name})
+
+    with open_atomic(out / "provenance.jsonl") as provenance:
+        yield lambda image, anns: add(image, anns, provenance)
     workers_doc = {
         "about": "Workers who made these labels, by pseudonym. Survey answers appear only for "
                  "workers who consented to publication.",
@@ -216,19 +299,8 @@ def export_yolo(project: Project, out: Path | str, *, task: yolo.Task = "detect"
     write_atomic(out / "classes.txt", yolo.classes_txt([c.name for c in data.categories]))
     manifest = _info(project, data, f"yolo-{task}")
     write_atomic(out / "tracework.json", json.dumps(manifest, ensure_ascii=False, indent=1))
-    report.files += ["provenance.jsonl", "workers.json", "data.yaml", "classes.txt",
-                     "tracework.json"]
-    if images_dir is not None:
-        src_dir = Path(images_dir)
-        for (image_id, _worker), name in sorted(names.items()):
-            _copy_images([images[image_id]], src_dir, out / "images" / "train", report,
-                         {image_id: name})
-    report.images, report.annotations = len(names), len(data.annotations)
-    report.label_rows = len(provenance)
-    report.rows_shared = sum(len(v) for v in groups.values()) - len(provenance)
-    report.workers = len(data.workers)
-    report.workers_with_published_answers = len(data.published_answers)
-    return report
+    report.files += [*label_files, "provenance.jsonl", "workers.json", "data.yaml",
+                     "classes.txt", "tracework.json"]
 
 
 YoloGroups = dict[tuple[int, str], list[tuple[str, Annotation]]]
@@ -254,23 +326,30 @@ def yolo_label_groups(data: Dataset, *, task: yolo.Task = "detect", per_worker: 
         by_image[ann.image_id].append(ann)
     out: YoloGroups = {}
     for image_id, anns in by_image.items():
-        lines = yolo.label_lines(images[image_id], anns, class_ids, task)
-        if identical == "merge" and not per_worker:
-            out[(image_id, "")] = lines
+        for key, lines in _image_groups(images[image_id], anns, class_ids, task=task,
+                                        per_worker=per_worker, identical=identical).items():
+            out[(image_id, key)] = lines
+    return out
+
+
+def _image_groups(image: Image, anns: list[Annotation], class_ids: dict[str, int], *,
+                  task: yolo.Task, per_worker: bool,
+                  identical: Identical) -> dict[str, list[tuple[str, Annotation]]]:
+    """One image's label files (by suffix) with their rows: see :func:`yolo_label_groups`."""
+    lines = yolo.label_lines(image, anns, class_ids, task)
+    if (identical == "merge" and not per_worker) or (not per_worker and _distinct(lines)):
+        return {"": lines}
+    by_worker: dict[str, list[tuple[str, Annotation]]] = defaultdict(list)
+    for line in lines:
+        by_worker[line[1].worker].append(line)
+    out: dict[str, list[tuple[str, Annotation]]] = {}
+    for worker, rows in by_worker.items():
+        if _distinct(rows):
+            out[worker] = rows
             continue
-        if not per_worker and _distinct(lines):
-            out[(image_id, "")] = lines
-            continue
-        by_worker: dict[str, list[tuple[str, Annotation]]] = defaultdict(list)
-        for line in lines:
-            by_worker[line[1].worker].append(line)
-        for worker, rows in by_worker.items():
-            if _distinct(rows):
-                out[(image_id, worker)] = rows
-                continue
-            for line in rows:
-                key = f"{worker}__s{line[1].attributes.get('submission', line[1].id)}"
-                out.setdefault((image_id, key), []).append(line)
+        for line in rows:
+            key = f"{worker}__s{line[1].attributes.get('submission', line[1].id)}"
+            out.setdefault(key, []).append(line)
     return out
 
 
@@ -301,41 +380,59 @@ PARQUET_FILE = "data/train-00000-of-00001.parquet"
 
 def export_parquet(project: Project, out: Path | str, *, status: str = "approved",
                    batches: Collection[str] = (), categories: Collection[str] = (),
-                   images_dir: Path | str | None = None,
-                   layer: str = "individual") -> ExportReport:
+                   images_dir: Path | str | None = None, layer: str = "individual",
+                   progress: Progress | None = None) -> ExportReport:
     """Write ``OUT/data/train-00000-of-00001.parquet``: one row per image, with the image's
     bytes (given the task images) and its labels, each with its provenance (see
     :mod:`tracework.formats.parquet`), plus ``OUT/tracework.json``.
 
     ``datasets.load_dataset("parquet", data_files=...)`` reads ``image`` as an image;
-    polars and pyarrow read the same file.
+    polars and pyarrow read the same file. Written a row group at a time; ``progress`` as for
+    :func:`export_coco`.
     """
+    out = _check_out(Path(out))
+    with open_selection(project, status=status, batches_=batches, categories=categories,
+                        layer=layer) as chosen:
+        report = _report("parquet", out, chosen)
+        tick = _ticker(progress, chosen.labels.total)
+        with parquet_writer(project, out, chosen, report, images_dir=images_dir) as add:
+            for image, anns in chosen.by_image():
+                add(image, anns)
+                for _ in anns:
+                    tick()
+    return report
+
+
+@contextmanager
+def parquet_writer(project: Project, out: Path, chosen: Selection, report: ExportReport, *,
+                   images_dir: Path | str | None = None,
+                   ) -> Iterator[Callable[[Image, list[Annotation]], None]]:
+    """The Parquet file of :func:`export_parquet`, written as the block adds each image with
+    its labels (every selected image must come, in :meth:`Selection.by_image` order)."""
     from tracework.formats import parquet
 
-    out = _check_out(Path(out))
-    data = select_dataset(project, status=status, batches_=batches, categories=categories,
-                          layer=layer)
-    report = ExportReport("parquet", str(out), ledger_head=data.ledger_head, notes=data.notes)
+    data = chosen.data
+    class_ids = data.category_index()
     src_dir = Path(images_dir) if images_dir is not None else None
 
-    def image_bytes(image: Image) -> bytes | None:
+    def add(image: Image, anns: list[Annotation], writer: parquet.Writer) -> None:
         path = _checked_image(src_dir, image, report) if src_dir is not None else None
-        if path is None:
-            return None
-        report.images_copied += 1
-        return path.read_bytes()
+        content = None
+        if path is not None:
+            content = path.read_bytes()
+            report.images_copied += 1
+        writer.add(parquet.row(image, anns, class_ids, content,
+                               safe_name(image.file_name, f"image_{image.id}")))
+        report.images += 1
 
-    table = parquet.to_table(data, image_bytes,
-                             lambda im: safe_name(im.file_name, f"image_{im.id}"))
-    # Written whole from memory so that the file lands atomically, as every export does.
-    write_atomic(out / PARQUET_FILE, parquet.to_bytes(table))
+    # Each image comes when its labels do; an image is only ever selected with a label.
+    with open_atomic(out / PARQUET_FILE) as fh:
+        writer = parquet.Writer(fh, [c.name for c in data.categories])
+        yield lambda image, anns: add(image, anns, writer)
+        writer.close()
     write_atomic(out / "tracework.json",
                  json.dumps(_info(project, data, "parquet"), ensure_ascii=False, indent=1))
     report.files += [PARQUET_FILE, "tracework.json"]
-    report.images, report.annotations = len(data.images), len(data.annotations)
-    report.workers = len(data.workers)
-    report.workers_with_published_answers = len(data.published_answers)
-    return report
 
 
 def _checked_image(images_dir: Path, image: Image, report: ExportReport) -> Path | None:

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, select
 
 from tracework.core.errors import ConfigError
 from tracework.core.project import Project
+from tracework.core.store import chunks
 from tracework.core.store.schema import answers, responses, workers
 from tracework.core.store.tables_survey import survey_questions
 
@@ -125,17 +126,17 @@ def _stored(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
 
 def _latest_answers(conn: Connection, pseudonyms: Collection[str]) -> dict[str, dict[str, Any]]:
     """Each worker's latest survey response, question -> decoded value."""
-    if not pseudonyms:
-        return {}
-    rows = conn.execute(
-        select(responses.c.id, responses.c.worker)
-        .where(responses.c.worker.in_(sorted(pseudonyms)))
-        .order_by(responses.c.worker, responses.c.end_time, responses.c.id)).all()
-    latest = {r.worker: r.id for r in rows}
+    latest: dict[str, int] = {}
+    for part in chunks(sorted(pseudonyms)):
+        for r in conn.execute(
+                select(responses.c.id, responses.c.worker)
+                .where(responses.c.worker.in_(part))
+                .order_by(responses.c.worker, responses.c.end_time, responses.c.id)):
+            latest[r.worker] = r.id
     by_response: dict[int, dict[str, Any]] = {rid: {} for rid in latest.values()}
-    if latest:
-        for a in conn.execute(select(answers).where(answers.c.response_id.in_(list(
-                by_response)))):
+    for ids in chunks(sorted(by_response)):
+        for a in conn.execute(select(answers).where(answers.c.response_id.in_(ids))
+                              .order_by(answers.c.id)):
             if a.value is not None:
                 by_response[a.response_id][a.question] = json.loads(a.value)
             if a.other_text:

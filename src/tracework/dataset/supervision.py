@@ -6,16 +6,17 @@ opaque reply handle (:mod:`tracework.core.contact`); other workers' annotations 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
 
-from tracework.core.contact import handles_for
+from tracework.core.contact import handle_maker
 from tracework.core.project import Project
 from tracework.core.value_chain import chains_of
 
-__all__ = ["COLUMNS", "annotation_extras", "batch_chains", "chains_in", "columns_of"]
+__all__ = ["COLUMNS", "Extras", "batch_chains", "columns_of"]
 
 
 def batch_chains(project: Project, conn: Connection, batch_ids: Iterable[int]
@@ -24,19 +25,31 @@ def batch_chains(project: Project, conn: Connection, batch_ids: Iterable[int]
     return {bid: chain.as_dict() for bid, chain in chains_of(project, conn, batch_ids).items()}
 
 
-def annotation_extras(project: Project, conn: Connection,
-                      rows: Iterable[tuple[int, str, int]]) -> dict[int, dict[str, Any]]:
-    """For each (annotation id, worker, batch id): the attributes to add to its provenance."""
-    rows = list(rows)
-    chains = batch_chains(project, conn, {bid for _, _, bid in rows})
-    handles = handles_for(conn, project.secret, ((aid, worker) for aid, worker, _ in rows))
-    out: dict[int, dict[str, Any]] = {}
-    for aid, _worker, bid in rows:
-        extra: dict[str, Any] = {"value_chain": chains[bid]}
-        if aid in handles:
-            extra["reply_handle"] = handles[aid]
-        out[aid] = extra
-    return out
+@dataclass(frozen=True)
+class Extras:
+    """What a selection's annotations carry beyond their rows, read once before they stream:
+    the value chain of each of its batches and whom of its workers a handle may reach."""
+
+    chains: dict[int, dict[str, Any]]
+    _handle: Callable[[int, str], str | None]
+
+    @classmethod
+    def of(cls, project: Project, conn: Connection, batch_ids: Iterable[int],
+           worker_ids: Iterable[str]) -> Extras:
+        return cls(batch_chains(project, conn, batch_ids),
+                   handle_maker(conn, project.secret, worker_ids))
+
+    def attributes(self, annotation_id: int, worker: str, batch_id: int) -> dict[str, Any]:
+        """The attributes to add to one annotation's provenance."""
+        extra: dict[str, Any] = {"value_chain": self.chains[batch_id]}
+        handle = self._handle(annotation_id, worker)
+        if handle is not None:
+            extra["reply_handle"] = handle
+        return extra
+
+    def in_key_order(self) -> list[dict[str, Any]]:
+        """The distinct value chains, by batch key."""
+        return sorted(self.chains.values(), key=lambda c: str(c["batch"]))
 
 
 #: The flat columns a table of labels (records/annotations.jsonl) carries for these attributes:
@@ -67,12 +80,3 @@ def columns_of(attributes: dict[str, Any]) -> dict[str, Any]:
             "time_budget_s_per_task": -1 if budget is None else int(budget),
             "reply_handle": str(attributes.get("reply_handle", ""))}
 
-
-def chains_in(annotations: Iterable[Any]) -> list[dict[str, Any]]:
-    """The distinct value chains the annotations were made under, by batch key."""
-    found: dict[str, dict[str, Any]] = {}
-    for ann in annotations:
-        chain = ann.attributes.get("value_chain")
-        if chain is not None and chain["batch"] not in found:
-            found[chain["batch"]] = chain
-    return [found[k] for k in sorted(found)]

@@ -102,7 +102,7 @@ def timeframe(f: Facts) -> list[str]:
 def collection(f: Facts) -> str:
     d = f.data
     text = (f"{_plural(len(d.images), 'image')} were annotated with "
-            f"{_plural(len(d.annotations), 'label')} ({_listing(f.annotation_kinds)}) in "
+            f"{_plural(f.labels.total, 'label')} ({_listing(f.annotation_kinds)}) in "
             f"{_plural(len(f.batches), 'batch', 'batches')} of tasks by {workforce(f)}.")
     if f.work_start and f.work_end:
         text += f" Work was submitted between {f.work_start} and {f.work_end}."

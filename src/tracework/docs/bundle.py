@@ -15,8 +15,10 @@
       ledger.jsonl, ledger-head.json                     the change log and its head
       croissant.json                                     describes and hashes all of the above
 
-Everything is computed from one selection; if the project changes while the bundle is being
-written (its change-log head moves), the export fails instead of mixing two states.
+Everything is computed from one selection, read once: each image with its labels goes to
+every writer in turn, so memory stays flat as the dataset grows. If the project changes while
+the bundle is being written (its change-log head moves), the export fails instead of mixing
+two states.
 ``croissant.json`` is written last and lists every other file with its SHA-256.
 """
 
@@ -25,19 +27,26 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Collection
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tracework.core.errors import ConflictError, InputError
 from tracework.core.project import Project
-from tracework.dataset.export import export_coco, export_parquet, export_yolo
-from tracework.dataset.select import select_dataset
+from tracework.dataset.export import (
+    ExportReport,
+    Progress,
+    coco_writer,
+    parquet_writer,
+    yolo_writer,
+)
+from tracework.dataset.select import Selection, open_selection
 from tracework.docs.card import export_card
 from tracework.docs.credits import export_credits
-from tracework.docs.croissant import CROISSANT_FILE, export_croissant, write_records
+from tracework.docs.croissant import CROISSANT_FILE, export_croissant, records_writer
 from tracework.docs.datasheet import export_datasheet
-from tracework.docs.facts import gather
+from tracework.docs.facts import Facts, gather
 from tracework.docs.ledger_export import export_ledger
 from tracework.formats import coco, yolo
 
@@ -84,36 +93,69 @@ def _prepare(out: Path, replace: bool) -> None:
 def export_bundle(project: Project, out: Path | str, *, status: str = "approved",
                   batches: Collection[str] = (), categories: Collection[str] = (),
                   images_dir: Path | str | None = None, segmentation: coco.Segmentation = "polygon",
-                  yolo_task: yolo.Task = "segment", replace: bool = False) -> BundleReport:
-    """Write the dataset (COCO, YOLO), its documentation and its change log into ``out``."""
+                  yolo_task: yolo.Task = "segment", replace: bool = False,
+                  progress: Progress | None = None) -> BundleReport:
+    """Write the dataset (COCO, YOLO, Parquet, records), its documentation and its change log
+    into ``out``. The selection is read once, image by image, and each image with its labels
+    goes to every writer in turn; ``progress(done, total)`` hears of the annotations written.
+    """
     out = Path(out)
     _prepare(out, replace)
-    data = select_dataset(project, status=status, batches_=batches, categories=categories)
-    facts = gather(project, data)
-    # One copy of each image, in YOLO's place for it; the COCO file names the same files.
-    c = export_coco(project, out / "coco", status=status, batches=batches,
-                    categories=categories, segmentation=segmentation,
-                    images_at="../yolo/images/train" if images_dir is not None else "")
-    y = export_yolo(project, out / "yolo", task=yolo_task, status=status, batches=batches,
-                    categories=categories, images_dir=images_dir, identical="merge")
-    pq = export_parquet(project, out / "parquet", status=status, batches=batches,
-                        categories=categories, images_dir=images_dir)
-    if {c.ledger_head, y.ledger_head, pq.ledger_head} != {facts.ledger_head}:
-        raise ConflictError("the project changed while the bundle was written",
-                            hint="Run the export again when no one is changing the project.")
+    with open_selection(project, status=status, batches_=batches,
+                        categories=categories) as chosen:
+        data = chosen.data
+        facts = gather(project, data, chosen.labels)
+        if facts.ledger_head != data.ledger_head:
+            raise ConflictError("the project changed while the bundle was written",
+                                hint="Run the export again when no one is changing the project.")
+        y = _write_dataset(project, out, chosen, facts, images_dir=images_dir,
+                           segmentation=segmentation, yolo_task=yolo_task, progress=progress)
     export_datasheet(project, out / "DATASHEET.md", html=True, facts=facts)
     export_credits(project, out, facts=facts)
     led = export_ledger(project, out)
     if led.head != facts.ledger_head:
         raise ConflictError("the project changed while the bundle was written",
                             hint="Run the export again when no one is changing the project.")
-    # The card announces records/annotations.jsonl to the Hub, so the records go first.
-    write_records(project, facts, out)
     export_card(project, out / "README.md", facts=facts)
-    export_croissant(project, out / CROISSANT_FILE, facts=facts)
-    report = BundleReport(str(out), images=len(data.images), annotations=len(data.annotations),
+    export_croissant(project, out / CROISSANT_FILE, facts=facts, records=False)
+    report = BundleReport(str(out), images=len(data.images), annotations=chosen.labels.total,
                           workers=facts.contributors, credited=len(facts.credits.names),
                           images_copied=y.images_copied, images_missing=y.images_missing,
                           ledger_head=facts.ledger_head, ledger_redacted=led.redacted)
     report.files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     return report
+
+
+def _write_dataset(project: Project, out: Path, chosen: Selection, facts: Facts, *,
+                   images_dir: Path | str | None, segmentation: coco.Segmentation,
+                   yolo_task: yolo.Task, progress: Progress | None) -> ExportReport:
+    """COCO, YOLO, Parquet and the record files, in one pass over the selection; the YOLO
+    report (which holds the one copy of each image)."""
+    reports = {name: ExportReport(name, str(out / name), ledger_head=chosen.data.ledger_head)
+               for name in ("coco", "yolo", "parquet")}
+    total, done = chosen.labels.total, 0
+    with ExitStack() as stack:
+        # One copy of each image, in YOLO's place for it; the COCO file names the same files.
+        to_coco = stack.enter_context(coco_writer(
+            project, out / "coco", chosen, reports["coco"], segmentation=segmentation,
+            images_at="../yolo/images/train" if images_dir is not None else ""))
+        to_yolo = stack.enter_context(yolo_writer(
+            project, out / "yolo", chosen, reports["yolo"], task=yolo_task,
+            images_dir=images_dir, identical="merge"))
+        to_parquet = stack.enter_context(parquet_writer(
+            project, out / "parquet", chosen, reports["parquet"], images_dir=images_dir))
+        # The card announces records/annotations.jsonl to the Hub: the records are written
+        # before it.
+        to_records = stack.enter_context(records_writer(project, facts, out))
+        if progress is not None:
+            progress(0, total)
+        for image, anns in chosen.by_image():
+            for ann in anns:
+                to_coco(ann)
+                to_records(ann)
+            to_yolo(image, anns)
+            to_parquet(image, anns)
+            done += len(anns)
+            if progress is not None:
+                progress(done, total)
+    return reports["yolo"]

@@ -16,12 +16,10 @@ import yaml
 
 from tracework.core.files import write_atomic
 from tracework.core.project import Project
-from tracework.dataset import supervision
 from tracework.dataset.export import PARQUET_FILE
-from tracework.dataset.select import select_dataset
 from tracework.docs import answers as A
 from tracework.docs.croissant import ANNOTATIONS_FILE, DocsReport, target_file
-from tracework.docs.facts import Facts, gather
+from tracework.docs.facts import Facts, facts_of
 from tracework.docs.text import md
 
 # Where a bundle keeps its Parquet export (tracework.docs.bundle writes it there).
@@ -143,7 +141,7 @@ def _chain_lines(f: Facts) -> list[str]:
     """Who asked for each batch's work, through whom, for which client, at what pay and time
     budget: the same statement every label of the batch carries (``value_chain``)."""
     out = []
-    for c in supervision.chains_in(f.data.annotations):
+    for c in f.data.value_chains:
         through = " → ".join(c["intermediaries"]) or "no intermediary"
         pay = ("pay not stated" if c["pay_cents_per_task"] is None else
                f"{c['pay_cents_per_task'] / 100:.2f} {c['currency']} per task")
@@ -176,7 +174,7 @@ def render_card(f: Facts, *, with_data_files: bool = False, with_images: bool = 
                       "### Out-of-scope use",
                       _bullets(A.config_list(f.meta.get("out_of_scope"))))
     lines += _section("Dataset structure", md(
-        f"{len(f.data.images)} images, {len(f.data.annotations)} labels. COCO "
+        f"{len(f.data.images)} images, {f.labels.total} labels. COCO "
         "(coco/annotations.json) and YOLO (yolo/) files; records/annotations.jsonl holds one "
         "row per label with who made it and under what terms; croissant.json describes every "
         "file with its SHA-256.")
@@ -215,11 +213,10 @@ def export_card(project: Project, out: Path | str, *, status: str = "approved",
     """Write the dataset card (``OUT`` ending in .md, else ``OUT/README.md``)."""
     target = target_file(out, "README.md", (".md", ".markdown"))
     if facts is None:
-        facts = gather(project, select_dataset(project, status=status, batches_=batches,
-                                               categories=categories))
+        facts = facts_of(project, status=status, batches=batches, categories=categories)
     with_data = (target.parent / ANNOTATIONS_FILE).is_file()
     with_images = (target.parent / BUNDLE_PARQUET).is_file()
     write_atomic(target, render_card(facts, with_data_files=with_data, with_images=with_images))
     return DocsReport("card", str(target), files=[target.name], images=len(facts.data.images),
-                      annotations=len(facts.data.annotations), workers=facts.contributors,
+                      annotations=facts.labels.total, workers=facts.contributors,
                       credited=len(facts.credits.names), ledger_head=facts.ledger_head)

@@ -14,9 +14,8 @@ from pathlib import Path
 
 from tracework.core.files import write_atomic
 from tracework.core.project import Project
-from tracework.dataset.select import select_dataset
 from tracework.docs.croissant import DocsReport
-from tracework.docs.facts import Credits, Facts, gather
+from tracework.docs.facts import Credits, Facts, facts_of
 from tracework.docs.text import md
 
 __all__ = ["credits_markdown", "credits_json", "export_credits"]
@@ -52,11 +51,10 @@ def export_credits(project: Project, out: Path | str, *, status: str = "approved
     else:
         md_path, json_path = path / "CREDITS.md", path / "credits.json"
     if facts is None:
-        facts = gather(project, select_dataset(project, status=status, batches_=batches,
-                                               categories=categories))
+        facts = facts_of(project, status=status, batches=batches, categories=categories)
     write_atomic(md_path, credits_markdown(facts.name, facts.credits))
     write_atomic(json_path, credits_json(facts.name, facts.credits, facts.ledger_head))
     return DocsReport("credits", str(md_path), files=[md_path.name, json_path.name],
-                      images=len(facts.data.images), annotations=len(facts.data.annotations),
+                      images=len(facts.data.images), annotations=facts.labels.total,
                       workers=facts.contributors, credited=len(facts.credits.names),
                       ledger_head=facts.ledger_head)

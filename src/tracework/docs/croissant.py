@@ -22,25 +22,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tracework.core.files import safe_name, write_atomic
-from tracework.core.model import Dataset
+from tracework.core.files import open_atomic, safe_name, write_atomic
+from tracework.core.model import Annotation
 from tracework.core.project import Project
 from tracework.dataset import supervision
 from tracework.dataset.policy import published_demographics
-from tracework.dataset.select import select_dataset
+from tracework.dataset.select import open_selection
 from tracework.docs import answers
 from tracework.docs.facts import Facts, gather
 from tracework.docs.vocab import CONFORMS_TO, CROISSANT_CONTEXT, MLCROISSANT_SPELLINGS, RAI_MANY
 from tracework.formats import coco
 
-__all__ = ["DocsReport", "croissant_document", "export_croissant", "write_records",
+__all__ = ["DocsReport", "croissant_document", "export_croissant", "records_writer",
+           "write_records",
            "ANNOTATIONS_FILE", "IMAGES_FILE", "CROISSANT_FILE"]
 
 CROISSANT_FILE = "croissant.json"
@@ -81,67 +82,85 @@ def target_file(out: Path | str, default_name: str, suffixes: Collection[str]) -
 
 # -- the record files ------------------------------------------------------------------------
 
-def _annotation_rows(data: Dataset, demographics: dict[str, dict[str, str]],
-                     fields: Collection[str]) -> list[dict[str, Any]]:
-    """One flat row per COCO annotation of the same selection, with its provenance."""
-    doc = coco.to_coco(data, info={}, segmentation="rle")
-    cats = {c["id"]: c["name"] for c in doc["categories"]}
-    names = {im["id"]: safe_name(im["file_name"], f"image_{im['id']}") for im in doc["images"]}
-    rows = []
-    for item in doc["annotations"]:
-        attrs = item["attributes"]
-        seg = item["segmentation"]
-        rle = seg if isinstance(seg, dict) else None
-        worker = str(attrs["worker"])
-        row = {
-            "id": item["id"], "image_id": item["image_id"],
-            "file_name": names.get(item["image_id"], ""),
-            "category_id": item["category_id"], "category": cats[item["category_id"]],
-            "original_category": str(attrs.get("original_category", cats[item["category_id"]])),
-            "bbox": item["bbox"], "area": float(item["area"]),
-            "segmentation": rle["counts"] if rle else "",
-            "mask_height": int(rle["size"][0]) if rle else 0,
-            "mask_width": int(rle["size"][1]) if rle else 0,
-            "annotator": worker,
-            "submission": int(attrs["submission"]), "batch": int(attrs["batch"]),
-            "review_status": str(attrs["review_status"]),
-            "taxonomy_version": int(attrs["taxonomy_version"]),
-            "time_on_task_s": float(attrs["time_on_task_s"] or 0.0),
-            "time_kind": str(attrs["time_kind"]),
-            "reward_cents": int(attrs["reward_cents"] or 0),
-            **supervision.columns_of(attrs),
-        }
-        published = demographics.get(worker, {})
-        for name in fields:
-            row[f"annotator_{name}"] = published.get(name, "")
-        rows.append(row)
-    return rows
+def _annotation_row(item: dict[str, Any], cats: dict[int, str], names: dict[int, str],
+                    demographics: dict[str, dict[str, str]],
+                    fields: Collection[str]) -> dict[str, Any]:
+    """The flat row of one COCO annotation (RLE segmentation), with its provenance."""
+    attrs = item["attributes"]
+    seg = item["segmentation"]
+    rle = seg if isinstance(seg, dict) else None
+    worker = str(attrs["worker"])
+    row = {
+        "id": item["id"], "image_id": item["image_id"],
+        "file_name": names.get(item["image_id"], ""),
+        "category_id": item["category_id"], "category": cats[item["category_id"]],
+        "original_category": str(attrs.get("original_category", cats[item["category_id"]])),
+        "bbox": item["bbox"], "area": float(item["area"]),
+        "segmentation": rle["counts"] if rle else "",
+        "mask_height": int(rle["size"][0]) if rle else 0,
+        "mask_width": int(rle["size"][1]) if rle else 0,
+        "annotator": worker,
+        "submission": int(attrs["submission"]), "batch": int(attrs["batch"]),
+        "review_status": str(attrs["review_status"]),
+        "taxonomy_version": int(attrs["taxonomy_version"]),
+        "time_on_task_s": float(attrs["time_on_task_s"] or 0.0),
+        "time_kind": str(attrs["time_kind"]),
+        "reward_cents": int(attrs["reward_cents"] or 0),
+        **supervision.columns_of(attrs),
+    }
+    published = demographics.get(worker, {})
+    for name in fields:
+        row[f"annotator_{name}"] = published.get(name, "")
+    return row
 
 
-def _image_rows(data: Dataset) -> list[dict[str, Any]]:
-    labels: dict[int, int] = defaultdict(int)
-    people: dict[int, set[str]] = defaultdict(set)
-    for ann in data.annotations:
-        labels[ann.image_id] += 1
-        people[ann.image_id].add(ann.worker)
-    return [{"id": im.id, "file_name": safe_name(im.file_name, f"image_{im.id}"),
-             "width": im.width, "height": im.height, "sha256": im.sha256 or "",
-             "labels": labels[im.id], "annotators": len(people[im.id])}
-            for im in data.images]
+def _image_rows(facts: Facts) -> Iterator[dict[str, Any]]:
+    labels = facts.labels
+    for im in facts.data.images:
+        yield {"id": im.id, "file_name": safe_name(im.file_name, f"image_{im.id}"),
+               "width": im.width, "height": im.height, "sha256": im.sha256 or "",
+               "labels": labels.per_image.get(im.id, 0),
+               "annotators": labels.people.get(im.id, 0)}
 
 
-def _jsonl(rows: list[dict[str, Any]]) -> str:
-    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
+def _jsonl(row: dict[str, Any]) -> bytes:
+    return (json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
 
 
-def write_records(project: Project, facts: Facts, folder: Path) -> list[str]:
-    """Write ``records/annotations.jsonl`` and ``records/images.jsonl`` under ``folder``."""
+@contextmanager
+def records_writer(project: Project, facts: Facts,
+                   folder: Path) -> Iterator[Callable[[Annotation], None]]:
+    """``records/annotations.jsonl`` under ``folder``, one row per annotation the block adds
+    (the same labels as the COCO export of the selection, in its order), and, when the block
+    ends, ``records/images.jsonl``."""
     fields = list(facts.policy.per_worker_fields())
     with project.store.read() as conn:
         published = published_demographics(conn, facts.policy, facts.data.workers)
-    write_atomic(folder / ANNOTATIONS_FILE,
-                 _jsonl(_annotation_rows(facts.data, published, fields)))
-    write_atomic(folder / IMAGES_FILE, _jsonl(_image_rows(facts.data)))
+    data = facts.data
+    cat_ids = coco.category_ids(data)
+    cats = {i: name for name, i in cat_ids.items()}
+    names = {im.id: safe_name(im.file_name, f"image_{im.id}") for im in data.images}
+    with open_atomic(folder / ANNOTATIONS_FILE) as fh:
+
+        def add(ann: Annotation) -> None:
+            fh.write(_jsonl(_annotation_row(coco.annotation(ann, cat_ids, "rle"), cats, names,
+                                            published, fields)))
+
+        yield add
+    with open_atomic(folder / IMAGES_FILE) as fh:
+        for row in _image_rows(facts):
+            fh.write(_jsonl(row))
+
+
+def write_records(project: Project, facts: Facts, folder: Path) -> list[str]:
+    """Write ``records/annotations.jsonl`` and ``records/images.jsonl`` under ``folder``, from
+    the annotations of ``facts.data``."""
+    if len(facts.data.annotations) != facts.labels.total:
+        raise ValueError("these facts hold no annotations to write: stream them through "
+                         "records_writer")
+    with records_writer(project, facts, folder) as add:
+        for ann in facts.data.annotations:
+            add(ann)
     return [ANNOTATIONS_FILE, IMAGES_FILE]
 
 
@@ -397,6 +416,15 @@ def _labour_node(facts: Facts) -> dict[str, Any] | None:
     }
 
 
+def _batch_chain_node(c: dict[str, Any]) -> dict[str, Any]:
+    tw = "tracework:"
+    return {"@type": f"{tw}BatchValueChain", f"{tw}batch": c["batch"],
+            f"{tw}requester": c["requester"], f"{tw}intermediaries": c["intermediaries"],
+            f"{tw}client": c["client"], f"{tw}payPerTask": c["pay_cents_per_task"],
+            f"{tw}currency": c["currency"], f"{tw}timeBudgetPerTask": c["time_budget_s_per_task"],
+            f"{tw}note": c["note"], f"{tw}statedIn": c["stated_in"]}
+
+
 def _value_chain_node(facts: Facts) -> dict[str, Any]:
     c, tw = facts.chain, "tracework:"
     return {"@type": f"{tw}ValueChain", f"{tw}requester": str(c.get("requester", "")),
@@ -405,15 +433,6 @@ def _value_chain_node(facts: Facts) -> dict[str, Any]:
             f"{tw}intermediaries": [str(i) for i in c.get("intermediaries", [])],
             f"{tw}purpose": str(c.get("purpose", "")),
             f"{tw}guidelineVersion": facts.guideline_version}
-
-
-def _batch_chain_node(c: dict[str, Any]) -> dict[str, Any]:
-    tw = "tracework:"
-    return {"@type": f"{tw}BatchValueChain", f"{tw}batch": c["batch"],
-            f"{tw}requester": c["requester"], f"{tw}intermediaries": c["intermediaries"],
-            f"{tw}client": c["client"], f"{tw}payPerTask": c["pay_cents_per_task"],
-            f"{tw}currency": c["currency"], f"{tw}timeBudgetPerTask": c["time_budget_s_per_task"],
-            f"{tw}note": c["note"], f"{tw}statedIn": c["stated_in"]}
 
 
 def croissant_document(facts: Facts, folder: Path, skip: Path) -> dict[str, Any]:
@@ -444,8 +463,7 @@ def croissant_document(facts: Facts, folder: Path, skip: Path) -> dict[str, Any]
     if labour is not None:
         doc["tracework:labour"] = labour
     doc["tracework:valueChain"] = _value_chain_node(facts)
-    doc["tracework:batchValueChains"] = [
-        _batch_chain_node(c) for c in supervision.chains_in(facts.data.annotations)]
+    doc["tracework:batchValueChains"] = [_batch_chain_node(c) for c in facts.data.value_chains]
     doc["tracework:ledgerHead"] = facts.ledger_head
     doc["tracework:ledgerEntries"] = facts.ledger_entries
     doc["tracework:contributors"] = facts.contributors
@@ -457,21 +475,28 @@ def croissant_document(facts: Facts, folder: Path, skip: Path) -> dict[str, Any]
 
 def export_croissant(project: Project, out: Path | str, *, status: str = "approved",
                      batches: Collection[str] = (), categories: Collection[str] = (),
-                     facts: Facts | None = None) -> DocsReport:
+                     facts: Facts | None = None, records: bool = True) -> DocsReport:
     """Write ``croissant.json`` (or the ``.json`` path given) and its record files, describing
     every file of the folder it lands in.
 
-    ``facts`` lets the bundle pass the facts it already gathered for the same selection.
+    ``facts`` lets the bundle pass the facts it already gathered for the same selection;
+    ``records=False``: the record files are already written (the bundle streams them).
     """
     target = target_file(out, CROISSANT_FILE, (".json", ".jsonld"))
     folder = target.parent
+    files = [ANNOTATIONS_FILE, IMAGES_FILE]
     if facts is None:
-        data = select_dataset(project, status=status, batches_=batches, categories=categories)
-        facts = gather(project, data)
-    files = write_records(project, facts, folder)
+        with open_selection(project, status=status, batches_=batches,
+                            categories=categories) as chosen:
+            facts = gather(project, chosen.data, chosen.labels)
+            with records_writer(project, facts, folder) as add:
+                for ann in chosen.annotations():
+                    add(ann)
+    elif records:
+        write_records(project, facts, folder)
     doc = croissant_document(facts, folder, target)
     write_atomic(target, json.dumps(doc, ensure_ascii=False, indent=1))
     return DocsReport("croissant", str(target), files=[*files, target.name],
-                      images=len(facts.data.images), annotations=len(facts.data.annotations),
+                      images=len(facts.data.images), annotations=facts.labels.total,
                       workers=facts.contributors, credited=len(facts.credits.names),
                       ledger_head=facts.ledger_head)

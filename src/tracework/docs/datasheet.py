@@ -13,7 +13,6 @@ effective hourly pay with and without unpaid time, the wage floor and the share 
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,9 @@ from typing import Literal
 
 from tracework.core.files import write_atomic
 from tracework.core.project import Project
-from tracework.dataset.select import select_dataset
 from tracework.docs import answers as A
 from tracework.docs.croissant import DocsReport, target_file
-from tracework.docs.facts import Facts, gather
+from tracework.docs.facts import Facts, facts_of
 from tracework.docs.text import html_text, md
 
 __all__ = ["Answer", "Question", "Section", "Datasheet", "datasheet", "render_markdown",
@@ -133,7 +131,7 @@ def _motivation(f: Facts) -> Section:
 
 
 def _by_category(f: Facts) -> str:
-    counts = Counter(a.category for a in f.data.annotations)
+    counts = f.labels.by_category
     return ", ".join(f"{c.name} {counts.get(c.name, 0)}" for c in f.data.categories)
 
 
@@ -144,7 +142,7 @@ def _composition(f: Facts) -> Section:
            f"Images, each with the part labels that workers drew on it "
            f"({', '.join(c.name for c in d.categories)})."),
         _q("How many instances are there in total?",
-           f"{len(d.images)} images and {len(d.annotations)} labels ({_by_category(f)}), "
+           f"{len(d.images)} images and {f.labels.total} labels ({_by_category(f)}), "
            f"made by {f.contributors} people; {A.annotations_per_item(f)}."),
         _q("Does the dataset contain all possible instances or is it a sample?",
            _toml(f.meta.get("sampling"), "[project] sampling")),
@@ -437,8 +435,7 @@ def export_datasheet(project: Project, out: Path | str, *, html: bool = False,
     and with ``html`` also as HTML beside it."""
     target = target_file(out, "DATASHEET.md", (".md", ".markdown"))
     if facts is None:
-        facts = gather(project, select_dataset(project, status=status, batches_=batches,
-                                               categories=categories))
+        facts = facts_of(project, status=status, batches=batches, categories=categories)
     ds = datasheet(facts)
     write_atomic(target, render_markdown(ds))
     files = [target.name]
@@ -447,5 +444,5 @@ def export_datasheet(project: Project, out: Path | str, *, html: bool = False,
         write_atomic(page, render_html(ds))
         files.append(page.name)
     return DocsReport("datasheet", str(target), files=files, images=len(facts.data.images),
-                      annotations=len(facts.data.annotations), workers=facts.contributors,
+                      annotations=facts.labels.total, workers=facts.contributors,
                       credited=len(facts.credits.names), ledger_head=facts.ledger_head)

@@ -11,7 +11,8 @@ not compute wages or decide what is suppressed.
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,11 +39,12 @@ from tracework.dataset.policy import (
     publishable_note,
     survey_policy,
 )
+from tracework.dataset.select import Labels, open_selection
 from tracework.docs import rooms
 from tracework.docs.rooms import AggregationRun, DemographicTable
 from tracework.fieldnotes.notes import Note
 
-__all__ = ["PLATFORM_NAMES", "BatchFact", "Credits", "Facts", "gather"]
+__all__ = ["PLATFORM_NAMES", "BatchFact", "Credits", "Facts", "facts_of", "gather"]
 
 PLATFORM_NAMES = {
     "mturk": "Amazon Mechanical Turk",
@@ -86,9 +88,10 @@ class Facts:
     chain: dict[str, Any]                    # [value_chain]
     pay: dict[str, Any]                      # [pay]
     review_config: dict[str, Any]            # [review]
-    data: Dataset
+    data: Dataset                            # its annotations may be left out: see labels
     policy: SurveyPolicy
     min_cell: int
+    labels: Labels = field(default_factory=Labels)   # what the selected labels add up to
     per_item: tuple[int, float, int] = (0, 0.0, 0)   # annotators per image: min, median, max
     annotation_kinds: tuple[str, ...] = ()
     batches: list[BatchFact] = field(default_factory=list)
@@ -136,11 +139,8 @@ class Facts:
         return [PLATFORM_NAMES.get(p, p) for p in self.platforms]
 
 
-def _per_item(data: Dataset) -> tuple[int, float, int]:
-    people: dict[int, set[str]] = defaultdict(set)
-    for ann in data.annotations:
-        people[ann.image_id].add(ann.worker)
-    counts = [len(people.get(im.id, ())) for im in data.images]
+def _per_item(data: Dataset, labels: Labels) -> tuple[int, float, int]:
+    counts = [labels.people.get(im.id, 0) for im in data.images]
     if not counts:
         return (0, 0.0, 0)
     return (min(counts), float(statistics.median(counts)), max(counts))
@@ -221,15 +221,29 @@ def credits_of(conn: Connection, contributors: list[str]) -> Credits:
     return Credits(tuple(sorted(names, key=lambda n: (n.casefold(), n))), len(wanted))
 
 
-def gather(project: Project, data: Dataset) -> Facts:
-    """Everything the documents state about ``data`` (a selection made by the exporter)."""
+def facts_of(project: Project, *, status: str = "approved", batches: Collection[str] = (),
+             categories: Collection[str] = ()) -> Facts:
+    """The facts of a selection, its labels counted as they stream past, never held."""
+    with open_selection(project, status=status, batches_=batches,
+                        categories=categories) as chosen:
+        pass    # the header and the counts are all the documents need
+    return gather(project, chosen.data, chosen.labels)
+
+
+def gather(project: Project, data: Dataset, labels: Labels | None = None) -> Facts:
+    """Everything the documents state about ``data`` (a selection made by the exporter).
+
+    ``labels``: the counts of a streamed selection, whose ``data`` holds no annotations
+    (:func:`tracework.dataset.select.open_selection`); by default they are counted from
+    ``data.annotations``."""
     cfg = project.config
     facts = Facts(name=project.name, meta=dict(cfg.get("project", {})),
                   chain=dict(cfg.get("value_chain", {})), pay=dict(cfg.get("pay", {})),
                   review_config=dict(cfg.get("review", {})), data=data,
-                  policy=survey_policy(project), min_cell=int(project.settings["min_cell"]))
-    facts.per_item = _per_item(data)
-    facts.annotation_kinds = tuple(sorted({a.kind for a in data.annotations}))
+                  policy=survey_policy(project), min_cell=int(project.settings["min_cell"]),
+                  labels=Labels.of(data.annotations) if labels is None else labels)
+    facts.per_item = _per_item(data, facts.labels)
+    facts.annotation_kinds = facts.labels.kinds
     with project.store.read() as conn:
         _work(conn, facts)
         _survey(conn, facts)

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from tracework.core import ledger
-from tracework.core.files import write_atomic
+from tracework.core.files import open_atomic, write_atomic
 from tracework.core.project import Project
 from tracework.core.store.schema import workers
 
@@ -114,13 +114,14 @@ def _lines(conn: Connection) -> Iterator[dict[str, Any]]:
 
 
 def export_ledger(project: Project, folder: Path) -> LedgerExport:
-    """Write ``ledger.jsonl`` and ``ledger-head.json`` into ``folder``."""
-    with project.store.read() as conn:
-        rows = list(_lines(conn))
+    """Write ``ledger.jsonl`` and ``ledger-head.json`` into ``folder``, an entry at a time."""
+    redacted = 0
+    with project.store.read() as conn, open_atomic(folder / LEDGER_FILE) as fh:
+        for row in _lines(conn):
+            redacted += "redacted" in row
+            fh.write((json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+                     .encode("utf-8"))
         seq, head = ledger.head(conn)
-    text = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
-    write_atomic(folder / LEDGER_FILE, text)
-    redacted = sum(1 for r in rows if "redacted" in r)
     write_atomic(folder / LEDGER_HEAD_FILE, json.dumps({
         "head": head, "entries": seq, "redacted_entries": redacted,
         "file": LEDGER_FILE,

@@ -12,15 +12,15 @@ an image and ``category_id`` as a class label; polars and pyarrow read the file 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tracework.core.model import Annotation, Dataset, Image
 
-__all__ = ["schema", "to_bytes", "to_table"]
+__all__ = ["Writer", "row", "schema", "to_bytes", "to_table"]
 
 # (name, arrow type, provenance attribute it comes from or "")
 _OBJECT_FIELDS: list[tuple[str, pa.DataType, str]] = [
@@ -83,18 +83,26 @@ def _object(ann: Annotation, class_ids: dict[str, int]) -> dict[str, Any]:
     return row
 
 
+def row(image: Image, anns: Iterable[Annotation], class_ids: dict[str, int],
+        image_bytes: bytes | None, file_name: str) -> dict[str, Any]:
+    """One image's row: its file (``image_bytes`` None when it is not at hand: the row then
+    keeps only the path) and its labels."""
+    return {"image_id": image.id, "file_name": file_name, "width": image.width,
+            "height": image.height, "sha256": image.sha256,
+            "image": {"bytes": image_bytes, "path": file_name},
+            "objects": [_object(ann, class_ids) for ann in anns]}
+
+
 def to_table(data: Dataset, image_bytes: Callable[[Image], bytes | None],
              file_names: Callable[[Image], str]) -> pa.Table:
     """The dataset as one Arrow table; ``image_bytes`` gives each image's file content (None
     when it is not at hand: the row then keeps only the path)."""
     class_ids = data.category_index()
-    by_image: dict[int, list[dict[str, Any]]] = {im.id: [] for im in data.images}
+    by_image: dict[int, list[Annotation]] = {im.id: [] for im in data.images}
     for ann in data.annotations:
-        by_image[ann.image_id].append(_object(ann, class_ids))
-    rows = [{"image_id": im.id, "file_name": file_names(im), "width": im.width,
-             "height": im.height, "sha256": im.sha256,
-             "image": {"bytes": image_bytes(im), "path": file_names(im)},
-             "objects": by_image[im.id]} for im in data.images]
+        by_image[ann.image_id].append(ann)
+    rows = [row(im, by_image[im.id], class_ids, image_bytes(im), file_names(im))
+            for im in data.images]
     return pa.Table.from_pylist(rows, schema=schema([c.name for c in data.categories]))
 
 
@@ -103,3 +111,33 @@ def to_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return bytes(sink.getvalue().to_pybytes())
+
+
+class Writer:
+    """A Parquet file written a row group at a time: rows are held until a group holds
+    ``group_rows`` images or ``group_bytes`` bytes of image files, then written out."""
+
+    def __init__(self, fh: BinaryIO, categories: list[str], *, group_rows: int = 1_000,
+                 group_bytes: int = 64 << 20) -> None:
+        self._schema = schema(categories)
+        self._writer = pq.ParquetWriter(fh, self._schema, compression="zstd")
+        self._rows: list[dict[str, Any]] = []
+        self._bytes = 0
+        self._groups = 0
+        self._limits = (group_rows, group_bytes)
+
+    def add(self, image_row: dict[str, Any]) -> None:
+        self._rows.append(image_row)
+        self._bytes += len(image_row["image"]["bytes"] or b"")
+        if len(self._rows) >= self._limits[0] or self._bytes >= self._limits[1]:
+            self._flush()
+
+    def close(self) -> None:
+        if self._rows or not self._groups:
+            self._flush()       # an empty dataset still gets its (empty) row group
+        self._writer.close()
+
+    def _flush(self) -> None:
+        self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._schema))
+        self._rows, self._bytes = [], 0
+        self._groups += 1
