@@ -41,6 +41,7 @@ from tracework.core.store.tables_privacy import ledger_private
 __all__ = [
     "ERASED",
     "GENESIS",
+    "Draft",
     "Entry",
     "LedgerWriter",
     "Private",
@@ -155,6 +156,20 @@ def entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, targe
     return _entry_hash(prev_hash, seq, ts, actor, action, target, field, old, new, reason)
 
 
+@dataclass(frozen=True)
+class Draft:
+    """One entry to append, before its sequence number, time and hash are given
+    (:meth:`LedgerWriter.extend`)."""
+
+    action: str
+    target: str
+    field: str = ""
+    old: Any = None
+    new: Any = None
+    reason: str | Private = ""
+    actor: str | None = None
+
+
 class LedgerWriter:
     """Appends entries inside one write transaction; flushes in batches with executemany.
 
@@ -199,24 +214,35 @@ class LedgerWriter:
                new: Any = None, reason: str | Private = "", actor: str | None = None) -> str:
         """Add one entry; returns its hash. ``old``, ``new`` (anywhere inside) and ``reason``
         may be :class:`Private`: the entry then holds a commitment, not the value."""
-        self.seq += 1
-        ts = now()
-        who = actor if actor is not None else self.actor
-        old_text, new_text = canonical(self._seal(old, "old")), canonical(self._seal(new, "new"))
-        if isinstance(reason, Private):
-            reason = canonical(self._seal(reason, "reason"))
-        digest = _entry_hash(self.hash, self.seq, ts, who, action, target, field, old_text,
-                             new_text, reason)
-        self._pending.append({
-            "seq": self.seq, "ts": ts, "actor": who, "action": action, "target": target,
-            "field": field, "old": old_text, "new": new_text, "reason": reason,
-            "prev_hash": self.hash, "hash": digest,
-        })
-        self.hash = digest
-        self.appended += 1
-        if len(self._pending) >= self.FLUSH_EVERY:
-            self.flush()
-        return digest
+        return self.extend([Draft(action, target, field=field, old=old, new=new, reason=reason,
+                                  actor=actor)])[-1]
+
+    def extend(self, drafts: Iterable[Draft]) -> list[str]:
+        """Add entries in order, as many appends would (the same chain, entry for entry),
+        written with one ``executemany`` per :attr:`FLUSH_EVERY`; returns their hashes."""
+        hashes = []
+        for d in drafts:
+            self.seq += 1
+            ts = now()
+            who = d.actor if d.actor is not None else self.actor
+            old_text = canonical(self._seal(d.old, "old"))
+            new_text = canonical(self._seal(d.new, "new"))
+            reason = d.reason
+            if isinstance(reason, Private):
+                reason = canonical(self._seal(reason, "reason"))
+            digest = _entry_hash(self.hash, self.seq, ts, who, d.action, d.target, d.field,
+                                 old_text, new_text, reason)
+            self._pending.append({
+                "seq": self.seq, "ts": ts, "actor": who, "action": d.action,
+                "target": d.target, "field": d.field, "old": old_text, "new": new_text,
+                "reason": reason, "prev_hash": self.hash, "hash": digest,
+            })
+            self.hash = digest
+            self.appended += 1
+            hashes.append(digest)
+            if len(self._pending) >= self.FLUSH_EVERY:
+                self.flush()
+        return hashes
 
     def flush(self) -> None:
         if self._pending:
