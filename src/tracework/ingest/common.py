@@ -14,17 +14,38 @@ from sqlalchemy import Connection, insert, select, update
 
 from tracework.core import integrity, ledger
 from tracework.core.errors import InputError, NotFound
-from tracework.core.ledger import LedgerWriter
+from tracework.core.ledger import Draft, LedgerWriter
 from tracework.core.project import Project
-from tracework.core.store import inserted_id
+from tracework.core.store import chunks, inserted_id
 from tracework.core.store.schema import assets, imports
 from tracework.core.taxonomy import Resolver
 from tracework.formats.csvio import sha256_file
 
-__all__ = ["Assets", "ImportReport", "Progress", "already_imported", "asset_file_name", "check_labels", "count",
-           "file_errors", "finish_import", "guard_transaction", "iso", "redact", "start_import"]
+__all__ = ["Assets", "Deferred", "ImportReport", "Progress", "Ref", "already_imported",
+           "asset_file_name", "check_labels", "count", "file_errors", "finish_import",
+           "guard_transaction", "insert_returning", "iso", "redact", "start_import"]
 
 Progress = Callable[[int], None]
+
+
+@dataclass
+class Ref:
+    """The key of a row planned for a bulk insert, filled in once the insert has run."""
+
+    id: int = 0
+
+
+#: A ledger entry whose target or values name rows not inserted yet: built after the insert,
+#: in the order it was planned (so the chain is the one row-at-a-time writing would make).
+Deferred = Callable[[], Draft]
+
+
+def insert_returning(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` with one ``executemany``; their new ids, in the order given."""
+    if not rows:
+        return []
+    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    return [int(r.id) for r in result]
 
 
 @dataclass
@@ -168,11 +189,31 @@ def asset_file_name(uri: str) -> str:
 
 
 class Assets:
-    """Finds or creates asset rows; hashes the local file when an images folder is given."""
+    """Finds or creates asset rows; hashes the local file when an images folder is given.
+
+    :meth:`get` writes a new asset at once; a bulk writer calls :meth:`prefetch` for a chunk's
+    items (one query), :meth:`plan` per row, then :meth:`insert_planned` (one insert).
+    """
 
     def __init__(self, conn: Connection, log: LedgerWriter, images_dir: Path | None) -> None:
         self.conn, self.log, self.images_dir = conn, log, images_dir
         self.cache: dict[str, int] = {}
+        self._planned: dict[str, Ref] = {}
+        self._rows: list[tuple[Ref, dict[str, Any]]] = []
+
+    def _new_row(self, uri: str, width: int | None, height: int | None) -> dict[str, Any]:
+        file_name = asset_file_name(uri)
+        digest = None
+        if self.images_dir is not None:
+            local = (self.images_dir / file_name)
+            if local.is_file() and local.resolve().is_relative_to(self.images_dir.resolve()):
+                digest = sha256_file(local)
+        return {"uri": uri, "file_name": file_name, "sha256": digest, "width": width,
+                "height": height}
+
+    @staticmethod
+    def _entry(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: row[k] for k in ("file_name", "sha256", "width", "height")}
 
     def get(self, uri: str, width: int | None, height: int | None) -> int:
         if uri in self.cache:
@@ -181,21 +222,45 @@ class Assets:
         if row is not None:
             self.cache[uri] = int(row.id)
             return int(row.id)
-        file_name = asset_file_name(uri)
-        digest = None
-        if self.images_dir is not None:
-            local = (self.images_dir / file_name)
-            if local.is_file() and local.resolve().is_relative_to(self.images_dir.resolve()):
-                digest = sha256_file(local)
-        result = self.conn.execute(insert(assets).values(
-            uri=uri, file_name=file_name, sha256=digest, width=width, height=height))
-        asset_id = inserted_id(result)
+        values = self._new_row(uri, width, height)
+        asset_id = inserted_id(self.conn.execute(insert(assets).values(**values)))
         integrity.seal(self.conn, "assets", [asset_id])
-        self.log.append("asset.create", f"asset:{asset_id}",
-                        new={"file_name": file_name, "sha256": digest, "width": width,
-                             "height": height})
+        self.log.append("asset.create", f"asset:{asset_id}", new=self._entry(values))
         self.cache[uri] = asset_id
         return asset_id
+
+    def prefetch(self, uris: Iterable[str]) -> None:
+        """Learn the ids of the stored assets among ``uris``."""
+        wanted = [u for u in dict.fromkeys(uris) if u not in self.cache and u not in self._planned]
+        for part in chunks(wanted):
+            for row in self.conn.execute(select(assets.c.id, assets.c.uri)
+                                         .where(assets.c.uri.in_(part))):
+                self.cache[str(row.uri)] = int(row.id)
+
+    def plan(self, uri: str, width: int | None, height: int | None,
+             entries: list[Draft | Deferred]) -> Ref:
+        """The asset's key, known now or once :meth:`insert_planned` has run; a new asset's
+        ledger entry goes to ``entries``."""
+        if uri in self.cache:
+            return Ref(self.cache[uri])
+        if uri in self._planned:
+            return self._planned[uri]
+        ref, values = Ref(), self._new_row(uri, width, height)
+        self._planned[uri] = ref
+        self._rows.append((ref, values))
+        new = self._entry(values)
+        entries.append(lambda: Draft("asset.create", f"asset:{ref.id}", new=new))
+        return ref
+
+    def insert_planned(self) -> None:
+        ids = insert_returning(self.conn, assets, [values for _, values in self._rows])
+        for (ref, _), asset_id in zip(self._rows, ids, strict=True):
+            ref.id = asset_id
+        for uri, ref in self._planned.items():
+            self.cache[uri] = ref.id
+        if ids:
+            integrity.seal(self.conn, "assets", ids)
+        self._planned, self._rows = {}, []
 
 
 def _category_names(project: Project) -> set[str]:
