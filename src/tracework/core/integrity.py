@@ -19,6 +19,7 @@ Writers call one function per transaction and table::
 
     integrity.seal(conn, "reviews", [review_id])        # inserted, changed or deleted rows
     integrity.seal_where(conn, "answers", "response_id", [rid])   # rows found by a column
+    integrity.seal_inserted(conn, "annotations", rows)   # rows just inserted, key included
 
 Keys are collected and sealed in bulk just before the transaction commits (the project
 registers :func:`attach` on its store). Code that rewrites rows outside the commands that wrote
@@ -37,8 +38,11 @@ from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
+    Float,
+    Integer,
     Table,
     Text,
     and_,
@@ -80,6 +84,7 @@ __all__ = [
     "mark_sealed_existing",
     "reseal",
     "seal",
+    "seal_inserted",
     "seal_key",
     "seal_where",
     "unsealed",
@@ -95,6 +100,8 @@ SEALED: dict[str, Table] = {t.name: t for t in (
 _MOD = 1 << 256
 _COL_HEX = 6          # 3 bytes per column: enough to name the column that changed
 _STREAM = 5000
+_MEMO = 100_000       # column digests remembered while sealing one table
+_MEMO_TEXT = 64       # longest text whose column digest is remembered
 
 
 def seal_key(secret: bytes) -> bytes:
@@ -107,6 +114,9 @@ def seal_key(secret: bytes) -> bytes:
 @dataclass
 class _Pending:
     keys: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # Rows inserted by this transaction, by table and key, as the store returns them: sealed
+    # without being read back.
+    inserted: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     legacy_done: bool = False
 
 
@@ -131,10 +141,13 @@ def _add(conn: Connection, table: str, keys: Iterable[Any], reason: str | None) 
         raise ValueError(f"{table} is not a sealed table")
     pending = _PENDING.setdefault(conn, _Pending())
     found = pending.keys.setdefault(table, {})
+    inserted = pending.inserted.get(table, {})
     for key in keys:
         text = str(key)
         if reason is not None or text not in found:
             found[text] = reason
+        # Changed since it was inserted, perhaps: read it at commit.
+        inserted.pop(text, None)
 
 
 def seal(conn: Connection, table: str, keys: Iterable[Any]) -> None:
@@ -156,6 +169,46 @@ def seal_where(conn: Connection, table: str, column: str, values: Iterable[Any])
     pk, col = _pk(t), t.c[column]
     for part in chunks(dict.fromkeys(values)):
         _add(conn, table, conn.execute(select(pk).where(col.in_(part))).scalars(), None)
+
+
+def seal_inserted(conn: Connection, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Seal rows this transaction inserted (every column of ``table`` given, key included),
+    from these values rather than reading the rows back at commit.
+
+    For bulk writers: the values are taken as the store returns them (an integer in a float
+    column reads back as a float). A row changed after its insert must be sealed again with
+    :func:`seal`, which makes the commit read it.
+    """
+    if table not in SEALED:
+        raise ValueError(f"{table} is not a sealed table")
+    t = SEALED[table]
+    pk = _pk(t)
+    pending = _PENDING.setdefault(conn, _Pending())
+    found = pending.keys.setdefault(table, {})
+    inserted = pending.inserted.setdefault(table, {})
+    for row in rows:
+        values = _as_stored(t, row)
+        key = str(values[pk.name])
+        found.setdefault(key, None)
+        inserted[key] = values
+
+
+def _as_stored(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    missing = [c.name for c in table.c if c.name not in row]
+    if missing:
+        raise ValueError(f"a row of {table.name} without column(s) {', '.join(missing)}")
+    out: dict[str, Any] = {}
+    for c in table.c:
+        value = row[c.name]
+        if value is not None:
+            if isinstance(c.type, Float):
+                value = float(value)
+            elif isinstance(c.type, Boolean):
+                value = bool(value)
+            elif isinstance(c.type, Integer):
+                value = int(value)
+        out[c.name] = value
+    return out
 
 
 def reseal(conn: Connection, table: str, keys: Iterable[Any], reason: str) -> None:
@@ -205,13 +258,25 @@ def _col_digest(key: bytes, column: str, value: Any) -> str:
     return str(h.hexdigest())
 
 
-def _cols(key: bytes, row: Mapping[str, Any]) -> str:
+def _cols(key: bytes, row: Mapping[str, Any], memo: dict[tuple[str, type, Any], str]) -> str:
+    """The per-column digests of a row; ``memo`` keeps those of values seen before (a table's
+    rows repeat most of their values: platform, worker, category, sizes)."""
     base = _col_hasher(key)
     out = []
     for column, value in row.items():
-        h = base.copy()
-        h.update(f"{column}\x1f{value!r}".encode())
-        out.append(h.hexdigest())
+        kind = type(value)
+        # Floats by their text (0.0 and -0.0 are equal but read differently); long texts
+        # (raw rows, answers) are unique and large: not remembered.
+        slot = None if kind is str and len(value) > _MEMO_TEXT else (
+            column, kind, repr(value) if kind is float else value)
+        digest = memo.get(slot) if slot is not None else None
+        if digest is None:
+            h = base.copy()
+            h.update(f"{column}\x1f{value!r}".encode())
+            digest = h.hexdigest()
+            if slot is not None and len(memo) < _MEMO:
+                memo[slot] = digest
+        out.append(digest)
     return "".join(out)
 
 
@@ -268,7 +333,8 @@ def _finish(conn: Connection, *, key: bytes) -> None:
     if pending is not None:
         for name, keys in pending.keys.items():
             rows, total = totals.get(name, [0, "0"])
-            added, delta = _seal_table(conn, key, name, keys, seq)
+            added, delta = _seal_table(conn, key, name, keys, seq,
+                                       pending.inserted.get(name, {}))
             totals[name] = [rows + added, format((int(total, 16) + delta) % _MOD, "x")]
     legacy = bool(state.legacy) and not (pending is not None and pending.legacy_done)
     text = canonical(dict(sorted(totals.items())))
@@ -278,11 +344,13 @@ def _finish(conn: Connection, *, key: bytes) -> None:
 
 
 def _seal_table(conn: Connection, key: bytes, name: str, keys: Mapping[str, str | None],
-                seq: int) -> tuple[int, int]:
-    """Replace the seals of these rows; the change in row count and in the sum of digests."""
+                seq: int, inserted: Mapping[str, dict[str, Any]]) -> tuple[int, int]:
+    """Replace the seals of these rows; the change in row count and in the sum of digests.
+    Rows in ``inserted`` are sealed from those values, the others as read now."""
     table = SEALED[name]
     pk = _pk(table)
     count, delta = 0, 0
+    memo: dict[tuple[str, type, Any], str] = {}
     for part in chunks(keys):
         old = {str(k): str(d) for k, d in conn.execute(
             select(row_seals.c.key, row_seals.c.digest).where(
@@ -290,13 +358,17 @@ def _seal_table(conn: Connection, key: bytes, name: str, keys: Mapping[str, str 
         if old:
             conn.execute(delete(row_seals).where(row_seals.c.tbl == name,
                                                  row_seals.c.key.in_(list(old))))
+        rows = [inserted[k] for k in part if k in inserted]
+        unread = [k for k in part if k not in inserted]
+        if unread:
+            rows += [dict(r._mapping) for r in conn.execute(
+                select(table).where(pk.in_(_typed(table, unread))))]
         fresh = []
-        for row in conn.execute(select(table).where(pk.in_(_typed(table, part)))):
-            values = dict(row._mapping)
+        for values in rows:
             ident = str(values[pk.name])
             digest = _row_digest(key, name, ident, seq, values)
             fresh.append({"tbl": name, "key": ident, "seq": seq, "digest": digest,
-                          "cols": _cols(key, values), "reason": keys[ident]})
+                          "cols": _cols(key, values, memo), "reason": keys[ident]})
             delta += int(digest, 16)
         if fresh:
             conn.execute(insert(row_seals), fresh)

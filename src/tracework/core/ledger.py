@@ -170,6 +170,9 @@ class Draft:
     actor: str | None = None
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 class LedgerWriter:
     """Appends entries inside one write transaction; flushes in batches with executemany.
 
@@ -197,6 +200,9 @@ class LedgerWriter:
 
     def _seal(self, value: Any, part: str) -> Any:
         """``value`` with every :class:`Private` inside it replaced by its commitment."""
+        kind = type(value)
+        if kind in _PLAIN or (kind is dict and all(type(v) in _PLAIN for v in value.values())):
+            return value        # most entries: nothing private inside, nothing to copy
         if isinstance(value, Private):
             salt = secrets.token_hex(32)
             text = canonical(value.value)

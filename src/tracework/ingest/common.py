@@ -10,7 +10,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Table, func, insert, select, text, update
+from sqlalchemy.exc import DatabaseError
 
 from tracework.core import integrity, ledger
 from tracework.core.errors import InputError, NotFound
@@ -40,12 +41,51 @@ class Ref:
 Deferred = Callable[[], Draft]
 
 
-def insert_returning(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` with one ``executemany``; their new ids, in the order given."""
+def insert_returning(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` in bulk; their new ids, in the order given (also set as ``row["id"]``).
+
+    The ids are drawn first (PostgreSQL: from the table's sequence; SQLite, whose writer holds
+    the whole database: after the largest stored id, as SQLite itself would), so the rows go
+    in without ``RETURNING``: with ``COPY`` on PostgreSQL, one ``executemany`` on SQLite.
+    """
     if not rows:
         return []
-    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [int(r.id) for r in result]
+    ids = _new_ids(conn, table, len(rows))
+    for row, new_id in zip(rows, ids, strict=True):
+        row["id"] = new_id
+    if conn.dialect.name == "postgresql":
+        _copy(conn, table, rows)
+    else:
+        conn.execute(insert(table), rows)
+    return ids
+
+
+def _new_ids(conn: Connection, table: Table, n: int) -> list[int]:
+    if conn.dialect.name == "postgresql":
+        sequence = conn.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
+                                {"t": table.name}).scalar_one()
+        return [int(v) for v in conn.execute(
+            text("SELECT nextval(:s) FROM generate_series(1, :n)"), {"s": sequence, "n": n})
+            .scalars()]
+    top = int(conn.execute(select(func.max(table.c.id))).scalar() or 0)
+    return list(range(top + 1, top + n + 1))
+
+
+def _copy(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """``COPY … FROM STDIN`` on the transaction's own connection (psycopg 3)."""
+    names = [c.name for c in table.c if c.name in rows[0]]
+    raw: Any = conn.connection.dbapi_connection
+    if raw is None:
+        raise RuntimeError("no database connection")
+    columns = ", ".join(f'"{n}"' for n in names)
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    try:
+        with raw.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+    except conn.dialect.loaded_dbapi.Error as exc:
+        # As any statement's failure reads (the store turns it into a StoreError).
+        raise DatabaseError(statement, None, exc) from exc
 
 
 @dataclass

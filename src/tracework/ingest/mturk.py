@@ -454,7 +454,7 @@ class _MturkWriter:
         sub_ids = insert_returning(self.conn, submissions, [p.row for p in self.planned])
         stash, anns, refs = [], [], []
         for plan, sub_id in zip(self.planned, sub_ids, strict=True):
-            plan.ref.id = sub_id
+            plan.ref.id = plan.row["id"] = sub_id
             stash += [{"owner": f"submission:{sub_id}", "field": k, "value": v}
                       for k, v in vault_rows(plan.typed).items() if v]
             for ann in plan.annotations:
@@ -464,12 +464,10 @@ class _MturkWriter:
         if stash:
             self.conn.execute(insert(vault_values), stash)
         ann_ids = insert_returning(self.conn, annotations, anns)
-        for ref, ann_id in zip(refs, ann_ids, strict=True):
-            ref.id = ann_id
-        if sub_ids:
-            integrity.seal(self.conn, "submissions", sub_ids)
-        if ann_ids:
-            integrity.seal(self.conn, "annotations", ann_ids)
+        for ref, ann, ann_id in zip(refs, anns, ann_ids, strict=True):
+            ref.id = ann["id"] = ann_id
+        integrity.seal_inserted(self.conn, "submissions", (p.row for p in self.planned))
+        integrity.seal_inserted(self.conn, "annotations", anns)
         self.log.extend(e if isinstance(e, Draft) else e() for e in self.entries)
         self.entries, self.new_vault, self.new_workers, self.planned = [], [], [], []
 
