@@ -55,7 +55,7 @@ from sqlalchemy import (
 )
 
 from tracework.core.ledger import GENESIS, canonical
-from tracework.core.store import Store, chunks
+from tracework.core.store import Store, chunks, insert_rows
 from tracework.core.store.schema import annotations as annotation_rows
 from tracework.core.store.schema import (
     answers,
@@ -370,8 +370,7 @@ def _seal_table(conn: Connection, key: bytes, name: str, keys: Mapping[str, str 
             fresh.append({"tbl": name, "key": ident, "seq": seq, "digest": digest,
                           "cols": _cols(key, values, memo), "reason": keys[ident]})
             delta += int(digest, 16)
-        if fresh:
-            conn.execute(insert(row_seals), fresh)
+        insert_rows(conn, row_seals, fresh)
         delta -= sum(int(d, 16) for d in old.values())
         count += len(fresh) - len(old)
     return count, delta

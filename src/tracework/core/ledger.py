@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from tracework.core.errors import LedgerError
-from tracework.core.store import chunks
+from tracework.core.store import chunks, insert_rows
 from tracework.core.store.schema import ledger, ledger_head
 from tracework.core.store.tables_privacy import ledger_private
 
@@ -252,10 +252,10 @@ class LedgerWriter:
 
     def flush(self) -> None:
         if self._pending:
-            self.conn.execute(insert(ledger), self._pending)
+            insert_rows(self.conn, ledger, self._pending)
             self._pending = []
         if self._private:
-            self.conn.execute(insert(ledger_private), self._private)
+            insert_rows(self.conn, ledger_private, self._private)
             self._private = []
         self.conn.execute(update(ledger_head).where(ledger_head.c.id == 1)
                           .values(seq=self.seq, hash=self.hash))

@@ -11,13 +11,12 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from sqlalchemy import Connection, Table, func, insert, select, text, update
-from sqlalchemy.exc import DatabaseError
 
 from tracework.core import integrity, ledger
 from tracework.core.errors import InputError, NotFound
 from tracework.core.ledger import Draft, LedgerWriter
 from tracework.core.project import Project
-from tracework.core.store import chunks, inserted_id
+from tracework.core.store import chunks, insert_rows, inserted_id
 from tracework.core.store.schema import assets, imports
 from tracework.core.taxonomy import Resolver
 from tracework.formats.csvio import sha256_file
@@ -53,10 +52,7 @@ def insert_returning(conn: Connection, table: Table, rows: list[dict[str, Any]])
     ids = _new_ids(conn, table, len(rows))
     for row, new_id in zip(rows, ids, strict=True):
         row["id"] = new_id
-    if conn.dialect.name == "postgresql":
-        _copy(conn, table, rows)
-    else:
-        conn.execute(insert(table), rows)
+    insert_rows(conn, table, rows)
     return ids
 
 
@@ -69,23 +65,6 @@ def _new_ids(conn: Connection, table: Table, n: int) -> list[int]:
             .scalars()]
     top = int(conn.execute(select(func.max(table.c.id))).scalar() or 0)
     return list(range(top + 1, top + n + 1))
-
-
-def _copy(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``COPY … FROM STDIN`` on the transaction's own connection (psycopg 3)."""
-    names = [c.name for c in table.c if c.name in rows[0]]
-    raw: Any = conn.connection.dbapi_connection
-    if raw is None:
-        raise RuntimeError("no database connection")
-    columns = ", ".join(f'"{n}"' for n in names)
-    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
-    try:
-        with raw.cursor() as cur, cur.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([row[n] for n in names])
-    except conn.dialect.loaded_dbapi.Error as exc:
-        # As any statement's failure reads (the store turns it into a StoreError).
-        raise DatabaseError(statement, None, exc) from exc
 
 
 @dataclass

@@ -9,8 +9,9 @@ chunk one query each for the stored submissions, workers and assets it names, on
 ``executemany`` per table, ledger entries hashed in row order and inserted in bulk, and seals
 collected for the commit. Memory is bounded by the window and the chunk, not the file; a
 failure or a kill at any point leaves the store as it was (:mod:`tracework.ingest.qualtrics`
-keeps the same promise for a survey export). Polygons are kept as given and rasterised for RLE, bbox and area; every answer
-not turned into an annotation is counted in the report, by element, as are empty masks.
+keeps the same promise for a survey export). Polygons are kept as given and rasterised for RLE,
+bbox and area; every answer not turned into an annotation is counted in the report, by
+element, as are empty masks.
 
 Re-importing a file already imported (same SHA-256) adds nothing. A row whose assignment is
 already stored is compared by the hash of its work content: the same work with a new status is
