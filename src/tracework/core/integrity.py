@@ -194,21 +194,28 @@ def seal_inserted(conn: Connection, table: str, rows: Iterable[Mapping[str, Any]
 
 
 def _as_stored(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
-    missing = [c.name for c in table.c if c.name not in row]
-    if missing:
-        raise ValueError(f"a row of {table.name} without column(s) {', '.join(missing)}")
-    out: dict[str, Any] = {}
+    try:
+        return {name: value if value is None or read is None else read(value)
+                for name, read in _readers(table) for value in (row[name],)}
+    except KeyError:
+        missing = [c.name for c in table.c if c.name not in row]
+        raise ValueError(f"a row of {table.name} without column(s) {', '.join(missing)}") from None
+
+
+@lru_cache(maxsize=32)
+def _readers(table: Table) -> tuple[tuple[str, Any], ...]:
+    """Per column, how a value reads back from the store (None: as it was written)."""
+    out = []
     for c in table.c:
-        value = row[c.name]
-        if value is not None:
-            if isinstance(c.type, Float):
-                value = float(value)
-            elif isinstance(c.type, Boolean):
-                value = bool(value)
-            elif isinstance(c.type, Integer):
-                value = int(value)
-        out[c.name] = value
-    return out
+        read: Any = None
+        if isinstance(c.type, Float):
+            read = float
+        elif isinstance(c.type, Boolean):
+            read = bool
+        elif isinstance(c.type, Integer):
+            read = int
+        out.append((c.name, read))
+    return tuple(out)
 
 
 def reseal(conn: Connection, table: str, keys: Iterable[Any], reason: str) -> None:

@@ -3,6 +3,8 @@ asset rows."""
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from tracework.core.store.schema import assets, imports
 from tracework.core.taxonomy import Resolver
 from tracework.formats.csvio import sha256_file
 
-__all__ = ["Assets", "Deferred", "ImportReport", "Progress", "Ref", "already_imported",
+__all__ = ["Assets", "Deferred", "ImportReport", "Progress", "Ref", "Spool", "already_imported",
            "asset_file_name", "check_labels", "count", "file_errors", "finish_import",
            "guard_transaction", "insert_returning", "iso", "redact", "start_import"]
 
@@ -38,6 +40,35 @@ class Ref:
 #: A ledger entry whose target or values name rows not inserted yet: built after the insert,
 #: in the order it was planned (so the chain is the one row-at-a-time writing would make).
 Deferred = Callable[[], Draft]
+
+
+class Spool:
+    """Items staged before the write transaction opens: pickled to an unnamed temporary file
+    (mode 0600, gone with the process even when it is killed: it may hold raw worker ids) and
+    read back once, in order. Memory holds one item at a time."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="tracework-ingest-")
+        self.count = 0
+
+    def put(self, item: Any) -> None:
+        pickle.dump(item, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.count += 1
+
+    def __iter__(self) -> Iterator[Any]:
+        self._file.flush()
+        self._file.seek(0)
+        for _ in range(self.count):
+            yield pickle.load(self._file)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def insert_returning(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:

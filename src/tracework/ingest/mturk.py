@@ -24,14 +24,12 @@ pseudonyms before the row is hashed or stored (:mod:`tracework.ingest.typed_ids`
 import hashlib
 import json
 import os
-import pickle
-import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlparse
 
 from sqlalchemy import Connection, insert, select, update
@@ -65,6 +63,7 @@ from tracework.ingest.common import (
     ImportReport,
     Progress,
     Ref,
+    Spool,
     already_imported,
     check_labels,
     count,
@@ -152,8 +151,7 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
         if already_imported(conn, sha):
             report.repeated = True
             return report
-    # Unnamed (gone with the process, even when killed) and 0600: it holds raw ids.
-    with tempfile.TemporaryFile(prefix="tracework-ingest-") as spool:
+    with Spool() as spool:
         _stage(project, path, spool, progress)
         with project.store.write() as conn, file_errors(path):
             guard_transaction(conn)
@@ -166,7 +164,7 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
             log.append("import.start", f"import:{import_id}",
                        new={"kind": "mturk", "file": path.name, "sha256": sha})
             writer = _MturkWriter(project, conn, log, path, import_id, version, images, report)
-            for chunk in _unspool(spool):
+            for chunk in chunks(spool, WRITE_CHUNK):
                 writer.write(chunk)
             finish_import(conn, log, import_id, report)
     return report
@@ -175,7 +173,7 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
 _Staged = tuple[mturk.Assignment, list[_MaskJob]]
 
 
-def _stage(project: Project, path: Path, spool: IO[bytes], progress: Progress | None) -> None:
+def _stage(project: Project, path: Path, spool: Spool, progress: Progress | None) -> None:
     """Read the file and decode its masks into ``spool``, outside any write transaction: a
     long import holds the store's single writer lock only while it writes."""
     processes = _processes(project)
@@ -187,29 +185,10 @@ def _stage(project: Project, path: Path, spool: IO[bytes], progress: Progress | 
             mturk.read_batch(path, max_field_bytes=project.settings["max_field_bytes"],
                              max_pixels=project.settings["max_pixels"],
                              max_columns=project.settings["max_columns"]) as batch:
-        staged = 0
         for a, jobs in _decode(batch, pool, conn, project, path, window):
-            pickle.dump((a, jobs), spool, protocol=pickle.HIGHEST_PROTOCOL)
-            staged += 1
+            spool.put((a, jobs))
             if progress:
-                progress(staged)
-    spool.flush()
-
-
-def _unspool(spool: IO[bytes]) -> Iterator[list[_Staged]]:
-    """The staged rows in file order, :data:`WRITE_CHUNK` at a time."""
-    spool.seek(0)
-    chunk: list[_Staged] = []
-    while True:
-        try:
-            chunk.append(pickle.load(spool))
-        except EOFError:
-            break
-        if len(chunk) >= WRITE_CHUNK:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+                progress(spool.count)
 
 
 def _decode(batch: Iterable[mturk.Assignment], pool: Executor, conn: Connection,
@@ -284,6 +263,7 @@ class _MturkWriter:
         self.new_workers: list[dict[str, Any]] = []
         self.planned: list[_Planned] = []
         self.existing: dict[str, Any] = {}
+        self.uris: dict[str, str] = {}
 
     def _entry(self, draft: Draft | Deferred) -> None:
         self.entries.append(draft)
@@ -324,7 +304,8 @@ class _MturkWriter:
             for r in self.conn.execute(select(workers.c.pseudonym, workers.c.erased)
                                        .where(workers.c.pseudonym.in_(part))):
                 self.erased[str(r.pseudonym)] = bool(r.erased)
-        self.assets.prefetch(_asset_uri(a) for a, _ in chunk)
+        self.uris = {a.assignment_id: _asset_uri(a) for a, _ in chunk}
+        self.assets.prefetch(self.uris.values())
 
     def _is_erased(self, token: str) -> bool:
         return self.erased.get(token, False)
@@ -403,7 +384,7 @@ class _MturkWriter:
         for el in a.elements:
             if isinstance(el, (mturk.BoundingBoxes, mturk.Polygons)) and el.width and el.height:
                 width, height = width or el.width, height or el.height
-        asset = self.assets.plan(_asset_uri(a), width, height, self.entries)
+        asset = self.assets.plan(self.uris[a.assignment_id], width, height, self.entries)
         batch_id = self._batch_id(a)
         tolerated = sum(j.result.tolerated_pixels for j in jobs if j.result is not None)
         answer = self.typed.scrub_value(_answer_summary(a.answer))

@@ -48,6 +48,7 @@ from tracework.ingest.common import (
     Assets,
     ImportReport,
     Progress,
+    Spool,
     already_imported,
     check_labels,
     count,
@@ -92,25 +93,30 @@ def ingest_platform(project: Project, path: Path | str, kind: str, read: Reader,
         if already_imported(conn, sha):
             report.repeated = True
             return report
-    with project.store.write() as conn, file_errors(path):
-        guard_transaction(conn)
-        if already_imported(conn, sha):
-            report.repeated = True
-            return report
-        version = project.taxonomy_version(conn)
-        log = LedgerWriter(conn, project.actor)
-        import_id = start_import(conn, path, sha, kind, project.actor)
-        log.append("import.start", f"import:{import_id}",
-                   new={"kind": kind, "file": path.name, "sha256": sha})
-        parsed = read(path)
-        writer = _Writer(project, conn, log, path, import_id, version, parsed, report,
-                         images_dir)
-        for work in parsed.works:
-            writer.write(work)
-            if progress:
-                progress(report.rows)
-        report.notes = list(parsed.notes)
-        finish_import(conn, log, import_id, report)
+    with Spool() as spool:
+        # Read and parsed before the write transaction opens: other writers go on meanwhile.
+        with file_errors(path):
+            parsed = read(path)
+            for work in parsed.works:
+                spool.put(work)
+        with project.store.write() as conn, file_errors(path):
+            guard_transaction(conn)
+            if already_imported(conn, sha):
+                report.repeated = True
+                return report
+            version = project.taxonomy_version(conn)
+            log = LedgerWriter(conn, project.actor)
+            import_id = start_import(conn, path, sha, kind, project.actor)
+            log.append("import.start", f"import:{import_id}",
+                       new={"kind": kind, "file": path.name, "sha256": sha})
+            writer = _Writer(project, conn, log, path, import_id, version, parsed, report,
+                             images_dir)
+            for work in spool:
+                writer.write(work)
+                if progress:
+                    progress(report.rows)
+            report.notes = list(parsed.notes)
+            finish_import(conn, log, import_id, report)
     return report
 
 
