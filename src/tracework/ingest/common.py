@@ -3,6 +3,7 @@ asset rows."""
 
 from __future__ import annotations
 
+import gc
 import pickle
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +26,8 @@ from tracework.formats.csvio import sha256_file
 
 __all__ = ["Assets", "Deferred", "ImportReport", "Progress", "Ref", "Spool", "already_imported",
            "asset_file_name", "check_labels", "count", "file_errors", "finish_import",
-           "guard_transaction", "insert_returning", "iso", "redact", "start_import"]
+           "guard_transaction", "insert_returning", "iso", "paused_gc", "redact",
+           "start_import"]
 
 Progress = Callable[[int], None]
 
@@ -40,6 +42,25 @@ class Ref:
 #: A ledger entry whose target or values name rows not inserted yet: built after the insert,
 #: in the order it was planned (so the chain is the one row-at-a-time writing would make).
 Deferred = Callable[[], Draft]
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Cyclic garbage collection paused for a bulk write (its commit, which seals every row,
+    included).
+
+    A chunk builds tens of thousands of dicts and strings that live until it is inserted and
+    form no reference cycles; the collector would walk them again and again for nothing
+    (about a tenth of an import's time). Reference counting still frees everything; the
+    collector runs again when the block ends.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class Spool:

@@ -72,6 +72,7 @@ from tracework.ingest.common import (
     guard_transaction,
     insert_returning,
     iso,
+    paused_gc,
     redact,
     start_import,
 )
@@ -153,7 +154,7 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
             return report
     with Spool() as spool:
         _stage(project, path, spool, progress)
-        with project.store.write() as conn, file_errors(path):
+        with paused_gc(), project.store.write() as conn, file_errors(path):
             guard_transaction(conn)
             if already_imported(conn, sha):
                 report.repeated = True
