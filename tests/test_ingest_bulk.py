@@ -7,17 +7,22 @@ import json
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 import tracework
 from builders import small_files
 from conftest import MOUSE
+from tracework.core import integrity
+from tracework.core.errors import LedgerError
+from tracework.core.ledger import Draft, LedgerWriter
 from tracework.core.project import Project
 from tracework.core.store.schema import annotations, ledger, submissions, workers
 from tracework.fieldnotes import notes
 from tracework.ingest import mturk
+from tracework.ingest.common import insert_returning
 
 
 def _store(project: Project) -> str:
@@ -99,3 +104,55 @@ def test_another_writer_goes_on_while_an_import_decodes(project: Project,
     assert report.added == files.submissions
     assert [n.text for n in notes.list_notes(project)] == ["colours checked against the guide"]
     assert tracework.verify(project).ok
+
+
+def _annotation(submission: Any, **values: Any) -> dict[str, Any]:
+    row = {"submission_id": submission.id, "asset_id": submission.asset_id,
+           "worker": submission.worker, "element": "extra", "kind": "bbox",
+           "category": "Body", "taxonomy_version": 1, "rle_counts": None, "height": 108,
+           "width": 160, "bbox_x": 3, "bbox_y": 4, "bbox_w": 10, "bbox_h": 20, "area": 200,
+           "value": None}
+    return {**row, **values}
+
+
+def test_rows_sealed_from_their_inserted_values_verify(project: Project,
+                                                        tmp_path: Path) -> None:
+    files = small_files(tmp_path / "files")
+    tracework.ingest_mturk(project, files.batch_csv)
+    with project.store.read() as conn:
+        sub = conn.execute(select(submissions).limit(1)).one()
+    with project.store.write() as conn:
+        log = LedgerWriter(conn, "t")
+        # Integers in float columns, as a parser gives them: sealed as they read back.
+        rows = [_annotation(sub), _annotation(sub, bbox_x=5)]
+        ids = insert_returning(conn, annotations, rows)
+        integrity.seal_inserted(conn, "annotations", rows)
+        # Changed after its insert and sealed again: read back at commit.
+        conn.execute(update(annotations).where(annotations.c.id == ids[1])
+                     .values(category="Cable"))
+        integrity.seal(conn, "annotations", [ids[1]])
+        log.extend(Draft("annotation.create", f"annotation:{i}") for i in ids)
+        log.flush()
+    assert tracework.verify(project).ok
+    with project.store.read() as conn:
+        assert conn.execute(select(annotations.c.category, annotations.c.bbox_x)
+                            .where(annotations.c.id.in_(ids)).order_by(annotations.c.id)
+                            ).all() == [("Body", 3.0), ("Cable", 5.0)]
+
+
+def test_values_that_differ_from_the_row_inserted_do_not_verify(project: Project,
+                                                                tmp_path: Path) -> None:
+    files = small_files(tmp_path / "files")
+    tracework.ingest_mturk(project, files.batch_csv)
+    with project.store.read() as conn:
+        sub = conn.execute(select(submissions).limit(1)).one()
+    with project.store.write() as conn:
+        log = LedgerWriter(conn, "t")
+        row = _annotation(sub)
+        (ann_id,) = insert_returning(conn, annotations, [row])
+        integrity.seal_inserted(conn, "annotations", [{**row, "area": 201}])
+        log.append("annotation.create", f"annotation:{ann_id}")
+        log.flush()
+    with pytest.raises(LedgerError) as info:
+        tracework.verify(project)
+    assert f"table annotations, row {ann_id}: column area differs" in str(info.value)

@@ -31,8 +31,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import pickle
+import tempfile
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
@@ -114,10 +116,35 @@ def seal_key(secret: bytes) -> bytes:
 @dataclass
 class _Pending:
     keys: dict[str, dict[str, str | None]] = field(default_factory=dict)
-    # Rows inserted by this transaction, by table and key, as the store returns them: sealed
-    # without being read back.
-    inserted: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # Rows inserted by this transaction as the store returns them, sealed at commit without
+    # being read back: spooled to a temporary file (memory does not grow with an import), and
+    # per table the keys whose spooled values still hold (a row sealed again since is read).
+    inserted: _RowSpool | None = None
+    fresh: dict[str, set[str]] = field(default_factory=dict)
     legacy_done: bool = False
+
+
+class _RowSpool:
+    """Lists of ``(table, rows)`` pickled to an unnamed temporary file, read back in order."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="tracework-seal-")
+        self._parts = 0
+
+    def put(self, table: str, rows: list[dict[str, Any]]) -> None:
+        pickle.dump((table, rows), self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._parts += 1
+
+    def rows(self, table: str) -> Iterator[dict[str, Any]]:
+        self._file.flush()
+        self._file.seek(0)
+        for _ in range(self._parts):
+            name, rows = pickle.load(self._file)
+            if name == table:
+                yield from rows
+
+    def close(self) -> None:
+        self._file.close()
 
 
 # Keyed by the Connection object of one Store.write block: a rolled-back transaction's keys go
@@ -141,13 +168,13 @@ def _add(conn: Connection, table: str, keys: Iterable[Any], reason: str | None) 
         raise ValueError(f"{table} is not a sealed table")
     pending = _PENDING.setdefault(conn, _Pending())
     found = pending.keys.setdefault(table, {})
-    inserted = pending.inserted.get(table, {})
+    fresh = pending.fresh.get(table, set())
     for key in keys:
         text = str(key)
         if reason is not None or text not in found:
             found[text] = reason
         # Changed since it was inserted, perhaps: read it at commit.
-        inserted.pop(text, None)
+        fresh.discard(text)
 
 
 def seal(conn: Connection, table: str, keys: Iterable[Any]) -> None:
@@ -185,12 +212,20 @@ def seal_inserted(conn: Connection, table: str, rows: Iterable[Mapping[str, Any]
     pk = _pk(t)
     pending = _PENDING.setdefault(conn, _Pending())
     found = pending.keys.setdefault(table, {})
-    inserted = pending.inserted.setdefault(table, {})
-    for row in rows:
-        values = _as_stored(t, row)
+    fresh = pending.fresh.setdefault(table, set())
+    stored = [_as_stored(t, row) for row in rows]
+    for values in stored:
         key = str(values[pk.name])
-        found.setdefault(key, None)
-        inserted[key] = values
+        if key in found:
+            # Sealed before in this transaction: reading it at commit is always right.
+            fresh.discard(key)
+        else:
+            found[key] = None
+            fresh.add(key)
+    if stored:
+        if pending.inserted is None:
+            pending.inserted = _RowSpool()
+        pending.inserted.put(table, stored)
 
 
 def _as_stored(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -338,11 +373,14 @@ def _finish(conn: Connection, *, key: bytes) -> None:
     broken = state.mac is not None and not _mac_ok(key, state)
     totals: dict[str, list[Any]] = json.loads(state.totals)
     if pending is not None:
-        for name, keys in pending.keys.items():
-            rows, total = totals.get(name, [0, "0"])
-            added, delta = _seal_table(conn, key, name, keys, seq,
-                                       pending.inserted.get(name, {}))
-            totals[name] = [rows + added, format((int(total, 16) + delta) % _MOD, "x")]
+        try:
+            for name, keys in pending.keys.items():
+                rows, total = totals.get(name, [0, "0"])
+                added, delta = _seal_table(conn, key, name, keys, seq, pending)
+                totals[name] = [rows + added, format((int(total, 16) + delta) % _MOD, "x")]
+        finally:
+            if pending.inserted is not None:
+                pending.inserted.close()
     legacy = bool(state.legacy) and not (pending is not None and pending.legacy_done)
     text = canonical(dict(sorted(totals.items())))
     mac = "" if broken else _head_mac(key, seq, hash_, text, legacy)
@@ -351,36 +389,51 @@ def _finish(conn: Connection, *, key: bytes) -> None:
 
 
 def _seal_table(conn: Connection, key: bytes, name: str, keys: Mapping[str, str | None],
-                seq: int, inserted: Mapping[str, dict[str, Any]]) -> tuple[int, int]:
+                seq: int, pending: _Pending) -> tuple[int, int]:
     """Replace the seals of these rows; the change in row count and in the sum of digests.
-    Rows in ``inserted`` are sealed from those values, the others as read now."""
+    Rows inserted with :func:`seal_inserted` are sealed from their spooled values, the
+    others as read now."""
     table = SEALED[name]
     pk = _pk(table)
-    count, delta = 0, 0
+    fresh = pending.fresh.get(name, set())
     memo: dict[tuple[str, type, Any], str] = {}
-    for part in chunks(keys):
-        old = {str(k): str(d) for k, d in conn.execute(
-            select(row_seals.c.key, row_seals.c.digest).where(
-                row_seals.c.tbl == name, row_seals.c.key.in_(part)))}
-        if old:
-            conn.execute(delete(row_seals).where(row_seals.c.tbl == name,
-                                                 row_seals.c.key.in_(list(old))))
-        rows = [inserted[k] for k in part if k in inserted]
-        unread = [k for k in part if k not in inserted]
-        if unread:
-            rows += [dict(r._mapping) for r in conn.execute(
-                select(table).where(pk.in_(_typed(table, unread))))]
-        fresh = []
-        for values in rows:
-            ident = str(values[pk.name])
-            digest = _row_digest(key, name, ident, seq, values)
-            fresh.append({"tbl": name, "key": ident, "seq": seq, "digest": digest,
-                          "cols": _cols(key, values, memo), "reason": keys[ident]})
-            delta += int(digest, 16)
-        insert_rows(conn, row_seals, fresh)
-        delta -= sum(int(d, 16) for d in old.values())
-        count += len(fresh) - len(old)
+    count, delta = 0, 0
+    for part in chunks(k for k in keys if k not in fresh):
+        rows = [dict(r._mapping) for r in conn.execute(
+            select(table).where(pk.in_(_typed(table, part))))]
+        added, change = _replace_seals(conn, key, name, part, rows, keys, seq, memo)
+        count, delta = count + added, delta + change
+    if pending.inserted is not None and fresh:
+        spooled = (values for values in pending.inserted.rows(name)
+                   if str(values[pk.name]) in fresh)
+        for rows in chunks(spooled):
+            part = [str(values[pk.name]) for values in rows]
+            added, change = _replace_seals(conn, key, name, part, rows, keys, seq, memo)
+            count, delta = count + added, delta + change
     return count, delta
+
+
+def _replace_seals(conn: Connection, key: bytes, name: str, part: list[str],
+                   rows: list[dict[str, Any]], reasons: Mapping[str, str | None], seq: int,
+                   memo: dict[tuple[str, type, Any], str]) -> tuple[int, int]:
+    """Drop the seals of ``part`` and seal ``rows`` (those of ``part`` that exist)."""
+    pk = _pk(SEALED[name])
+    old = {str(k): str(d) for k, d in conn.execute(
+        select(row_seals.c.key, row_seals.c.digest).where(
+            row_seals.c.tbl == name, row_seals.c.key.in_(part)))}
+    if old:
+        conn.execute(delete(row_seals).where(row_seals.c.tbl == name,
+                                             row_seals.c.key.in_(list(old))))
+    fresh, delta = [], 0
+    for values in rows:
+        ident = str(values[pk.name])
+        digest = _row_digest(key, name, ident, seq, values)
+        fresh.append({"tbl": name, "key": ident, "seq": seq, "digest": digest,
+                      "cols": _cols(key, values, memo), "reason": reasons[ident]})
+        delta += int(digest, 16)
+    insert_rows(conn, row_seals, fresh)
+    delta -= sum(int(d, 16) for d in old.values())
+    return len(fresh) - len(old), delta
 
 
 # -- checking -----------------------------------------------------------------------------------
