@@ -7,8 +7,9 @@ the batch and the survey; the ingest floor (a bare executemany of the same rows 
 hashed ledger entries into the same kind of database), compared with the ingest of both
 files and with the batch's alone, in wall-clock and in this process's CPU time; review
 (approve the unflagged); the audits (first computation, then a read of the stored results);
-the report; export coco; export bundle; and, served from the stored audits, the web ``/audit`` and ``/dataset`` latency (p99 of
-30 requests each, in process). Printed side by side, with the targets of the scale issue:
+the report; export coco; export bundle; and, served from the stored audits, the web
+``/audit`` and ``/dataset`` latency (p99 of 30 requests each, in process). Printed side by
+side, with the targets of the scale issue:
 
 - peak RSS at the largest size at most 1.3x that at the one before, for exports, review, audits;
 - ingest within 4x of the floor;
