@@ -13,6 +13,7 @@ from tracework.core.project import Project
 from tracework.core.status import log, verify
 from tracework.core.store.schema import ledger as ledger_table
 from tracework.core.store.schema import ledger_head
+from tracework.core.store.tables_privacy import ledger_private
 
 
 def _fill(project: Project, n: int = 10) -> str:
@@ -144,3 +145,53 @@ def test_two_writers_chain_in_turn(project: Project) -> None:
     _fill(project, 4)
     result = verify(project)
     assert result.ok and result.entries == 8
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _chain(project: Project, monkeypatch: pytest.MonkeyPatch, bulk: bool
+           ) -> tuple[list[str], tuple[int, str], list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The entries of one fixed script, appended singly or in bulk, read back in the same
+    transaction, which is then rolled back so both runs start from the same head."""
+    ticks = iter(range(1000))
+    monkeypatch.setattr(ledger, "now", lambda: f"2026-01-01T00:00:{next(ticks):06d}")
+    salts = iter(range(1000))
+    monkeypatch.setattr(ledger.secrets, "token_hex", lambda n: f"{next(salts):0{2 * n}x}")
+    drafts = [ledger.Draft("worker.create", "worker:w_a", new={"platform": "mturk"}),
+              ledger.Draft("submission.update", "submission:1", field="requester_feedback",
+                           old=None, new=ledger.Private("thanks", "w_a"), reason="download"),
+              ledger.Draft("note.add", "asset:1", new={"text": "ünï"},
+                           reason=ledger.Private("why", None), actor="bob"),
+              *[ledger.Draft("annotation.create", f"annotation:{i}", new={"area": i * 1.5})
+                for i in range(7)]]
+    out: list[object] = []
+    with pytest.raises(_Rollback), project.store.write() as conn:
+        w = ledger.LedgerWriter(conn, "alice")
+        w.FLUSH_EVERY = 3
+        if bulk:
+            hashes = w.extend(drafts)
+        else:
+            hashes = [w.append(d.action, d.target, field=d.field, old=d.old, new=d.new,
+                               reason=d.reason, actor=d.actor) for d in drafts]
+        w.flush()
+        rows = [tuple(r) for r in conn.execute(select(ledger_table).order_by(ledger_table.c.seq))]
+        private = [tuple(r) for r in conn.execute(
+            select(ledger_private).order_by(ledger_private.c.commit))]
+        out = [hashes, ledger.head(conn), rows, private]
+        raise _Rollback
+    return out[0], out[1], out[2], out[3]  # type: ignore[return-value]
+
+
+def test_bulk_append_makes_the_same_chain_as_single_appends(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    single = _chain(project, monkeypatch, bulk=False)
+    bulk = _chain(project, monkeypatch, bulk=True)
+    hashes, head, rows, private = bulk
+    assert len(hashes) == 10 and len(private) == 2
+    assert head == (11, hashes[-1])
+    assert bulk == single
+    # What verify recomputes from the stored rows is the chain both ways gave.
+    assert [r[-1] for r in rows[1:]] == hashes
+    assert verify(project).ok

@@ -19,6 +19,7 @@ Writers call one function per transaction and table::
 
     integrity.seal(conn, "reviews", [review_id])        # inserted, changed or deleted rows
     integrity.seal_where(conn, "answers", "response_id", [rid])   # rows found by a column
+    integrity.seal_inserted(conn, "annotations", rows)   # rows just inserted, key included
 
 Keys are collected and sealed in bulk just before the transaction commits (the project
 registers :func:`attach` on its store). Code that rewrites rows outside the commands that wrote
@@ -30,15 +31,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import pickle
+import tempfile
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
+    Float,
+    Integer,
     Table,
     Text,
     and_,
@@ -51,7 +57,7 @@ from sqlalchemy import (
 )
 
 from tracework.core.ledger import GENESIS, canonical
-from tracework.core.store import Store, chunks
+from tracework.core.store import Store, chunks, insert_rows
 from tracework.core.store.schema import annotations as annotation_rows
 from tracework.core.store.schema import (
     answers,
@@ -81,6 +87,7 @@ __all__ = [
     "mark_sealed_existing",
     "reseal",
     "seal",
+    "seal_inserted",
     "seal_key",
     "seal_where",
     "unsealed",
@@ -96,6 +103,8 @@ SEALED: dict[str, Table] = {t.name: t for t in (
 _MOD = 1 << 256
 _COL_HEX = 6          # 3 bytes per column: enough to name the column that changed
 _STREAM = 5000
+_MEMO = 100_000       # column digests remembered while sealing one table
+_MEMO_TEXT = 64       # longest text whose column digest is remembered
 
 
 def seal_key(secret: bytes) -> bytes:
@@ -108,7 +117,35 @@ def seal_key(secret: bytes) -> bytes:
 @dataclass
 class _Pending:
     keys: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # Rows inserted by this transaction as the store returns them, sealed at commit without
+    # being read back: spooled to a temporary file (memory does not grow with an import), and
+    # per table the keys whose spooled values still hold (a row sealed again since is read).
+    inserted: _RowSpool | None = None
+    fresh: dict[str, set[str]] = field(default_factory=dict)
     legacy_done: bool = False
+
+
+class _RowSpool:
+    """Lists of ``(table, rows)`` pickled to an unnamed temporary file, read back in order."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="tracework-seal-")
+        self._parts = 0
+
+    def put(self, table: str, rows: list[dict[str, Any]]) -> None:
+        pickle.dump((table, rows), self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._parts += 1
+
+    def rows(self, table: str) -> Iterator[dict[str, Any]]:
+        self._file.flush()
+        self._file.seek(0)
+        for _ in range(self._parts):
+            name, rows = pickle.load(self._file)
+            if name == table:
+                yield from rows
+
+    def close(self) -> None:
+        self._file.close()
 
 
 # Keyed by the Connection object of one Store.write block: a rolled-back transaction's keys go
@@ -132,10 +169,13 @@ def _add(conn: Connection, table: str, keys: Iterable[Any], reason: str | None) 
         raise ValueError(f"{table} is not a sealed table")
     pending = _PENDING.setdefault(conn, _Pending())
     found = pending.keys.setdefault(table, {})
+    fresh = pending.fresh.get(table, set())
     for key in keys:
         text = str(key)
         if reason is not None or text not in found:
             found[text] = reason
+        # Changed since it was inserted, perhaps: read it at commit.
+        fresh.discard(text)
 
 
 def seal(conn: Connection, table: str, keys: Iterable[Any]) -> None:
@@ -157,6 +197,61 @@ def seal_where(conn: Connection, table: str, column: str, values: Iterable[Any])
     pk, col = _pk(t), t.c[column]
     for part in chunks(dict.fromkeys(values)):
         _add(conn, table, conn.execute(select(pk).where(col.in_(part))).scalars(), None)
+
+
+def seal_inserted(conn: Connection, table: str, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Seal rows this transaction inserted (every column of ``table`` given, key included),
+    from these values rather than reading the rows back at commit.
+
+    For bulk writers: the values are taken as the store returns them (an integer in a float
+    column reads back as a float). A row changed after its insert must be sealed again with
+    :func:`seal`, which makes the commit read it.
+    """
+    if table not in SEALED:
+        raise ValueError(f"{table} is not a sealed table")
+    t = SEALED[table]
+    pk = _pk(t)
+    pending = _PENDING.setdefault(conn, _Pending())
+    found = pending.keys.setdefault(table, {})
+    fresh = pending.fresh.setdefault(table, set())
+    stored = [_as_stored(t, row) for row in rows]
+    for values in stored:
+        key = str(values[pk.name])
+        if key in found:
+            # Sealed before in this transaction: reading it at commit is always right.
+            fresh.discard(key)
+        else:
+            found[key] = None
+            fresh.add(key)
+    if stored:
+        if pending.inserted is None:
+            pending.inserted = _RowSpool()
+        pending.inserted.put(table, stored)
+
+
+def _as_stored(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        return {name: value if value is None or read is None else read(value)
+                for name, read in _readers(table) for value in (row[name],)}
+    except KeyError:
+        missing = [c.name for c in table.c if c.name not in row]
+        raise ValueError(f"a row of {table.name} without column(s) {', '.join(missing)}") from None
+
+
+@lru_cache(maxsize=32)
+def _readers(table: Table) -> tuple[tuple[str, Any], ...]:
+    """Per column, how a value reads back from the store (None: as it was written)."""
+    out = []
+    for c in table.c:
+        read: Any = None
+        if isinstance(c.type, Float):
+            read = float
+        elif isinstance(c.type, Boolean):
+            read = bool
+        elif isinstance(c.type, Integer):
+            read = int
+        out.append((c.name, read))
+    return tuple(out)
 
 
 def reseal(conn: Connection, table: str, keys: Iterable[Any], reason: str) -> None:
@@ -206,13 +301,25 @@ def _col_digest(key: bytes, column: str, value: Any) -> str:
     return str(h.hexdigest())
 
 
-def _cols(key: bytes, row: Mapping[str, Any]) -> str:
+def _cols(key: bytes, row: Mapping[str, Any], memo: dict[tuple[str, type, Any], str]) -> str:
+    """The per-column digests of a row; ``memo`` keeps those of values seen before (a table's
+    rows repeat most of their values: platform, worker, category, sizes)."""
     base = _col_hasher(key)
     out = []
     for column, value in row.items():
-        h = base.copy()
-        h.update(f"{column}\x1f{value!r}".encode())
-        out.append(h.hexdigest())
+        kind = type(value)
+        # Floats by their text (0.0 and -0.0 are equal but read differently); long texts
+        # (raw rows, answers) are unique and large: not remembered.
+        slot = None if kind is str and len(value) > _MEMO_TEXT else (
+            column, kind, repr(value) if kind is float else value)
+        digest = memo.get(slot) if slot is not None else None
+        if digest is None:
+            h = base.copy()
+            h.update(f"{column}\x1f{value!r}".encode())
+            digest = h.hexdigest()
+            if slot is not None and len(memo) < _MEMO:
+                memo[slot] = digest
+        out.append(digest)
     return "".join(out)
 
 
@@ -267,10 +374,14 @@ def _finish(conn: Connection, *, key: bytes) -> None:
     broken = state.mac is not None and not _mac_ok(key, state)
     totals: dict[str, list[Any]] = json.loads(state.totals)
     if pending is not None:
-        for name, keys in pending.keys.items():
-            rows, total = totals.get(name, [0, "0"])
-            added, delta = _seal_table(conn, key, name, keys, seq)
-            totals[name] = [rows + added, format((int(total, 16) + delta) % _MOD, "x")]
+        try:
+            for name, keys in pending.keys.items():
+                rows, total = totals.get(name, [0, "0"])
+                added, delta = _seal_table(conn, key, name, keys, seq, pending)
+                totals[name] = [rows + added, format((int(total, 16) + delta) % _MOD, "x")]
+        finally:
+            if pending.inserted is not None:
+                pending.inserted.close()
     legacy = bool(state.legacy) and not (pending is not None and pending.legacy_done)
     text = canonical(dict(sorted(totals.items())))
     mac = "" if broken else _head_mac(key, seq, hash_, text, legacy)
@@ -279,31 +390,51 @@ def _finish(conn: Connection, *, key: bytes) -> None:
 
 
 def _seal_table(conn: Connection, key: bytes, name: str, keys: Mapping[str, str | None],
-                seq: int) -> tuple[int, int]:
-    """Replace the seals of these rows; the change in row count and in the sum of digests."""
+                seq: int, pending: _Pending) -> tuple[int, int]:
+    """Replace the seals of these rows; the change in row count and in the sum of digests.
+    Rows inserted with :func:`seal_inserted` are sealed from their spooled values, the
+    others as read now."""
     table = SEALED[name]
     pk = _pk(table)
+    fresh = pending.fresh.get(name, set())
+    memo: dict[tuple[str, type, Any], str] = {}
     count, delta = 0, 0
-    for part in chunks(keys):
-        old = {str(k): str(d) for k, d in conn.execute(
-            select(row_seals.c.key, row_seals.c.digest).where(
-                row_seals.c.tbl == name, row_seals.c.key.in_(part)))}
-        if old:
-            conn.execute(delete(row_seals).where(row_seals.c.tbl == name,
-                                                 row_seals.c.key.in_(list(old))))
-        fresh = []
-        for row in conn.execute(select(table).where(pk.in_(_typed(table, part)))):
-            values = dict(row._mapping)
-            ident = str(values[pk.name])
-            digest = _row_digest(key, name, ident, seq, values)
-            fresh.append({"tbl": name, "key": ident, "seq": seq, "digest": digest,
-                          "cols": _cols(key, values), "reason": keys[ident]})
-            delta += int(digest, 16)
-        if fresh:
-            conn.execute(insert(row_seals), fresh)
-        delta -= sum(int(d, 16) for d in old.values())
-        count += len(fresh) - len(old)
+    for part in chunks(k for k in keys if k not in fresh):
+        rows = [dict(r._mapping) for r in conn.execute(
+            select(table).where(pk.in_(_typed(table, part))))]
+        added, change = _replace_seals(conn, key, name, part, rows, keys, seq, memo)
+        count, delta = count + added, delta + change
+    if pending.inserted is not None and fresh:
+        spooled = (values for values in pending.inserted.rows(name)
+                   if str(values[pk.name]) in fresh)
+        for rows in chunks(spooled):
+            part = [str(values[pk.name]) for values in rows]
+            added, change = _replace_seals(conn, key, name, part, rows, keys, seq, memo)
+            count, delta = count + added, delta + change
     return count, delta
+
+
+def _replace_seals(conn: Connection, key: bytes, name: str, part: list[str],
+                   rows: list[dict[str, Any]], reasons: Mapping[str, str | None], seq: int,
+                   memo: dict[tuple[str, type, Any], str]) -> tuple[int, int]:
+    """Drop the seals of ``part`` and seal ``rows`` (those of ``part`` that exist)."""
+    pk = _pk(SEALED[name])
+    old = {str(k): str(d) for k, d in conn.execute(
+        select(row_seals.c.key, row_seals.c.digest).where(
+            row_seals.c.tbl == name, row_seals.c.key.in_(part)))}
+    if old:
+        conn.execute(delete(row_seals).where(row_seals.c.tbl == name,
+                                             row_seals.c.key.in_(list(old))))
+    fresh, delta = [], 0
+    for values in rows:
+        ident = str(values[pk.name])
+        digest = _row_digest(key, name, ident, seq, values)
+        fresh.append({"tbl": name, "key": ident, "seq": seq, "digest": digest,
+                      "cols": _cols(key, values, memo), "reason": reasons[ident]})
+        delta += int(digest, 16)
+    insert_rows(conn, row_seals, fresh)
+    delta -= sum(int(d, 16) for d in old.values())
+    return len(fresh) - len(old), delta
 
 
 # -- checking -----------------------------------------------------------------------------------

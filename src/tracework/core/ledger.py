@@ -34,13 +34,14 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from tracework.core.errors import LedgerError
-from tracework.core.store import chunks
+from tracework.core.store import chunks, insert_rows
 from tracework.core.store.schema import ledger, ledger_head
 from tracework.core.store.tables_privacy import ledger_private
 
 __all__ = [
     "ERASED",
     "GENESIS",
+    "Draft",
     "Entry",
     "LedgerWriter",
     "Private",
@@ -155,6 +156,23 @@ def entry_hash(prev_hash: str, seq: int, ts: str, actor: str, action: str, targe
     return _entry_hash(prev_hash, seq, ts, actor, action, target, field, old, new, reason)
 
 
+@dataclass(frozen=True)
+class Draft:
+    """One entry to append, before its sequence number, time and hash are given
+    (:meth:`LedgerWriter.extend`)."""
+
+    action: str
+    target: str
+    field: str = ""
+    old: Any = None
+    new: Any = None
+    reason: str | Private = ""
+    actor: str | None = None
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 class LedgerWriter:
     """Appends entries inside one write transaction; flushes in batches with executemany.
 
@@ -182,6 +200,9 @@ class LedgerWriter:
 
     def _seal(self, value: Any, part: str) -> Any:
         """``value`` with every :class:`Private` inside it replaced by its commitment."""
+        kind = type(value)
+        if kind in _PLAIN or (kind is dict and all(type(v) in _PLAIN for v in value.values())):
+            return value        # most entries: nothing private inside, nothing to copy
         if isinstance(value, Private):
             salt = secrets.token_hex(32)
             text = canonical(value.value)
@@ -199,31 +220,42 @@ class LedgerWriter:
                new: Any = None, reason: str | Private = "", actor: str | None = None) -> str:
         """Add one entry; returns its hash. ``old``, ``new`` (anywhere inside) and ``reason``
         may be :class:`Private`: the entry then holds a commitment, not the value."""
-        self.seq += 1
-        ts = now()
-        who = actor if actor is not None else self.actor
-        old_text, new_text = canonical(self._seal(old, "old")), canonical(self._seal(new, "new"))
-        if isinstance(reason, Private):
-            reason = canonical(self._seal(reason, "reason"))
-        digest = _entry_hash(self.hash, self.seq, ts, who, action, target, field, old_text,
-                             new_text, reason)
-        self._pending.append({
-            "seq": self.seq, "ts": ts, "actor": who, "action": action, "target": target,
-            "field": field, "old": old_text, "new": new_text, "reason": reason,
-            "prev_hash": self.hash, "hash": digest,
-        })
-        self.hash = digest
-        self.appended += 1
-        if len(self._pending) >= self.FLUSH_EVERY:
-            self.flush()
-        return digest
+        return self.extend([Draft(action, target, field=field, old=old, new=new, reason=reason,
+                                  actor=actor)])[-1]
+
+    def extend(self, drafts: Iterable[Draft]) -> list[str]:
+        """Add entries in order, as many appends would (the same chain, entry for entry),
+        written with one ``executemany`` per :attr:`FLUSH_EVERY`; returns their hashes."""
+        hashes = []
+        for d in drafts:
+            self.seq += 1
+            ts = now()
+            who = d.actor if d.actor is not None else self.actor
+            old_text = canonical(self._seal(d.old, "old"))
+            new_text = canonical(self._seal(d.new, "new"))
+            reason = d.reason
+            if isinstance(reason, Private):
+                reason = canonical(self._seal(reason, "reason"))
+            digest = _entry_hash(self.hash, self.seq, ts, who, d.action, d.target, d.field,
+                                 old_text, new_text, reason)
+            self._pending.append({
+                "seq": self.seq, "ts": ts, "actor": who, "action": d.action,
+                "target": d.target, "field": d.field, "old": old_text, "new": new_text,
+                "reason": reason, "prev_hash": self.hash, "hash": digest,
+            })
+            self.hash = digest
+            self.appended += 1
+            hashes.append(digest)
+            if len(self._pending) >= self.FLUSH_EVERY:
+                self.flush()
+        return hashes
 
     def flush(self) -> None:
         if self._pending:
-            self.conn.execute(insert(ledger), self._pending)
+            insert_rows(self.conn, ledger, self._pending)
             self._pending = []
         if self._private:
-            self.conn.execute(insert(ledger_private), self._private)
+            insert_rows(self.conn, ledger_private, self._private)
             self._private = []
         self.conn.execute(update(ledger_head).where(ledger_head.c.id == 1)
                           .values(seq=self.seq, hash=self.hash))

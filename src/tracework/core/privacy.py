@@ -50,7 +50,9 @@ __all__ = [
     "pseudonym",
     "set_consent",
     "stash_identifying",
+    "unlinked_pseudonym",
     "unlinked_worker",
+    "worker_row",
 ]
 
 Scope = Literal["link", "publish", "credit"]
@@ -63,6 +65,17 @@ def pseudonym(secret: bytes, platform: str, platform_id: str) -> str:
     mac = hmac.new(secret, f"{platform}\x1f{platform_id}".encode(), hashlib.sha256)
     token = base64.b32encode(mac.digest()).decode("ascii").lower()
     return f"w_{token[:12]}"
+
+
+def worker_row(token: str, platform: str, at: str) -> dict[str, object]:
+    """The ``workers`` row of a worker first seen now: no consent until they give it."""
+    return {"pseudonym": token, "platform": platform, "created_at": at, "consent_link": False,
+            "consent_publish": False, "consent_credit": False, "erased": False}
+
+
+def unlinked_pseudonym() -> str:
+    """A fresh random pseudonym that no platform id maps to (see :func:`unlinked_worker`)."""
+    return "w_" + base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()[:12]
 
 
 def ensure_worker(conn: Connection, log: LedgerWriter, secret: bytes, platform: str,
@@ -80,9 +93,7 @@ def ensure_worker(conn: Connection, log: LedgerWriter, secret: bytes, platform: 
         at = now()
         conn.execute(insert(vault).values(pseudonym=token, platform=platform,
                                           platform_worker_id=platform_id, created_at=at))
-        conn.execute(insert(workers).values(pseudonym=token, platform=platform, created_at=at,
-                                            consent_link=False, consent_publish=False,
-                                            consent_credit=False, erased=False))
+        conn.execute(insert(workers).values(**worker_row(token, platform, at)))
         integrity.seal(conn, "workers", [token])
         log.append("worker.create", f"worker:{token}", new={"platform": platform})
     if known is not None:
@@ -197,10 +208,8 @@ def is_erased(conn: Connection, worker: str) -> bool:
 def unlinked_worker(conn: Connection, log: LedgerWriter, platform: str, *, reason: str) -> str:
     """A new worker with a random pseudonym and no vault row: work arriving under an erased
     worker's raw id is stored under it, so it is tied to nobody."""
-    token = "w_" + base64.b32encode(secrets.token_bytes(10)).decode("ascii").lower()[:12]
-    conn.execute(insert(workers).values(pseudonym=token, platform=platform, created_at=now(),
-                                        consent_link=False, consent_publish=False,
-                                        consent_credit=False, erased=False))
+    token = unlinked_pseudonym()
+    conn.execute(insert(workers).values(**worker_row(token, platform, now())))
     integrity.seal(conn, "workers", [token])
     log.append("worker.create", f"worker:{token}", new={"platform": platform, "unlinked": True},
                reason=reason)

@@ -1,11 +1,17 @@
 """Ingest: raw platform records become rows of the canonical model, in one transaction each.
 
-``ingest_mturk`` streams a batch results file: rows are parsed one at a time, masks are decoded
-in a pool of processes with a bounded window of rows in flight (so memory does not grow with
-the file), and everything is written inside one write transaction, so a failure or a kill at
-any point leaves the store as it was (:mod:`tracework.ingest.qualtrics` does the same for a
-survey export). Polygons are kept as given and rasterised for RLE, bbox and area; every answer
-not turned into an annotation is counted in the report, by element, as are empty masks.
+``ingest_mturk`` works in two phases. Staging reads the batch results file a row at a time,
+decodes its masks in a pool of processes (or on a Dask cluster) with a bounded window of rows
+in flight, and spools each row with its decoded masks to an unnamed temporary file: no write
+transaction is open, so other writers (a review, a note) go on meanwhile. Writing then opens
+one write transaction and reads the spool back in chunks of :data:`WRITE_CHUNK` rows: per
+chunk one query each for the stored submissions, workers and assets it names, one
+``executemany`` per table, ledger entries hashed in row order and inserted in bulk, and seals
+collected for the commit. Memory is bounded by the window and the chunk, not the file; a
+failure or a kill at any point leaves the store as it was (:mod:`tracework.ingest.qualtrics`
+keeps the same promise for a survey export). Polygons are kept as given and rasterised for RLE,
+bbox and area; every answer not turned into an annotation is counted in the report, by
+element, as are empty masks.
 
 Re-importing a file already imported (same SHA-256) adds nothing. A row whose assignment is
 already stored is compared by the hash of its work content: the same work with a new status is
@@ -31,35 +37,42 @@ from sqlalchemy import Connection, insert, select, update
 from tracework.core import integrity, ledger
 from tracework.core.compute import executor, scheduler_address
 from tracework.core.errors import InputError, MaskError
-from tracework.core.ledger import LedgerWriter, Private, canonical
+from tracework.core.ledger import Draft, LedgerWriter, Private, canonical
 from tracework.core.privacy import (
-    ensure_worker,
-    is_erased,
     pseudonym,
     stash_identifying,
-    unlinked_worker,
+    unlinked_pseudonym,
+    worker_row,
 )
 from tracework.core.project import Project
-from tracework.core.store import inserted_id
+from tracework.core.store import chunks, inserted_id
 from tracework.core.store.schema import (
     annotations,
     batches,
     conflicts,
     submissions,
+    vault,
+    vault_values,
+    workers,
 )
 from tracework.formats import masks, mturk
 from tracework.formats.csvio import sha256_file
 from tracework.ingest.common import (
     Assets,
+    Deferred,
     ImportReport,
     Progress,
+    Ref,
+    Spool,
     already_imported,
     check_labels,
     count,
     file_errors,
     finish_import,
     guard_transaction,
+    insert_returning,
     iso,
+    paused_gc,
     redact,
     start_import,
 )
@@ -69,6 +82,8 @@ __all__ = ["GEOMETRY_KINDS", "MTURK_TIME_KIND", "ingest_mturk"]
 
 MTURK_TIME_KIND = "wall_clock_accept_to_submit"
 DASK_WINDOW = 256
+#: Staged rows written per chunk: one query per table to look up, one executemany to insert.
+WRITE_CHUNK = 1000
 
 #: Annotation kinds that carry a taxonomy category and a geometry.
 GEOMETRY_KINDS = ("mask", "bbox", "polygon")
@@ -124,7 +139,10 @@ def _processes(project: Project) -> int:
 
 def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str | None = None,
                  progress: Progress | None = None) -> ImportReport:
-    """Import a Mechanical Turk batch results CSV. One transaction; idempotent per file."""
+    """Import a Mechanical Turk batch results CSV. One transaction; idempotent per file.
+
+    ``progress`` is called with the number of rows read and decoded so far (the long part,
+    done before the write transaction opens)."""
     path = Path(path)
     images = Path(images_dir) if images_dir is not None else None
     with file_errors(path):
@@ -134,12 +152,9 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
         if already_imported(conn, sha):
             report.repeated = True
             return report
-    processes = _processes(project)
-    # In flight at once: enough to keep every decoder busy (a cluster has many), few enough
-    # that memory stays bounded.
-    window = DASK_WINDOW if scheduler_address(project) else max(4, processes * 4)
-    with executor(project, processes=processes) as pool:
-        with project.store.write() as conn, file_errors(path):
+    with Spool() as spool:
+        _stage(project, path, spool, progress)
+        with paused_gc(), project.store.write() as conn, file_errors(path):
             guard_transaction(conn)
             if already_imported(conn, sha):
                 report.repeated = True
@@ -150,19 +165,38 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
             log.append("import.start", f"import:{import_id}",
                        new={"kind": "mturk", "file": path.name, "sha256": sha})
             writer = _MturkWriter(project, conn, log, path, import_id, version, images, report)
-            with mturk.read_batch(path, max_field_bytes=project.settings["max_field_bytes"],
-                                  max_pixels=project.settings["max_pixels"],
-                                  max_columns=project.settings["max_columns"]) as batch:
-                _run_pipeline(batch, pool, writer, project, path, window, progress)
+            for chunk in chunks(spool, WRITE_CHUNK):
+                writer.write(chunk)
             finish_import(conn, log, import_id, report)
     return report
 
 
-def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_MturkWriter",
-                  project: Project, path: Path, limit: int,
-                  progress: Progress | None) -> None:
+_Staged = tuple[mturk.Assignment, list[_MaskJob]]
+
+
+def _stage(project: Project, path: Path, spool: Spool, progress: Progress | None) -> None:
+    """Read the file and decode its masks into ``spool``, outside any write transaction: a
+    long import holds the store's single writer lock only while it writes."""
+    processes = _processes(project)
+    # In flight at once: enough to keep every decoder busy (a cluster has many), few enough
+    # that memory stays bounded.
+    window = DASK_WINDOW if scheduler_address(project) else max(4, processes * 4)
+    with executor(project, processes=processes) as pool, project.store.read() as conn, \
+            file_errors(path), \
+            mturk.read_batch(path, max_field_bytes=project.settings["max_field_bytes"],
+                             max_pixels=project.settings["max_pixels"],
+                             max_columns=project.settings["max_columns"]) as batch:
+        for a, jobs in _decode(batch, pool, conn, project, path, window):
+            spool.put((a, jobs))
+            if progress:
+                progress(spool.count)
+
+
+def _decode(batch: Iterable[mturk.Assignment], pool: Executor, conn: Connection,
+            project: Project, path: Path, limit: int) -> Iterator[_Staged]:
+    """Each row with its masks decoded, in file order, at most ``limit`` rows in flight."""
     options = _mask_options(project)
-    window: deque[tuple[mturk.Assignment, list[_MaskJob]]] = deque()
+    window: deque[_Staged] = deque()
     seen: dict[str, int] = {}
     for a in batch:
         first = seen.setdefault(a.assignment_id, a.row)
@@ -172,24 +206,48 @@ def _run_pipeline(batch: Iterable[mturk.Assignment], pool: Executor, writer: "_M
         jobs = []
         for el in a.elements:
             if isinstance(el, mturk.Segmentation):
-                check_labels(project, writer.conn, el.colours, path, a.row,
-                              f"{mturk.ANSWER_PREFIX}{el.name}.labelMappings")
+                check_labels(project, conn, el.colours, path, a.row,
+                             f"{mturk.ANSWER_PREFIX}{el.name}.labelMappings")
                 size = (el.width, el.height) if el.width and el.height else None
                 fut = pool.submit(masks.decode_mask_cell, el.png_base64, el.colours,
                                   expected_size=size, **options)
                 jobs.append(_MaskJob(el, fut))
         window.append((a, jobs))
         while len(window) >= limit:
-            writer.write(*window.popleft())
-            if progress:
-                progress(writer.report.rows)
+            yield _resolved(*window.popleft(), path)
     while window:
-        writer.write(*window.popleft())
-        if progress:
-            progress(writer.report.rows)
+        yield _resolved(*window.popleft(), path)
+
+
+def _resolved(a: mturk.Assignment, jobs: list[_MaskJob], path: Path) -> _Staged:
+    for job in jobs:
+        if job.future is None:
+            continue
+        try:
+            job.result = job.future.result()
+        except MaskError as exc:
+            raise exc.located(file=str(path), row=a.row, field=_mask_field(job.element)) from None
+        job.future = None
+    return a, jobs
+
+
+@dataclass
+class _Planned:
+    """A new submission of a chunk, inserted with the others."""
+
+    row: dict[str, Any]
+    asset: Ref
+    ref: Ref
+    typed: dict[str, str]
+    annotations: list[dict[str, Any]]
+    annotation_refs: list[Ref]
 
 
 class _MturkWriter:
+    """Writes staged rows a chunk at a time: one query each for the chunk's stored
+    submissions, workers and assets, one ``executemany`` per table, and the chunk's ledger
+    entries in row order (the chain row-at-a-time writing would make)."""
+
     def __init__(self, project: Project, conn: Connection, log: LedgerWriter, path: Path,
                  import_id: int, version: int, images: Path | None,
                  report: ImportReport) -> None:
@@ -201,6 +259,15 @@ class _MturkWriter:
         self.typed = TypedIds(conn, "mturk")
         self.erased: dict[str, bool] = {}
         self.unlinked: set[str] = set()
+        self.entries: list[Draft | Deferred] = []
+        self.new_vault: list[dict[str, Any]] = []
+        self.new_workers: list[dict[str, Any]] = []
+        self.planned: list[_Planned] = []
+        self.existing: dict[str, Any] = {}
+        self.uris: dict[str, str] = {}
+
+    def _entry(self, draft: Draft | Deferred) -> None:
+        self.entries.append(draft)
 
     def _batch_id(self, a: mturk.Assignment) -> int:
         if a.batch_key in self.batches:
@@ -216,46 +283,74 @@ class _MturkWriter:
                 created_at=iso(a.creation_time), import_id=self.import_id))
             batch_id = inserted_id(result)
             integrity.seal(self.conn, "batches", [batch_id])
-            self.log.append("batch.create", f"batch:{batch_id}", new={
+            self._entry(Draft("batch.create", f"batch:{batch_id}", new={
                 "platform": "mturk", "batch_key": a.batch_key, "title": a.title,
-                "reward_cents": a.reward_cents, "time_allotted_s": a.assignment_duration_s})
+                "reward_cents": a.reward_cents, "time_allotted_s": a.assignment_duration_s}))
         else:
             batch_id = int(row.id)
         self.batches[a.batch_key] = batch_id
         return batch_id
 
+    def _prefetch(self, chunk: list[_Staged]) -> None:
+        """What the chunk's rows need from the store, one query per table."""
+        ids = [a.assignment_id for a, _ in chunk]
+        self.existing = {str(r.assignment_id): r for r in self.conn.execute(
+            select(submissions).where((submissions.c.platform == "mturk")
+                                      & submissions.c.assignment_id.in_(ids)))}
+        tokens = {pseudonym(self.project.secret, "mturk", a.worker_id) for a, _ in chunk
+                  if a.worker_id not in self.known_workers}
+        tokens |= {str(r.worker) for r in self.existing.values()}
+        tokens -= set(self.erased)
+        for part in chunks(sorted(tokens)):
+            for r in self.conn.execute(select(workers.c.pseudonym, workers.c.erased)
+                                       .where(workers.c.pseudonym.in_(part))):
+                self.erased[str(r.pseudonym)] = bool(r.erased)
+        self.uris = {a.assignment_id: _asset_uri(a) for a, _ in chunk}
+        self.assets.prefetch(self.uris.values())
+
     def _is_erased(self, token: str) -> bool:
-        if token not in self.erased:
-            self.erased[token] = is_erased(self.conn, token)
-        return self.erased[token]
+        return self.erased.get(token, False)
 
     def _worker(self, a: mturk.Assignment) -> str:
-        if a.worker_id not in self.known_workers:
-            mine = pseudonym(self.project.secret, "mturk", a.worker_id)
-            if self._is_erased(mine):
-                # The worker asked to be forgotten: new work under their id is stored, and
-                # paid, but under a pseudonym that nothing links to them (no vault row).
-                self.known_workers[a.worker_id] = unlinked_worker(
-                    self.conn, self.log, "mturk", reason=f"{self.path.name}: work under the "
-                    "id of an erased worker, stored without a link to the person")
-                self.unlinked.add(self.known_workers[a.worker_id])
-        token, created = ensure_worker(self.conn, self.log, self.project.secret, "mturk",
-                                       a.worker_id, self.known_workers)
-        self.report.workers_new += int(created)
+        """The row's worker, planning a new one (vault and workers rows, ledger entry) on first
+        sight."""
+        known = self.known_workers.get(a.worker_id)
+        if known is not None:
+            return known
+        mine = pseudonym(self.project.secret, "mturk", a.worker_id)
+        at = ledger.now()
+        if self._is_erased(mine):
+            # The worker asked to be forgotten: new work under their id is stored, and
+            # paid, but under a pseudonym that nothing links to them (no vault row).
+            token = unlinked_pseudonym()
+            self.new_workers.append(worker_row(token, "mturk", at))
+            self._entry(Draft("worker.create", f"worker:{token}",
+                              new={"platform": "mturk", "unlinked": True},
+                              reason=f"{self.path.name}: work under the id of an erased "
+                              "worker, stored without a link to the person"))
+            self.unlinked.add(token)
+        else:
+            token = mine
+            if token not in self.erased:
+                self.new_vault.append({"pseudonym": token, "platform": "mturk",
+                                       "platform_worker_id": a.worker_id, "created_at": at})
+                self.new_workers.append(worker_row(token, "mturk", at))
+                self._entry(Draft("worker.create", f"worker:{token}",
+                                  new={"platform": "mturk"}))
+                self.report.workers_new += 1
+        self.erased.setdefault(token, False)
+        self.known_workers[a.worker_id] = token
         return token
 
-    def write(self, a: mturk.Assignment, jobs: list[_MaskJob]) -> None:
+    def write(self, chunk: list[_Staged]) -> None:
+        self._prefetch(chunk)
+        for a, jobs in chunk:
+            self._row(a, jobs)
+        self._flush()
+
+    def _row(self, a: mturk.Assignment, jobs: list[_MaskJob]) -> None:
         self.report.rows += 1
-        for job in jobs:
-            try:
-                assert job.future is not None
-                job.result = job.future.result()
-            except MaskError as exc:
-                raise exc.located(file=str(self.path), row=a.row,
-                                  field=_mask_field(job.element)) from None
-        existing = self.conn.execute(select(submissions).where(
-            (submissions.c.platform == "mturk")
-            & (submissions.c.assignment_id == a.assignment_id))).first()
+        existing = self.existing.get(a.assignment_id)
         if existing is not None and self._is_erased(str(existing.worker)):
             # Work of an erased worker, already kept as an anonymous labour fact: its incoming
             # text would bring back what the erasure removed.
@@ -290,41 +385,74 @@ class _MturkWriter:
         for el in a.elements:
             if isinstance(el, (mturk.BoundingBoxes, mturk.Polygons)) and el.width and el.height:
                 width, height = width or el.width, height or el.height
-        asset_id = self.assets.get(_asset_uri(a), width, height)
+        asset = self.assets.plan(self.uris[a.assignment_id], width, height, self.entries)
         batch_id = self._batch_id(a)
         tolerated = sum(j.result.tolerated_pixels for j in jobs if j.result is not None)
         answer = self.typed.scrub_value(_answer_summary(a.answer))
-        result = self.conn.execute(insert(submissions).values(
-            platform="mturk", assignment_id=a.assignment_id, task_id=a.hit_id,
-            batch_id=batch_id, asset_id=asset_id, worker=token, status=a.status,
-            accept_time=iso(a.accept_time), submit_time=iso(a.submit_time),
-            work_time_s=a.work_time_s, time_kind=MTURK_TIME_KIND, reward_cents=a.reward_cents,
-            approval_time=iso(a.approval_time), rejection_time=iso(a.rejection_time),
-            requester_feedback=self.typed.scrub(a.requester_feedback),
-            content_sha256=content_sha, answer=canonical(answer), raw=canonical(cells),
-            tolerated_pixels=tolerated, import_id=self.import_id, row=a.row))
-        sub_id = inserted_id(result)
-        stash_identifying(self.conn, f"submission:{sub_id}", vault_rows(typed))
-        integrity.seal(self.conn, "submissions", [sub_id])
-        self.log.append("submission.create", f"submission:{sub_id}", new={
-            "assignment_id": a.assignment_id, "task_id": a.hit_id, "batch": batch_id,
-            "asset": asset_id, "worker": token, "status": a.status,
+        row = {
+            "platform": "mturk", "assignment_id": a.assignment_id, "task_id": a.hit_id,
+            "batch_id": batch_id, "asset_id": None, "worker": token, "status": a.status,
+            "accept_time": iso(a.accept_time), "submit_time": iso(a.submit_time),
             "work_time_s": a.work_time_s, "time_kind": MTURK_TIME_KIND,
-            "reward_cents": a.reward_cents, "content_sha256": content_sha})
-        rows = list(self._annotation_rows(a, jobs, sub_id, asset_id, token))
-        if rows:
-            ids = self._insert_annotations(rows)
-            integrity.seal(self.conn, "annotations", ids)
-            for ann_id, row in zip(ids, rows, strict=True):
-                self.log.append("annotation.create", f"annotation:{ann_id}", new={
-                    "submission": sub_id, "kind": row["kind"], "category": row["category"],
-                    "area": row["area"], "taxonomy_version": self.version})
-                if row["category"] is not None and row["kind"] in GEOMETRY_KINDS:
-                    count(self.report.by_category, row["category"])
-        self.report.annotations += len(rows)
+            "reward_cents": a.reward_cents, "approval_time": iso(a.approval_time),
+            "rejection_time": iso(a.rejection_time),
+            "requester_feedback": self.typed.scrub(a.requester_feedback),
+            "content_sha256": content_sha, "answer": canonical(answer), "raw": canonical(cells),
+            "tolerated_pixels": tolerated, "import_id": self.import_id, "row": a.row}
+        sub = Ref()
+        anns = list(self._annotation_rows(a, jobs, 0, 0, token))
+        plan = _Planned(row, asset, sub, typed, anns, [Ref() for _ in anns])
+        self.planned.append(plan)
+        entry = {"assignment_id": a.assignment_id, "task_id": a.hit_id, "batch": batch_id,
+                 "asset": None, "worker": token, "status": a.status,
+                 "work_time_s": a.work_time_s, "time_kind": MTURK_TIME_KIND,
+                 "reward_cents": a.reward_cents, "content_sha256": content_sha}
+        self._entry(lambda: Draft("submission.create", f"submission:{sub.id}",
+                                  new={**entry, "asset": asset.id}))
+        for ann, ref in zip(anns, plan.annotation_refs, strict=True):
+            self._entry(self._annotation_entry(sub, ref, ann))
+            if ann["category"] is not None and ann["kind"] in GEOMETRY_KINDS:
+                count(self.report.by_category, ann["category"])
+        self.report.annotations += len(anns)
         self._count_unconverted(a, jobs)
         self.report.tolerated_pixels += tolerated
         self.report.added += 1
+
+    def _annotation_entry(self, sub: Ref, ref: Ref, ann: dict[str, Any]) -> Deferred:
+        new = {"kind": ann["kind"], "category": ann["category"], "area": ann["area"],
+               "taxonomy_version": self.version}
+        return lambda: Draft("annotation.create", f"annotation:{ref.id}",
+                             new={"submission": sub.id, **new})
+
+    def _flush(self) -> None:
+        """Insert what the chunk planned, then append its ledger entries in row order."""
+        if self.new_vault:
+            self.conn.execute(insert(vault), self.new_vault)
+        if self.new_workers:
+            self.conn.execute(insert(workers), self.new_workers)
+            integrity.seal(self.conn, "workers", [w["pseudonym"] for w in self.new_workers])
+        self.assets.insert_planned()
+        for plan in self.planned:
+            plan.row["asset_id"] = plan.asset.id
+        sub_ids = insert_returning(self.conn, submissions, [p.row for p in self.planned])
+        stash, anns, refs = [], [], []
+        for plan, sub_id in zip(self.planned, sub_ids, strict=True):
+            plan.ref.id = plan.row["id"] = sub_id
+            stash += [{"owner": f"submission:{sub_id}", "field": k, "value": v}
+                      for k, v in vault_rows(plan.typed).items() if v]
+            for ann in plan.annotations:
+                ann["submission_id"], ann["asset_id"] = sub_id, plan.asset.id
+            anns += plan.annotations
+            refs += plan.annotation_refs
+        if stash:
+            self.conn.execute(insert(vault_values), stash)
+        ann_ids = insert_returning(self.conn, annotations, anns)
+        for ref, ann, ann_id in zip(refs, anns, ann_ids, strict=True):
+            ref.id = ann["id"] = ann_id
+        integrity.seal_inserted(self.conn, "submissions", (p.row for p in self.planned))
+        integrity.seal_inserted(self.conn, "annotations", anns)
+        self.log.extend(e if isinstance(e, Draft) else e() for e in self.entries)
+        self.entries, self.new_vault, self.new_workers, self.planned = [], [], [], []
 
     def _count_unconverted(self, a: mturk.Assignment, jobs: list[_MaskJob]) -> None:
         """Answers kept raw, by element, and masks with no labelled pixel: never silent."""
@@ -333,11 +461,6 @@ class _MturkWriter:
                 count(self.report.kept_raw, mturk.element_tag(el))
         self.report.empty_masks += sum(
             1 for job in jobs if job.result is not None and not job.result.parts)
-
-    def _insert_annotations(self, rows: list[dict[str, Any]]) -> list[int]:
-        result = self.conn.execute(
-            insert(annotations).returning(annotations.c.id, sort_by_parameter_order=True), rows)
-        return [int(r.id) for r in result]
 
     def _annotation_rows(self, a: mturk.Assignment, jobs: list[_MaskJob], sub_id: int,
                          asset_id: int, token: str) -> Iterator[dict[str, Any]]:
@@ -411,9 +534,9 @@ class _MturkWriter:
             # A download taken before the decision file went up, or a rejection overturned by
             # bonus (the platform keeps showing it rejected): the decision stands, the lag is
             # recorded.
-            self.log.append("submission.platform_behind", f"submission:{existing.id}",
-                            field="status", old=existing.status, new=a.status,
-                            reason=f"platform download {self.path.name}; the decision stands")
+            self._entry(Draft("submission.platform_behind", f"submission:{existing.id}",
+                              field="status", old=existing.status, new=a.status,
+                              reason=f"platform download {self.path.name}; the decision stands"))
             self.report.platform_behind += 1
             return
         self.conn.execute(update(submissions).where(submissions.c.id == existing.id).values(**new))
@@ -425,11 +548,12 @@ class _MturkWriter:
             if old[key] != new[key]:
                 # Feedback is typed to a person: the entry commits to it, never holds it.
                 private = key == "requester_feedback"
-                self.log.append("submission.status" if key == "status" else "submission.update",
-                                f"submission:{existing.id}", field=key,
-                                old=Private(old[key], existing.worker) if private else old[key],
-                                new=Private(new[key], existing.worker) if private else new[key],
-                                reason=f"platform download {self.path.name}")
+                self._entry(Draft(
+                    "submission.status" if key == "status" else "submission.update",
+                    f"submission:{existing.id}", field=key,
+                    old=Private(old[key], existing.worker) if private else old[key],
+                    new=Private(new[key], existing.worker) if private else new[key],
+                    reason=f"platform download {self.path.name}"))
         self.report.status_changes += 1
 
     def _conflict(self, a: mturk.Assignment, existing: Any, content_sha: str,
@@ -451,10 +575,10 @@ class _MturkWriter:
             fields=canonical(changed), incoming=canonical(kept), state="open",
             created_at=ledger.now()))
         integrity.seal(self.conn, "conflicts", [inserted_id(result)])
-        self.log.append("submission.conflict", f"submission:{existing.id}",
-                        old=existing.content_sha256, new=content_sha,
-                        reason=f"{self.path.name} row {a.row} differs in "
-                        f"{', '.join(changed) or 'content'}; stored value kept")
+        self._entry(Draft("submission.conflict", f"submission:{existing.id}",
+                          old=existing.content_sha256, new=content_sha,
+                          reason=f"{self.path.name} row {a.row} differs in "
+                          f"{', '.join(changed) or 'content'}; stored value kept"))
         self.report.conflicts += 1
 
 

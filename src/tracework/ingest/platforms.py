@@ -30,7 +30,7 @@ exactly as for Mechanical Turk (``tracework conflicts``).
 
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ from tracework.ingest.common import (
     Assets,
     ImportReport,
     Progress,
+    Spool,
     already_imported,
     check_labels,
     count,
@@ -105,45 +106,50 @@ def ingest_platform(project: Project, path: Path | str, kind: str, read: Reader,
         if already_imported(conn, sha):
             report.repeated = True
             return report
-    with project.store.write() as conn, file_errors(path):
-        guard_transaction(conn)
-        if already_imported(conn, sha):
-            report.repeated = True
-            return report
-        version = project.taxonomy_version(conn)
-        log = LedgerWriter(conn, project.actor)
-        import_id = start_import(conn, path, sha, kind, project.actor)
-        log.append("import.start", f"import:{import_id}",
-                   new={"kind": kind, "file": path.name, "sha256": sha})
-        typed = _people_of(conn, project.secret, read(path))
-        parsed = read(path)
-        writer = _Writer(project, conn, log, path, import_id, version, parsed, report,
-                         typed, images_dir)
-        for work in parsed.works:
-            writer.write(work)
-            if progress:
-                progress(report.rows)
-        report.notes = list(parsed.notes)
-        report.redacted_ids = typed.replaced
-        finish_import(conn, log, import_id, report)
+    with Spool() as spool:
+        # Read and parsed before the write transaction opens: other writers go on meanwhile.
+        # The same pass keeps who is in the file: a worker may type the id of someone whose
+        # own work comes later in it.
+        people: dict[str, model.Person] = {}
+        with file_errors(path):
+            parsed = read(path)
+            for work in parsed.works:
+                if work.worker is not None:
+                    people.setdefault(work.worker.platform_id, work.worker)
+                spool.put(work)
+        with project.store.write() as conn, file_errors(path):
+            guard_transaction(conn)
+            if already_imported(conn, sha):
+                report.repeated = True
+                return report
+            version = project.taxonomy_version(conn)
+            log = LedgerWriter(conn, project.actor)
+            import_id = start_import(conn, path, sha, kind, project.actor)
+            log.append("import.start", f"import:{import_id}",
+                       new={"kind": kind, "file": path.name, "sha256": sha})
+            typed = _people_of(conn, project.secret, parsed.platform, people.values())
+            writer = _Writer(project, conn, log, path, import_id, version, parsed, report,
+                             typed, images_dir)
+            for work in spool:
+                writer.write(work)
+                if progress:
+                    progress(report.rows)
+            report.notes = list(parsed.notes)
+            report.redacted_ids = typed.replaced
+            finish_import(conn, log, import_id, report)
     return report
 
 
-def _people_of(conn: Connection, secret: bytes, first: model.PlatformFile) -> TypedIds:
-    """The ids and personal values of everyone in the vault and in the file, the file's found
-    in a first pass over it that keeps only its people: a worker may type the id of someone
-    whose own work comes later in the file."""
-    typed = TypedIds(conn, first.platform)
+def _people_of(conn: Connection, secret: bytes, platform: str,
+               people: Iterable[model.Person]) -> TypedIds:
+    """The ids and personal values of everyone in the vault and in the file (``people``, kept
+    while the file was read), each to be replaced by its owner's pseudonym where typed."""
+    typed = TypedIds(conn, platform)
     for row in conn.execute(select(vault_values.c.owner, vault_values.c.value)
                             .join(vault, vault.c.pseudonym == vault_values.c.owner)):
         typed.add(str(row.value), str(row.owner))    # e-mails, user names of the vault
-    seen: set[str] = set()
-    for work in first.works:
-        person = work.worker
-        if person is None or person.platform_id in seen:
-            continue
-        seen.add(person.platform_id)
-        token = pseudonym(secret, first.platform, person.platform_id)
+    for person in people:
+        token = pseudonym(secret, platform, person.platform_id)
         for value in (person.platform_id, *person.personal.values()):
             if value:
                 typed.add(value, token)

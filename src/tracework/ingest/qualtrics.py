@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from tracework.formats.workerids import normalise_worker_id
 from tracework.ingest.common import (
     ImportReport,
     Progress,
+    Spool,
     already_imported,
     count,
     file_errors,
@@ -157,26 +158,32 @@ def ingest_qualtrics(project: Project, path: Path | str, *, worker_column: str |
         if already_imported(conn, sha):
             report.repeated = True
             return report
-    with project.store.write() as conn, file_errors(path):
-        guard_transaction(conn)
-        if already_imported(conn, sha):
-            report.repeated = True
-            return report
-        log = LedgerWriter(conn, project.actor)
-        import_id = start_import(conn, path, sha, "qualtrics", project.actor)
-        log.append("import.start", f"import:{import_id}",
-                   new={"kind": "qualtrics", "file": path.name, "sha256": sha})
-        options = _Options(worker_column, consent_column, platform, included,
-                           code_spec[0] if code_spec else None,
-                           CodeIndex.build(conn, platform, code_spec[1]) if code_spec else None)
-        with qualtrics.read_survey(path, worker_column=worker_column,
-                                   multi_select=tuple(multi_select), date_format=date_format,
-                                   max_field_bytes=project.settings["max_field_bytes"],
-                                   max_columns=project.settings["max_columns"]) as survey:
+    options = _Options(worker_column, consent_column, platform, included,
+                       code_spec[0] if code_spec else None, None)
+    with Spool() as spool:
+        # Read and parsed before the write transaction opens: other writers go on meanwhile.
+        with file_errors(path), qualtrics.read_survey(
+                path, worker_column=worker_column, multi_select=tuple(multi_select),
+                date_format=date_format, max_field_bytes=project.settings["max_field_bytes"],
+                max_columns=project.settings["max_columns"]) as survey:
             _check_columns(path, survey, options)
+            for resp in survey:
+                spool.put(resp)
+        with project.store.write() as conn, file_errors(path):
+            guard_transaction(conn)
+            if already_imported(conn, sha):
+                report.repeated = True
+                return report
+            log = LedgerWriter(conn, project.actor)
+            import_id = start_import(conn, path, sha, "qualtrics", project.actor)
+            log.append("import.start", f"import:{import_id}",
+                       new={"kind": "qualtrics", "file": path.name, "sha256": sha})
+            if code_spec:
+                options = replace(options, code_index=CodeIndex.build(conn, platform,
+                                                                      code_spec[1]))
             writer = _ResponseWriter(project, conn, log, path, import_id, options, report,
                                      {q.id: q.label for q in survey.questions.values()})
-            for resp in survey:
+            for resp in spool:
                 report.rows += 1
                 if resp.response_type in qualtrics.EXCLUDED_TYPES - included:
                     count(report.excluded, resp.response_type)
@@ -186,7 +193,7 @@ def ingest_qualtrics(project: Project, path: Path | str, *, worker_column: str |
                 if progress:
                     progress(report.rows)
             report.free_text_questions = record_questions(conn, log, survey)
-        finish_import(conn, log, import_id, report)
+            finish_import(conn, log, import_id, report)
     return report
 
 

@@ -22,7 +22,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, inspect
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    insert,
+    inspect,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
@@ -30,7 +39,7 @@ from tracework.core.errors import StoreError
 from tracework.core.files import create_private, keep_private
 from tracework.core.store import schema
 
-__all__ = ["IN_CHUNK", "Store", "chunks", "inserted_id", "schema", "sqlite_url"]
+__all__ = ["IN_CHUNK", "Store", "chunks", "insert_rows", "inserted_id", "schema", "sqlite_url"]
 
 # Values bound in one ``IN (…)``: PostgreSQL refuses a statement with more than 65,535
 # parameters, SQLite's default limit is 32,766; every query over an unbounded set of ids runs
@@ -63,6 +72,29 @@ def inserted_id(result: CursorResult[Any]) -> int:
     if key is None:
         raise RuntimeError("the statement inserted no row")
     return int(key[0])
+
+
+def insert_rows(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows (dicts with the same keys) the fastest way the store has:
+    ``COPY … FROM STDIN`` on PostgreSQL, one ``executemany`` on SQLite."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    names = [c.name for c in table.c if c.name in rows[0]]
+    raw: Any = conn.connection.dbapi_connection
+    if raw is None:
+        raise RuntimeError("no database connection")
+    columns = ", ".join(f'"{n}"' for n in names)
+    statement = f'COPY "{table.name}" ({columns}) FROM STDIN'
+    try:
+        with raw.cursor() as cur, cur.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+    except conn.dialect.loaded_dbapi.Error as exc:
+        # As any statement's failure reads (Store.write turns it into a StoreError).
+        raise DatabaseError(statement, None, exc) from exc
 
 
 def sqlite_url(path: Path) -> str:
