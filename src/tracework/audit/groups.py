@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,7 +41,8 @@ from sqlalchemy import Connection, select
 
 from tracework.audit import records
 from tracework.audit.agreement import LabelRow, mask_pairs, read_annotations
-from tracework.audit.stats import PermutationTest, holm, permutation_test
+from tracework.audit.progress import Progress, tell
+from tracework.audit.stats import PermutationTest, holm, permutation_tests
 from tracework.audit.suppress import Suppression, suppress_counts
 from tracework.core.compute import executor
 from tracework.core.errors import InputError
@@ -49,7 +50,7 @@ from tracework.core.project import Project
 from tracework.core.store.schema import answers, workers
 from tracework.core.store.tables_audit import aggregate_workers, aggregation_runs
 
-__all__ = ["GroupAudit", "GroupCell", "GroupTest", "group_audit"]
+__all__ = ["GroupAudit", "GroupCell", "GroupTest", "group_audit", "group_tests"]
 
 NO_ANSWER = "(no answer)"
 METRICS = ("area_ratio", "agreement", "presence", "weight")
@@ -220,8 +221,10 @@ def _weights(conn: Connection, anns: list[LabelRow]) -> tuple[dict[tuple[str, st
 
 def group_audit(project: Project, by: str, *, status: str = "all", permutations: int = 9999,
                 seed: int = 0, alpha: float = 0.05, min_cell: int | None = None,
-                categories: Collection[str] = ()) -> GroupAudit:
-    """Compare groups of consenting workers (by a survey answer) on how they label."""
+                categories: Collection[str] = (), progress: Progress | None = None
+                ) -> GroupAudit:
+    """Compare groups of consenting workers (by a survey answer) on how they label.
+    ``progress`` is called with the permutation work units done and their total."""
     k = int(project.settings["min_cell"] if min_cell is None else min_cell)
     if permutations < 1:
         raise InputError("permutations must be at least 1", field="--permutations")
@@ -239,7 +242,7 @@ def group_audit(project: Project, by: str, *, status: str = "all", permutations:
     values = _per_worker_values(anns, weights, class_anns)
     cells, rows, shown = _cells(values, membership, table, k)
     with executor(project) as ex:
-        tests = _tests(shown, membership, permutations, seed, alpha, ex)
+        tests = group_tests(shown, membership, permutations, seed, alpha, ex, progress)
     return GroupAudit(
         attribute=by, question=question, min_cell=k, workers_linked=table.total,
         workers_not_linked=len(with_work) - len(membership),
@@ -275,11 +278,20 @@ def _cells(values: dict[tuple[str, str], dict[str, tuple[float, list[int]]]],
     return cells, rows, shown
 
 
-def _tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict[str, str],
-           permutations: int, seed: int, alpha: float, ex: Executor) -> list[GroupTest]:
-    """Every comparison's permutation test, submitted together to ``ex`` (this process, or a
-    Dask cluster: each test is seeded on its own, so where it runs changes nothing)."""
-    planned: list[tuple[list[tuple[str, float, float]], str, str, Future[PermutationTest]]] = []
+def group_tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict[str, str],
+                permutations: int, seed: int, alpha: float, ex: Executor,
+                progress: Progress | None = None) -> list[GroupTest]:
+    """Every comparison of the shown figures: per (metric, category), each group's workers
+    against the other shown groups' (with two groups, one comparison reported from both
+    sides), Holm-adjusted within each metric.
+
+    Comparisons over the same number of workers share one stream of permutations (each is
+    seeded with ``seed`` alone, so this is what testing them one by one gives): they go to
+    ``ex`` (this process, or a Dask cluster) as one work unit per number of workers, and
+    where a unit runs changes nothing."""
+    planned: list[tuple[list[tuple[str, float, float]], str, str]] = []
+    units: dict[int, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
+    place: list[tuple[int, int]] = []
     for (metric, category), per_worker in sorted(shown.items()):
         order = sorted(per_worker)                   # row order never matters
         x = np.array([per_worker[w] for w in order])
@@ -287,17 +299,23 @@ def _tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict[str,
         present = sorted(set(groups))
         if len(present) < 2:
             continue
-        # With two groups, "each against the rest" is one comparison: tested once, reported
-        # from both sides.
         for group in present[:1] if len(present) == 2 else present:
             inside = np.array([g == group for g in groups])
-            result = ex.submit(permutation_test, x, inside, permutations=permutations,
-                               seed=seed)
             sides = [(group, float(x[inside].mean()), float(x[~inside].mean()))]
             if len(present) == 2:
                 sides.append((present[1], sides[0][2], sides[0][1]))
-            planned.append((sides, metric, category, result))
-    raw = [(sides, metric, category, fut.result()) for sides, metric, category, fut in planned]
+            planned.append((sides, metric, category))
+            place.append((len(x), len(units[len(x)])))
+            units[len(x)].append((x, inside))
+    futures: dict[int, Future[list[PermutationTest]]] = {}
+    for n, unit in sorted(units.items()):
+        futures[n] = ex.submit(permutation_tests, unit, permutations=permutations, seed=seed)
+        tell(progress, sum(f.done() for f in futures.values()), len(units))
+    for count, _ in enumerate(as_completed(futures.values()), 1):
+        tell(progress, count, len(units))
+    done = {n: fut.result() for n, fut in futures.items()}
+    raw = [(sides, metric, category, done[n][i])
+           for (sides, metric, category), (n, i) in zip(planned, place, strict=True)]
     adjusted: list[float] = [1.0] * len(raw)
     for metric in sorted({r[1] for r in raw}):
         family = [i for i, r in enumerate(raw) if r[1] == metric]
