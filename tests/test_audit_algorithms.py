@@ -239,6 +239,24 @@ def test_permutation_tests_sharing_draws_match_one_by_one_and_a_plain_numpy_test
         assert got.p_value == (1 + extreme) / (1 + perms)
         assert got.statistic == pytest.approx(obs, abs=1e-12)
     assert 0.0 < min(t.p_value for t in shared) < 0.05 < max(t.p_value for t in shared)
+    # Tests over some of the workers (one drawn by its keys, the other by a sort of its own
+    # keys): the group is the first k of a random order of those workers, from the same keys.
+    for among in (np.arange(n) % 7 != 3, np.arange(n) % 3 == 0):
+        ranged = stats.permutation_counts([(columns[0], groups == 2, among)],
+                                          permutations=perms, seed=4, start=100)
+        head = stats.permutation_counts([(columns[0], groups == 2, among)],
+                                        permutations=perms, seed=4, stop=100)
+        (got,) = stats.permutation_tests([(columns[0], groups == 2, among)],
+                                         permutations=perms, seed=4)
+        x, g = columns[0][among], (groups == 2)[among]
+        k, m = int(g.sum()), int(among.sum())
+        sub = np.argsort(keys[:, among], axis=1)
+        sums = x[sub[:, :k]].sum(axis=1)
+        diffs = sums / k - (x.sum() - sums) / (m - k)
+        obs = x[g].mean() - x[~g].mean()
+        extreme = np.count_nonzero(np.abs(diffs) >= abs(obs) - 1e-12 * max(1.0, abs(obs)))
+        assert got.p_value == (1 + extreme) / (1 + perms)
+        assert head[0] + ranged[0] == extreme       # ranges of permutations add up
     with pytest.raises(ValueError, match="same number of workers"):
         stats.permutation_tests([(columns[0], groups == 0), (columns[0][:10], groups[:10] == 0)],
                                 permutations=9, seed=0)

@@ -85,7 +85,7 @@ def test_cluster_results_are_the_local_results(cluster: str, tmp_path: Path) -> 
         # And the cluster did the work (not a silent local fallback).
         with distributed.Client(cluster, set_as_default=False) as client:
             ran = client.run_on_scheduler(_task_prefixes)
-        assert {"decode_mask_cell", "permutation_tests"} <= set(ran)
+        assert {"decode_mask_cell", "permutation_counts"} <= set(ran)
     finally:
         local.close()
         remote.close()

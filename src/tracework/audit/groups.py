@@ -30,6 +30,7 @@ as detected when the adjusted p < ``alpha``.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Collection
 from concurrent.futures import Executor, Future, as_completed
@@ -42,7 +43,12 @@ from sqlalchemy import Connection, select
 from tracework.audit import records
 from tracework.audit.agreement import LabelRow, mask_pairs, read_annotations
 from tracework.audit.progress import Progress, tell
-from tracework.audit.stats import PermutationTest, holm, permutation_tests
+from tracework.audit.stats import (
+    PermutationTest,
+    holm,
+    permutation_counts,
+    permutation_tests,
+)
 from tracework.audit.suppress import Suppression, suppress_counts
 from tracework.core.compute import executor
 from tracework.core.errors import InputError
@@ -285,13 +291,14 @@ def group_tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict
     against the other shown groups' (with two groups, one comparison reported from both
     sides), Holm-adjusted within each metric.
 
-    Comparisons over the same number of workers share one stream of permutations (each is
-    seeded with ``seed`` alone, so this is what testing them one by one gives): they go to
-    ``ex`` (this process, or a Dask cluster) as one work unit per number of workers, and
-    where a unit runs changes nothing."""
+    All comparisons share one stream of permutations of the workers behind any figure
+    (seeded with ``seed``; each comparison shuffles only its own workers' labels), split into
+    ranges of permutations that go to ``ex`` (this process, or a Dask cluster) as work units;
+    the counts add up to the same p-values wherever and in whatever pieces they run."""
     planned: list[tuple[list[tuple[str, float, float]], str, str]] = []
-    units: dict[int, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
-    place: list[tuple[int, int]] = []
+    compared: list[tuple[np.ndarray, list[str], dict[str, float], str]] = []
+    everyone = sorted({w for per_worker in shown.values() for w in per_worker})
+    column = {w: i for i, w in enumerate(everyone)}
     for (metric, category), per_worker in sorted(shown.items()):
         order = sorted(per_worker)                   # row order never matters
         x = np.array([per_worker[w] for w in order])
@@ -305,17 +312,18 @@ def group_tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict
             if len(present) == 2:
                 sides.append((present[1], sides[0][2], sides[0][1]))
             planned.append((sides, metric, category))
-            place.append((len(x), len(units[len(x)])))
-            units[len(x)].append((x, inside))
-    futures: dict[int, Future[list[PermutationTest]]] = {}
-    for n, unit in sorted(units.items()):
-        futures[n] = ex.submit(permutation_tests, unit, permutations=permutations, seed=seed)
-        tell(progress, sum(f.done() for f in futures.values()), len(units))
-    for count, _ in enumerate(as_completed(futures.values()), 1):
-        tell(progress, count, len(units))
-    done = {n: fut.result() for n, fut in futures.items()}
-    raw = [(sides, metric, category, done[n][i])
-           for (sides, metric, category), (n, i) in zip(planned, place, strict=True)]
+            compared.append((x, order, per_worker, group))
+    tests = []
+    for x, order, _, group in compared:
+        where = np.array([column[w] for w in order], dtype=np.int64)
+        values, among, inside = (np.zeros(len(everyone)), np.zeros(len(everyone), bool),
+                                 np.zeros(len(everyone), bool))
+        values[where], among[where] = x, True
+        inside[where] = [membership[w] == group for w in order]
+        tests.append((values, inside, among))
+    results = _run_tests(tests, permutations, seed, ex, progress)
+    raw = [(sides, metric, category, res)
+           for (sides, metric, category), res in zip(planned, results, strict=True)]
     adjusted: list[float] = [1.0] * len(raw)
     for metric in sorted({r[1] for r in raw}):
         family = [i for i, r in enumerate(raw) if r[1] == metric]
@@ -324,3 +332,25 @@ def group_tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict
     return [GroupTest(g, metric, category, gm, rm, gm - rm, res.p_value, adj, adj < alpha)
             for (sides, metric, category, res), adj in zip(raw, adjusted, strict=True)
             for g, gm, rm in sides]
+
+
+# Permutations per work unit: enough that a unit's draws outweigh sending it.
+UNIT_PERMUTATIONS = 2500
+
+
+def _run_tests(tests: list[tuple[np.ndarray, np.ndarray, np.ndarray]], permutations: int,
+               seed: int, ex: Executor, progress: Progress | None) -> list[PermutationTest]:
+    if not tests:
+        return []
+    observed = [t.statistic for t in permutation_tests(tests, permutations=0, seed=seed)]
+    bounds = list(range(0, permutations, UNIT_PERMUTATIONS)) + [permutations]
+    futures: list[Future[list[int]]] = []
+    for first, stop in itertools.pairwise(bounds):
+        futures.append(ex.submit(permutation_counts, tests, permutations=permutations,
+                                 seed=seed, start=first, stop=stop))
+        tell(progress, sum(f.done() for f in futures), len(bounds) - 1)
+    for count, _ in enumerate(as_completed(futures), 1):
+        tell(progress, count, len(futures))
+    extreme = [sum(counts) for counts in zip(*(f.result() for f in futures), strict=True)]
+    return [PermutationTest(o, (1.0 + e) / (1.0 + permutations), permutations, seed)
+            for o, e in zip(observed, extreme, strict=True)]
