@@ -296,7 +296,7 @@ def group_tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict
     ranges of permutations that go to ``ex`` (this process, or a Dask cluster) as work units;
     the counts add up to the same p-values wherever and in whatever pieces they run."""
     planned: list[tuple[list[tuple[str, float, float]], str, str]] = []
-    compared: list[tuple[np.ndarray, list[str], dict[str, float], str]] = []
+    tests: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     everyone = sorted({w for per_worker in shown.values() for w in per_worker})
     column = {w: i for i, w in enumerate(everyone)}
     for (metric, category), per_worker in sorted(shown.items()):
@@ -306,21 +306,18 @@ def group_tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict
         present = sorted(set(groups))
         if len(present) < 2:
             continue
+        where = np.array([column[w] for w in order], dtype=np.int64)
+        values, among = np.zeros(len(everyone)), np.zeros(len(everyone), bool)
+        values[where], among[where] = x, True
         for group in present[:1] if len(present) == 2 else present:
             inside = np.array([g == group for g in groups])
             sides = [(group, float(x[inside].mean()), float(x[~inside].mean()))]
             if len(present) == 2:
                 sides.append((present[1], sides[0][2], sides[0][1]))
             planned.append((sides, metric, category))
-            compared.append((x, order, per_worker, group))
-    tests = []
-    for x, order, _, group in compared:
-        where = np.array([column[w] for w in order], dtype=np.int64)
-        values, among, inside = (np.zeros(len(everyone)), np.zeros(len(everyone), bool),
-                                 np.zeros(len(everyone), bool))
-        values[where], among[where] = x, True
-        inside[where] = [membership[w] == group for w in order]
-        tests.append((values, inside, among))
+            drawn = np.zeros(len(everyone), bool)
+            drawn[where] = inside
+            tests.append((values, drawn, among))
     results = _run_tests(tests, permutations, seed, ex, progress)
     raw = [(sides, metric, category, res)
            for (sides, metric, category), res in zip(planned, results, strict=True)]
