@@ -215,6 +215,53 @@ def test_permutation_draws_in_chunks_give_the_same_p_and_bounded_memory(
     assert peak < 2_000_000
 
 
+def test_permutation_tests_sharing_draws_match_one_by_one_and_a_plain_numpy_test(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracework.audit import stats
+
+    rng = np.random.default_rng(11)
+    n, perms = 300, 499
+    groups = rng.choice(3, size=n, p=[0.5, 0.4, 0.1])
+    columns = [rng.normal(size=n) + 0.3 * (groups == 2), rng.integers(0, 4, size=n) / 4.0]
+    tests = [(x, groups == g) for x in columns for g in range(3)]
+    monkeypatch.setattr(stats, "PERMUTATION_CHUNK_VALUES", n * 50)     # 50 rows a chunk
+    shared = stats.permutation_tests(tests, permutations=perms, seed=4)
+    assert shared == [permutation_test(x, g, permutations=perms, seed=4) for x, g in tests]
+    # The same as the plain test: the group is the first k of a random order of the workers.
+    keys = np.random.Generator(np.random.PCG64(4)).random((perms, n))
+    order = np.argsort(keys, axis=1)
+    for (x, g), got in zip(tests, shared, strict=True):
+        k = int(g.sum())
+        sums = x[order[:, :k]].sum(axis=1)
+        diffs = sums / k - (x.sum() - sums) / (n - k)
+        obs = x[g].mean() - x[~g].mean()
+        extreme = np.count_nonzero(np.abs(diffs) >= abs(obs) - 1e-12 * max(1.0, abs(obs)))
+        assert got.p_value == (1 + extreme) / (1 + perms)
+        assert got.statistic == pytest.approx(obs, abs=1e-12)
+    assert 0.0 < min(t.p_value for t in shared) < 0.05 < max(t.p_value for t in shared)
+    # Tests over some of the workers (one drawn by its keys, the other by a sort of its own
+    # keys): the group is the first k of a random order of those workers, from the same keys.
+    for among in (np.arange(n) % 7 != 3, np.arange(n) % 3 == 0):
+        ranged = stats.permutation_counts([(columns[0], groups == 2, among)],
+                                          permutations=perms, seed=4, start=100)
+        head = stats.permutation_counts([(columns[0], groups == 2, among)],
+                                        permutations=perms, seed=4, stop=100)
+        (got,) = stats.permutation_tests([(columns[0], groups == 2, among)],
+                                         permutations=perms, seed=4)
+        x, g = columns[0][among], (groups == 2)[among]
+        k, m = int(g.sum()), int(among.sum())
+        sub = np.argsort(keys[:, among], axis=1)
+        sums = x[sub[:, :k]].sum(axis=1)
+        diffs = sums / k - (x.sum() - sums) / (m - k)
+        obs = x[g].mean() - x[~g].mean()
+        extreme = np.count_nonzero(np.abs(diffs) >= abs(obs) - 1e-12 * max(1.0, abs(obs)))
+        assert got.p_value == (1 + extreme) / (1 + perms)
+        assert head[0] + ranged[0] == extreme       # ranges of permutations add up
+    with pytest.raises(ValueError, match="same number of workers"):
+        stats.permutation_tests([(columns[0], groups == 0), (columns[0][:10], groups[:10] == 0)],
+                                permutations=9, seed=0)
+
+
 def test_quantiles() -> None:
     q = quantiles([4.0, None, 1.0, 3.0, 2.0])
     assert (q["min"], q["median"], q["max"], q["p25"]) == (1.0, 2.5, 4.0, 1.75)

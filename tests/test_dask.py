@@ -1,6 +1,7 @@
 """Heavy work on a Dask cluster gives exactly what this machine gives: the same annotations
 from an import whose masks a two-worker ``LocalCluster`` decoded, the same p-values from group
-audits whose permutation tests it ran; an unreachable scheduler is a clear error."""
+audits whose permutation tests it ran, the same agreement and aggregated masks from the chunks
+of assets it worked on; an unreachable scheduler is a clear error."""
 
 import os
 import shutil
@@ -15,10 +16,14 @@ from sqlalchemy import select
 
 import tracework
 from builders import small_files
+from tracework.audit import agreement as agreement_module
+from tracework.audit.aggregate import aggregate, aggregate_masks
+from tracework.audit.agreement import agreement_audit, asset_pairs, read_annotations
 from tracework.audit.groups import group_audit
 from tracework.core.errors import ConfigError
 from tracework.core.project import Category, Project, open_project
 from tracework.core.store.schema import annotations
+from tracework.core.store.tables_audit import aggregate_labels, aggregate_workers
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
 
@@ -80,7 +85,58 @@ def test_cluster_results_are_the_local_results(cluster: str, tmp_path: Path) -> 
         # And the cluster did the work (not a silent local fallback).
         with distributed.Client(cluster, set_as_default=False) as client:
             ran = client.run_on_scheduler(_task_prefixes)
-        assert {"decode_mask_cell", "permutation_test"} <= set(ran)
+        assert {"decode_mask_cell", "permutation_counts"} <= set(ran)
+    finally:
+        local.close()
+        remote.close()
+
+
+def _aggregates(project: Project) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    with project.store.read() as conn:
+        labels = [tuple(r) for r in conn.execute(
+            select(aggregate_labels.c.unit, aggregate_labels.c.element, aggregate_labels.c.kind,
+                   aggregate_labels.c.category, aggregate_labels.c.confidence,
+                   aggregate_labels.c.rle_counts, aggregate_labels.c.area,
+                   aggregate_labels.c.workers, aggregate_labels.c.submissions)
+            .order_by(aggregate_labels.c.id))]
+        skills = [tuple(r) for r in conn.execute(
+            select(aggregate_workers.c.worker, aggregate_workers.c.element,
+                   aggregate_workers.c.labels, aggregate_workers.c.skill)
+            .order_by(aggregate_workers.c.id))]
+    return labels, skills
+
+
+def test_agreement_and_aggregation_on_a_cluster_are_the_local_results(
+        cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small chunks of assets, so that both runs have several work units.
+    monkeypatch.setattr(agreement_module, "ASSET_CHUNK", 40)
+    files = small_files(tmp_path / "files")
+    shutil.copytree(_new(tmp_path / "local"), tmp_path / "remote")
+    local, remote = _open(tmp_path / "local", ""), _open(tmp_path / "remote", cluster)
+    try:
+        for p in (local, remote):
+            tracework.ingest_mturk(p, files.batch_csv, images_dir=files.images_dir)
+        seen: list[tuple[int, int | None]] = []
+        here = agreement_audit(local, progress=lambda done, total: seen.append((done, total)))
+        there = agreement_audit(remote)
+        assert here.masks and here.as_dict(explain=True) == there.as_dict(explain=True)
+        assert len(seen) > 1 and seen == [(i, None) for i in range(1, len(seen) + 1)]
+        with local.store.read() as conn:      # and what all the labels at once give
+            masks = read_annotations(conn, kinds=("mask",))
+            whole = asset_pairs(read_annotations(conn, kinds=("mask", "bbox")))
+        assert here.pairs == whole[0] + whole[1]
+        by_here, by_there = aggregate(local), aggregate(remote)
+        assert [(r.kind, r.inputs, r.items, r.iterations) for r in by_here.runs] == \
+            [(r.kind, r.inputs, r.items, r.iterations) for r in by_there.runs]
+        assert by_here.runs and by_here.runs[0].workers == by_there.runs[0].workers
+        run = next(r for r in by_here.runs if r.kind == "mask")
+        assert run.workers == aggregate_masks(masks, "mask_em", 10, 1e-5)[1]
+        assert run.items == len(aggregate_masks(masks, "mask_em", 10, 1e-5)[0])
+        assert _aggregates(local) == _aggregates(remote)
+        assert _aggregates(local)[0]
+        with distributed.Client(cluster, set_as_default=False) as client:
+            ran = client.run_on_scheduler(_task_prefixes)
+        assert {"asset_pairs", "mask_chunk"} <= set(ran)
     finally:
         local.close()
         remote.close()

@@ -25,6 +25,7 @@ from tracework.core.project import Project, open_project
 from tracework.core.safecsv import neutralise
 from tracework.core.store.schema import ledger, reviews, submissions
 from tracework.core.store.tables_review import review_proposals
+from tracework.review import facts as facts_module
 from tracework.review.decisions import Choice, apply_choice
 
 NAMES = ["Body", "Left_Button", "Right_Button", "Scroll_Wheel", "Cable"]
@@ -84,8 +85,11 @@ def test_study_rule_proposes_exactly_the_submissions_with_fewer_than_3_parts(
     assert _count(project, review_proposals) == len(expected)
 
 
-def test_decide_one_then_accept_proposals_then_approve_the_rest(project: Project,
-                                                                 files: Any) -> None:
+@pytest.mark.parametrize("chunk", [None, 4])
+def test_decide_one_then_accept_proposals_then_approve_the_rest(
+        project: Project, files: Any, monkeypatch: pytest.MonkeyPatch, chunk: int | None) -> None:
+    if chunk is not None:       # submissions checked and approved a few at a time
+        monkeypatch.setattr(facts_module, "CHUNK", chunk)
     _loaded(project, files)
     review.propose(project)
     flagged = [i.submission_id for i in review.review_list(project, proposed=True)]
@@ -105,6 +109,20 @@ def test_decide_one_then_accept_proposals_then_approve_the_rest(project: Project
     rest = review.approve_unflagged(project)
     total = len(_statuses(project))
     assert rest.by_decision == {"approve": total - len(flagged)}
+    assert (rest.decided, rest.skipped_decided) == (total - len(flagged), 0)
+    approved = {sid for sid, s in _statuses(project).items() if s == "Approved"}
+    assert approved.isdisjoint(flagged)
+    with project.store.read() as conn:
+        review_of = {int(r.submission_id): int(r.id) for r in conn.execute(
+            select(reviews.c.submission_id, reviews.c.id))}
+    for sid in sorted(approved)[:3] + sorted(approved)[-3:]:
+        got = tracework.log(project, target=f"submission:{sid}")
+        assert [(e.action, e.new) for e in got][-2:] == [
+            ("review.decide", json.dumps({"decision": "approve", "good_faith": False,
+                                          "reason_code": "", "redecide": False,
+                                          "review": review_of[sid],
+                                          "rule": None}, separators=(",", ":"))),
+            ("submission.status", '"Approved"')]
     counts: dict[str, int] = {}
     for s in _statuses(project).values():
         counts[s] = counts.get(s, 0) + 1

@@ -19,6 +19,7 @@ from tracework.core.errors import ConfigError
 from tracework.core.project import Project, open_project
 from tracework.core.store.schema import submissions
 from tracework.review import expr
+from tracework.review import facts as facts_module
 from tracework.review.rules import Facts, load_review_config
 
 CATS = ["Body", "Left_Button", "Right_Button", "Scroll_Wheel", "Cable"]
@@ -255,8 +256,12 @@ def _expected(files: Any, rows: list[dict[str, str]], ids: dict[str, int]
     return out
 
 
+@pytest.mark.parametrize("chunk", [None, 3])
 def test_every_rule_kind_from_tracework_toml_proposes_with_its_evidence(
-        project: Project, tmp_path: Path) -> None:
+        project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        chunk: int | None) -> None:
+    if chunk is not None:       # submissions read a few at a time: the same proposals
+        monkeypatch.setattr(facts_module, "CHUNK", chunk)
     files = small_files(tmp_path / "files")
     path, rows = _hostile_batch(files, tmp_path / "hostile.csv")
     configured = _with_rules(project, RULES_TOML)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -24,10 +24,12 @@ import numpy as np
 from pycocotools import mask as coco_mask
 from sqlalchemy import Connection, insert, select
 
-from tracework.audit.agreement import read_annotations
+from tracework.audit.agreement import asset_chunks, read_annotations
 from tracework.audit.dawid_skene import dawid_skene, majority_vote
+from tracework.audit.progress import Progress, tell
 from tracework.audit.segmentation import mask_em, pixel_majority
 from tracework.core import ledger
+from tracework.core.compute import executor, map_bounded
 from tracework.core.errors import InputError
 from tracework.core.ledger import LedgerWriter, canonical
 from tracework.core.project import Project
@@ -156,12 +158,17 @@ def _mask_units(anns: list[Any]) -> dict[tuple[int, str, str], dict[int, list[An
     return units
 
 
-def aggregate_masks(anns: list[Any], method: str, n_iter: int, tol: float
-           ) -> tuple[list[_Label], list[WorkerSkill], int | None]:
+Weights = dict[tuple[str, str], list[float]]
+
+
+def mask_chunk(anns: list[Any], method: str, n_iter: int, tol: float
+               ) -> tuple[list[_Label], Weights, int]:
+    """The aggregated masks of whole assets (one work unit), each worker's weight per unit
+    by (worker, category), and the most EM iterations a unit took."""
     workers_of = {a.submission: a.worker for a in anns}
     sizes = {(a.asset, a.element): a.rle["size"] for a in anns if a.rle is not None}
     labels: list[_Label] = []
-    weights: dict[tuple[str, str], list[float]] = defaultdict(list)
+    weights: Weights = defaultdict(list)
     iterations = 0
     for (asset, element, category), per_sub in sorted(_mask_units(anns).items()):
         subs = sorted(per_sub)
@@ -187,15 +194,53 @@ def aggregate_masks(anns: list[Any], method: str, n_iter: int, tol: float
         labels.append(_Label(asset, f"asset:{asset}", element, "mask", category,
                              float(np.mean(accuracy)), sorted({workers_of[s] for s in subs}),
                              subs, rle))
-    skills = [WorkerSkill(worker, category, len(v), float(np.mean(v)))
-              for (worker, category), v in sorted(weights.items())]
-    return labels, skills, (iterations if method == "mask_em" else None)
+    return labels, dict(weights), iterations
 
 
-def _digest(anns: list[Any], params: dict[str, Any]) -> str:
+def _skills(weights: Weights) -> list[WorkerSkill]:
+    return [WorkerSkill(worker, category, len(v), float(np.mean(v)))
+            for (worker, category), v in sorted(weights.items())]
+
+
+def aggregate_masks(anns: list[Any], method: str, n_iter: int, tol: float
+                    ) -> tuple[list[_Label], list[WorkerSkill], int | None]:
+    """Aggregated masks and worker weights of ``anns`` (all in memory at once)."""
+    labels, weights, iterations = mask_chunk(anns, method, n_iter, tol)
+    return labels, _skills(weights), (iterations if method == "mask_em" else None)
+
+
+def _streamed_masks(project: Project, conn: Connection, status: str,
+                    batches: Collection[str], method: str, n_iter: int, tol: float,
+                    progress: Progress | None
+                    ) -> tuple[list[tuple[int, int, str | None]], list[_Label],
+                               list[WorkerSkill], int | None]:
+    """:func:`aggregate_masks` over the masks streamed a chunk of assets at a time, each
+    chunk a work unit for the project's executor; what the digest needs of each mask."""
+    keys: list[tuple[int, int, str | None]] = []
+    labels: list[_Label] = []
+    weights: Weights = defaultdict(list)
+    iterations = 0
+
+    def calls() -> Iterator[tuple[Any, ...]]:
+        for chunk in asset_chunks(conn, status=status, kinds=("mask",), batch_keys=batches):
+            keys.extend((a.id, a.submission, a.category) for a in chunk)
+            yield chunk, method, n_iter, tol
+
+    with executor(project) as ex:
+        for done, (got, weighed, iters) in enumerate(map_bounded(ex, mask_chunk, calls()), 1):
+            labels += got
+            for key, values in weighed.items():
+                weights[key] += values
+            iterations = max(iterations, iters)
+            tell(progress, done, None)
+    keys.sort()
+    return keys, labels, _skills(weights), (iterations if method == "mask_em" else None)
+
+
+def _digest(anns: list[tuple[int, int, str | None]], params: dict[str, Any]) -> str:
     h = hashlib.sha256(canonical(params).encode("utf-8"))
-    for a in sorted(anns, key=lambda a: a.id):
-        h.update(f"{a.id}\x1f{a.submission}\x1f{a.category}\n".encode())
+    for ident, submission, category in anns:
+        h.update(f"{ident}\x1f{submission}\x1f{category}\n".encode())
     return h.hexdigest()
 
 
@@ -252,12 +297,14 @@ def _newest_run(conn: Connection, kind: str, method: str) -> Any:
 def aggregate(project: Project, *, classes: str | None = "dawid_skene",
               masks: str | None = "mask_em", status: str = "all",
               batches: Collection[str] = (), n_iter: int | None = None,
-              tol: float | None = None) -> AggregateReport:
+              tol: float | None = None, progress: Progress | None = None) -> AggregateReport:
     """Aggregate classification and segmentation labels into a new, marked layer.
 
     ``classes``: "dawid_skene" (default), "majority_vote" or None; ``masks``: "mask_em"
     (default), "pixel_majority" or None. ``n_iter`` and ``tol`` default to 100 and 1e-5 for
-    Dawid–Skene and to 10 and 1e-5 for mask EM.
+    Dawid–Skene and to 10 and 1e-5 for mask EM. Masks are read and aggregated a chunk of
+    assets at a time, each chunk a work unit for the project's executor (this process, or its
+    Dask cluster: the same result either way); ``progress`` is called with the chunks done.
     """
     if classes is not None and classes not in CLASS_METHODS:
         raise InputError(f"unknown class method {classes!r}; choose {', '.join(CLASS_METHODS)}",
@@ -265,22 +312,24 @@ def aggregate(project: Project, *, classes: str | None = "dawid_skene",
     if masks is not None and masks not in MASK_METHODS:
         raise InputError(f"unknown mask method {masks!r}; choose {', '.join(MASK_METHODS)}",
                          field="--masks")
-    with project.store.read() as conn:
-        class_anns = read_annotations(conn, status=status, kinds=("class",), batch_keys=batches)
-        mask_anns = read_annotations(conn, status=status, kinds=("mask",), batch_keys=batches)
     jobs = []
-    if classes is not None:
-        it, tl = n_iter or 100, 1e-5 if tol is None else tol
-        labels, skills, iters = _classes(class_anns, classes, it, tl)
-        params = {"method": classes, "status": status, "batches": sorted(batches),
-                  **({"n_iter": it, "tol": tl} if classes == "dawid_skene" else {})}
-        jobs.append(("class", classes, params, class_anns, labels, skills, iters))
-    if masks is not None:
-        it, tl = n_iter or 10, 1e-5 if tol is None else tol
-        labels, skills, iters = aggregate_masks(mask_anns, masks, it, tl)
-        params = {"method": masks, "status": status, "batches": sorted(batches),
-                  **({"n_iter": it, "tol": tl} if masks == "mask_em" else {})}
-        jobs.append(("mask", masks, params, mask_anns, labels, skills, iters))
+    with project.store.read() as conn:
+        if classes is not None:
+            class_anns = read_annotations(conn, status=status, kinds=("class",),
+                                          batch_keys=batches)
+            it, tl = n_iter or 100, 1e-5 if tol is None else tol
+            labels, skills, iters = _classes(class_anns, classes, it, tl)
+            params = {"method": classes, "status": status, "batches": sorted(batches),
+                      **({"n_iter": it, "tol": tl} if classes == "dawid_skene" else {})}
+            keys = sorted((a.id, a.submission, a.category) for a in class_anns)
+            jobs.append(("class", classes, params, keys, labels, skills, iters))
+        if masks is not None:
+            it, tl = n_iter or 10, 1e-5 if tol is None else tol
+            keys, labels, skills, iters = _streamed_masks(project, conn, status, batches,
+                                                          masks, it, tl, progress)
+            params = {"method": masks, "status": status, "batches": sorted(batches),
+                      **({"n_iter": it, "tol": tl} if masks == "mask_em" else {})}
+            jobs.append(("mask", masks, params, keys, labels, skills, iters))
     return project.store.run_write(lambda conn: _write_runs(conn, project, jobs))
 
 

@@ -24,17 +24,20 @@ from typing import Any
 
 import numpy as np
 from pycocotools import mask as coco_mask
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func
 
 from tracework.audit import records
 from tracework.audit.alpha import alpha_from_codes
+from tracework.audit.progress import Progress, tell
 from tracework.audit.stats import quantiles
+from tracework.core.compute import executor, map_bounded
 from tracework.core.project import Project
 from tracework.core.store.schema import annotations, submissions
 from tracework.core.taxonomy import Resolver
 
-__all__ = ["AgreementAudit", "CategoryAgreement", "ClassAgreement", "PairIoU",
-           "agreement_audit", "box_pair_iou", "mask_pairs"]
+__all__ = ["ASSET_CHUNK", "AgreementAudit", "CategoryAgreement", "ClassAgreement", "PairIoU",
+           "agreement_audit", "asset_chunks", "asset_pairs", "box_pair_iou", "mask_pairs",
+           "read_annotations"]
 
 
 @dataclass(frozen=True)
@@ -114,11 +117,13 @@ class LabelRow:
     area: float = 0.0
 
 
-def read_annotations(conn: Connection, *, status: str = "all", kinds: Collection[str],
-                     categories: Collection[str] = (), batch_keys: Collection[str] = (),
-                     resolver: Resolver | None = None) -> list[LabelRow]:
-    """Labels of ``kinds``; a mask's, box's or polygon's category resolved to the taxonomy in
-    force (``categories`` filters by the resolved names; old names resolve as well)."""
+ASSET_CHUNK = 2000
+"""Annotations read (and handed to a worker) together: whole assets, about this many."""
+
+
+def _label_query(conn: Connection, status: str, kinds: Collection[str],
+                 categories: Collection[str], batch_keys: Collection[str],
+                 resolver: Resolver | None) -> tuple[Any, Resolver | None, set[str] | None]:
     cols = [annotations.c.id, annotations.c.submission_id, annotations.c.worker,
             annotations.c.asset_id, annotations.c.element, annotations.c.kind,
             annotations.c.category, annotations.c.taxonomy_version, annotations.c.rle_counts,
@@ -128,8 +133,7 @@ def read_annotations(conn: Connection, *, status: str = "all", kinds: Collection
     query = (records.submissions_query(cols, batch_keys=batch_keys, status=status)
              .join(annotations, annotations.c.submission_id == submissions.c.id)
              .where(annotations.c.kind.in_(list(kinds))))
-    geometry = {"mask", "bbox", "polygon"}
-    resolver = resolver if resolver is not None or not geometry & set(kinds) else \
+    resolver = resolver if resolver is not None or not _GEOMETRY & set(kinds) else \
         Resolver.of(conn)
     wanted: set[str] | None = None
     if categories and resolver is not None:
@@ -137,23 +141,63 @@ def read_annotations(conn: Connection, *, status: str = "all", kinds: Collection
         query = query.where(annotations.c.category.in_(sorted(resolver.sources(wanted))))
     elif categories:
         query = query.where(annotations.c.category.in_(list(categories)))
-    out = []
-    for r in conn.execute(query.order_by(annotations.c.id)):
-        category = r.category
-        if resolver is not None and r.kind in geometry and category is not None:
-            category = resolver.resolve(category, int(r.taxonomy_version)).current
-            if wanted is not None and category not in wanted:
+    return query, resolver, wanted
+
+
+_GEOMETRY = frozenset({"mask", "bbox", "polygon"})
+
+
+def _label(r: Any, resolver: Resolver | None, wanted: set[str] | None) -> LabelRow | None:
+    category = r.category
+    if resolver is not None and r.kind in _GEOMETRY and category is not None:
+        category = resolver.resolve(category, int(r.taxonomy_version)).current
+        if wanted is not None and category not in wanted:
+            return None
+    rle = None
+    if r.kind == "mask":
+        rle = {"size": [int(r.height), int(r.width)], "counts": r.rle_counts.encode("ascii")}
+    box = None
+    if r.kind == "bbox":
+        box = (float(r.bbox_x), float(r.bbox_y), float(r.bbox_w), float(r.bbox_h))
+    return LabelRow(int(r.id), int(r.submission_id), r.worker, int(r.asset_id or 0),
+                    r.element, r.kind, category, rle, box, r.task_id, float(r.area or 0.0))
+
+
+def read_annotations(conn: Connection, *, status: str = "all", kinds: Collection[str],
+                     categories: Collection[str] = (), batch_keys: Collection[str] = (),
+                     resolver: Resolver | None = None) -> list[LabelRow]:
+    """Labels of ``kinds``; a mask's, box's or polygon's category resolved to the taxonomy in
+    force (``categories`` filters by the resolved names; old names resolve as well)."""
+    query, resolver, wanted = _label_query(conn, status, kinds, categories, batch_keys,
+                                           resolver)
+    rows = (_label(r, resolver, wanted) for r in conn.execute(query.order_by(annotations.c.id)))
+    return [a for a in rows if a is not None]
+
+
+def asset_chunks(conn: Connection, *, status: str = "all", kinds: Collection[str],
+                 categories: Collection[str] = (), batch_keys: Collection[str] = (),
+                 resolver: Resolver | None = None, size: int | None = None
+                 ) -> Iterator[list[LabelRow]]:
+    """The labels :func:`read_annotations` gives, streamed in asset order (each asset's in
+    id order), a chunk of whole assets (about ``size`` labels, default :data:`ASSET_CHUNK`)
+    at a time: what per-asset work needs, in memory that does not grow with the project."""
+    query, resolver, wanted = _label_query(conn, status, kinds, categories, batch_keys,
+                                           resolver)
+    asset = func.coalesce(annotations.c.asset_id, 0)
+    limit = size or ASSET_CHUNK
+    chunk: list[LabelRow] = []
+    with conn.execute(query.order_by(asset, annotations.c.id),
+                      execution_options={"yield_per": limit}) as result:
+        for r in result:
+            label = _label(r, resolver, wanted)
+            if label is None:
                 continue
-        rle = None
-        if r.kind == "mask":
-            rle = {"size": [int(r.height), int(r.width)], "counts": r.rle_counts.encode("ascii")}
-        box = None
-        if r.kind == "bbox":
-            box = (float(r.bbox_x), float(r.bbox_y), float(r.bbox_w), float(r.bbox_h))
-        out.append(LabelRow(int(r.id), int(r.submission_id), r.worker, int(r.asset_id or 0),
-                        r.element, r.kind, category, rle, box, r.task_id,
-                        float(r.area or 0.0)))
-    return out
+            if len(chunk) >= limit and label.asset != chunk[-1].asset:
+                yield chunk
+                chunk = []
+            chunk.append(label)
+    if chunk:
+        yield chunk
 
 
 def _empty_rle(size: list[int]) -> dict[str, Any]:
@@ -300,18 +344,33 @@ def _classifications(anns: list[LabelRow]) -> tuple[list[ClassAgreement], float 
     return results, overall, rows
 
 
+def asset_pairs(chunk: list[LabelRow]) -> tuple[list[PairIoU], list[PairIoU]]:
+    """The mask and box pairs of a chunk of whole assets (one work unit of the audit)."""
+    return list(mask_pairs(chunk)), [p for p in _box_pairs(chunk) if not np.isnan(p.iou)]
+
+
 def agreement_audit(project: Project, *, status: str = "all",
-                    categories: Collection[str] = (), batches: Collection[str] = ()
-                    ) -> AgreementAudit:
-    """Pairwise IoU per category (masks, boxes) and Krippendorff's alpha per question."""
+                    categories: Collection[str] = (), batches: Collection[str] = (),
+                    progress: Progress | None = None) -> AgreementAudit:
+    """Pairwise IoU per category (masks, boxes) and Krippendorff's alpha per question.
+
+    Masks and boxes are read a chunk of assets at a time, each chunk one work unit for the
+    project's executor (this process, or its Dask cluster: the same result either way);
+    ``progress`` is called with the chunks done (their number is not known ahead)."""
+    masks: list[PairIoU] = []
+    boxes: list[PairIoU] = []
     with project.store.read() as conn:
         resolver = Resolver.of(conn, project)
         notes = resolver.choose(categories)[1]
-        geo = read_annotations(conn, status=status, kinds=("mask", "bbox"),
-                               categories=categories, batch_keys=batches, resolver=resolver)
         classes = read_annotations(conn, status=status, kinds=("class",), batch_keys=batches)
-    masks = list(mask_pairs(geo))
-    boxes = [p for p in _box_pairs(geo) if not np.isnan(p.iou)]
+        chunks = asset_chunks(conn, status=status, kinds=("mask", "bbox"),
+                              categories=categories, batch_keys=batches, resolver=resolver)
+        with executor(project) as ex:
+            for done, (m, b) in enumerate(
+                    map_bounded(ex, asset_pairs, ((c,) for c in chunks)), 1):
+                masks += m
+                boxes += b
+                tell(progress, done, None)
     per_mask = _per_category(masks, "mask")
     per_box = _per_category(boxes, "bbox")
     class_results, overall_alpha, class_rows = _classifications(classes)
@@ -323,5 +382,3 @@ def agreement_audit(project: Project, *, status: str = "all",
         mean_of_category_mask_iou=float(np.mean(category_means)) if category_means else None,
         classifications=class_results, overall_alpha=overall_alpha,
         pairs=masks + boxes, class_rows=class_rows, notes=notes)
-
-

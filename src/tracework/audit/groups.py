@@ -30,9 +30,10 @@ as detected when the adjusted p < ``alpha``.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Collection
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,7 +42,13 @@ from sqlalchemy import Connection, select
 
 from tracework.audit import records
 from tracework.audit.agreement import LabelRow, mask_pairs, read_annotations
-from tracework.audit.stats import PermutationTest, holm, permutation_test
+from tracework.audit.progress import Progress, tell
+from tracework.audit.stats import (
+    PermutationTest,
+    holm,
+    permutation_counts,
+    permutation_tests,
+)
 from tracework.audit.suppress import Suppression, suppress_counts
 from tracework.core.compute import executor
 from tracework.core.errors import InputError
@@ -49,7 +56,7 @@ from tracework.core.project import Project
 from tracework.core.store.schema import answers, workers
 from tracework.core.store.tables_audit import aggregate_workers, aggregation_runs
 
-__all__ = ["GroupAudit", "GroupCell", "GroupTest", "group_audit"]
+__all__ = ["GroupAudit", "GroupCell", "GroupTest", "group_audit", "group_tests"]
 
 NO_ANSWER = "(no answer)"
 METRICS = ("area_ratio", "agreement", "presence", "weight")
@@ -220,8 +227,10 @@ def _weights(conn: Connection, anns: list[LabelRow]) -> tuple[dict[tuple[str, st
 
 def group_audit(project: Project, by: str, *, status: str = "all", permutations: int = 9999,
                 seed: int = 0, alpha: float = 0.05, min_cell: int | None = None,
-                categories: Collection[str] = ()) -> GroupAudit:
-    """Compare groups of consenting workers (by a survey answer) on how they label."""
+                categories: Collection[str] = (), progress: Progress | None = None
+                ) -> GroupAudit:
+    """Compare groups of consenting workers (by a survey answer) on how they label.
+    ``progress`` is called with the permutation work units done and their total."""
     k = int(project.settings["min_cell"] if min_cell is None else min_cell)
     if permutations < 1:
         raise InputError("permutations must be at least 1", field="--permutations")
@@ -239,7 +248,7 @@ def group_audit(project: Project, by: str, *, status: str = "all", permutations:
     values = _per_worker_values(anns, weights, class_anns)
     cells, rows, shown = _cells(values, membership, table, k)
     with executor(project) as ex:
-        tests = _tests(shown, membership, permutations, seed, alpha, ex)
+        tests = group_tests(shown, membership, permutations, seed, alpha, ex, progress)
     return GroupAudit(
         attribute=by, question=question, min_cell=k, workers_linked=table.total,
         workers_not_linked=len(with_work) - len(membership),
@@ -275,11 +284,21 @@ def _cells(values: dict[tuple[str, str], dict[str, tuple[float, list[int]]]],
     return cells, rows, shown
 
 
-def _tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict[str, str],
-           permutations: int, seed: int, alpha: float, ex: Executor) -> list[GroupTest]:
-    """Every comparison's permutation test, submitted together to ``ex`` (this process, or a
-    Dask cluster: each test is seeded on its own, so where it runs changes nothing)."""
-    planned: list[tuple[list[tuple[str, float, float]], str, str, Future[PermutationTest]]] = []
+def group_tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict[str, str],
+                permutations: int, seed: int, alpha: float, ex: Executor,
+                progress: Progress | None = None) -> list[GroupTest]:
+    """Every comparison of the shown figures: per (metric, category), each group's workers
+    against the other shown groups' (with two groups, one comparison reported from both
+    sides), Holm-adjusted within each metric.
+
+    All comparisons share one stream of permutations of the workers behind any figure
+    (seeded with ``seed``; each comparison shuffles only its own workers' labels), split into
+    ranges of permutations that go to ``ex`` (this process, or a Dask cluster) as work units;
+    the counts add up to the same p-values wherever and in whatever pieces they run."""
+    planned: list[tuple[list[tuple[str, float, float]], str, str]] = []
+    tests: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    everyone = sorted({w for per_worker in shown.values() for w in per_worker})
+    column = {w: i for i, w in enumerate(everyone)}
     for (metric, category), per_worker in sorted(shown.items()):
         order = sorted(per_worker)                   # row order never matters
         x = np.array([per_worker[w] for w in order])
@@ -287,17 +306,21 @@ def _tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict[str,
         present = sorted(set(groups))
         if len(present) < 2:
             continue
-        # With two groups, "each against the rest" is one comparison: tested once, reported
-        # from both sides.
+        where = np.array([column[w] for w in order], dtype=np.int64)
+        values, among = np.zeros(len(everyone)), np.zeros(len(everyone), bool)
+        values[where], among[where] = x, True
         for group in present[:1] if len(present) == 2 else present:
             inside = np.array([g == group for g in groups])
-            result = ex.submit(permutation_test, x, inside, permutations=permutations,
-                               seed=seed)
             sides = [(group, float(x[inside].mean()), float(x[~inside].mean()))]
             if len(present) == 2:
                 sides.append((present[1], sides[0][2], sides[0][1]))
-            planned.append((sides, metric, category, result))
-    raw = [(sides, metric, category, fut.result()) for sides, metric, category, fut in planned]
+            planned.append((sides, metric, category))
+            drawn = np.zeros(len(everyone), bool)
+            drawn[where] = inside
+            tests.append((values, drawn, among))
+    results = _run_tests(tests, permutations, seed, ex, progress)
+    raw = [(sides, metric, category, res)
+           for (sides, metric, category), res in zip(planned, results, strict=True)]
     adjusted: list[float] = [1.0] * len(raw)
     for metric in sorted({r[1] for r in raw}):
         family = [i for i, r in enumerate(raw) if r[1] == metric]
@@ -306,3 +329,25 @@ def _tests(shown: dict[tuple[str, str], dict[str, float]], membership: dict[str,
     return [GroupTest(g, metric, category, gm, rm, gm - rm, res.p_value, adj, adj < alpha)
             for (sides, metric, category, res), adj in zip(raw, adjusted, strict=True)
             for g, gm, rm in sides]
+
+
+# Permutations per work unit: enough that a unit's draws outweigh sending it.
+UNIT_PERMUTATIONS = 2500
+
+
+def _run_tests(tests: list[tuple[np.ndarray, np.ndarray, np.ndarray]], permutations: int,
+               seed: int, ex: Executor, progress: Progress | None) -> list[PermutationTest]:
+    if not tests:
+        return []
+    observed = [t.statistic for t in permutation_tests(tests, permutations=0, seed=seed)]
+    bounds = list(range(0, permutations, UNIT_PERMUTATIONS)) + [permutations]
+    futures: list[Future[list[int]]] = []
+    for first, stop in itertools.pairwise(bounds):
+        futures.append(ex.submit(permutation_counts, tests, permutations=permutations,
+                                 seed=seed, start=first, stop=stop))
+        tell(progress, sum(f.done() for f in futures), len(bounds) - 1)
+    for count, _ in enumerate(as_completed(futures), 1):
+        tell(progress, count, len(futures))
+    extreme = [sum(counts) for counts in zip(*(f.result() for f in futures), strict=True)]
+    return [PermutationTest(o, (1.0 + e) / (1.0 + permutations), permutations, seed)
+            for o, e in zip(observed, extreme, strict=True)]

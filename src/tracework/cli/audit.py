@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from tracework.audit import aggregate, agreement_audit, group_audit, labour_audit
-from tracework.cli.common import Group, echo_json, project_of, table
+from tracework.cli.common import Group, Progress, echo_json, project_of, table
 from tracework.render.html_report import refresh_audits
 
 COMMANDS: list[click.Command] = []
@@ -49,7 +49,8 @@ def refresh_cmd(ctx: click.Context, as_json: bool) -> None:
       tracework audit refresh
       tracework audit refresh --json
     """
-    taken = refresh_audits(project_of(ctx))
+    with Progress("audits", unit="audits", enabled=False if as_json else None) as progress:
+        taken = refresh_audits(project_of(ctx), progress)
     if as_json:
         echo_json({"seconds": taken})
         return
@@ -136,8 +137,10 @@ def agreement_cmd(ctx: click.Context, status: str, categories: tuple[str, ...],
       tracework audit agreement
       tracework audit agreement --category Cable --explain
     """
-    result = agreement_audit(project_of(ctx), status=status, categories=categories,
-                             batches=batches)
+    with Progress("agreement", unit="asset chunks",
+                  enabled=False if as_json else None) as progress:
+        result = agreement_audit(project_of(ctx), status=status, categories=categories,
+                                 batches=batches, progress=progress)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if as_json:
@@ -184,8 +187,10 @@ def groups_cmd(ctx: click.Context, by: str, status: str, permutations: int, seed
       tracework audit groups --by Q3
       tracework audit groups --by education --json
     """
-    result = group_audit(project_of(ctx), by, status=status, permutations=permutations,
-                         seed=seed, alpha=alpha)
+    with Progress("permutation tests", unit="units",
+                  enabled=False if as_json else None) as progress:
+        result = group_audit(project_of(ctx), by, status=status, permutations=permutations,
+                             seed=seed, alpha=alpha, progress=progress)
     if as_json:
         echo_json(result.as_dict(explain=explain))
         return
@@ -229,9 +234,12 @@ def aggregate_cmd(ctx: click.Context, classes: str, masks: str, status: str,
       tracework aggregate
       tracework aggregate --masks pixel-majority --classes majority-vote --json
     """
-    report = aggregate(project_of(ctx), classes=None if classes == "none" else classes.replace("-", "_"),
-                       masks=None if masks == "none" else masks.replace("-", "_"),
-                       status=status, batches=batches, n_iter=iterations)
+    with Progress("masks", unit="asset chunks", enabled=False if as_json else None) as progress:
+        report = aggregate(project_of(ctx),
+                           classes=None if classes == "none" else classes.replace("-", "_"),
+                           masks=None if masks == "none" else masks.replace("-", "_"),
+                           status=status, batches=batches, n_iter=iterations,
+                           progress=progress)
     if as_json:
         echo_json(report.as_dict())
         return

@@ -211,7 +211,8 @@ def report_cmd(ctx: click.Context, out: Path, as_json: bool) -> None:
     """
     from tracework.render import report
 
-    result = report(project_of(ctx), out)
+    with Progress("audits", unit="audits", enabled=False if as_json else None) as progress:
+        result = report(project_of(ctx), out, progress=progress)
     if as_json:
         echo_json(result.as_dict())
         return

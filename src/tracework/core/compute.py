@@ -9,6 +9,7 @@ same version. Without one, ingest uses a pool of local processes that die with t
 (:mod:`tracework.core.processes`) and the audits run in this process.
 """
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
@@ -18,7 +19,7 @@ from tracework.core.errors import ConfigError
 from tracework.core.processes import process_pool
 from tracework.core.project import Project
 
-__all__ = ["InProcess", "executor", "run_all", "scheduler_address"]
+__all__ = ["InProcess", "executor", "map_bounded", "run_all", "scheduler_address"]
 
 T = TypeVar("T")
 
@@ -92,3 +93,17 @@ def run_all(ex: Executor, fn: Callable[..., T], calls: Iterable[tuple[Any, ...]]
     """``fn(*args)`` for every ``args``, submitted together, results in the given order."""
     futures = [ex.submit(fn, *args) for args in calls]
     return [f.result() for f in futures]
+
+
+def map_bounded(ex: Executor, fn: Callable[..., T], calls: Iterable[tuple[Any, ...]], *,
+                window: int = 4) -> Iterator[T]:
+    """``fn(*args)`` for every ``args``, results in the given order, with at most ``window``
+    calls submitted and not yet collected: for inputs streamed from the store, so that a
+    cluster works on several at once while memory holds only a few."""
+    pending: deque[Future[T]] = deque()
+    for args in calls:
+        pending.append(ex.submit(fn, *args))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()

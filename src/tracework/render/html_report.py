@@ -34,6 +34,7 @@ from tracework.audit.agreement import AgreementAudit, agreement_audit
 from tracework.audit.cache import CacheMode, NotComputed, cached
 from tracework.audit.groups import GroupAudit, group_audit
 from tracework.audit.labour import LabourAudit, labour_audit
+from tracework.audit.progress import Progress, tell
 from tracework.core import ledger
 from tracework.core.errors import ConfigError, InputError
 from tracework.core.files import write_atomic
@@ -326,21 +327,29 @@ def report_sections(project: Project, mode: CacheMode = "current") -> dict[str, 
     }
 
 
-def refresh_audits(project: Project) -> dict[str, float]:
+def refresh_audits(project: Project, progress: Progress | None = None) -> dict[str, float]:
     """Compute and store every audit the report and the web page show, at today's ledger
-    head; the seconds each took (0.0 for one already current)."""
+    head; the seconds each took (0.0 for one already current). ``progress`` is called with
+    the audits done and their number."""
     taken: dict[str, float] = {}
+    attributes = _group_attributes(project)
+    total = 2 + len(attributes)
+    tell(progress, 0, total)
     work = cached(project, "labour", {}, LabourAudit, lambda: labour_audit(project))
     taken["labour"] = 0.0 if work.hit else work.seconds
+    tell(progress, 1, total)
     agree = cached(project, "agreement", {}, AgreementAudit, lambda: agreement_audit(project))
     taken["agreement"] = 0.0 if agree.hit else agree.seconds
-    for by in _group_attributes(project):
+    tell(progress, 2, total)
+    for done, by in enumerate(attributes, 3):
         def run(by: str = by) -> GroupAudit:
             return group_audit(project, by)
         try:
             group = cached(project, "groups", {"by": by}, GroupAudit, run)
         except InputError:
             continue
+        finally:
+            tell(progress, done, total)
         taken[f"groups:{by}"] = 0.0 if group.hit else group.seconds
     return taken
 
@@ -378,12 +387,15 @@ def report_html(project: Project) -> str:
     return _build(project)[0]
 
 
-def report(project: Project, out: Path | str) -> ReportResult:
-    """Write the report to ``out`` (.html), atomically."""
+def report(project: Project, out: Path | str, *, progress: Progress | None = None
+           ) -> ReportResult:
+    """Write the report to ``out`` (.html), atomically. The audits it shows are brought up
+    to date first (:func:`refresh_audits`), with ``progress`` called per audit."""
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         raise InputError("the report is an HTML file: give a name ending in .html",
                          file=str(out))
+    refresh_audits(project, progress)
     html, sections, header = _build(project)
     write_atomic(out, html)
     return ReportResult(str(out), {k: s.available for k, s in sections.items()},

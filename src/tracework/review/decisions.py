@@ -32,7 +32,7 @@ from tracework.review.common import (
     lock_submission,
     submission_id,
 )
-from tracework.review.facts import load_facts
+from tracework.review.facts import iter_facts, undecided_ids
 from tracework.review.reasons import check_reason, clean_reason, reason_problem
 from tracework.review.rules import ReviewConfig, load_review_config
 
@@ -80,35 +80,37 @@ def _propose_in(conn: Connection, log: LedgerWriter, cfg: ReviewConfig,
                 batches: list[int] | None, only_rules: Collection[str] = ()) -> ProposeReport:
     report = ProposeReport()
     rules = [r for r in cfg.rules if not only_rules or r.code in only_rules]
-    facts = load_facts(conn, batch_ids=batches)
-    report.considered = len(facts)
-    existing = {(r.submission_id, r.rule) for r in conn.execute(
-        select(review_proposals.c.submission_id, review_proposals.c.rule))}
-    rows, at = [], now()
-    for f in facts:
-        flagged = False
-        for rule in rules:
-            evidence = rule.check(f)
-            if evidence is None:
-                continue
-            flagged = True
-            report.by_rule[rule.code] = report.by_rule.get(rule.code, 0) + 1
-            if (f.id, rule.code) in existing:
-                report.already_proposed += 1
-                continue
-            reason = rule.reason_for(evidence)
-            rows.append({"submission_id": f.id, "rule": rule.code, "decision": rule.decision,
-                         "reason_text": reason, "evidence": evidence, "state": "open",
-                         "review_id": None, "created_at": at})
-            log.append("review.propose", f"submission:{f.id}", new={
-                "rule": rule.code, "decision": rule.decision, "evidence": evidence,
-                "reason": reason})
-        report.submissions_flagged += int(flagged)
-    if rows:
-        conn.execute(insert(review_proposals), rows)
-        integrity.seal_where(conn, "review_proposals", "submission_id",
-                             [r["submission_id"] for r in rows])
-    report.proposed = len(rows)
+    for facts in iter_facts(conn, batch_ids=batches):
+        report.considered += len(facts)
+        existing = {(int(r.submission_id), r.rule) for r in conn.execute(
+            select(review_proposals.c.submission_id, review_proposals.c.rule).where(
+                review_proposals.c.submission_id.in_([f.id for f in facts])))}
+        rows, at = [], now()
+        for f in facts:
+            flagged = False
+            for rule in rules:
+                evidence = rule.check(f)
+                if evidence is None:
+                    continue
+                flagged = True
+                report.by_rule[rule.code] = report.by_rule.get(rule.code, 0) + 1
+                if (f.id, rule.code) in existing:
+                    report.already_proposed += 1
+                    continue
+                reason = rule.reason_for(evidence)
+                rows.append({"submission_id": f.id, "rule": rule.code,
+                             "decision": rule.decision, "reason_text": reason,
+                             "evidence": evidence, "state": "open", "review_id": None,
+                             "created_at": at})
+                log.append("review.propose", f"submission:{f.id}", new={
+                    "rule": rule.code, "decision": rule.decision, "evidence": evidence,
+                    "reason": reason})
+            report.submissions_flagged += int(flagged)
+        if rows:
+            conn.execute(insert(review_proposals), rows)
+            integrity.seal_where(conn, "review_proposals", "submission_id",
+                                 [r["submission_id"] for r in rows])
+        report.proposed += len(rows)
     return report
 
 
@@ -364,10 +366,59 @@ def count_choice(report: BulkReport, choice: Choice) -> None:
         report.by_rule[choice.rule] = report.by_rule.get(choice.rule, 0) + 1
 
 
+def _approve_chunk(conn: Connection, log: LedgerWriter, ids: list[int], reviewer: str,
+                   report: BulkReport) -> None:
+    """Approve the undecided submissions among ``ids`` that have no open proposal: each gets
+    its reviews row, status and ledger entries as :func:`apply_choice` writes them, in bulk."""
+    flagged = {int(s) for s in conn.execute(select(review_proposals.c.submission_id).where(
+        review_proposals.c.submission_id.in_(ids), review_proposals.c.state == "open")).scalars()}
+    todo = [i for i in ids if i not in flagged]
+    if not todo:
+        return
+    locked = select(submissions.c.id).where(submissions.c.id.in_(todo),
+                                             submissions.c.status == UNDECIDED)
+    if conn.dialect.name != "sqlite":
+        locked = locked.with_for_update()
+    undecided = {int(i) for i in conn.execute(locked).scalars()}
+    undecided -= {int(i) for i in conn.execute(select(reviews.c.submission_id).where(
+        reviews.c.submission_id.in_(todo))).scalars()}
+    report.skipped_decided += len(todo) - len(undecided)
+    todo = [i for i in todo if i in undecided]
+    if not todo:
+        return
+    at = now()
+    made = conn.execute(
+        insert(reviews).returning(reviews.c.id, reviews.c.submission_id,
+                                  sort_by_parameter_order=True),
+        [{"submission_id": sid, "decision": "approve", "reason_code": "", "reason_text": "",
+          "reviewer": reviewer, "rule": None, "good_faith": False, "source": "tracework",
+          "created_at": at} for sid in todo])
+    review_of = {int(r.submission_id): int(r.id) for r in made}
+    integrity.seal(conn, "reviews", review_of.values())
+    status = STATUS_OF["approve"]
+    changed = conn.execute(update(submissions).where(
+        submissions.c.id.in_(todo), submissions.c.status == UNDECIDED).values(status=status))
+    if changed.rowcount != len(todo):
+        raise ConflictError("submissions changed while they were being approved",
+                            hint="Try again.")
+    integrity.seal(conn, "submissions", todo)
+    for sid in todo:
+        target = f"submission:{sid}"
+        log.append("review.decide", target, new={
+            "review": review_of[sid], "decision": "approve", "reason_code": "", "rule": None,
+            "good_faith": False, "redecide": False}, actor=reviewer)
+        log.append("submission.status", target, field="status", old=UNDECIDED, new=status,
+                   reason="approve", actor=reviewer)
+    report.decided += len(todo)
+    report.by_decision["approve"] = report.by_decision.get("approve", 0) + len(todo)
+
+
 def approve_unflagged(project: Project, *, batches: Collection[str] = (),
                       reviewer: str | None = None) -> BulkReport:
     """Run the rules, then approve every undecided submission no rule flags: one transaction,
-    so nothing can slip in unchecked between the two steps."""
+    so nothing can slip in unchecked between the two steps. Both steps work through the
+    submissions in chunks, so memory does not grow with the project. A submission decided
+    meanwhile (by another reviewer, on PostgreSQL) is skipped and counted."""
     cfg = review_config(project)
     who = reviewer or project.actor
 
@@ -376,13 +427,8 @@ def approve_unflagged(project: Project, *, batches: Collection[str] = (),
         scope = batch_ids(conn, batches)
         proposed = _propose_in(conn, log, cfg, scope)
         report = BulkReport(proposed_first=proposed.proposed)
-        flagged = {int(r.submission_id) for r in conn.execute(
-            select(review_proposals.c.submission_id).where(review_proposals.c.state == "open"))}
-        choice = Choice("approve", "", "")
-        for f in load_facts(conn, batch_ids=scope):
-            if f.id not in flagged:
-                apply_choice(conn, log, f.id, choice, who, redecide=False)
-                count_choice(report, choice)
+        for ids in undecided_ids(conn, batch_ids=scope):
+            _approve_chunk(conn, log, ids, who, report)
         log.flush()
         report.ledger_head = log.hash
         return report
