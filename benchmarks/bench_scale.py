@@ -121,7 +121,7 @@ CHILD = textwrap.dedent('''
     elif stage == "review":
         from tracework import review
         r = review.approve_unflagged(project())
-        extra = {"approved": getattr(r, "approved", None)}
+        extra = {"decided": r.decided, "by_decision": r.by_decision}
     elif stage == "audits":
         from tracework.render.html_report import refresh_audits
         p = project()
