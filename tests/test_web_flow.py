@@ -332,6 +332,13 @@ def test_hostile_text_is_inert_on_every_page(world: World) -> None:
             for url in (concrete(path, world), concrete(path, world) + "?target=submission:*"):
                 r = client.get(url)
                 body = r.text
+                if path.endswith("/download"):
+                    # A file to save, not a page: JSON, an attachment, never sniffed as HTML.
+                    assert r.headers["content-type"].startswith("application/json"), url
+                    assert r.headers["content-disposition"].startswith("attachment"), url
+                    assert r.headers["x-content-type-options"] == "nosniff", url
+                    json.loads(body)
+                    continue
                 for raw in _RAW:
                     assert raw not in body, (role, url, raw)
                 seen_payload += "&lt;script&gt;alert" in body
