@@ -190,7 +190,7 @@ def _seed_masks(project: Project) -> dict[str, int]:
 
 def test_agreement_hand_computed(project: Project) -> None:
     _seed_masks(project)
-    result = agreement_audit(project)
+    result = agreement_audit(project, explain=True)
     body = next(c for c in result.masks if c.category == "Body")
     # A∩B = 2 px, A∪B = 6 px: 1/3; C drew no Body, so IoU 0 with each.
     assert body.pairs == 3 and body.mean_iou == pytest.approx((1 / 3 + 0 + 0) / 3)
@@ -204,6 +204,10 @@ def test_agreement_hand_computed(project: Project) -> None:
     assert result.classifications[0].alpha == pytest.approx(0.0)
     explained = result.as_dict(explain=True)
     assert len(explained["pairs"]) == 6 and "pairs" not in result.as_dict()
+    # Without explain the figures are the same and no pair is kept.
+    plain = agreement_audit(project)
+    assert plain.pairs == [] and plain.masks == result.masks and plain.boxes == result.boxes
+    assert plain.overall_mask_iou == result.overall_mask_iou
     with pytest.raises(InputError):
         agreement_audit(project, categories=["Tail"])
 

@@ -117,8 +117,9 @@ def test_agreement_and_aggregation_on_a_cluster_are_the_local_results(
         for p in (local, remote):
             tracework.ingest_mturk(p, files.batch_csv, images_dir=files.images_dir)
         seen: list[tuple[int, int | None]] = []
-        here = agreement_audit(local, progress=lambda done, total: seen.append((done, total)))
-        there = agreement_audit(remote)
+        here = agreement_audit(local, progress=lambda done, total: seen.append((done, total)),
+                               explain=True)
+        there = agreement_audit(remote, explain=True)
         assert here.masks and here.as_dict(explain=True) == there.as_dict(explain=True)
         assert len(seen) > 1 and seen == [(i, None) for i in range(1, len(seen) + 1)]
         with local.store.read() as conn:      # and what all the labels at once give

@@ -15,6 +15,7 @@ all pairs (and the mean of the category means).
 """
 
 
+import math
 from collections import defaultdict
 from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
@@ -292,19 +293,47 @@ def _box_pairs(anns: list[LabelRow]) -> Iterator[PairIoU]:
                           tuple(x.id for x in a_list), tuple(x.id for x in b_list), iou)
 
 
-def _per_category(pairs: list[PairIoU], kind: str) -> list[CategoryAgreement]:
-    grouped: dict[str, list[PairIoU]] = defaultdict(list)
-    for p in pairs:
-        grouped[p.category].append(p)
-    out = []
-    for category, items in sorted(grouped.items()):
-        values = [p.iou for p in items]
-        q = quantiles(values)
-        out.append(CategoryAgreement(
-            category, kind, len(items), len({p.asset for p in items}),
-            len({w for p in items for w in (p.worker_a, p.worker_b)}),
-            float(np.mean(values)) if values else None, q["median"], q))
-    return out
+@dataclass
+class _Tally:
+    """What the figures of one category need from its pairs, kept as the pairs stream by:
+    the IoUs (for the quantiles) and the assets and workers they cover, not the pairs."""
+
+    ious: list[float] = field(default_factory=list)
+    assets: set[int] = field(default_factory=set)
+    workers: set[str] = field(default_factory=set)
+
+    def add(self, p: PairIoU) -> None:
+        self.ious.append(p.iou)
+        self.assets.add(p.asset)
+        self.workers.update((p.worker_a, p.worker_b))
+
+
+class _Tallies:
+    """Per-category tallies of one kind of pair, and the IoUs of all of them."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.by_category: dict[str, _Tally] = defaultdict(_Tally)
+
+    def add(self, pairs: list[PairIoU]) -> None:
+        for p in pairs:
+            self.by_category[p.category].add(p)
+
+    def overall(self) -> float | None:
+        """The mean IoU of every pair (summed exactly, so the order pairs came in is moot)."""
+        count = sum(len(t.ious) for t in self.by_category.values())
+        if not count:
+            return None
+        return math.fsum(v for t in self.by_category.values() for v in t.ious) / count
+
+    def figures(self) -> list[CategoryAgreement]:
+        out = []
+        for category, t in sorted(self.by_category.items()):
+            q = quantiles(t.ious)
+            out.append(CategoryAgreement(
+                category, self.kind, len(t.ious), len(t.assets), len(t.workers),
+                float(np.mean(t.ious)) if t.ious else None, q["median"], q))
+        return out
 
 
 def _classifications(anns: list[LabelRow]) -> tuple[list[ClassAgreement], float | None,
@@ -351,14 +380,16 @@ def asset_pairs(chunk: list[LabelRow]) -> tuple[list[PairIoU], list[PairIoU]]:
 
 def agreement_audit(project: Project, *, status: str = "all",
                     categories: Collection[str] = (), batches: Collection[str] = (),
-                    progress: Progress | None = None) -> AgreementAudit:
+                    progress: Progress | None = None, explain: bool = False) -> AgreementAudit:
     """Pairwise IoU per category (masks, boxes) and Krippendorff's alpha per question.
 
     Masks and boxes are read a chunk of assets at a time, each chunk one work unit for the
     project's executor (this process, or its Dask cluster: the same result either way);
-    ``progress`` is called with the chunks done (their number is not known ahead)."""
-    masks: list[PairIoU] = []
-    boxes: list[PairIoU] = []
+    ``progress`` is called with the chunks done (their number is not known ahead). Each
+    chunk's pairs are tallied and dropped; with ``explain`` they are kept too, in ``pairs``
+    (one row per pair compared: memory that grows with the project)."""
+    masks, boxes = _Tallies("mask"), _Tallies("bbox")
+    kept: list[PairIoU] = []
     with project.store.read() as conn:
         resolver = Resolver.of(conn, project)
         notes = resolver.choose(categories)[1]
@@ -368,17 +399,20 @@ def agreement_audit(project: Project, *, status: str = "all",
         with executor(project) as ex:
             for done, (m, b) in enumerate(
                     map_bounded(ex, asset_pairs, ((c,) for c in chunks)), 1):
-                masks += m
-                boxes += b
+                masks.add(m)
+                boxes.add(b)
+                if explain:
+                    kept += m + b
                 tell(progress, done, None)
-    per_mask = _per_category(masks, "mask")
-    per_box = _per_category(boxes, "bbox")
+    per_mask = masks.figures()
+    per_box = boxes.figures()
     class_results, overall_alpha, class_rows = _classifications(classes)
     category_means = [c.mean_iou for c in per_mask if c.mean_iou is not None]
     return AgreementAudit(
         status=status, masks=per_mask, boxes=per_box,
-        overall_mask_iou=float(np.mean([p.iou for p in masks])) if masks else None,
-        overall_box_iou=float(np.mean([p.iou for p in boxes])) if boxes else None,
+        overall_mask_iou=masks.overall(),
+        overall_box_iou=boxes.overall(),
         mean_of_category_mask_iou=float(np.mean(category_means)) if category_means else None,
         classifications=class_results, overall_alpha=overall_alpha,
-        pairs=masks + boxes, class_rows=class_rows, notes=notes)
+        pairs=sorted(kept, key=lambda p: p.kind != "mask"), class_rows=class_rows,
+        notes=notes)

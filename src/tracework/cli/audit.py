@@ -140,7 +140,7 @@ def agreement_cmd(ctx: click.Context, status: str, categories: tuple[str, ...],
     with Progress("agreement", unit="asset chunks",
                   enabled=False if as_json else None) as progress:
         result = agreement_audit(project_of(ctx), status=status, categories=categories,
-                                 batches=batches, progress=progress)
+                                 batches=batches, progress=progress, explain=explain)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if as_json:
