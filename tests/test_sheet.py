@@ -288,9 +288,11 @@ def test_csv_export_of_every_table(loaded: Project, tmp_path: Path, table: str) 
     assert got[0] == header
     assert got[1:] == [[neutralise(v) for v in row] for row in rows]
     # The same header and keys as the workbook's sheet of that table.
-    ws = openpyxl.load_workbook(_export(loaded, tmp_path), read_only=True)[
-        sheet.TABLES[table].title]
-    sheet_rows = list(ws.iter_rows(values_only=True))
+    book = openpyxl.load_workbook(_export(loaded, tmp_path), read_only=True)
+    try:    # a read-only workbook keeps its file open until closed
+        sheet_rows = list(book[sheet.TABLES[table].title].iter_rows(values_only=True))
+    finally:
+        book.close()
     assert list(sheet_rows[0]) == header
     assert [str(r[0]) for r in sheet_rows[1:]] == [r[0] for r in got[1:]]
 
