@@ -24,10 +24,10 @@ from tracework.core.store.schema import assets, imports
 from tracework.core.taxonomy import Resolver
 from tracework.formats.csvio import sha256_file
 
-__all__ = ["Assets", "Deferred", "ImportReport", "Progress", "Ref", "Spool", "already_imported",
-           "asset_file_name", "check_labels", "count", "file_errors", "finish_import",
-           "guard_transaction", "insert_returning", "iso", "paused_gc", "redact",
-           "start_import"]
+__all__ = ["Assets", "Deferred", "ImportReport", "Progress", "Ref", "Spool", "Started",
+           "already_imported", "asset_file_name", "check_labels", "count", "file_errors",
+           "finish_import", "guard_transaction", "import_transaction", "imported_before",
+           "insert_returning", "iso", "paused_gc", "redact", "start_import"]
 
 Progress = Callable[[int], None]
 
@@ -213,6 +213,40 @@ def start_import(conn: Connection, path: Path, sha: str, kind: str, actor: str) 
     import_id = inserted_id(result)
     integrity.seal(conn, "imports", [import_id])
     return import_id
+
+
+def imported_before(project: Project, sha: str) -> bool:
+    """Whether a file of this SHA-256 is in the store already: asked before reading it."""
+    with project.store.read() as conn:
+        return already_imported(conn, sha)
+
+
+@dataclass(frozen=True)
+class Started:
+    """An import under way in its write transaction: the connection, its log writer (the
+    ``import.start`` entry appended) and the import's row."""
+
+    conn: Connection
+    log: LedgerWriter
+    import_id: int
+
+
+@contextmanager
+def import_transaction(project: Project, path: Path, sha: str,
+                       kind: str) -> Iterator[Started | None]:
+    """The one write transaction of a file's import: guarded so that a dead command's
+    transaction ends on PostgreSQL, its errors named by file; ``None`` when the same file was
+    imported meanwhile, else the import started (row and log entry)."""
+    with project.store.write() as conn, file_errors(path):
+        guard_transaction(conn)
+        if already_imported(conn, sha):
+            yield None
+            return
+        log = LedgerWriter(conn, project.actor)
+        import_id = start_import(conn, path, sha, kind, project.actor)
+        log.append("import.start", f"import:{import_id}",
+                   new={"kind": kind, "file": path.name, "sha256": sha})
+        yield Started(conn, log, import_id)
 
 
 def finish_import(conn: Connection, log: LedgerWriter, import_id: int,

@@ -64,17 +64,16 @@ from tracework.ingest.common import (
     Progress,
     Ref,
     Spool,
-    already_imported,
     check_labels,
     count,
     file_errors,
     finish_import,
-    guard_transaction,
+    import_transaction,
+    imported_before,
     insert_returning,
     iso,
     paused_gc,
     redact,
-    start_import,
 )
 from tracework.ingest.typed_ids import TypedIds, hash_form, vault_rows
 
@@ -148,22 +147,17 @@ def ingest_mturk(project: Project, path: Path | str, *, images_dir: Path | str |
     with file_errors(path):
         sha = sha256_file(path)
     report = ImportReport(file=path.name, kind="mturk", sha256=sha)
-    with project.store.read() as conn:
-        if already_imported(conn, sha):
-            report.repeated = True
-            return report
+    if imported_before(project, sha):
+        report.repeated = True
+        return report
     with Spool() as spool:
         _stage(project, path, spool, progress)
-        with paused_gc(), project.store.write() as conn, file_errors(path):
-            guard_transaction(conn)
-            if already_imported(conn, sha):
+        with paused_gc(), import_transaction(project, path, sha, "mturk") as started:
+            if started is None:
                 report.repeated = True
                 return report
+            conn, log, import_id = started.conn, started.log, started.import_id
             version = project.taxonomy_version(conn)
-            log = LedgerWriter(conn, project.actor)
-            import_id = start_import(conn, path, sha, "mturk", project.actor)
-            log.append("import.start", f"import:{import_id}",
-                       new={"kind": "mturk", "file": path.name, "sha256": sha})
             writer = _MturkWriter(project, conn, log, path, import_id, version, images, report)
             for chunk in chunks(spool, WRITE_CHUNK):
                 writer.write(chunk)

@@ -61,14 +61,13 @@ from tracework.ingest.common import (
     ImportReport,
     Progress,
     Spool,
-    already_imported,
     check_labels,
     count,
     file_errors,
     finish_import,
-    guard_transaction,
+    import_transaction,
+    imported_before,
     iso,
-    start_import,
 )
 from tracework.ingest.typed_ids import TypedIds, hash_text, vault_rows
 
@@ -102,10 +101,9 @@ def ingest_platform(project: Project, path: Path | str, kind: str, read: Reader,
     with file_errors(path):
         sha = sha256_file(path)
     report = PlatformReport(file=path.name, kind=kind, sha256=sha, notes=[], attributed={})
-    with project.store.read() as conn:
-        if already_imported(conn, sha):
-            report.repeated = True
-            return report
+    if imported_before(project, sha):
+        report.repeated = True
+        return report
     with Spool() as spool:
         # Read and parsed before the write transaction opens: other writers go on meanwhile.
         # The same pass keeps who is in the file: a worker may type the id of someone whose
@@ -117,16 +115,12 @@ def ingest_platform(project: Project, path: Path | str, kind: str, read: Reader,
                 if work.worker is not None:
                     people.setdefault(work.worker.platform_id, work.worker)
                 spool.put(work)
-        with project.store.write() as conn, file_errors(path):
-            guard_transaction(conn)
-            if already_imported(conn, sha):
+        with import_transaction(project, path, sha, kind) as started:
+            if started is None:
                 report.repeated = True
                 return report
+            conn, log, import_id = started.conn, started.log, started.import_id
             version = project.taxonomy_version(conn)
-            log = LedgerWriter(conn, project.actor)
-            import_id = start_import(conn, path, sha, kind, project.actor)
-            log.append("import.start", f"import:{import_id}",
-                       new={"kind": kind, "file": path.name, "sha256": sha})
             typed = _people_of(conn, project.secret, parsed.platform, people.values())
             writer = _Writer(project, conn, log, path, import_id, version, parsed, report,
                              typed, images_dir)

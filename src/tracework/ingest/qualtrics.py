@@ -49,14 +49,13 @@ from tracework.ingest.common import (
     ImportReport,
     Progress,
     Spool,
-    already_imported,
     count,
     file_errors,
     finish_import,
-    guard_transaction,
+    import_transaction,
+    imported_before,
     iso,
     redact,
-    start_import,
 )
 from tracework.ingest.linking import ID_FIELDS, CodeIndex, Linked, parse_link_by_code
 from tracework.ingest.survey_questions import record_questions
@@ -154,10 +153,9 @@ def ingest_qualtrics(project: Project, path: Path | str, *, worker_column: str |
     with file_errors(path):
         sha = sha256_file(path)
     report = ImportReport(file=path.name, kind="qualtrics", sha256=sha)
-    with project.store.read() as conn:
-        if already_imported(conn, sha):
-            report.repeated = True
-            return report
+    if imported_before(project, sha):
+        report.repeated = True
+        return report
     options = _Options(worker_column, consent_column, platform, included,
                        code_spec[0] if code_spec else None, None)
     with Spool() as spool:
@@ -169,15 +167,11 @@ def ingest_qualtrics(project: Project, path: Path | str, *, worker_column: str |
             _check_columns(path, survey, options)
             for resp in survey:
                 spool.put(resp)
-        with project.store.write() as conn, file_errors(path):
-            guard_transaction(conn)
-            if already_imported(conn, sha):
+        with import_transaction(project, path, sha, "qualtrics") as started:
+            if started is None:
                 report.repeated = True
                 return report
-            log = LedgerWriter(conn, project.actor)
-            import_id = start_import(conn, path, sha, "qualtrics", project.actor)
-            log.append("import.start", f"import:{import_id}",
-                       new={"kind": "qualtrics", "file": path.name, "sha256": sha})
+            conn, log, import_id = started.conn, started.log, started.import_id
             if code_spec:
                 options = replace(options, code_index=CodeIndex.build(conn, platform,
                                                                       code_spec[1]))
