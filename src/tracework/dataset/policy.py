@@ -19,7 +19,7 @@ Rules, the same for every document tracework computes:
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from tracework.core.store.schema import answers, responses, workers
 from tracework.core.store.tables_survey import survey_questions
 
 __all__ = ["SurveyPolicy", "survey_policy", "published_demographics", "consenting_answers",
-           "publishable_note"]
+           "consenting", "latest_answers", "publishable_note"]
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,11 @@ def _stored(conn: Connection) -> tuple[dict[str, str], dict[str, str]]:
     return labels, detected
 
 
-def _latest_answers(conn: Connection, pseudonyms: Collection[str]) -> dict[str, dict[str, Any]]:
-    """Each worker's latest survey response, question -> decoded value."""
+def latest_answers(conn: Connection, pseudonyms: Collection[str],
+                   keep: Callable[[str], bool] = lambda question: True,
+                   ) -> dict[str, dict[str, Any]]:
+    """Each worker's latest survey response, question -> decoded value (an "other" text under
+    ``QUESTION_other``), only the questions ``keep`` lets through."""
     latest: dict[str, int] = {}
     for part in chunks(sorted(pseudonyms)):
         for r in conn.execute(
@@ -137,16 +140,18 @@ def _latest_answers(conn: Connection, pseudonyms: Collection[str]) -> dict[str, 
     for ids in chunks(sorted(by_response)):
         for a in conn.execute(select(answers).where(answers.c.response_id.in_(ids))
                               .order_by(answers.c.id)):
-            if a.value is not None:
+            if a.value is not None and keep(a.question):
                 by_response[a.response_id][a.question] = json.loads(a.value)
-            if a.other_text:
+            if a.other_text and keep(f"{a.question}_other"):
                 by_response[a.response_id][f"{a.question}_other"] = a.other_text
     return {w: by_response[rid] for w, rid in latest.items()}
 
 
-def _consenting(conn: Connection, contributors: Collection[str], *, link: bool) -> list[str]:
+def consenting(conn: Connection, contributors: Collection[str], *, link: bool) -> list[str]:
+    """The contributors who consented to publication (and, with ``link``, to linking their
+    answers to their work), in pseudonym order, erased workers never."""
     query = (select(workers.c.pseudonym).where(workers.c.consent_publish.is_(True))
-             .where(workers.c.erased.is_(False)))
+             .where(workers.c.erased.is_(False)).order_by(workers.c.pseudonym))
     if link:
         query = query.where(workers.c.consent_link.is_(True))
     wanted = set(contributors)
@@ -165,7 +170,7 @@ def published_demographics(conn: Connection, policy: SurveyPolicy,
     fields = policy.per_worker_fields()
     if not fields:
         return {}
-    found = _latest_answers(conn, _consenting(conn, contributors, link=False))
+    found = latest_answers(conn, consenting(conn, contributors, link=False))
     return {w: {name: _text(ans.get(q)) for name, q in fields.items()}
             for w, ans in found.items()}
 
@@ -176,7 +181,7 @@ def consenting_answers(conn: Connection, policy: SurveyPolicy,
     fields = policy.aggregate_fields()
     if not fields:
         return {}
-    found = _latest_answers(conn, _consenting(conn, contributors, link=True))
+    found = latest_answers(conn, consenting(conn, contributors, link=True))
     return {w: {name: ans.get(q) for name, q in fields.items()} for w, ans in found.items()}
 
 

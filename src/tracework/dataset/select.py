@@ -28,14 +28,12 @@ from tracework.core.project import Category, Project
 from tracework.core.store import chunks
 from tracework.core.store.schema import (
     annotations,
-    answers,
     assets,
     batches,
-    responses,
     submissions,
-    workers,
 )
 from tracework.core.taxonomy import Resolved, Resolver
+from tracework.dataset.policy import consenting, latest_answers, survey_policy
 from tracework.dataset.supervision import Extras
 
 __all__ = ["STREAM_ROWS", "Labels", "Selection", "open_selection", "select_dataset"]
@@ -50,30 +48,8 @@ def _published_answers(project: Project, conn: Connection,
     """Survey answers of workers who consented to publication, latest response per worker,
     less free text the project does not publish (the rules of :mod:`tracework.dataset.policy`;
     the credit-name column never: names leave only in the credits)."""
-    from tracework.dataset.policy import survey_policy  # docs builds on this module
-
     policy = survey_policy(project, conn)
-    wanted = set(pseudonyms)
-    consenting = [w.pseudonym for w in conn.execute(
-        select(workers.c.pseudonym).where(workers.c.consent_publish.is_(True))
-        .where(workers.c.erased.is_(False)).order_by(workers.c.pseudonym))
-        if w.pseudonym in wanted]
-    latest: dict[str, int] = {}
-    for part in chunks(consenting):
-        for r in conn.execute(
-                select(responses.c.id, responses.c.worker, responses.c.end_time)
-                .where(responses.c.worker.in_(part))
-                .order_by(responses.c.worker, responses.c.end_time, responses.c.id)):
-            latest[r.worker] = r.id
-    found: dict[int, dict[str, Any]] = {rid: {} for rid in latest.values()}
-    for part in chunks(sorted(found)):
-        for a in conn.execute(select(answers).where(answers.c.response_id.in_(part))
-                              .order_by(answers.c.id)):
-            if a.value is not None and policy.publishes(a.question):
-                found[a.response_id][a.question] = json.loads(a.value)
-            if a.other_text and policy.publishes(f"{a.question}_other"):
-                found[a.response_id][f"{a.question}_other"] = a.other_text
-    return {worker: found[rid] for worker, rid in latest.items()}
+    return latest_answers(conn, consenting(conn, pseudonyms, link=False), policy.publishes)
 
 
 def _status_values(status: str) -> list[str] | None:
